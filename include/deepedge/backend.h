@@ -1,0 +1,122 @@
+// The backend plug-in interface: registry -> backend -> session.
+//
+// A Backend is one inference framework (OpenCV DNN, the DeepEdge engine, a remote
+// server, ...). It says what it can do (Capabilities), declares the options it
+// owns (OptionSpec), and loads models into Sessions. Backends are registered
+// explicitly by the application (no static self-registration: linkers drop it).
+//
+// Errors are returned as Status / Expected; no exception leaves a backend.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deepedge/dtype.h"
+#include "deepedge/model.h"
+#include "deepedge/status.h"
+#include "deepedge/tensor.h"
+
+namespace deepedge {
+
+// Time spent in one layer (or fused group) during the last run.
+struct LayerProfile {
+  std::string name;
+  std::string type;
+  double time_ms = 0.0;
+};
+
+// An option a backend understands, with its default and the values it accepts.
+struct OptionSpec {
+  std::string name;
+  std::string help;
+  std::string default_value;
+  std::vector<std::string> choices;  // empty: any value
+};
+
+struct Capabilities {
+  std::vector<ModelFormat> formats;  // model formats the backend can load
+  std::vector<DType> input_dtypes;   // element types accepted for inputs
+  bool per_layer_profile = false;    // Session::LastProfile() returns data
+  bool load_from_bytes = false;      // ModelSource with in_memory() works
+};
+
+struct SessionOptions {
+  int threads = 0;  // 0: the backend's default (usually every core)
+  bool profile_layers = false;
+  // Backend-specific options, validated against Backend::Options() by the registry.
+  std::map<std::string, std::string> backend_options;
+};
+
+// One loaded model, ready to run.
+// Lifetime: a Session may outlive nothing it borrowed; it owns its model.
+// Thread-safety: a Session is used by one thread at a time.
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Inputs and outputs as the backend sees them (names, dtypes, shapes; dynamic
+  // dimensions stay kDynamic).
+  virtual const std::vector<TensorInfo>& Inputs() const = 0;
+  virtual const std::vector<TensorInfo>& Outputs() const = 0;
+
+  // Runs one inference. `inputs` follow Inputs() in order (static shapes); the
+  // session resizes `outputs` and fills it in Outputs() order, reusing the tensors'
+  // storage when shapes are unchanged. The input tensors are only read.
+  virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+
+  // Per-layer times of the last Run(); Unsupported when the backend has none or
+  // SessionOptions::profile_layers was false.
+  virtual Expected<std::vector<LayerProfile>> LastProfile() const {
+    return Unsupported("this backend has no per-layer profile");
+  }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view Name() const = 0;
+  // Version of the underlying framework ("4.6.0" for OpenCV).
+  virtual std::string Version() const = 0;
+  virtual Capabilities GetCapabilities() const = 0;
+  virtual std::vector<OptionSpec> Options() const { return {}; }
+  // OK when the backend can be used on this machine, else why not.
+  virtual Status Available() const { return Status::Ok(); }
+
+  // Loads a model. Thread-safety: Load may be called from several threads.
+  virtual Expected<std::unique_ptr<Session>> Load(const ModelSource& source,
+                                                  const SessionOptions& options) const = 0;
+};
+
+// The set of backends an application offers, in registration order.
+// Thread-safety: register everything first, then read from any thread.
+class BackendRegistry {
+ public:
+  // Fails when a backend with the same name is already registered.
+  Status Register(std::unique_ptr<Backend> backend);
+  // Null when absent.
+  const Backend* Find(std::string_view name) const;
+  std::vector<const Backend*> All() const;
+  std::vector<std::string> Names() const;
+
+  // Finds the backend, checks that it is available, that it takes the model's
+  // format, and that every backend option is one it declares with an accepted
+  // value; then loads. Errors name the backend, option or model.
+  Expected<std::unique_ptr<Session>> Load(std::string_view backend_name,
+                                          const ModelSource& source,
+                                          const SessionOptions& options) const;
+
+ private:
+  std::vector<std::unique_ptr<Backend>> backends_;
+};
+
+// Validates `options` against `specs`; the error names the unknown option or value.
+Status ValidateBackendOptions(std::string_view backend_name, std::span<const OptionSpec> specs,
+                              const std::map<std::string, std::string>& options);
+
+}  // namespace deepedge
