@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
-  libopencv-dev python3-jsonschema
+  libopencv-dev libssl-dev python3-jsonschema
 )
 
 missing=()

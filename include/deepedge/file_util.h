@@ -22,3 +22,10 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::span<const std::u
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view text);
 
 }  // namespace deepedge
+
+namespace deepedge {
+
+// Lower-case hex SHA-256 of a file's content, read in chunks (models can be large).
+Expected<std::string> Sha256File(const std::filesystem::path& path);
+
+}  // namespace deepedge

@@ -1,0 +1,36 @@
+// Shared pieces of the `deepedge` command: the registered backends, error exits,
+// and the function each subcommand file exposes to main.cc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "deepedge/backend.h"
+#include "deepedge/status.h"
+
+namespace deepedge::app {
+
+// Exit statuses: 0 success; 1 a run failed on valid input; 2 bad input (missing or
+// corrupt file, unknown format, backend or option, wrong input size).
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+struct AppContext {
+  BackendRegistry backends;
+  int exit_code = 0;
+};
+
+// Prints "deepedge: error: <message>" on one line and returns the exit status the
+// error deserves.
+int ReportError(const Status& status);
+
+// Where DeepEdge keeps generated files: $XDG_CACHE_HOME/deepedge or ~/.cache/deepedge.
+std::string CacheDir();
+
+void AddBenchCommand(CLI::App& app, AppContext& ctx);
+void AddInfoCommand(CLI::App& app, AppContext& ctx);
+void AddZooCommand(CLI::App& app, AppContext& ctx);
+void AddBackendsCommand(CLI::App& app, AppContext& ctx);
+
+}  // namespace deepedge::app

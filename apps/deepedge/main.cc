@@ -1,0 +1,74 @@
+// deepedge: run, measure and compare DNN inference on edge devices.
+#include <cstdio>
+#include <cstdlib>
+
+#include "app.h"
+#include "deepedge/backends.h"
+
+namespace deepedge::app {
+
+int ReportError(const Status& status) {
+  std::string msg = status.message();
+  for (char& c : msg) {
+    if (c == '\n') c = ' ';
+  }
+  std::fprintf(stderr, "deepedge: error: %s\n", msg.c_str());
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kUnsupported:
+    case StatusCode::kCorrupt:
+      return kExitBadInput;
+    default:
+      return kExitFailure;
+  }
+}
+
+std::string CacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/deepedge";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.cache/deepedge";
+  }
+  return "/tmp/deepedge-cache";
+}
+
+namespace {
+
+// Built-in backends, registered explicitly (static self-registration gets stripped
+// by linkers). The first one registered is the default.
+void RegisterBackends(BackendRegistry& registry) {
+  if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
+  (void)registry.Register(MakeNullBackend());
+}
+
+}  // namespace
+}  // namespace deepedge::app
+
+int main(int argc, char** argv) {
+  using namespace deepedge::app;
+  AppContext ctx;
+  RegisterBackends(ctx.backends);
+
+  CLI::App app{"DeepEdge: run, measure and compare deep-neural-network inference on edge devices"};
+  app.name("deepedge");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(DEEPEDGE_VERSION));
+  AddBenchCommand(app, ctx);
+  AddInfoCommand(app, ctx);
+  AddZooCommand(app, ctx);
+  AddBackendsCommand(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty()) what = "invalid command line";
+    std::fprintf(stderr, "deepedge: error: %s (see --help)\n", what.c_str());
+    return kExitBadInput;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,22 @@
+// Factories of the built-in backends. The application registers the ones it
+// wants (see apps/deepedge); nothing registers itself.
+#pragma once
+
+#include <memory>
+
+#include "deepedge/backend.h"
+
+namespace deepedge {
+
+// `null`: loads nothing and runs nothing; benchmarking it measures the harness's own
+// per-query overhead. It accepts every model format and reports no inputs.
+std::unique_ptr<Backend> MakeNullBackend();
+
+// `opencv`: OpenCV DNN (Debian's 4.6). Loads ONNX, Caffe (prototxt + caffemodel),
+// TensorFlow frozen graphs (.pb) and Darknet (cfg + weights), f32 inputs, per-layer
+// timings from OpenCV's performance profile. OpenCV's thread count is process-wide:
+// a session sets it before each run when it differs.
+// Null when DeepEdge was built without OpenCV (DEEPEDGE_WITH_OPENCV=OFF).
+std::unique_ptr<Backend> MakeOpenCvBackend();
+
+}  // namespace deepedge

@@ -1,0 +1,7 @@
+#include "deepedge/backends.h"
+
+namespace deepedge {
+
+std::unique_ptr<Backend> MakeOpenCvBackend() { return nullptr; }
+
+}  // namespace deepedge
