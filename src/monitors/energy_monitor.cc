@@ -284,7 +284,7 @@ class EnergyMonitor final : public Monitor {
   Status StartEstimate() {
     report_.timelines.clear();
     report_.source = "estimated: cpu-time x power model (" + model_.name + ")";
-    const std::string none_found = "no energy sensor found under " + paths_.sys.string() +
+    const std::string none_found = "no readable energy sensor under " + paths_.sys.string() +
                                    " (looked for RAPL, batteries, hwmon, INA3221)";
     const bool model_ok = std::isfinite(model_.active_w_per_core) &&
                           model_.active_w_per_core >= 0 && std::isfinite(model_.idle_w) &&

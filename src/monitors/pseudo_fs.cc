@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -225,10 +224,7 @@ long ClockTicksPerSecond() {
 }
 
 std::int64_t NowNs(const Clock& clock) {
-  if (clock) return clock();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return clock ? clock() : SteadyNowNs();
 }
 
 }  // namespace deepedge::monitors_internal

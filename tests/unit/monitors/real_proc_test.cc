@@ -13,12 +13,6 @@
 namespace deepedge {
 namespace {
 
-std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Keeps one core busy for about `ms` milliseconds.
 double BurnCpu(int ms) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -31,8 +25,8 @@ double BurnCpu(int ms) {
 
 TEST(RealProc, CpuAndMemoryMonitorsMeasureThisProcess) {
   const MonitorPaths paths;  // /proc, /sys, self
-  auto cpu = MakeCpuMonitor(paths, Now);
-  auto mem = MakeMemoryMonitor(paths, Now);
+  auto cpu = MakeCpuMonitor(paths, SteadyNowNs);
+  auto mem = MakeMemoryMonitor(paths, SteadyNowNs);
   ASSERT_TRUE(cpu->Start().ok());
   ASSERT_TRUE(mem->Start().ok());
   std::vector<char> block(8 << 20, 1);  // touch 8 MiB so that RSS is visibly non-trivial
@@ -63,7 +57,7 @@ TEST(RealProc, CpuAndMemoryMonitorsMeasureThisProcess) {
 }
 
 TEST(RealProc, EnergyMonitorMeasuresOrEstimates) {
-  auto energy = MakeEnergyMonitor(MonitorPaths{}, Now);
+  auto energy = MakeEnergyMonitor(MonitorPaths{}, SteadyNowNs);
   ASSERT_TRUE(energy->Start().ok());
   BurnCpu(50);
   energy->Sample();
