@@ -121,6 +121,7 @@ json RecordJson(const BenchRecord& rec) {
         {"p95", l.p95},
         {"p99", l.p99},
         {"median_ci", {{"confidence", l.confidence}, {"low", l.median_ci_low}, {"high", l.median_ci_high}, {"valid", l.median_ci_valid}}}}},
+      {"latency_sampled", r.latency_sampled},
       {"throughput", {{"queries_per_s", r.throughput_qps}, {"samples_per_s", r.throughput_samples_per_s}}},
       {"valid", r.valid},
       {"invalid_reasons", r.invalid_reasons},
