@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs DeepEdge's whole test suite through CTest:
+#   1. the Release tree (build/): every unit and integration test;
+#   2. a sanitizer tree (build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer,
+#      Debug): every unit test again.
+# Installs missing Debian packages first (scripts/setup.sh --deps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --deps
+jobs=$(nproc)
+
+echo "== Release build: unit + integration tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== ASan + UBSan build: unit tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPEDGE_SANITIZE=ON \
+  -DDEEPEDGE_UNIT_TESTS_ONLY=ON >/dev/null
+cmake --build build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
