@@ -23,7 +23,8 @@ std::unique_ptr<Session> NullSession() {
 void BM_RunnerNullQuery(benchmark::State& state) {
   const std::int64_t queries = state.range(0);
   BenchConfig config;
-  config.stop = {.min_queries = queries, .min_duration_s = 0, .max_duration_s = 0, .max_queries = queries};
+  config.stop = {
+      .min_queries = queries, .min_duration_s = 0, .max_duration_s = 0, .max_queries = queries};
   config.warmup_queries = 0;
   config.warmup_s = 0;
   config.sample_period_s = 0;
@@ -36,8 +37,8 @@ void BM_RunnerNullQuery(benchmark::State& state) {
   double measured_s = 0;
   std::int64_t measured_q = 0;
   for (auto _ : state) {
-    auto r = RunBenchmark([] { return Expected<std::unique_ptr<Session>>(NullSession()); }, config, {},
-                          listeners, {});
+    auto r = RunBenchmark([] { return Expected<std::unique_ptr<Session>>(NullSession()); }, config,
+                          {}, listeners, {});
     if (!r) state.SkipWithError(r.status().message().c_str());
     measured_s += r->phases.measured_s;
     measured_q += r->queries;
@@ -46,7 +47,8 @@ void BM_RunnerNullQuery(benchmark::State& state) {
   std::unique_ptr<Session> session = NullSession();
   std::vector<Tensor> inputs, outputs;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::int64_t i = 0; i < queries; ++i) benchmark::DoNotOptimize(session->Run(inputs, outputs));
+  for (std::int64_t i = 0; i < queries; ++i)
+    benchmark::DoNotOptimize(session->Run(inputs, outputs));
   const double bare_ns =
       std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() /
       static_cast<double>(queries);

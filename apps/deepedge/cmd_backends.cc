@@ -6,15 +6,18 @@
 namespace deepedge::app {
 
 void AddBackendsCommand(CLI::App& app, AppContext& ctx) {
-  CLI::App* cmd = app.add_subcommand("backends", "List inference backends, their status and options");
+  CLI::App* cmd =
+      app.add_subcommand("backends", "List inference backends, their status and options");
   cmd->callback([&ctx] {
     for (const Backend* b : ctx.backends.All()) {
       const Status avail = b->Available();
       const Capabilities caps = b->GetCapabilities();
       std::string formats;
-      for (ModelFormat f : caps.formats) formats += std::string(formats.empty() ? "" : ", ") + std::string(ModelFormatName(f));
+      for (ModelFormat f : caps.formats)
+        formats += std::string(formats.empty() ? "" : ", ") + std::string(ModelFormatName(f));
       std::string dtypes;
-      for (DType t : caps.input_dtypes) dtypes += std::string(dtypes.empty() ? "" : ", ") + std::string(DTypeName(t));
+      for (DType t : caps.input_dtypes)
+        dtypes += std::string(dtypes.empty() ? "" : ", ") + std::string(DTypeName(t));
       std::printf("%s %s: %s\n", std::string(b->Name()).c_str(), b->Version().c_str(),
                   avail.ok() ? "available" : ("unavailable: " + avail.message()).c_str());
       std::printf("  formats: %s\n  input types: %s\n  per-layer profile: %s\n", formats.c_str(),

@@ -44,6 +44,7 @@ struct BenchOptions {
   std::uint64_t seed = 42;
   std::string json_path;
   std::string csv_path;
+  bool profile_layers = false;
 };
 
 std::string UtcNow() {
@@ -102,7 +103,8 @@ Status CheckOutputPath(const std::string& path, const char* flag) {
   std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    return NotFound(std::string(flag) + " " + path + ": directory " + dir.string() + " does not exist");
+    return NotFound(std::string(flag) + " " + path + ": directory " + dir.string() +
+                    " does not exist");
   }
   if (::access(dir.c_str(), W_OK) != 0) {
     return InvalidArgument(std::string(flag) + " " + path + ": directory is not writable");
@@ -147,8 +149,8 @@ int RunBench(BenchOptions o, AppContext& ctx) {
   BenchConfig config;
   const std::optional<Scenario> scenario = ParseScenario(o.scenario);
   if (!scenario) {
-    return ReportError(InvalidArgument("unknown scenario '" + o.scenario +
-                                       "' (single-stream or offline)"));
+    return ReportError(
+        InvalidArgument("unknown scenario '" + o.scenario + "' (single-stream or offline)"));
   }
   config.scenario = *scenario;
   config.batch = o.batch;
@@ -161,6 +163,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
     config.stop.max_duration_s = config.stop.min_duration_s;  // a smaller --min-duration wins
   }
   config.warmup_queries = o.warmup_queries;
+  config.collect_layer_profile = o.profile_layers;
   config.warmup_s = o.warmup_s;
   std::string input_description;
   if (Status s = ParseInputs(o, config.input, input_description); !s.ok()) return ReportError(s);
@@ -234,6 +237,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
     const Backend* backend = ctx.backends.Find(name);
     SessionOptions so;
     so.threads = o.threads;
+    so.profile_layers = o.profile_layers;
     so.backend_options = backend_options;
     const ModelSource& source = *src;
     SessionFactory factory = [&]() { return ctx.backends.Load(name, source, so); };
@@ -296,31 +300,48 @@ void AddBenchCommand(CLI::App& app, AppContext& ctx) {
       "Benchmark a model: latency distribution, throughput, CPU, memory, energy.\n"
       "Without MODEL: the zoo's MobileNet v1 (synthetic weights) on every available backend.");
   cmd->add_option("model", o.model, "Model file (.onnx, .prototxt, .pb, .cfg)");
-  cmd->add_option("--weights", o.weights, "Weights file for two-file formats (default: beside the model)");
-  cmd->add_option("-b,--backend", o.backends, "Backend(s) to run (see `deepedge backends`); repeatable");
-  cmd->add_option("-O,--backend-option", o.backend_options, "KEY=VALUE option of the backend; repeatable");
+  cmd->add_option("--weights", o.weights,
+                  "Weights file for two-file formats (default: beside the model)");
+  cmd->add_option("-b,--backend", o.backends,
+                  "Backend(s) to run (see `deepedge backends`); repeatable");
+  cmd->add_option("-O,--backend-option", o.backend_options,
+                  "KEY=VALUE option of the backend; repeatable");
   cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--scenario", o.scenario, "single-stream (latency) or offline (throughput)")
-      ->check(CLI::IsMember({"single-stream", "offline"}))->capture_default_str();
+      ->check(CLI::IsMember({"single-stream", "offline"}))
+      ->capture_default_str();
   cmd->add_option("--batch", o.batch, "Samples per query (the inputs' leading dimension)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--min-queries", o.min_queries, "Measure at least this many queries (default 1024; offline 64)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--min-queries", o.min_queries,
+                  "Measure at least this many queries (default 1024; offline 64)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--min-duration", o.min_duration_s, "Measure for at least this many seconds (default 10)")
+  cmd->add_option("--min-duration", o.min_duration_s,
+                  "Measure for at least this many seconds (default 10)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-duration", o.max_duration_s, "Stop after this many seconds even if the minimums are not met; the result is then invalid (default 600)")
+  cmd->add_option("--max-duration", o.max_duration_s,
+                  "Stop after this many seconds even if the minimums are not met; the result is "
+                  "then invalid (default 600)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-queries", o.max_queries, "Stop after this many queries; the result is invalid if the minimums are not met")
+  cmd->add_option("--max-queries", o.max_queries,
+                  "Stop after this many queries; the result is invalid if the minimums are not met")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--warmup-queries", o.warmup_queries, "Warm-up queries before measuring")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--warmup-duration", o.warmup_s, "Minimum warm-up seconds")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("-i,--input", o.inputs,
-                  "random (default), zeros, FILE or NAME=FILE (.npy, or raw bytes of the exact size); repeatable");
-  cmd->add_option("--input-shape", o.input_shapes, "NAME=DIMS or DIMS (e.g. 1x3x224x224) for dynamic inputs; repeatable");
+                  "random (default), zeros, FILE or NAME=FILE (.npy, or raw bytes of the exact "
+                  "size); repeatable");
+  cmd->add_option("--input-shape", o.input_shapes,
+                  "NAME=DIMS or DIMS (e.g. 1x3x224x224) for dynamic inputs; repeatable");
   cmd->add_option("--seed", o.seed, "Seed of the random inputs")->capture_default_str();
+  cmd->add_flag("--profile-layers", o.profile_layers,
+                "Record per-layer times of the last query (top 10 printed; all in --json)");
   cmd->add_option("--json", o.json_path, "Write the records as JSON (docs/bench-json.md)");
   cmd->add_option("--csv", o.csv_path, "Write the records as CSV");
   cmd->callback([&ctx] { ctx.exit_code = RunBench(o, ctx); });

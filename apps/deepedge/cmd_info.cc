@@ -66,9 +66,10 @@ int RunInfo(const InfoOptions& o, AppContext& ctx) {
   std::printf("model:      %s\n", src->display_name().c_str());
   std::printf("format:     %s\n", std::string(ModelFormatName(src->format)).c_str());
   if (!info->producer.empty()) std::printf("producer:   %s\n", info->producer.c_str());
-  std::printf("weights:    %s\n", info->synthetic_weights
-                                        ? "SYNTHETIC (generated: true timings, meaningless predictions)"
-                                        : "as stored in the file");
+  std::printf("weights:    %s\n",
+              info->synthetic_weights
+                  ? "SYNTHETIC (generated: true timings, meaningless predictions)"
+                  : "as stored in the file");
   if (info->parameter_count) {
     std::printf("parameters: %lld (%.2f M)\n", static_cast<long long>(*info->parameter_count),
                 static_cast<double>(*info->parameter_count) / 1e6);
@@ -98,10 +99,13 @@ int RunInfo(const InfoOptions& o, AppContext& ctx) {
 
 void AddInfoCommand(CLI::App& app, AppContext& ctx) {
   static InfoOptions opts;
-  CLI::App* cmd = app.add_subcommand("info", "Describe a model: inputs, outputs, operators, parameters, MACs");
+  CLI::App* cmd =
+      app.add_subcommand("info", "Describe a model: inputs, outputs, operators, parameters, MACs");
   cmd->add_option("model", opts.model, "Model file (.onnx, .prototxt, .pb, .cfg)")->required();
-  cmd->add_option("--weights", opts.weights, "Weights file for two-file formats (default: beside the model)");
-  cmd->add_option("--backend", opts.backend, "Backend that reads non-ONNX formats")->capture_default_str();
+  cmd->add_option("--weights", opts.weights,
+                  "Weights file for two-file formats (default: beside the model)");
+  cmd->add_option("--backend", opts.backend, "Backend that reads non-ONNX formats")
+      ->capture_default_str();
   cmd->callback([&ctx] { ctx.exit_code = RunInfo(opts, ctx); });
 }
 

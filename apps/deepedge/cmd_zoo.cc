@@ -7,8 +7,8 @@
 namespace deepedge::app {
 
 void AddZooCommand(CLI::App& app, AppContext& ctx) {
-  CLI::App* zoo = app.add_subcommand(
-      "zoo", "Classic edge architectures as ONNX models with synthetic weights");
+  CLI::App* zoo =
+      app.add_subcommand("zoo", "Classic edge architectures as ONNX models with synthetic weights");
   zoo->require_subcommand(1);
 
   CLI::App* list = zoo->add_subcommand("list", "List the zoo's models");

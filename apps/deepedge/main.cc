@@ -1,4 +1,6 @@
 // deepedge: run, measure and compare DNN inference on edge devices.
+#include <google/protobuf/stubs/logging.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -48,6 +50,9 @@ void RegisterBackends(BackendRegistry& registry) {
 
 int main(int argc, char** argv) {
   using namespace deepedge::app;
+  // Protobuf (under libonnx and OpenCV's importers) logs parse errors to stderr on
+  // its own; DeepEdge reports every failure once, as a Status, so silence it.
+  google::protobuf::SetLogHandler(nullptr);
   AppContext ctx;
   RegisterBackends(ctx.backends);
 

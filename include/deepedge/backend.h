@@ -107,8 +107,7 @@ class BackendRegistry {
   // Finds the backend, checks that it is available, that it takes the model's
   // format, and that every backend option is one it declares with an accepted
   // value; then loads. Errors name the backend, option or model.
-  Expected<std::unique_ptr<Session>> Load(std::string_view backend_name,
-                                          const ModelSource& source,
+  Expected<std::unique_ptr<Session>> Load(std::string_view backend_name, const ModelSource& source,
                                           const SessionOptions& options) const;
 
  private:

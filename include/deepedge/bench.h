@@ -36,7 +36,7 @@ std::optional<Scenario> ParseScenario(std::string_view name);
 struct StopRule {
   std::int64_t min_queries = 0;
   double min_duration_s = 0;
-  double max_duration_s = 0;    // 0: no limit
+  double max_duration_s = 0;     // 0: no limit
   std::int64_t max_queries = 0;  // 0: no limit
 };
 
@@ -65,6 +65,9 @@ struct BenchConfig {
   double warmup_s = 0.5;            // ... and at least this long (capped at 10 s)
   InputSpec input;
   double sample_period_s = 0.05;  // how often monitors are sampled during the loop
+  // Ask the backend for per-layer times (SessionOptions::profile_layers is the
+  // caller's to set) and keep the profile of the last measured query.
+  bool collect_layer_profile = false;
 };
 
 enum class Phase { kLoad, kFirstInference, kWarmup, kMeasured };
@@ -113,7 +116,11 @@ struct BenchResult {
   bool valid = true;
   std::vector<std::string> invalid_reasons;  // why !valid: "too few queries ...", "too short ..."
   std::optional<double> model_load_memory_mib;  // RSS after load minus before
-  std::vector<TensorInfo> inputs;  // the inputs actually fed (static shapes)
+  std::vector<TensorInfo> inputs;               // the inputs actually fed (static shapes)
+  // Per-layer times of the last measured query, when collected and supported;
+  // `layer_profile_status` says why not otherwise.
+  std::vector<LayerProfile> layer_profile;
+  std::string layer_profile_status;
   std::vector<MonitorReport> monitors;
 };
 

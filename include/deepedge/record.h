@@ -36,7 +36,7 @@ struct BenchRecord {
   std::string backend;
   std::string backend_version;
   std::map<std::string, std::string> backend_options;
-  int threads = 0;  // 0: the backend's default
+  int threads = 0;    // 0: the backend's default
   std::string input;  // "random (seed 42)", "zeros", "file: a.npy"
   BenchResult result;
 };

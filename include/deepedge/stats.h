@@ -1,8 +1,8 @@
 // Summary statistics of a sample (latencies, usually), computed one way everywhere.
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 

@@ -17,13 +17,13 @@ namespace deepedge {
 // What went wrong, coarse enough for a caller to act on.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller passed something malformed (option, shape, value)
-  kNotFound,          // a file, model, backend or tensor name does not exist
-  kUnsupported,       // valid, but this backend / build / device cannot do it
-  kCorrupt,           // a file exists but its content is truncated or malformed
-  kIo,                // reading or writing failed at the OS level
-  kUnavailable,       // a resource (sensor, server, device) is absent right now
-  kInternal,          // a bug or an unexpected failure inside a dependency
+  kInvalidArgument,  // the caller passed something malformed (option, shape, value)
+  kNotFound,         // a file, model, backend or tensor name does not exist
+  kUnsupported,      // valid, but this backend / build / device cannot do it
+  kCorrupt,          // a file exists but its content is truncated or malformed
+  kIo,               // reading or writing failed at the OS level
+  kUnavailable,      // a resource (sensor, server, device) is absent right now
+  kInternal,         // a bug or an unexpected failure inside a dependency
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -52,20 +52,34 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
-inline Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
-inline Status IoError(std::string m) { return {StatusCode::kIo, std::move(m)}; }
-inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
-inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {StatusCode::kNotFound, std::move(m)};
+}
+inline Status Unsupported(std::string m) {
+  return {StatusCode::kUnsupported, std::move(m)};
+}
+inline Status Corrupt(std::string m) {
+  return {StatusCode::kCorrupt, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {StatusCode::kIo, std::move(m)};
+}
+inline Status Unavailable(std::string m) {
+  return {StatusCode::kUnavailable, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 
 // A value of type T or the Status that explains why there is none.
 // (std::expected is C++23; this is the subset DeepEdge needs.)
 template <typename T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Expected(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Expected<T> built from an OK status");
   }
@@ -95,9 +109,9 @@ class [[nodiscard]] Expected {
 #define DEEPEDGE_CONCAT(a, b) DEEPEDGE_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define DEEPEDGE_RETURN_IF_ERROR(expr)             \
-  do {                                             \
-    ::deepedge::Status deepedge_status_ = (expr);  \
+#define DEEPEDGE_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::deepedge::Status deepedge_status_ = (expr);        \
     if (!deepedge_status_.ok()) return deepedge_status_; \
   } while (0)
 

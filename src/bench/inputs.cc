@@ -46,7 +46,8 @@ void FillRandom(Tensor& t, std::mt19937_64& rng) {
     case DType::kBF16: {
       std::uniform_real_distribution<float> d(-1.0f, 1.0f);
       const bool half = t.dtype() == DType::kF16;
-      for (std::uint16_t& v : t.as<std::uint16_t>()) v = half ? F32ToF16(d(rng)) : F32ToBF16(d(rng));
+      for (std::uint16_t& v : t.as<std::uint16_t>())
+        v = half ? F32ToF16(d(rng)) : F32ToBF16(d(rng));
       break;
     }
     case DType::kBool:

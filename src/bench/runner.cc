@@ -29,10 +29,14 @@ StopRule DefaultStopRule(Scenario s) {
 
 std::string_view PhaseName(Phase p) {
   switch (p) {
-    case Phase::kLoad: return "load";
-    case Phase::kFirstInference: return "first inference";
-    case Phase::kWarmup: return "warm-up";
-    case Phase::kMeasured: return "measured";
+    case Phase::kLoad:
+      return "load";
+    case Phase::kFirstInference:
+      return "first inference";
+    case Phase::kWarmup:
+      return "warm-up";
+    case Phase::kMeasured:
+      return "measured";
   }
   return "?";
 }
@@ -97,10 +101,9 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
                                    const BenchHooks& hooks) {
   DEEPEDGE_RETURN_IF_ERROR(ValidateConfig(config));
   const Clock clock = hooks.clock ? hooks.clock : Clock([] {
-    return static_cast<std::int64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now().time_since_epoch())
-            .count());
+    return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count());
   });
   auto begin = [&](Phase p) {
     for (BenchListener* l : listeners) l->OnPhaseBegin(p);
@@ -193,7 +196,8 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
         const double pq = min_q > 0 ? static_cast<double>(count) / min_q : 1.0;
         const double pd = stop.min_duration_s > 0 ? elapsed / stop.min_duration_s : 1.0;
         const double progress = std::min({pq, pd, 1.0});
-        for (BenchListener* l : listeners) l->OnQuery(count - 1, static_cast<double>(t_end - q0) * 1e-9, progress);
+        for (BenchListener* l : listeners)
+          l->OnQuery(count - 1, static_cast<double>(t_end - q0) * 1e-9, progress);
       }
       if (count >= stop.min_queries && elapsed >= stop.min_duration_s) break;
       if (stop.max_queries > 0 && count >= stop.max_queries) break;
@@ -214,6 +218,14 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
     return run_status.WithContext("measured query " + std::to_string(latencies_ms.count()));
   }
   end(Phase::kMeasured, result.phases.measured_s);
+  if (config.collect_layer_profile) {
+    Expected<std::vector<LayerProfile>> profile = session->LastProfile();
+    if (profile) {
+      result.layer_profile = std::move(profile).value();
+    } else {
+      result.layer_profile_status = profile.status().message();
+    }
+  }
 
   result.queries = latencies_ms.count();
   result.samples = result.queries * config.batch;
@@ -221,7 +233,8 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
   result.latency_sampled = latencies_ms.sampled();
   if (result.phases.measured_s > 0) {
     result.throughput_qps = static_cast<double>(result.queries) / result.phases.measured_s;
-    result.throughput_samples_per_s = static_cast<double>(result.samples) / result.phases.measured_s;
+    result.throughput_samples_per_s =
+        static_cast<double>(result.samples) / result.phases.measured_s;
   }
   if (result.queries < stop.min_queries) {
     result.valid = false;

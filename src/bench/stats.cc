@@ -49,8 +49,8 @@ Summary Summarize(std::span<const double> values, double confidence) {
   s.p99 = NearestRankPercentile(sorted, 99);
 
   const double half_width = ZQuantile(confidence) * std::sqrt(n) / 2;
-  const double lo_rank = std::round(n / 2 - half_width);       // 1-based
-  const double hi_rank = std::round(1 + n / 2 + half_width);   // 1-based
+  const double lo_rank = std::round(n / 2 - half_width);      // 1-based
+  const double hi_rank = std::round(1 + n / 2 + half_width);  // 1-based
   s.median_ci_valid = lo_rank >= 1 && hi_rank <= n;
   const auto lo = static_cast<std::size_t>(std::clamp(lo_rank, 1.0, n));
   const auto hi = static_cast<std::size_t>(std::clamp(hi_rank, 1.0, n));

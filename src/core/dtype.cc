@@ -8,30 +8,48 @@ namespace deepedge {
 
 std::size_t DTypeSize(DType t) {
   switch (t) {
-    case DType::kF32: return 4;
-    case DType::kF16: return 2;
-    case DType::kBF16: return 2;
-    case DType::kI8: return 1;
-    case DType::kU8: return 1;
-    case DType::kI16: return 2;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kBool: return 1;
+    case DType::kF32:
+      return 4;
+    case DType::kF16:
+      return 2;
+    case DType::kBF16:
+      return 2;
+    case DType::kI8:
+      return 1;
+    case DType::kU8:
+      return 1;
+    case DType::kI16:
+      return 2;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 std::string_view DTypeName(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-    case DType::kI8: return "i8";
-    case DType::kU8: return "u8";
-    case DType::kI16: return "i16";
-    case DType::kI32: return "i32";
-    case DType::kI64: return "i64";
-    case DType::kBool: return "bool";
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kI8:
+      return "i8";
+    case DType::kU8:
+      return "u8";
+    case DType::kI16:
+      return "i16";
+    case DType::kI32:
+      return "i32";
+    case DType::kI64:
+      return "i64";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -42,7 +60,7 @@ std::optional<DType> ParseDType(std::string_view name) {
     DType type;
   };
   static constexpr Alias kAliases[] = {
-      {"float32", DType::kF32}, {"float", DType::kF32},    {"float16", DType::kF16},
+      {"float32", DType::kF32}, {"float", DType::kF32},     {"float16", DType::kF16},
       {"half", DType::kF16},    {"bfloat16", DType::kBF16}, {"int8", DType::kI8},
       {"uint8", DType::kU8},    {"int16", DType::kI16},     {"int32", DType::kI32},
       {"int64", DType::kI64},   {"boolean", DType::kBool},
@@ -98,6 +116,8 @@ std::uint16_t F32ToBF16(float f) {
   return static_cast<std::uint16_t>(x >> 16);
 }
 
-float BF16ToF32(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+float BF16ToF32(std::uint16_t b) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
 
 }  // namespace deepedge

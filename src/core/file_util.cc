@@ -81,7 +81,8 @@ Expected<std::string> Sha256File(const std::filesystem::path& path) {
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
+    if (in.gcount() > 0)
+      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
   }
   if (in.bad()) return IoError(path.string() + ": read failed while hashing");
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -13,11 +13,16 @@ namespace fs = std::filesystem;
 
 std::string_view ModelFormatName(ModelFormat f) {
   switch (f) {
-    case ModelFormat::kOnnx: return "onnx";
-    case ModelFormat::kTflite: return "tflite";
-    case ModelFormat::kCaffe: return "caffe";
-    case ModelFormat::kTensorFlow: return "tensorflow";
-    case ModelFormat::kDarknet: return "darknet";
+    case ModelFormat::kOnnx:
+      return "onnx";
+    case ModelFormat::kTflite:
+      return "tflite";
+    case ModelFormat::kCaffe:
+      return "caffe";
+    case ModelFormat::kTensorFlow:
+      return "tensorflow";
+    case ModelFormat::kDarknet:
+      return "darknet";
   }
   return "?";
 }
@@ -40,7 +45,8 @@ Status CheckReadableFile(const fs::path& p) {
   std::error_code ec;
   const fs::file_status st = fs::status(p, ec);
   if (ec || !fs::exists(st)) return NotFound(p.string() + ": no such file");
-  if (fs::is_directory(st)) return InvalidArgument(p.string() + ": is a directory, not a model file");
+  if (fs::is_directory(st))
+    return InvalidArgument(p.string() + ": is a directory, not a model file");
   if (!fs::is_regular_file(st)) return InvalidArgument(p.string() + ": not a regular file");
   if (::access(p.c_str(), R_OK) != 0) return IoError(p.string() + ": permission denied");
   if (fs::file_size(p, ec) == 0) return Corrupt(p.string() + ": file is empty");

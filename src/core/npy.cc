@@ -17,9 +17,9 @@ struct Descr {
 };
 // Little-endian descriptors; '|' marks single-byte types.
 constexpr Descr kDescrs[] = {
-    {"<f4", DType::kF32}, {"<f2", DType::kF16}, {"<V2", DType::kBF16}, {"|i1", DType::kI8},
-    {"|u1", DType::kU8},  {"<i2", DType::kI16}, {"<i4", DType::kI32},  {"<i8", DType::kI64},
-    {"|b1", DType::kBool},
+    {"<f4", DType::kF32}, {"<f2", DType::kF16}, {"<V2", DType::kBF16},
+    {"|i1", DType::kI8},  {"|u1", DType::kU8},  {"<i2", DType::kI16},
+    {"<i4", DType::kI32}, {"<i8", DType::kI64}, {"|b1", DType::kBool},
 };
 
 // Returns the value text after 'key': in a Python dict literal header.
@@ -80,7 +80,8 @@ Expected<Tensor> ParseNpy(std::span<const std::uint8_t> bytes) {
   std::optional<DType> dtype;
   for (const Descr& d : kDescrs) {
     // numpy writes '|i1' but some writers use '<i1'; both mean the same byte.
-    if (d.text == descr || (d.text[0] == '|' && descr.size() == 3 && descr.substr(1) == d.text.substr(1))) {
+    if (d.text == descr ||
+        (d.text[0] == '|' && descr.size() == 3 && descr.substr(1) == d.text.substr(1))) {
       dtype = d.dtype;
     }
   }
@@ -97,7 +98,8 @@ Expected<Tensor> ParseNpy(std::span<const std::uint8_t> bytes) {
     if (!part.empty()) {
       char* stop = nullptr;
       const long long v = std::strtoll(part.c_str(), &stop, 10);
-      if (*stop != '\0' || v < 0) return Corrupt("malformed .npy shape '" + std::string(shape_text) + "'");
+      if (*stop != '\0' || v < 0)
+        return Corrupt("malformed .npy shape '" + std::string(shape_text) + "'");
       dims.push_back(v);
     }
     pos = end + 1;
@@ -105,9 +107,8 @@ Expected<Tensor> ParseNpy(std::span<const std::uint8_t> bytes) {
   DEEPEDGE_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(*dtype, Shape(std::move(dims))));
   const std::size_t data_offset = offset + header_len;
   if (bytes.size() - data_offset != t.byte_size()) {
-    return Corrupt(".npy data is " + std::to_string(bytes.size() - data_offset) +
-                   " bytes, shape " + t.shape().ToString() + " needs " +
-                   std::to_string(t.byte_size()));
+    return Corrupt(".npy data is " + std::to_string(bytes.size() - data_offset) + " bytes, shape " +
+                   t.shape().ToString() + " needs " + std::to_string(t.byte_size()));
   }
   if (t.byte_size()) std::memcpy(t.data(), bytes.data() + data_offset, t.byte_size());
   return t;
@@ -129,8 +130,8 @@ std::vector<std::uint8_t> EncodeNpy(const Tensor& tensor) {
   for (std::int64_t d : tensor.shape().dims()) shape += std::to_string(d) + ", ";
   if (tensor.shape().rank() > 1) shape.erase(shape.size() - 2);  // "(2, 3)" but "(2,)"
   if (tensor.shape().rank() == 1) shape.erase(shape.size() - 1);
-  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" +
-                       shape + "), }";
+  std::string header =
+      "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + shape + "), }";
   // Pad with spaces so that the data starts on a 64-byte boundary, newline-terminated.
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');

@@ -58,7 +58,9 @@ Expected<Shape> Shape::Parse(std::string_view text) {
   return Shape(std::move(dims));
 }
 
-void Tensor::AlignedFree::operator()(std::byte* p) const { std::free(p); }
+void Tensor::AlignedFree::operator()(std::byte* p) const {
+  std::free(p);
+}
 
 Expected<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   if (!shape.is_static()) {
@@ -66,8 +68,8 @@ Expected<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   }
   const std::int64_t count = shape.element_count();
   const std::size_t elem = DTypeSize(dtype);
-  if (count > 0 && static_cast<std::uint64_t>(count) >
-                       std::numeric_limits<std::size_t>::max() / 2 / elem) {
+  if (count > 0 &&
+      static_cast<std::uint64_t>(count) > std::numeric_limits<std::size_t>::max() / 2 / elem) {
     return InvalidArgument("tensor of shape " + shape.ToString() + " is too large");
   }
   Tensor t;
@@ -78,7 +80,8 @@ Expected<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   const std::size_t padded = (t.bytes_ + kAlignment - 1) / kAlignment * kAlignment;
   if (padded > 0) {
     auto* p = static_cast<std::byte*>(std::aligned_alloc(kAlignment, padded));
-    if (p == nullptr) return Internal("out of memory allocating " + std::to_string(padded) + " bytes");
+    if (p == nullptr)
+      return Internal("out of memory allocating " + std::to_string(padded) + " bytes");
     std::memset(p, 0, padded);
     t.storage_.reset(p);
     t.data_ = p;

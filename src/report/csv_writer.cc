@@ -18,8 +18,12 @@ std::string Field(const std::string& s) {
   return q + "\"";
 }
 
-std::string Num(double v) { return Format("%.6g", v); }
-std::string Opt(const std::optional<Metric>& m) { return m ? Num(m->value) : ""; }
+std::string Num(double v) {
+  return Format("%.6g", v);
+}
+std::string Opt(const std::optional<Metric>& m) {
+  return m ? Num(m->value) : "";
+}
 
 }  // namespace
 
@@ -37,18 +41,42 @@ std::string FormatBenchCsv(std::span<const BenchRecord> records) {
     std::string reasons;
     for (const std::string& s : r.invalid_reasons) reasons += (reasons.empty() ? "" : "; ") + s;
     const auto energy = FindMetric(r, "energy", "energy_j");
-    std::vector<std::string> row = {
-        std::to_string(kBenchSchemaVersion), rec.timestamp_utc, rec.model.name, rec.model.sha256,
-        rec.model.synthetic_weights ? "true" : "false", rec.backend, rec.backend_version,
-        std::string(ScenarioName(r.scenario)), std::to_string(r.batch), std::to_string(rec.threads),
-        std::to_string(r.queries), std::to_string(r.samples), r.valid ? "true" : "false", reasons,
-        Num(r.phases.load_ms), Num(r.phases.first_inference_ms), Num(l.min), Num(l.p50), Num(l.p90),
-        Num(l.p95), Num(l.p99), Num(l.max), Num(l.mean), Num(l.stddev), Num(l.cv),
-        Num(l.median_ci_low), Num(l.median_ci_high), Num(r.throughput_qps),
-        Num(r.throughput_samples_per_s), Opt(FindMetric(r, "cpu", "cpu_time_s")),
-        Opt(FindMetric(r, "cpu", "utilisation_machine")), Opt(FindMetric(r, "memory", "peak_rss_mib")),
-        r.model_load_memory_mib ? Num(*r.model_load_memory_mib) : "", Opt(energy),
-        Opt(EnergyPerInference(r)), energy ? std::string(ProvenanceName(energy->provenance)) : ""};
+    std::vector<std::string> row = {std::to_string(kBenchSchemaVersion),
+                                    rec.timestamp_utc,
+                                    rec.model.name,
+                                    rec.model.sha256,
+                                    rec.model.synthetic_weights ? "true" : "false",
+                                    rec.backend,
+                                    rec.backend_version,
+                                    std::string(ScenarioName(r.scenario)),
+                                    std::to_string(r.batch),
+                                    std::to_string(rec.threads),
+                                    std::to_string(r.queries),
+                                    std::to_string(r.samples),
+                                    r.valid ? "true" : "false",
+                                    reasons,
+                                    Num(r.phases.load_ms),
+                                    Num(r.phases.first_inference_ms),
+                                    Num(l.min),
+                                    Num(l.p50),
+                                    Num(l.p90),
+                                    Num(l.p95),
+                                    Num(l.p99),
+                                    Num(l.max),
+                                    Num(l.mean),
+                                    Num(l.stddev),
+                                    Num(l.cv),
+                                    Num(l.median_ci_low),
+                                    Num(l.median_ci_high),
+                                    Num(r.throughput_qps),
+                                    Num(r.throughput_samples_per_s),
+                                    Opt(FindMetric(r, "cpu", "cpu_time_s")),
+                                    Opt(FindMetric(r, "cpu", "utilisation_machine")),
+                                    Opt(FindMetric(r, "memory", "peak_rss_mib")),
+                                    r.model_load_memory_mib ? Num(*r.model_load_memory_mib) : "",
+                                    Opt(energy),
+                                    Opt(EnergyPerInference(r)),
+                                    energy ? std::string(ProvenanceName(energy->provenance)) : ""};
     for (std::size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + Field(row[i]);
     out += "\n";
   }

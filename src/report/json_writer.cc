@@ -38,11 +38,16 @@ json EnvironmentJson(const EnvironmentInfo& e) {
             {"five_min", e.load_average->five_min},
             {"fifteen_min", e.load_average->fifteen_min}};
   }
-  return {{"cpu_model", e.cpu_model},   {"logical_cores", e.logical_cores},
-          {"frequencies", freqs},       {"thermal_zones", zones},
-          {"throttle_counts", throttles}, {"kernel", e.kernel},
-          {"os", e.os},                 {"hostname", e.hostname},
-          {"load_average", load},       {"build_type", e.build_type}};
+  return {{"cpu_model", e.cpu_model},
+          {"logical_cores", e.logical_cores},
+          {"frequencies", freqs},
+          {"thermal_zones", zones},
+          {"throttle_counts", throttles},
+          {"kernel", e.kernel},
+          {"os", e.os},
+          {"hostname", e.hostname},
+          {"load_average", load},
+          {"build_type", e.build_type}};
 }
 
 json MonitorJson(const MonitorReport& m) {
@@ -68,13 +73,23 @@ json RecordJson(const BenchRecord& rec) {
   const Summary& l = r.latency_ms;
   json inputs = json::array();
   for (const TensorInfo& t : r.inputs) {
-    inputs.push_back({{"name", t.name}, {"dtype", std::string(DTypeName(t.dtype))}, {"shape", t.shape.dims()}});
+    inputs.push_back(
+        {{"name", t.name}, {"dtype", std::string(DTypeName(t.dtype))}, {"shape", t.shape.dims()}});
   }
   json monitors = json::array();
   for (const MonitorReport& m : r.monitors) monitors.push_back(MonitorJson(m));
+  json layers = nullptr;
+  if (!r.layer_profile.empty()) {
+    layers = json::array();
+    for (const LayerProfile& l : r.layer_profile) {
+      layers.push_back({{"name", l.name}, {"type", l.type}, {"time_ms", l.time_ms}});
+    }
+  }
   json energy = nullptr;
   if (auto e = EnergyPerInference(r)) {
-    energy = {{"value", e->value}, {"unit", "mJ"}, {"provenance", std::string(ProvenanceName(e->provenance))}};
+    energy = {{"value", e->value},
+              {"unit", "mJ"},
+              {"provenance", std::string(ProvenanceName(e->provenance))}};
   }
   return {
       {"tool_version", rec.tool_version},
@@ -89,7 +104,8 @@ json RecordJson(const BenchRecord& rec) {
         {"synthetic_weights", rec.model.synthetic_weights},
         {"parameters", OrNull(rec.model.parameters)},
         {"macs", OrNull(rec.model.macs)}}},
-      {"backend", {{"name", rec.backend}, {"version", rec.backend_version}, {"options", rec.backend_options}}},
+      {"backend",
+       {{"name", rec.backend}, {"version", rec.backend_version}, {"options", rec.backend_options}}},
       {"config",
        {{"scenario", std::string(ScenarioName(r.scenario))},
         {"batch", r.batch},
@@ -120,21 +136,30 @@ json RecordJson(const BenchRecord& rec) {
         {"p90", l.p90},
         {"p95", l.p95},
         {"p99", l.p99},
-        {"median_ci", {{"confidence", l.confidence}, {"low", l.median_ci_low}, {"high", l.median_ci_high}, {"valid", l.median_ci_valid}}}}},
+        {"median_ci",
+         {{"confidence", l.confidence},
+          {"low", l.median_ci_low},
+          {"high", l.median_ci_high},
+          {"valid", l.median_ci_valid}}}}},
       {"latency_sampled", r.latency_sampled},
-      {"throughput", {{"queries_per_s", r.throughput_qps}, {"samples_per_s", r.throughput_samples_per_s}}},
+      {"throughput",
+       {{"queries_per_s", r.throughput_qps}, {"samples_per_s", r.throughput_samples_per_s}}},
       {"valid", r.valid},
       {"invalid_reasons", r.invalid_reasons},
       {"model_load_memory_mib", OrNull(r.model_load_memory_mib)},
       {"energy_per_inference", energy},
       {"monitors", monitors},
+      {"layer_profile", layers},
+      {"layer_profile_status", r.layer_profile_status},
   };
 }
 
 }  // namespace
 
 std::string FormatBenchJson(std::span<const BenchRecord> records) {
-  json doc = {{"schema", "deepedge.bench"}, {"schema_version", kBenchSchemaVersion}, {"records", json::array()}};
+  json doc = {{"schema", "deepedge.bench"},
+              {"schema_version", kBenchSchemaVersion},
+              {"records", json::array()}};
   for (const BenchRecord& rec : records) doc["records"].push_back(RecordJson(rec));
   return doc.dump(2) + "\n";
 }

@@ -32,7 +32,8 @@ std::string Format(const char* fmt, ...) {
   char buf[512];
   const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
   va_end(args);
-  return std::string(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
+  return std::string(buf,
+                     static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
 }
 
 }  // namespace deepedge::report

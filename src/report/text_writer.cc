@@ -83,8 +83,10 @@ std::string MonitorLines(const BenchRecord& rec) {
       }
       if (!cores.empty()) out += "             system-wide busy: " + cores + "\n";
     } else if (m.monitor == "memory") {
-      out += "  memory     peak RSS " + MetricText(FindMetric(r, "memory", "peak_rss_mib"), "%.1f MiB");
-      if (r.model_load_memory_mib) out += Format("; added by model load %.1f MiB", *r.model_load_memory_mib);
+      out += "  memory     peak RSS " +
+             MetricText(FindMetric(r, "memory", "peak_rss_mib"), "%.1f MiB");
+      if (r.model_load_memory_mib)
+        out += Format("; added by model load %.1f MiB", *r.model_load_memory_mib);
       out += "\n";
     } else if (m.monitor == "energy") {
       auto e = FindMetric(r, "energy", "energy_j");
@@ -101,12 +103,35 @@ std::string MonitorLines(const BenchRecord& rec) {
       out += "             source: " + m.source + "\n";
     } else {
       for (const Metric& x : m.metrics) {
-        out += Format("  %-10s %s %.3f %s\n", m.monitor.c_str(), x.name.c_str(), x.value, x.unit.c_str());
+        out += Format("  %-10s %s %.3f %s\n", m.monitor.c_str(), x.name.c_str(), x.value,
+                      x.unit.c_str());
       }
     }
     for (const std::string& note : m.notes) out += "             note: " + note + "\n";
   }
   return out;
+}
+
+// The slowest layers of the profiled query, with their share of the layer total.
+std::string LayerLines(const BenchResult& r) {
+  if (!r.layer_profile_status.empty())
+    return "  layers     unavailable: " + r.layer_profile_status + "\n";
+  if (r.layer_profile.empty()) return "";
+  std::vector<LayerProfile> layers = r.layer_profile;
+  double total = 0;
+  for (const LayerProfile& l : layers) total += l.time_ms;
+  std::stable_sort(layers.begin(), layers.end(), [](const LayerProfile& a, const LayerProfile& b) {
+    return a.time_ms > b.time_ms;
+  });
+  constexpr std::size_t kShown = 10;
+  std::string out = Format("  layers     %zu, %s in total (last query); the slowest:\n",
+                           layers.size(), Duration(total).c_str());
+  TextTable t({"layer", "type", "time", "share"});
+  for (std::size_t i = 0; i < layers.size() && i < kShown; ++i) {
+    t.AddRow({layers[i].name, layers[i].type, Duration(layers[i].time_ms),
+              total > 0 ? Format("%.1f%%", layers[i].time_ms / total * 100) : "n/a"});
+  }
+  return out + t.ToString("             ");
 }
 
 std::string RecordBlock(const BenchRecord& rec) {
@@ -116,23 +141,22 @@ std::string RecordBlock(const BenchRecord& rec) {
   const EnvironmentInfo& e = rec.environment;
   out += Format("device     %s: %s, %d cores, %s, kernel %s, %s build\n", e.hostname.c_str(),
                 e.cpu_model.empty() ? "unknown CPU" : e.cpu_model.c_str(), e.logical_cores,
-                e.os.empty() ? "unknown OS" : e.os.c_str(), e.kernel.c_str(),
-                e.build_type.c_str());
+                e.os.empty() ? "unknown OS" : e.os.c_str(), e.kernel.c_str(), e.build_type.c_str());
   std::string opts;
   for (const auto& [k, v] : rec.backend_options) opts += " " + k + "=" + v;
-  out += Format("backend    %s %s%s, threads %s, scenario %s, batch %d, input %s\n", rec.backend.c_str(),
-                rec.backend_version.c_str(), opts.c_str(),
+  out += Format("backend    %s %s%s, threads %s, scenario %s, batch %d, input %s\n",
+                rec.backend.c_str(), rec.backend_version.c_str(), opts.c_str(),
                 rec.threads > 0 ? std::to_string(rec.threads).c_str() : "default",
                 std::string(ScenarioName(r.scenario)).c_str(), r.batch, rec.input.c_str());
-  out += Format("phases     load %s | first inference %s | warm-up %lld queries in %s | "
-                "measured %lld queries in %.2f s\n",
-                Duration(r.phases.load_ms).c_str(), Duration(r.phases.first_inference_ms).c_str(),
-                static_cast<long long>(r.phases.warmup_queries), Duration(r.phases.warmup_ms).c_str(),
-                static_cast<long long>(r.queries), r.phases.measured_s);
-  out += std::string("result     ") +
-         (r.valid ? "VALID" : "INVALID") + Format(" (stop rule: >= %lld queries and >= %.1f s)\n",
-                                                  static_cast<long long>(r.stop.min_queries),
-                                                  r.stop.min_duration_s);
+  out += Format(
+      "phases     load %s | first inference %s | warm-up %lld queries in %s | "
+      "measured %lld queries in %.2f s\n",
+      Duration(r.phases.load_ms).c_str(), Duration(r.phases.first_inference_ms).c_str(),
+      static_cast<long long>(r.phases.warmup_queries), Duration(r.phases.warmup_ms).c_str(),
+      static_cast<long long>(r.queries), r.phases.measured_s);
+  out += std::string("result     ") + (r.valid ? "VALID" : "INVALID") +
+         Format(" (stop rule: >= %lld queries and >= %.1f s)\n",
+                static_cast<long long>(r.stop.min_queries), r.stop.min_duration_s);
   const Summary& l = r.latency_ms;
   TextTable t({"latency", "min", "p50", "p90", "p95", "p99", "max", "mean", "stddev", "cv"});
   t.AddRow({"per query", Duration(l.min), Duration(l.p50), Duration(l.p90), Duration(l.p95),
@@ -143,13 +167,15 @@ std::string RecordBlock(const BenchRecord& rec) {
                 Duration(l.median_ci_low).c_str(), Duration(l.median_ci_high).c_str(),
                 l.median_ci_valid ? "" : " (too few queries for a real interval)");
   if (r.latency_sampled) {
-    out += Format("  percentiles from a uniform sample of %zu of the %lld queries; count, min, max, "
-                  "mean and stddev are exact\n",
-                  SampleRecorder::kDefaultCapacity, static_cast<long long>(r.queries));
+    out += Format(
+        "  percentiles from a uniform sample of %zu of the %lld queries; count, min, max, "
+        "mean and stddev are exact\n",
+        SampleRecorder::kDefaultCapacity, static_cast<long long>(r.queries));
   }
   out += Format("  throughput %.2f queries/s, %.2f samples/s\n", r.throughput_qps,
                 r.throughput_samples_per_s);
   out += MonitorLines(rec);
+  out += LayerLines(r);
   return out;
 }
 
@@ -186,8 +212,10 @@ std::string FormatBenchText(std::span<const BenchRecord> records) {
   std::vector<std::string> warnings;
   for (const BenchRecord& rec : records) {
     for (const std::string& w : rec.warnings) {
-      std::string line = records.size() > 1 && w.rfind("result invalid", 0) == 0 ? rec.backend + ": " + w : w;
-      if (std::find(warnings.begin(), warnings.end(), line) == warnings.end()) warnings.push_back(line);
+      std::string line =
+          records.size() > 1 && w.rfind("result invalid", 0) == 0 ? rec.backend + ": " + w : w;
+      if (std::find(warnings.begin(), warnings.end(), line) == warnings.end())
+        warnings.push_back(line);
     }
   }
   if (!records.empty()) {

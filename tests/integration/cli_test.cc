@@ -29,8 +29,9 @@ class CliTest : public ::testing::Test {
   Result Run(const std::string& args) {
     const auto out = dir_ / "stdout", err = dir_ / "stderr";
     // A private cache so the main job's zoo export does not touch the user's.
-    const std::string cmd = "XDG_CACHE_HOME='" + (dir_ / "cache").string() + "' '" DEEPEDGE_BINARY "' " +
-                            args + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+    const std::string cmd = "XDG_CACHE_HOME='" + (dir_ / "cache").string() +
+                            "' '" DEEPEDGE_BINARY "' " + args + " >'" + out.string() + "' 2>'" +
+                            err.string() + "' </dev/null";
     const int status = std::system(cmd.c_str());
     Result r;
     r.signaled = WIFSIGNALED(status);
@@ -61,7 +62,8 @@ class CliTest : public ::testing::Test {
     EXPECT_FALSE(std::filesystem::exists(json));
   }
   testing::TempDir dir_;
-  const std::string quick_ = " --min-queries 5 --min-duration 0.2 --warmup-queries 1 --warmup-duration 0";
+  const std::string quick_ =
+      " --min-queries 5 --min-duration 0.2 --warmup-queries 1 --warmup-duration 0";
 };
 
 TEST_F(CliTest, HelpAndBackends) {
@@ -95,20 +97,26 @@ TEST_F(CliTest, ZooListExportAndInfo) {
 
 TEST_F(CliTest, BenchWritesSchemaValidJsonAndCsv) {
   const auto json = dir_ / "r.json", csv = dir_ / "r.csv";
-  Result r = Run("bench " + Zoo("mobilenet_v1_0.25_224") + " --backend opencv" + quick_ + " --json " +
-                 json.string() + " --csv " + csv.string());
+  Result r = Run("bench " + Zoo("mobilenet_v1_0.25_224") + " --backend opencv --profile-layers" +
+                 quick_ + " --json " + json.string() + " --csv " + csv.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* s : {"p50", "p99", "queries/s", "peak RSS", "MiB", "ESTIMATED", "mJ", "SYNTHETIC", "VALID"}) {
+  for (const char* s : {"p50", "p99", "queries/s", "peak RSS", "MiB", "ESTIMATED", "mJ",
+                        "SYNTHETIC", "VALID", "the slowest", "Convolution"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }
-  const std::string cmd = "/usr/bin/python3 '" DEEPEDGE_SOURCE_DIR "/tests/integration/validate_json.py' '" DEEPEDGE_SOURCE_DIR
-                          "/docs/schema/bench.schema.json' '" + json.string() + "'";
+  const std::string cmd = "/usr/bin/python3 '" DEEPEDGE_SOURCE_DIR
+                          "/tests/integration/validate_json.py' '" DEEPEDGE_SOURCE_DIR
+                          "/docs/schema/bench.schema.json' '" +
+                          json.string() + "'";
   const int status = std::system(cmd.c_str());
-  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "python3-jsonschema is not installed (scripts/setup.sh installs it)";
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "JSON does not validate against docs/schema/bench.schema.json";
+  if (WEXITSTATUS(status) == 77)
+    GTEST_SKIP() << "python3-jsonschema is not installed (scripts/setup.sh installs it)";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "JSON does not validate against docs/schema/bench.schema.json";
   const std::string text = ReadFileText(json).value();
   EXPECT_NE(text.find("\"synthetic_weights\": true"), std::string::npos);
   EXPECT_NE(text.find("\"provenance\": \"estimated\""), std::string::npos);
+  EXPECT_NE(text.find("\"layer_profile\": ["), std::string::npos);
   std::ifstream in(csv);
   std::string header, row, extra;
   std::getline(in, header);
@@ -160,7 +168,8 @@ TEST_F(CliTest, BadInputsGiveOneLineAndExitTwo) {
   ExpectBadInput("bench " + truncated.string(), "truncated.onnx");
 
   const auto garbage = dir_ / "garbage.onnx";
-  ASSERT_TRUE(WriteFileAtomic(garbage, std::string_view("this is not a protobuf at all\xff\xff")).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(garbage, std::string_view("this is not a protobuf at all\xff\xff")).ok());
   ExpectBadInput("bench " + garbage.string(), "garbage.onnx");
 
   const auto empty = dir_ / "empty.onnx";
@@ -181,8 +190,19 @@ TEST_F(CliTest, BadInputsGiveOneLineAndExitTwo) {
   ASSERT_TRUE(WriteFileAtomic(wrong_size, std::string_view("0123456789")).ok());
   ExpectBadInput("bench " + model + " --input " + wrong_size.string() + quick_,
                  "wrong.bin: is 10 bytes but input 'input' (f32 1x3x224x224) needs 602112");
-  ExpectBadInput("bench " + model + " --input " + (dir_ / "nope.npy").string(), "nope.npy: no such file");
+  ExpectBadInput("bench " + model + " --input " + (dir_ / "nope.npy").string(),
+                 "nope.npy: no such file");
   ExpectBadInput("info " + garbage.string(), "garbage.onnx");
+
+  // A Caffe prototxt cut off mid-layer: protobuf's own parse log must not add a line.
+  const auto prototxt = dir_ / "cut.prototxt";
+  ASSERT_TRUE(
+      WriteFileAtomic(prototxt, std::string_view("name: \"x\"\ninput: \"data\"\ninput_dim: 1\n"
+                                                 "layer { name: \"c\" type: \"Convolution\"\n"))
+          .ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "cut.caffemodel", std::string_view("xx")).ok());
+  ExpectBadInput("bench " + prototxt.string(), "cut.prototxt");
+  ExpectBadInput("bench " + (dir_ / "lonely.cfg").string(), "lonely.cfg");
   ExpectBadInput("zoo export lenet -o " + (dir_ / "x.onnx").string(), "lenet");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "x.onnx"));
 }

@@ -42,6 +42,8 @@ class NullBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> MakeNullBackend() { return std::make_unique<NullBackend>(); }
+std::unique_ptr<Backend> MakeNullBackend() {
+  return std::make_unique<NullBackend>();
+}
 
 }  // namespace deepedge

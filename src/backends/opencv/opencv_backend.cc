@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::string_view kName = "opencv";
 
-std::string Where(const ModelSource& src) { return src.display_name(); }
+std::string Where(const ModelSource& src) {
+  return src.display_name();
+}
 
 Expected<std::string> DescriptionText(const ModelSource& src) {
   if (src.in_memory()) return std::string(src.bytes.begin(), src.bytes.end());
@@ -94,7 +96,9 @@ class OpenCvSession final : public Session {
  public:
   OpenCvSession(cv::dnn::Net net, std::vector<TensorInfo> inputs, std::vector<TensorInfo> outputs,
                 int threads)
-      : net_(std::move(net)), inputs_(std::move(inputs)), outputs_(std::move(outputs)),
+      : net_(std::move(net)),
+        inputs_(std::move(inputs)),
+        outputs_(std::move(outputs)),
         threads_(threads) {
     for (const TensorInfo& o : outputs_) output_names_.push_back(o.name);
   }
@@ -227,10 +231,10 @@ class OpenCvBackend final : public Backend {
       if (src.format == ModelFormat::kOnnx) {
         DEEPEDGE_ASSIGN_OR_RETURN(std::vector<std::uint8_t> rewritten,
                                   opencv_backend::RewriteClipBoundsForOpenCv(src));
-        net = rewritten.empty() ? ReadNet(src)
-                                : cv::dnn::readNetFromONNX(
-                                      reinterpret_cast<const char*>(rewritten.data()),
-                                      rewritten.size());
+        net = rewritten.empty()
+                  ? ReadNet(src)
+                  : cv::dnn::readNetFromONNX(reinterpret_cast<const char*>(rewritten.data()),
+                                             rewritten.size());
       } else {
         net = ReadNet(src);
       }
@@ -238,8 +242,8 @@ class OpenCvBackend final : public Backend {
       const auto target = Option(options, "target", "cpu");
       net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
       if (target != "cpu") {
-        const int id = target == "opencl" ? cv::dnn::DNN_TARGET_OPENCL
-                                          : cv::dnn::DNN_TARGET_OPENCL_FP16;
+        const int id =
+            target == "opencl" ? cv::dnn::DNN_TARGET_OPENCL : cv::dnn::DNN_TARGET_OPENCL_FP16;
         const auto avail = cv::dnn::getAvailableTargets(cv::dnn::DNN_BACKEND_OPENCV);
         if (std::find(avail.begin(), avail.end(), id) == avail.end()) {
           return Unavailable("opencv target '" + target + "' is not available on this machine");
@@ -314,6 +318,8 @@ class OpenCvBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> MakeOpenCvBackend() { return std::make_unique<OpenCvBackend>(); }
+std::unique_ptr<Backend> MakeOpenCvBackend() {
+  return std::make_unique<OpenCvBackend>();
+}
 
 }  // namespace deepedge

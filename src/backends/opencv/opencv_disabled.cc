@@ -2,6 +2,8 @@
 
 namespace deepedge {
 
-std::unique_ptr<Backend> MakeOpenCvBackend() { return nullptr; }
+std::unique_ptr<Backend> MakeOpenCvBackend() {
+  return nullptr;
+}
 
 }  // namespace deepedge

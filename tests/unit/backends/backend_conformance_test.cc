@@ -16,15 +16,16 @@ namespace {
 
 // --- building tiny ONNX models ---
 
-void AddValueInfo(onnx::ValueInfoProto* v, const std::string& name, const std::vector<std::int64_t>& dims) {
+void AddValueInfo(onnx::ValueInfoProto* v, const std::string& name,
+                  const std::vector<std::int64_t>& dims) {
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnx::TensorProto::FLOAT);
   for (std::int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-void AddInitializer(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& dims,
-                    const std::vector<float>& values) {
+void AddInitializer(onnx::GraphProto* g, const std::string& name,
+                    const std::vector<std::int64_t>& dims, const std::vector<float>& values) {
   onnx::TensorProto* t = g->add_initializer();
   t->set_name(name);
   t->set_data_type(onnx::TensorProto::FLOAT);
@@ -84,7 +85,9 @@ std::vector<Case> Cases() {
   {  // Conv 3x3, 2 -> 3 channels, pad 1, stride 1, with bias.
     const auto w = Weights(3 * 2 * 3 * 3, 1);
     const auto b = Weights(3, 2);
-    cases.push_back({"conv3x3_pad1", {1, 2, 5, 5}, {1, 3, 5, 5},
+    cases.push_back({"conv3x3_pad1",
+                     {1, 2, 5, 5},
+                     {1, 3, 5, 5},
                      [=](onnx::GraphProto* g) {
                        AddInitializer(g, "w", {3, 2, 3, 3}, w);
                        AddInitializer(g, "b", {3}, b);
@@ -103,7 +106,8 @@ std::vector<Case> Cases() {
                                  for (int kx = 0; kx < 3; ++kx) {
                                    const int iy = oy + ky - 1, ix = ox + kx - 1;
                                    if (iy < 0 || iy >= 5 || ix < 0 || ix >= 5) continue;
-                                   acc += w[((co * 2 + ci) * 3 + ky) * 3 + kx] * x[(ci * 5 + iy) * 5 + ix];
+                                   acc += w[((co * 2 + ci) * 3 + ky) * 3 + kx] *
+                                          x[(ci * 5 + iy) * 5 + ix];
                                  }
                              y[(co * 5 + oy) * 5 + ox] = static_cast<float>(acc);
                            }
@@ -113,7 +117,9 @@ std::vector<Case> Cases() {
   {  // Gemm (transB) + Relu: y = relu(x W^T + c).
     const auto w = Weights(4 * 6, 3);
     const auto c = Weights(4, 4);
-    cases.push_back({"gemm_relu", {1, 6}, {1, 4},
+    cases.push_back({"gemm_relu",
+                     {1, 6},
+                     {1, 4},
                      [=](onnx::GraphProto* g) {
                        AddInitializer(g, "w", {4, 6}, w);
                        AddInitializer(g, "c", {4}, c);
@@ -135,7 +141,9 @@ std::vector<Case> Cases() {
                      }});
   }
   {  // MaxPool 2x2 stride 2.
-    cases.push_back({"maxpool2x2", {1, 1, 4, 4}, {1, 1, 2, 2},
+    cases.push_back({"maxpool2x2",
+                     {1, 1, 4, 4},
+                     {1, 1, 2, 2},
                      [](onnx::GraphProto* g) {
                        auto* n = AddNode(g, "MaxPool", {"x"}, {"y"});
                        SetInts(n, "kernel_shape", {2, 2});
@@ -145,13 +153,16 @@ std::vector<Case> Cases() {
                        std::vector<float> y(4);
                        for (int oy = 0; oy < 2; ++oy)
                          for (int ox = 0; ox < 2; ++ox)
-                           y[oy * 2 + ox] = std::max({x[(2 * oy) * 4 + 2 * ox], x[(2 * oy) * 4 + 2 * ox + 1],
-                                                      x[(2 * oy + 1) * 4 + 2 * ox], x[(2 * oy + 1) * 4 + 2 * ox + 1]});
+                           y[oy * 2 + ox] = std::max(
+                               {x[(2 * oy) * 4 + 2 * ox], x[(2 * oy) * 4 + 2 * ox + 1],
+                                x[(2 * oy + 1) * 4 + 2 * ox], x[(2 * oy + 1) * 4 + 2 * ox + 1]});
                        return y;
                      }});
   }
   {  // ReLU6 written as exporters do at opset 13: Clip with constant bound inputs.
-    cases.push_back({"clip_relu6", {1, 8}, {1, 8},
+    cases.push_back({"clip_relu6",
+                     {1, 8},
+                     {1, 8},
                      [](onnx::GraphProto* g) {
                        AddInitializer(g, "lo", {}, {0.0f});
                        AddInitializer(g, "hi", {}, {0.5f});
@@ -159,18 +170,22 @@ std::vector<Case> Cases() {
                      },
                      [](const std::vector<float>& x) {
                        std::vector<float> y(x.size());
-                       for (std::size_t i = 0; i < x.size(); ++i) y[i] = std::clamp(x[i], 0.0f, 0.5f);
+                       for (std::size_t i = 0; i < x.size(); ++i)
+                         y[i] = std::clamp(x[i], 0.0f, 0.5f);
                        return y;
                      }});
   }
   {  // Softmax over the last axis.
-    cases.push_back({"softmax", {1, 5}, {1, 5},
+    cases.push_back({"softmax",
+                     {1, 5},
+                     {1, 5},
                      [](onnx::GraphProto* g) { AddNode(g, "Softmax", {"x"}, {"y"}); },
                      [](const std::vector<float>& x) {
                        double mx = *std::max_element(x.begin(), x.end()), sum = 0;
                        std::vector<float> y(x.size());
                        for (float v : x) sum += std::exp(v - mx);
-                       for (std::size_t i = 0; i < x.size(); ++i) y[i] = static_cast<float>(std::exp(x[i] - mx) / sum);
+                       for (std::size_t i = 0; i < x.size(); ++i)
+                         y[i] = static_cast<float>(std::exp(x[i] - mx) / sum);
                        return y;
                      }});
   }
@@ -191,7 +206,8 @@ class BackendConformanceTest : public ::testing::TestWithParam<std::string> {
 TEST_P(BackendConformanceTest, MatchesReference) {
   for (const Case& c : Cases()) {
     SCOPED_TRACE(c.name);
-    auto session = registry_.Load(GetParam(), ModelSource::FromBytes(ModelFormat::kOnnx, Serialize(c)), {});
+    auto session =
+        registry_.Load(GetParam(), ModelSource::FromBytes(ModelFormat::kOnnx, Serialize(c)), {});
     ASSERT_TRUE(session.has_value()) << session.status().ToString();
     std::int64_t n = 1;
     for (auto d : c.in_dims) n *= d;
@@ -205,7 +221,8 @@ TEST_P(BackendConformanceTest, MatchesReference) {
     const std::vector<float> want = c.reference(x);
     auto got = outputs[0].as<float>();
     ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << "element " << i;
+    for (std::size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-4) << "element " << i;
   }
 }
 

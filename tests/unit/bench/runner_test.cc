@@ -42,8 +42,13 @@ class ScriptedSession final : public Session {
 class RecordingListener final : public BenchListener {
  public:
   void OnPhaseBegin(Phase p) override { events.push_back("begin " + std::string(PhaseName(p))); }
-  void OnPhaseEnd(Phase p, double) override { events.push_back("end " + std::string(PhaseName(p))); }
-  void OnQuery(std::int64_t, double, double progress) override { last_progress = progress; ++queries; }
+  void OnPhaseEnd(Phase p, double) override {
+    events.push_back("end " + std::string(PhaseName(p)));
+  }
+  void OnQuery(std::int64_t, double, double progress) override {
+    last_progress = progress;
+    ++queries;
+  }
   std::vector<std::string> events;
   double last_progress = 0;
   int queries = 0;
@@ -202,7 +207,8 @@ TEST(RunnerTest, ErrorsCarryThePhase) {
   EXPECT_EQ(r.status().message(), "warm-up: device lost");
 
   auto failing_load = []() -> Expected<std::unique_ptr<Session>> { return Corrupt("m.onnx: bad"); };
-  EXPECT_EQ(RunBenchmark(failing_load, SmallConfig(), {}, {}, {}).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(RunBenchmark(failing_load, SmallConfig(), {}, {}, {}).status().code(),
+            StatusCode::kCorrupt);
 }
 
 TEST(RunnerTest, RejectsAStopRuleThatNeverStops) {
@@ -231,7 +237,8 @@ TEST(RunnerTest, MeasuresMemoryAddedByLoad) {
 // --- inputs ---
 
 TEST(InputsTest, RandomIsSeededAndZerosAreZero) {
-  const std::vector<TensorInfo> infos = {{"a", DType::kF32, Shape{1, 8}}, {"b", DType::kI64, Shape{3}}};
+  const std::vector<TensorInfo> infos = {{"a", DType::kF32, Shape{1, 8}},
+                                         {"b", DType::kI64, Shape{3}}};
   InputSpec spec;
   auto x = MakeInputs(infos, spec, 1);
   auto y = MakeInputs(infos, spec, 1);
@@ -247,7 +254,8 @@ TEST(InputsTest, RandomIsSeededAndZerosAreZero) {
 }
 
 TEST(InputsTest, DynamicDimensionsNeedAShape) {
-  const std::vector<TensorInfo> infos = {{"img", DType::kF32, Shape{Shape::kDynamic, 3, Shape::kDynamic}}};
+  const std::vector<TensorInfo> infos = {
+      {"img", DType::kF32, Shape{Shape::kDynamic, 3, Shape::kDynamic}}};
   InputSpec spec;
   auto bad = MakeInputs(infos, spec, 1);
   ASSERT_FALSE(bad.has_value());
@@ -290,7 +298,8 @@ TEST(InputsTest, FilesRawAndNpyWithSizeChecks) {
 
   spec.files.clear();
   spec.files["nope"] = npy;
-  EXPECT_NE(MakeInputs(infos, spec, 1).status().message().find("no input named 'nope'"), std::string::npos);
+  EXPECT_NE(MakeInputs(infos, spec, 1).status().message().find("no input named 'nope'"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ class FakeBackend final : public Backend {
   std::string_view Name() const override { return name_; }
   std::string Version() const override { return "1"; }
   Capabilities GetCapabilities() const override {
-    return {.formats = {ModelFormat::kOnnx}, .input_dtypes = {DType::kF32}, .load_from_bytes = true};
+    return {
+        .formats = {ModelFormat::kOnnx}, .input_dtypes = {DType::kF32}, .load_from_bytes = true};
   }
   std::vector<OptionSpec> Options() const override {
     return {{.name = "mode", .help = "", .default_value = "fast", .choices = {"fast", "slow"}},
@@ -45,7 +46,9 @@ class FakeBackend final : public Backend {
   bool available_;
 };
 
-ModelSource OnnxBytes() { return ModelSource::FromBytes(ModelFormat::kOnnx, {1, 2, 3}); }
+ModelSource OnnxBytes() {
+  return ModelSource::FromBytes(ModelFormat::kOnnx, {1, 2, 3});
+}
 
 TEST(BackendRegistryTest, RegistersInOrderAndRejectsDuplicates) {
   BackendRegistry reg;

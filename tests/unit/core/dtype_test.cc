@@ -22,11 +22,11 @@ TEST(DTypeTest, SizesAndNamesRoundTrip) {
 TEST(DTypeTest, HalfConversionMatchesKnownBitPatterns) {
   EXPECT_EQ(F32ToF16(1.0f), 0x3C00);
   EXPECT_EQ(F32ToF16(-2.0f), 0xC000);
-  EXPECT_EQ(F32ToF16(65504.0f), 0x7BFF);                   // largest half
-  EXPECT_EQ(F32ToF16(1e6f), 0x7C00);                       // overflow -> inf
-  EXPECT_EQ(F32ToF16(5.9604644775390625e-8f), 0x0001);     // smallest subnormal
-  EXPECT_EQ(F32ToF16(1.0f + 1.0f / 2048.0f), 0x3C00);      // tie rounds to even
-  EXPECT_EQ(F32ToF16(1.0f + 3.0f / 2048.0f), 0x3C02);      // tie rounds to even (up)
+  EXPECT_EQ(F32ToF16(65504.0f), 0x7BFF);                // largest half
+  EXPECT_EQ(F32ToF16(1e6f), 0x7C00);                    // overflow -> inf
+  EXPECT_EQ(F32ToF16(5.9604644775390625e-8f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(F32ToF16(1.0f + 1.0f / 2048.0f), 0x3C00);   // tie rounds to even
+  EXPECT_EQ(F32ToF16(1.0f + 3.0f / 2048.0f), 0x3C02);   // tie rounds to even (up)
   EXPECT_FLOAT_EQ(F16ToF32(0x3555), 0.333251953125f);
   EXPECT_FLOAT_EQ(F16ToF32(0x0001), 5.9604644775390625e-8f);
   EXPECT_TRUE(std::isinf(F16ToF32(0x7C00)));

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "support/temp_dir.h"
 #include "deepedge/file_util.h"
+#include "support/temp_dir.h"
 
 namespace deepedge {
 namespace {

@@ -55,10 +55,24 @@ BenchRecord FixedRecord(const std::string& backend, double p50_ms, Provenance en
   r.invalid_reasons = {"too short: 9.000 s < minimum 10.000 s"};
   r.model_load_memory_mib = 12.25;
   r.inputs = {{"input", DType::kF32, Shape{1, 3, 8, 8}}};
-  MonitorReport cpu{"cpu", true, "", "/proc", {{"cpu_time_s", 19.5, "s"}, {"utilisation_machine", 48.75, "%"}}, {}, {}};
-  MonitorReport mem{"memory", true, "", "/proc", {{"peak_rss_mib", 80.5, "MiB"}}, {{"rss", "MiB", {0, 0.5}, {70, 80.5}}}, {}};
-  MonitorReport energy{"energy", true, "", "rapl:intel-rapl:0",
-                       {{"energy_j", 20, "J", energy_provenance}, {"average_power_w", 2, "W", energy_provenance}}, {}, {"a note"}};
+  MonitorReport cpu{
+      "cpu", true, "", "/proc", {{"cpu_time_s", 19.5, "s"}, {"utilisation_machine", 48.75, "%"}},
+      {},    {}};
+  MonitorReport mem{"memory",
+                    true,
+                    "",
+                    "/proc",
+                    {{"peak_rss_mib", 80.5, "MiB"}},
+                    {{"rss", "MiB", {0, 0.5}, {70, 80.5}}},
+                    {}};
+  MonitorReport energy{
+      "energy",
+      true,
+      "",
+      "rapl:intel-rapl:0",
+      {{"energy_j", 20, "J", energy_provenance}, {"average_power_w", 2, "W", energy_provenance}},
+      {},
+      {"a note"}};
   MonitorReport absent{"gpu", false, "no GPU here", "", {}, {}, {}};
   r.monitors = {cpu, mem, energy, absent};
   return rec;
@@ -76,12 +90,19 @@ void ExpectGolden(const std::string& name, const std::string& actual) {
 }
 
 std::vector<BenchRecord> TwoRecords() {
-  return {FixedRecord("fast", 2.0, Provenance::kMeasured), FixedRecord("slow", 0.004, Provenance::kEstimated)};
+  return {FixedRecord("fast", 2.0, Provenance::kMeasured),
+          FixedRecord("slow", 0.004, Provenance::kEstimated)};
 }
 
-TEST(ReportTest, TextMatchesGolden) { ExpectGolden("bench.txt", FormatBenchText(TwoRecords())); }
-TEST(ReportTest, JsonMatchesGolden) { ExpectGolden("bench.json", FormatBenchJson(TwoRecords())); }
-TEST(ReportTest, CsvMatchesGolden) { ExpectGolden("bench.csv", FormatBenchCsv(TwoRecords())); }
+TEST(ReportTest, TextMatchesGolden) {
+  ExpectGolden("bench.txt", FormatBenchText(TwoRecords()));
+}
+TEST(ReportTest, JsonMatchesGolden) {
+  ExpectGolden("bench.json", FormatBenchJson(TwoRecords()));
+}
+TEST(ReportTest, CsvMatchesGolden) {
+  ExpectGolden("bench.csv", FormatBenchCsv(TwoRecords()));
+}
 
 TEST(ReportTest, EnergyPerInferenceKeepsProvenance) {
   BenchRecord rec = FixedRecord("x", 1, Provenance::kEstimated);
