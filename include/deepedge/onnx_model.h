@@ -4,8 +4,12 @@
 // Thread-safety: the functions keep no state and may be called concurrently.
 #pragma once
 
+#include <filesystem>
+
+#include "deepedge/ir.h"
 #include "deepedge/model.h"
 #include "deepedge/status.h"
+#include "deepedge/tensor.h"
 
 namespace deepedge {
 
@@ -42,5 +46,20 @@ Expected<ModelInfo> InspectOnnx(const ModelSource& source);
 // is newer than the ONNX library DeepEdge was built with knows, or the errors
 // InspectOnnx gives for files that cannot be read or parsed.
 Status CheckOnnx(const ModelSource& source);
+
+}  // namespace deepedge
+
+namespace deepedge {
+
+// Imports an ONNX model into the graph IR: opsets 7 and later, initializers of
+// every DeepEdge dtype (f32, f16, bf16, i8, u8, i16, i32, i64, bool; raw_data or
+// typed fields), external data files (resolved beside the model file), nested
+// graphs (If / Loop / Scan bodies), and the model's opset per domain on every node.
+// Errors: as InspectOnnx; Unsupported names the tensor whose type DeepEdge lacks.
+Expected<ir::Model> ImportOnnx(const ModelSource& source);
+
+// Reads one serialized onnx.TensorProto (the ONNX test suite's input_N.pb /
+// output_N.pb files). Errors name the file.
+Expected<Tensor> ReadOnnxTensorFile(const std::filesystem::path& path);
 
 }  // namespace deepedge

@@ -1,0 +1,54 @@
+// The executor: runs an ir::Model node by node with the registered kernels.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "deepedge/ir.h"
+#include "deepedge/status.h"
+#include "deepedge/tensor.h"
+#include "engine/kernel.h"
+
+namespace deepedge::engine {
+
+struct ExecutorOptions {
+  int threads = 0;       // 0: every core
+  bool profile = false;  // time every node
+};
+
+// One node of the last run, when profiling.
+struct NodeProfile {
+  std::string name;
+  std::string op_type;
+  double time_ms = 0;
+  std::int64_t output_bytes = 0;
+  std::int64_t macs = 0;  // multiply-accumulates (Conv, Gemm, MatMul and kin); 0 otherwise
+};
+
+class Executor {
+ public:
+  // Prepares every node of `model` (kernels must exist for all, else Unsupported
+  // naming the operator, domain, opset and node). The model is shared, not copied.
+  static Expected<std::unique_ptr<Executor>> Create(std::shared_ptr<const ir::Model> model,
+                                                    const KernelRegistry& registry,
+                                                    const ExecutorOptions& options);
+  virtual ~Executor() = default;
+
+  virtual const std::vector<ir::ValueInfo>& Inputs() const = 0;
+  virtual const std::vector<ir::ValueInfo>& Outputs() const = 0;
+
+  // Runs the graph. `inputs` in Inputs() order; their dtypes must match and their
+  // shapes must fit the declared ones (dynamic dimensions take any size). Outputs
+  // are owning tensors in Outputs() order.
+  virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+
+  virtual const std::vector<NodeProfile>& LastProfile() const = 0;
+  // Peak bytes of intermediate buffers held at once (buffers are reused by
+  // liveness: a value's storage returns to the pool after its last consumer).
+  virtual std::size_t ArenaBytes() const = 0;
+};
+
+}  // namespace deepedge::engine

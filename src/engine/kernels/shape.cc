@@ -1,0 +1,9 @@
+// Kernels of this family are registered here (see engine/kernel.h for the contract).
+#include "engine/kernel.h"
+#include "engine/kernels/kernel_util.h"
+
+namespace deepedge::engine {
+
+void RegisterShapeKernels(KernelRegistry&) {}
+
+}  // namespace deepedge::engine
