@@ -32,5 +32,7 @@ void AddBenchCommand(CLI::App& app, AppContext& ctx);
 void AddInfoCommand(CLI::App& app, AppContext& ctx);
 void AddZooCommand(CLI::App& app, AppContext& ctx);
 void AddBackendsCommand(CLI::App& app, AppContext& ctx);
+void AddInferCommand(CLI::App& app, AppContext& ctx);
+void AddProfileCommand(CLI::App& app, AppContext& ctx);
 
 }  // namespace deepedge::app

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "app.h"
+#include "common.h"
 #include "deepedge/environment.h"
 #include "deepedge/file_util.h"
 #include "deepedge/monitors.h"
@@ -39,9 +40,7 @@ struct BenchOptions {
   std::optional<std::int64_t> max_queries;
   std::int64_t warmup_queries = 5;
   double warmup_s = 0.5;
-  std::vector<std::string> inputs;
-  std::vector<std::string> input_shapes;
-  std::uint64_t seed = 42;
+  InputOptions in;
   std::string json_path;
   std::string csv_path;
   bool profile_layers = false;
@@ -54,65 +53,6 @@ std::string UtcNow() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-// "NAME=VALUE" -> {NAME, VALUE}; a bare "VALUE" -> {"", VALUE}.
-std::pair<std::string, std::string> SplitAssignment(const std::string& s) {
-  const std::size_t eq = s.find('=');
-  if (eq == std::string::npos) return {"", s};
-  return {s.substr(0, eq), s.substr(eq + 1)};
-}
-
-Status ParseInputs(const BenchOptions& o, InputSpec& spec, std::string& description) {
-  spec.seed = o.seed;
-  description = "random (seed " + std::to_string(o.seed) + ")";
-  for (const std::string& in : o.inputs) {
-    if (in == "random") continue;
-    if (in == "zeros") {
-      spec.kind = InputKind::kZeros;
-      description = "zeros";
-      continue;
-    }
-    auto [name, file] = SplitAssignment(in);
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) {
-      return NotFound("input file " + file + ": no such file");
-    }
-    spec.kind = InputKind::kFile;
-    spec.files[name] = file;
-  }
-  if (spec.kind == InputKind::kFile) {
-    description = "file:";
-    for (const auto& [name, file] : spec.files) {
-      description += " " + (name.empty() ? "" : name + "=") + file.string();
-    }
-  }
-  for (const std::string& s : o.input_shapes) {
-    auto [name, dims] = SplitAssignment(s);
-    Expected<Shape> shape = Shape::Parse(dims);
-    if (!shape) return shape.status().WithContext("--input-shape");
-    spec.shapes[name] = *shape;
-  }
-  return Status::Ok();
-}
-
-// An output file must be writable before a long run starts, not after it.
-Status CheckOutputPath(const std::string& path, const char* flag) {
-  if (path.empty()) return Status::Ok();
-  std::filesystem::path p(path);
-  std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return NotFound(std::string(flag) + " " + path + ": directory " + dir.string() +
-                    " does not exist");
-  }
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return InvalidArgument(std::string(flag) + " " + path + ": directory is not writable");
-  }
-  if (std::filesystem::is_directory(p, ec)) {
-    return InvalidArgument(std::string(flag) + " " + path + ": is a directory");
-  }
-  return Status::Ok();
 }
 
 // Exports the default zoo model into the cache once; the zoo is deterministic.
@@ -166,7 +106,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
   config.collect_layer_profile = o.profile_layers;
   config.warmup_s = o.warmup_s;
   std::string input_description;
-  if (Status s = ParseInputs(o, config.input, input_description); !s.ok()) return ReportError(s);
+  if (Status s = ParseInputs(o.in, config.input, input_description); !s.ok()) return ReportError(s);
   if (config.batch < 1) return ReportError(InvalidArgument("--batch must be at least 1"));
 
   if (default_job) {
@@ -184,29 +124,24 @@ int RunBench(BenchOptions o, AppContext& ctx) {
   // Which backends: the named ones; else, for the main job every available one, and
   // for a given model the first available backend that reads its format.
   std::vector<std::string> backends = o.backends;
-  if (backends.empty()) {
+  if (backends.empty() && default_job) {
     for (const Backend* b : ctx.backends.All()) {
       const auto formats = b->GetCapabilities().formats;
-      if (!b->Available().ok() ||
-          std::find(formats.begin(), formats.end(), src->format) == formats.end()) {
-        continue;
+      if (b->Available().ok() &&
+          std::find(formats.begin(), formats.end(), src->format) != formats.end()) {
+        backends.emplace_back(b->Name());
       }
-      backends.emplace_back(b->Name());
-      if (!default_job) break;
-    }
-    if (backends.empty()) {
-      return ReportError(Unsupported("no available backend reads " +
-                                     std::string(ModelFormatName(src->format)) + " models"));
     }
   }
-  std::map<std::string, std::string> backend_options;
-  for (const std::string& kv : o.backend_options) {
-    auto [key, value] = SplitAssignment(kv);
-    if (key.empty()) {
-      return ReportError(InvalidArgument("--backend-option '" + kv + "' is not KEY=VALUE"));
-    }
-    backend_options[key] = value;
+  if (backends.empty()) {
+    Expected<std::string> chosen = ChooseBackend(ctx, "", src->format);
+    if (!chosen) return ReportError(chosen.status());
+    backends.push_back(*chosen);
   }
+  Expected<std::map<std::string, std::string>> parsed_options =
+      ParseBackendOptions(o.backend_options);
+  if (!parsed_options) return ReportError(parsed_options.status());
+  const std::map<std::string, std::string> backend_options = *parsed_options;
   if (!backend_options.empty() && backends.size() != 1) {
     return ReportError(InvalidArgument("--backend-option needs exactly one --backend"));
   }
@@ -233,6 +168,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
   const std::vector<std::string> env_warnings = EnvironmentWarnings(environment);
 
   std::vector<BenchRecord> records;
+  std::vector<std::string> failures;
   for (const std::string& name : backends) {
     const Backend* backend = ctx.backends.Find(name);
     SessionOptions so;
@@ -259,7 +195,14 @@ int RunBench(BenchOptions o, AppContext& ctx) {
 
     Expected<BenchResult> result = RunBenchmark(factory, config, monitors, listeners, hooks);
     if (!result) {
-      return ReportError(result.status().WithContext("backend " + name));
+      const Status failed = result.status().WithContext("backend " + name);
+      // Comparing several backends: one that cannot run this model is a finding,
+      // reported beside the others, not the end of the comparison.
+      if (backends.size() == 1) return ReportError(failed);
+      std::string msg = failed.message();
+      std::replace(msg.begin(), msg.end(), '\n', ' ');
+      failures.push_back(msg);
+      continue;
     }
     BenchRecord rec;
     rec.tool_version = DEEPEDGE_VERSION;
@@ -277,6 +220,11 @@ int RunBench(BenchOptions o, AppContext& ctx) {
     records.push_back(std::move(rec));
   }
 
+  if (records.empty()) {
+    return ReportError(
+        Unsupported("no backend could run " + src->display_name() + ": " + failures.front()));
+  }
+  for (const std::string& f : failures) records.front().warnings.push_back("not measured: " + f);
   std::fputs(FormatBenchText(records).c_str(), stdout);
   if (!o.json_path.empty()) {
     if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
@@ -303,9 +251,11 @@ void AddBenchCommand(CLI::App& app, AppContext& ctx) {
   cmd->add_option("--weights", o.weights,
                   "Weights file for two-file formats (default: beside the model)");
   cmd->add_option("-b,--backend", o.backends,
-                  "Backend(s) to run (see `deepedge backends`); repeatable");
+                  "Backend(s) to run (see `deepedge backends`); repeatable")
+      ->allow_extra_args(false);
   cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable");
+                  "KEY=VALUE option of the backend; repeatable")
+      ->allow_extra_args(false);
   cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -334,12 +284,7 @@ void AddBenchCommand(CLI::App& app, AppContext& ctx) {
   cmd->add_option("--warmup-duration", o.warmup_s, "Minimum warm-up seconds")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("-i,--input", o.inputs,
-                  "random (default), zeros, FILE or NAME=FILE (.npy, or raw bytes of the exact "
-                  "size); repeatable");
-  cmd->add_option("--input-shape", o.input_shapes,
-                  "NAME=DIMS or DIMS (e.g. 1x3x224x224) for dynamic inputs; repeatable");
-  cmd->add_option("--seed", o.seed, "Seed of the random inputs")->capture_default_str();
+  AddInputOptions(cmd, o.in);
   cmd->add_flag("--profile-layers", o.profile_layers,
                 "Record per-layer times of the last query (top 10 printed; all in --json)");
   cmd->add_option("--json", o.json_path, "Write the records as JSON (docs/bench-json.md)");

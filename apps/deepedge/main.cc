@@ -42,6 +42,7 @@ namespace {
 // by linkers). The first one registered is the default.
 void RegisterBackends(BackendRegistry& registry) {
   if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
+  (void)registry.Register(MakeDeepEdgeBackend());
   (void)registry.Register(MakeNullBackend());
 }
 
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(DEEPEDGE_VERSION));
   AddBenchCommand(app, ctx);
   AddInfoCommand(app, ctx);
+  AddInferCommand(app, ctx);
+  AddProfileCommand(app, ctx);
   AddZooCommand(app, ctx);
   AddBackendsCommand(app, ctx);
 

@@ -28,6 +28,8 @@ struct LayerProfile {
   std::string name;
   std::string type;
   double time_ms = 0.0;
+  std::int64_t output_bytes = -1;  // bytes of the layer's outputs; -1 unknown
+  std::int64_t macs = -1;          // multiply-accumulates; -1 unknown
 };
 
 // An option a backend understands, with its default and the values it accepts.

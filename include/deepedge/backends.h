@@ -8,6 +8,11 @@
 
 namespace deepedge {
 
+// `deepedge`: DeepEdge's own engine. ONNX models imported into the graph IR, run by
+// the executor on XNNPACK regions and reference kernels; every dtype; per-node
+// time, output bytes and MACs. Options: `xnnpack=on|off`.
+std::unique_ptr<Backend> MakeDeepEdgeBackend();
+
 // `null`: loads nothing and runs nothing; benchmarking it measures the harness's own
 // per-query overhead. It accepts every model format and reports no inputs.
 std::unique_ptr<Backend> MakeNullBackend();

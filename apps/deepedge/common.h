@@ -1,0 +1,42 @@
+// Command-line pieces shared by the subcommands that run models.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app.h"
+#include "deepedge/bench.h"
+#include "deepedge/model.h"
+
+namespace deepedge::app {
+
+// --input, --input-shape, --seed.
+struct InputOptions {
+  std::vector<std::string> inputs;
+  std::vector<std::string> input_shapes;
+  std::uint64_t seed = 42;
+};
+void AddInputOptions(CLI::App* cmd, InputOptions& o);
+// Fills `spec` and a one-line description ("random (seed 42)", "file: x=a.npy").
+Status ParseInputs(const InputOptions& o, InputSpec& spec, std::string& description);
+
+// "NAME=VALUE" -> {NAME, VALUE}; a bare "VALUE" -> {"", VALUE}.
+std::pair<std::string, std::string> SplitAssignment(const std::string& s);
+
+// KEY=VALUE strings -> map; the error names the malformed one.
+Expected<std::map<std::string, std::string>> ParseBackendOptions(
+    const std::vector<std::string>& kv);
+
+// An output file must be writable before a long run starts, not after it.
+Status CheckOutputPath(const std::string& path, const char* flag);
+
+// The named backend, or the first available one that reads `format`.
+Expected<std::string> ChooseBackend(const AppContext& ctx, const std::string& requested,
+                                    ModelFormat format);
+
+}  // namespace deepedge::app

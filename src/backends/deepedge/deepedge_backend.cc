@@ -1,0 +1,95 @@
+// The `deepedge` backend: DeepEdge's own engine behind the backend interface.
+#include <mutex>
+
+#include "deepedge/backends.h"
+#include "deepedge/onnx_model.h"
+#include "engine/executor.h"
+#include "engine/kernel.h"
+#include "engine/passes.h"
+
+namespace deepedge {
+namespace {
+
+const engine::KernelRegistry& Registry() {
+  static const engine::KernelRegistry* registry = [] {
+    auto* r = new engine::KernelRegistry;
+    engine::RegisterAllKernels(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+TensorInfo ToTensorInfo(const ir::ValueInfo& v) {
+  // A value without a declared type is taken as f32 of unknown rank.
+  return {v.name, v.dtype.value_or(DType::kF32), v.shape.value_or(Shape{})};
+}
+
+class DeepEdgeSession final : public Session {
+ public:
+  explicit DeepEdgeSession(std::unique_ptr<engine::Executor> exec) : exec_(std::move(exec)) {
+    for (const ir::ValueInfo& v : exec_->Inputs()) inputs_.push_back(ToTensorInfo(v));
+    for (const ir::ValueInfo& v : exec_->Outputs()) outputs_.push_back(ToTensorInfo(v));
+  }
+  const std::vector<TensorInfo>& Inputs() const override { return inputs_; }
+  const std::vector<TensorInfo>& Outputs() const override { return outputs_; }
+  Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) override {
+    return exec_->Run(inputs, outputs);
+  }
+  Expected<std::vector<LayerProfile>> LastProfile() const override {
+    const auto& nodes = exec_->LastProfile();
+    if (nodes.empty())
+      return Unsupported("no profile: the session was not created with profiling on");
+    std::vector<LayerProfile> layers;
+    layers.reserve(nodes.size());
+    for (const engine::NodeProfile& n : nodes) {
+      layers.push_back({n.name, n.op_type, n.time_ms, n.output_bytes, n.macs});
+    }
+    return layers;
+  }
+
+ private:
+  std::unique_ptr<engine::Executor> exec_;
+  std::vector<TensorInfo> inputs_, outputs_;
+};
+
+class DeepEdgeBackend final : public Backend {
+ public:
+  std::string_view Name() const override { return "deepedge"; }
+  std::string Version() const override { return "0.1.0"; }
+  Capabilities GetCapabilities() const override {
+    Capabilities caps;
+    caps.formats = {ModelFormat::kOnnx};
+    caps.input_dtypes.assign(std::begin(kAllDTypes), std::end(kAllDTypes));
+    caps.per_layer_profile = true;
+    caps.load_from_bytes = true;
+    return caps;
+  }
+  std::vector<OptionSpec> Options() const override {
+    return {{"xnnpack", "run supported regions through XNNPACK", "on", {"on", "off"}}};
+  }
+  Expected<std::unique_ptr<Session>> Load(const ModelSource& source,
+                                          const SessionOptions& options) const override {
+    Expected<ir::Model> model = ImportOnnx(source);
+    if (!model) return model.status();
+    // Constants first, so that later passes and kernels see plain weights.
+    Expected<int> folded = engine::FoldConstants(model->graph, Registry());
+    if (!folded) return folded.status().WithContext(source.display_name());
+    engine::RemoveDeadNodes(model->graph);
+    engine::ExecutorOptions eo;
+    eo.threads = options.threads;
+    eo.profile = options.profile_layers;
+    auto shared = std::make_shared<const ir::Model>(std::move(model).value());
+    Expected<std::unique_ptr<engine::Executor>> exec =
+        engine::Executor::Create(shared, Registry(), eo);
+    if (!exec) return exec.status().WithContext(source.display_name());
+    return std::unique_ptr<Session>(std::make_unique<DeepEdgeSession>(std::move(exec).value()));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeDeepEdgeBackend() {
+  return std::make_unique<DeepEdgeBackend>();
+}
+
+}  // namespace deepedge

@@ -1,0 +1,21 @@
+// Graph passes run once per session, before the executor prepares the graph.
+#pragma once
+
+#include "deepedge/ir.h"
+#include "deepedge/status.h"
+#include "engine/kernel.h"
+
+namespace deepedge::engine {
+
+// Runs every node whose inputs are all constants (and that is deterministic and has
+// no nested graph) once, turning its outputs into initializers: weights stored as
+// f16 behind a Cast, shapes computed by Shape/Gather/Concat chains on constants,
+// ... become plain constants that later passes and kernels can use. Returns how
+// many nodes were folded. Nodes that fail to fold are left in place.
+Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry);
+
+// Removes nodes none of whose outputs is read (by a later node, a nested graph or
+// the graph outputs), and initializers nothing reads. Returns how many nodes went.
+int RemoveDeadNodes(ir::Graph& graph);
+
+}  // namespace deepedge::engine
