@@ -1,0 +1,195 @@
+// The executor and the graph passes, on hand-built graphs with test kernels (the
+// real kernel families have their own tests).
+#include <gtest/gtest.h>
+
+#include "engine/executor.h"
+#include "engine/passes.h"
+#include "support/kernel_harness.h"
+
+namespace deepedge {
+namespace {
+
+using testing::F32;
+using testing::MakeNode;
+
+// y = x + 1, elementwise f32.
+Status AddOne(engine::KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  if (x == nullptr) return InvalidArgument("missing input");
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kF32, x->shape()));
+  for (std::size_t i = 0; i < x->as<float>().size(); ++i) y->as<float>()[i] = x->as<float>()[i] + 1;
+  return Status::Ok();
+}
+
+// y = a * b (same shapes).
+Status Mul(engine::KernelContext& ctx) {
+  const Tensor* a = ctx.input(0);
+  const Tensor* b = ctx.input(1);
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kF32, a->shape()));
+  for (std::size_t i = 0; i < a->as<float>().size(); ++i)
+    y->as<float>()[i] = a->as<float>()[i] * b->as<float>()[i];
+  return Status::Ok();
+}
+
+// Runs the "body" attribute graph on the input and returns its output.
+Status CallBody(engine::KernelContext& ctx) {
+  const ir::Attribute* body = ctx.node().Find("body");
+  const Tensor* x = ctx.input(0);
+  std::vector<Tensor> outs;
+  const Tensor* in[] = {x};
+  DEEPEDGE_RETURN_IF_ERROR(ctx.RunSubgraph(*body->graph, in, outs));
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, outs[0].dtype(), outs[0].shape()));
+  std::memcpy(y->data(), outs[0].data(), outs[0].byte_size());
+  return Status::Ok();
+}
+
+engine::KernelRegistry TestRegistry() {
+  engine::KernelRegistry r;
+  r.Add("", "AddOne", AddOne);
+  r.Add("", "Mul", Mul);
+  r.Add("", "CallBody", CallBody);
+  return r;
+}
+
+ir::ValueInfo Info(const std::string& name, Shape shape) {
+  return {name, DType::kF32, std::move(shape)};
+}
+
+// x -> AddOne -> a -> AddOne -> b -> ... a chain of n nodes.
+std::shared_ptr<ir::Model> Chain(int n, std::int64_t elems) {
+  auto m = std::make_shared<ir::Model>();
+  m->graph.inputs = {Info("x", Shape{Shape::kDynamic, elems})};
+  std::string prev = "x";
+  for (int i = 0; i < n; ++i) {
+    const std::string out = i + 1 == n ? "y" : "v" + std::to_string(i);
+    m->graph.nodes.push_back(MakeNode("AddOne", {prev}, {out}));
+    prev = out;
+  }
+  m->graph.outputs = {Info("y", Shape{Shape::kDynamic, elems})};
+  return m;
+}
+
+TEST(ExecutorTest, RunsAChainAndResolvesTheDynamicBatch) {
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(Chain(3, 4), reg, {});
+  ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+  for (std::int64_t batch : {1, 3}) {
+    Tensor x = Tensor::Allocate(DType::kF32, Shape{batch, 4}).value();
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].shape(), (Shape{batch, 4}));
+    EXPECT_EQ(out[0].as<float>()[0], 3.0f);
+  }
+}
+
+TEST(ExecutorTest, ReusesBuffersByLiveness) {
+  // Ten 4 KiB intermediates in a chain: at most two are alive at once.
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(Chain(10, 1024), reg, {});
+  ASSERT_TRUE(exec.has_value());
+  Tensor x = Tensor::Allocate(DType::kF32, Shape{1, 1024}).value();
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  EXPECT_LE((*exec)->ArenaBytes(), 2u * 4096u);
+  EXPECT_GE((*exec)->ArenaBytes(), 4096u);
+  EXPECT_EQ(out[0].as<float>()[1023], 10.0f);
+  // A second run allocates nothing new: the same peak.
+  const std::size_t first = (*exec)->ArenaBytes();
+  ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  EXPECT_EQ((*exec)->ArenaBytes(), first);
+}
+
+TEST(ExecutorTest, ChecksInputCountDtypeAndShape) {
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(Chain(1, 4), reg, {});
+  ASSERT_TRUE(exec.has_value());
+  std::vector<Tensor> out;
+  Tensor wrong_shape = Tensor::Allocate(DType::kF32, Shape{1, 5}).value();
+  Status s = (*exec)->Run(std::span<const Tensor>(&wrong_shape, 1), out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "input 'x' must have shape ?x4, got 1x5");
+  Tensor wrong_type = Tensor::Allocate(DType::kI32, Shape{1, 4}).value();
+  EXPECT_EQ((*exec)->Run(std::span<const Tensor>(&wrong_type, 1), out).message(),
+            "input 'x' must be f32, got i32");
+  EXPECT_EQ((*exec)->Run({}, out).message(), "the model takes 1 inputs, got 0");
+}
+
+TEST(ExecutorTest, UnsupportedOperatorIsNamedAtCreate) {
+  auto m = Chain(1, 4);
+  m->graph.nodes[0].op_type = "Mystery";
+  m->graph.nodes[0].name = "m1";
+  m->graph.nodes[0].opset = 13;
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(m, reg, {});
+  ASSERT_FALSE(exec.has_value());
+  EXPECT_EQ(exec.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(exec.status().message(),
+            "unsupported operator Mystery (domain ai.onnx, opset 13) at node 'm1'");
+}
+
+TEST(ExecutorTest, NestedGraphsReadOuterValues) {
+  // body(z) = z * w, where w is a value of the outer graph, not a body input.
+  auto body = std::make_shared<ir::Graph>();
+  body->inputs = {Info("z", Shape{2})};
+  body->nodes.push_back(MakeNode("Mul", {"z", "w"}, {"r"}));
+  body->outputs = {Info("r", Shape{2})};
+  auto m = std::make_shared<ir::Model>();
+  m->graph.inputs = {Info("x", Shape{2})};
+  m->graph.nodes.push_back(MakeNode("AddOne", {"x"}, {"w"}));
+  ir::Node call = MakeNode("CallBody", {"x"}, {"y"});
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kGraph;
+  a.graph = body;
+  call.attributes["body"] = a;
+  m->graph.nodes.push_back(call);
+  m->graph.outputs = {Info("y", Shape{2})};
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(m, reg, {});
+  ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+  Tensor x = F32({2}, {2, 3});
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  EXPECT_EQ(out[0].as<float>()[0], 2.0f * 3.0f);
+  EXPECT_EQ(out[0].as<float>()[1], 3.0f * 4.0f);
+}
+
+TEST(ExecutorTest, ProfilesEveryNodeWithOutputBytes) {
+  auto reg = TestRegistry();
+  engine::ExecutorOptions opts;
+  opts.profile = true;
+  auto exec = engine::Executor::Create(Chain(3, 8), reg, opts);
+  ASSERT_TRUE(exec.has_value());
+  Tensor x = Tensor::Allocate(DType::kF32, Shape{1, 8}).value();
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  const auto& p = (*exec)->LastProfile();
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].op_type, "AddOne");
+  EXPECT_EQ(p[0].output_bytes, 32);
+  EXPECT_GE(p[0].time_ms, 0.0);
+}
+
+TEST(PassesTest, FoldsConstantsAndRemovesDeadNodes) {
+  // c = AddOne(k) is constant; y = Mul(x, c); d = AddOne(x) is dead.
+  ir::Graph g;
+  g.inputs = {Info("x", Shape{2})};
+  g.initializers["k"] = std::make_shared<const Tensor>(F32({2}, {1, 2}));
+  g.nodes.push_back(MakeNode("AddOne", {"k"}, {"c"}));
+  g.nodes.push_back(MakeNode("Mul", {"x", "c"}, {"y"}));
+  g.nodes.push_back(MakeNode("AddOne", {"x"}, {"d"}));
+  g.outputs = {Info("y", Shape{2})};
+  auto reg = TestRegistry();
+  Expected<int> folded = engine::FoldConstants(g, reg);
+  ASSERT_TRUE(folded.has_value());
+  EXPECT_EQ(*folded, 1);
+  ASSERT_TRUE(g.initializers.count("c"));
+  EXPECT_EQ(g.initializers["c"]->as<float>()[1], 3.0f);
+  EXPECT_EQ(engine::RemoveDeadNodes(g), 1);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].op_type, "Mul");
+  EXPECT_FALSE(g.initializers.count("k"));  // read by nothing any more
+}
+
+}  // namespace
+}  // namespace deepedge
