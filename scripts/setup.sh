@@ -15,6 +15,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   libopencv-dev libssl-dev python3-jsonschema
+  libxnnpack-dev libpthreadpool-dev libonnx-testdata
 )
 
 missing=()

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -213,6 +215,74 @@ TEST_F(CliTest, FailedRunLeavesPreviousOutputUntouched) {
   Result r = Run("bench " + (dir_ / "missing.onnx").string() + " --json " + json.string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(ReadFileText(json).value(), "previous");
+}
+
+// The engine against OpenCV DNN on every zoo model: the same inputs, outputs within
+// 1e-4 relative (or 1e-6 absolute: softmax outputs are small).
+TEST_F(CliTest, EngineAgreesWithOpenCvOnTheZoo) {
+  for (const char* name : {"mobilenet_v1_0.25_224", "mobilenet_v1_1.0_224", "mobilenet_v2_1.0_224",
+                           "squeezenet1.1", "resnet18", "alexnet_caffenet"}) {
+    SCOPED_TRACE(name);
+    const std::string model = Zoo(name);
+    const auto a = dir_ / (std::string(name) + "-deepedge"),
+               b = dir_ / (std::string(name) + "-opencv");
+    Result ra = Run("infer " + model + " -b deepedge -o " + a.string());
+    ASSERT_EQ(ra.exit_code, 0) << ra.err;
+    Result rb = Run("infer " + model + " -b opencv -o " + b.string());
+    ASSERT_EQ(rb.exit_code, 0) << rb.err;
+    Tensor x = ReadNpy(a / "output.npy").value();
+    Tensor y = ReadNpy(b / "output.npy").value();
+    ASSERT_EQ(x.shape(), y.shape());
+    double worst = 0;
+    for (std::size_t i = 0; i < x.as<float>().size(); ++i) {
+      const double d = std::fabs(x.as<float>()[i] - y.as<float>()[i]);
+      worst = std::max(worst, d - 1e-4 * std::fabs(y.as<float>()[i]));
+    }
+    EXPECT_LE(worst, 1e-6);
+    std::remove(model.c_str());  // AlexNet alone is 244 MB
+  }
+}
+
+TEST_F(CliTest, InferWritesEveryOutputAndProfileListsLayers) {
+  const std::string model = Zoo("mobilenet_v1_0.25_224");
+  const auto out = dir_ / "out";
+  Result infer = Run("infer " + model + " -b deepedge -i zeros -o " + out.string());
+  ASSERT_EQ(infer.exit_code, 0) << infer.err;
+  Tensor y = ReadNpy(out / "output.npy").value();
+  EXPECT_EQ(y.shape(), (Shape{1, 1000}));
+  double sum = 0;
+  for (float v : y.as<float>()) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-4);  // a softmax
+
+  const auto json = dir_ / "profile.json";
+  Result prof = Run("profile " + model + " -b deepedge --runs 3 --json " + json.string());
+  ASSERT_EQ(prof.exit_code, 0) << prof.err;
+  EXPECT_NE(prof.out.find("total:"), std::string::npos);
+  EXPECT_NE(prof.out.find("MACs"), std::string::npos);
+  const std::string text = ReadFileText(json).value();
+  EXPECT_NE(text.find("\"schema\": \"deepedge.profile\""), std::string::npos);
+  EXPECT_NE(text.find("\"macs\""), std::string::npos);
+}
+
+TEST_F(CliTest, EngineBadInputs) {
+  const std::string model = Zoo("mobilenet_v1_0.25_224");
+  ExpectBadInput(
+      "infer " + model + " -b deepedge --input-shape input=1x3x200x200 -o " + (dir_ / "o").string(),
+      "input 'input' must have shape ?x3x224x224, got 1x3x200x200");
+  std::vector<std::uint8_t> bytes = ReadFileBytes(model).value();
+  bytes.resize(bytes.size() / 2);
+  const auto truncated = dir_ / "half.onnx";
+  ASSERT_TRUE(WriteFileAtomic(truncated, bytes).ok());
+  ExpectBadInput("infer " + truncated.string() + " -b deepedge -o " + (dir_ / "o").string(),
+                 "half.onnx");
+  // An operator the engine does not implement, from ONNX's own test suite.
+  const std::string tfidf =
+      "/usr/include/onnx/backend/test/data/node/test_tfidfvectorizer_tf_only_bigrams_skip0/"
+      "model.onnx";
+  if (std::filesystem::exists(tfidf)) {
+    ExpectBadInput("infer " + tfidf + " -b deepedge -o " + (dir_ / "o").string(),
+                   "unsupported operator TfIdfVectorizer (domain ai.onnx, opset 9) at node");
+  }
 }
 
 }  // namespace
