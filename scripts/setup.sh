@@ -16,6 +16,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libopencv-dev libssl-dev python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libonnx-testdata
+  nodejs npm time
 )
 
 missing=()
