@@ -16,8 +16,13 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libopencv-dev libssl-dev python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libonnx-testdata
-  nodejs npm time
+  time
 )
+
+# Node.js runs ONNX Runtime (npm onnxruntime-node), the reference in tests and benchmarks;
+# Debian's packages only where no node is installed already.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
