@@ -13,7 +13,8 @@ namespace deepedge::testing {
 template <typename T>
 Tensor MakeTensor(DType dtype, const Shape& shape, const std::vector<T>& values) {
   Tensor t = Tensor::Allocate(dtype, shape).value();
-  std::memcpy(t.data(), values.data(), std::min(t.byte_size(), values.size() * sizeof(T)));
+  const std::size_t bytes = std::min(t.byte_size(), values.size() * sizeof(T));
+  if (bytes > 0) std::memcpy(t.data(), values.data(), bytes);
   return t;
 }
 inline Tensor F32(const Shape& shape, const std::vector<float>& v) {
@@ -81,7 +82,7 @@ class SingleNodeContext final : public engine::KernelContext {
     if (i >= outputs_.size()) return InvalidArgument("output index out of range");
     DEEPEDGE_ASSIGN_OR_RETURN(outputs_[i], Tensor::Allocate(dtype, shape));
     // Poison the storage: kernels must write every element (the executor reuses buffers).
-    std::memset(outputs_[i].data(), 0xA5, outputs_[i].byte_size());
+    if (outputs_[i].byte_size() > 0) std::memset(outputs_[i].data(), 0xA5, outputs_[i].byte_size());
     return &outputs_[i];
   }
   int threads() const override { return threads_; }
