@@ -41,8 +41,8 @@ namespace {
 // Built-in backends, registered explicitly (static self-registration gets stripped
 // by linkers). The first one registered is the default.
 void RegisterBackends(BackendRegistry& registry) {
-  if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
   (void)registry.Register(MakeDeepEdgeBackend());
+  if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
   (void)registry.Register(MakeNullBackend());
 }
 

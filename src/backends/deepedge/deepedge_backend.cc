@@ -6,6 +6,7 @@
 #include "engine/executor.h"
 #include "engine/kernel.h"
 #include "engine/passes.h"
+#include "engine/xnnpack/xnn_pass.h"
 
 namespace deepedge {
 namespace {
@@ -14,6 +15,7 @@ const engine::KernelRegistry& Registry() {
   static const engine::KernelRegistry* registry = [] {
     auto* r = new engine::KernelRegistry;
     engine::RegisterAllKernels(*r);
+    engine::RegisterXnnpackKernels(*r);
     return r;
   }();
   return *registry;
@@ -75,6 +77,12 @@ class DeepEdgeBackend final : public Backend {
     Expected<int> folded = engine::FoldConstants(model->graph, Registry());
     if (!folded) return folded.status().WithContext(source.display_name());
     engine::RemoveDeadNodes(model->graph);
+    auto xnnpack = options.backend_options.find("xnnpack");
+    if (xnnpack == options.backend_options.end() || xnnpack->second == "on") {
+      Expected<ir::Graph> partitioned = engine::PartitionForXnnpack(model->graph);
+      if (!partitioned) return partitioned.status().WithContext(source.display_name());
+      model->graph = std::move(partitioned).value();
+    }
     engine::ExecutorOptions eo;
     eo.threads = options.threads;
     eo.profile = options.profile_layers;

@@ -1,0 +1,37 @@
+// The single-precision matrix product behind the reference Conv, ConvTranspose, Gemm
+// and MatMul kernels (implemented in nn.cc). Private to the engine; the tests use it
+// directly to check and time it.
+//
+// Cache-blocked (GotoBLAS-style): A is packed into MR-row strips, B into NR-column
+// strips, and a register-blocked MR x NR micro-kernel accumulates the product. The
+// micro-kernel is picked once at run time for the CPU (AVX-512, AVX2+FMA, or the
+// baseline vector unit).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/kernel.h"
+
+namespace deepedge::engine::nn {
+
+// C = alpha * op(A) * op(B) + beta * C for row-major matrices, where op(A) is m x k
+// (A is m x k with leading dimension lda, or k x m when trans_a) and op(B) is k x n.
+// beta == 0 means C is not read (it may hold garbage). Work is split over
+// ctx->ParallelFor when ctx is not null and the product is large enough.
+void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+           std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
+           std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+
+// "avx512 14x32", "avx2 6x16", "generic 4x8": the micro-kernel this CPU runs.
+const char* SgemmKernelName();
+
+// For tests and benchmarks: the micro-kernels this CPU can run (best first), and a way
+// to force one of them for the whole process (false for an unknown name). Not for use
+// while kernels run.
+std::vector<std::string> SgemmKernelNames();
+bool SetSgemmKernel(std::string_view name);
+
+}  // namespace deepedge::engine::nn

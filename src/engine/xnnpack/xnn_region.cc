@@ -1,0 +1,1455 @@
+#include "engine/xnnpack/xnn_region.h"
+
+#include <xnnpack.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/kernels/kernel_util.h"
+#include "engine/xnnpack/xnn_ops.h"
+#include "engine/xnnpack/xnn_pass.h"
+
+namespace deepedge::engine::xnn {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr std::size_t kExtraFloats = XNN_EXTRA_BYTES / sizeof(float);
+
+enum class OpKind {
+  kConv,
+  kDepthwiseConv,
+  kFullyConnected,
+  kMaxPool,
+  kAveragePool,
+  kGlobalAveragePool,
+  kGlobalMaxPool,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMax,
+  kMin,
+  kClamp,
+  kSigmoid,
+  kHardSwish,
+  kLeakyRelu,
+  kElu,
+  kPRelu,
+  kAbs,
+  kNeg,
+  kFloor,
+  kCeil,
+  kSqrt,
+  kRound,
+  kSoftmax,
+  kReshape,
+  kConcat,
+  kCopy,
+  kPad,
+};
+
+// Ops whose XNNPACK node takes output_min / output_max (a Relu / Clip can fuse in).
+bool TakesClamp(OpKind k) {
+  switch (k) {
+    case OpKind::kConv:
+    case OpKind::kDepthwiseConv:
+    case OpKind::kFullyConnected:
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool:
+    case OpKind::kGlobalAveragePool:
+    case OpKind::kGlobalMaxPool:
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kClamp:
+    case OpKind::kCopy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+enum class ReshapeKind { kFlatten, kReshape, kSqueeze, kUnsqueeze };
+
+// Static data XNNPACK reads: borrowed from an f32 initializer when it can be used as
+// it is (the body graph, which the kernel holds, keeps it alive), otherwise owned
+// (re-laid out, converted from f16, or modified by a fold). Borrowing spares a copy
+// of the weights: on this VM fresh pages cost more than the copy itself.
+struct Buffer {
+  const float* borrowed = nullptr;
+  std::vector<float> owned;
+  std::size_t size = 0;
+
+  const float* data() const { return borrowed != nullptr ? borrowed : owned.data(); }
+  float* Mutable() {
+    if (borrowed != nullptr) {
+      owned.assign(borrowed, borrowed + size);
+      borrowed = nullptr;
+    }
+    return owned.data();
+  }
+  static Buffer Own(std::vector<float> v) {
+    Buffer b;
+    b.size = v.size();
+    b.owned = std::move(v);
+    return b;
+  }
+};
+
+// A constant as a Buffer: borrowed when f32, converted otherwise.
+Expected<Buffer> ConstantBuffer(const Tensor& t) {
+  if (t.dtype() == DType::kF32) {
+    Buffer b;
+    b.borrowed = t.as<float>().data();
+    b.size = static_cast<std::size_t>(t.element_count());
+    return b;
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<float> v, ConstantFloats(t));
+  return Buffer::Own(std::move(v));
+}
+
+struct Value {
+  std::string name;
+  int rank = 0;  // 2, or 4 (NHWC inside the region)
+  bool is_static = false;
+  const float* data = nullptr;  // static values: kernel-owned
+  std::vector<std::size_t> static_dims;
+  int external = -1;  // XNNPACK external id
+  int producer = -1;  // op index
+  int uses = 0;       // node inputs that read it (fusion needs exactly one)
+  bool is_input = false;
+  bool is_output = false;
+  // Per build.
+  std::vector<std::size_t> dims;
+  std::uint32_t id = XNN_INVALID_VALUE_ID;
+};
+
+struct Op {
+  OpKind kind = OpKind::kCopy;
+  const ir::Node* node = nullptr;
+  std::vector<int> in;  // value indices
+  int out = -1;
+  float out_min = -kInf;
+  float out_max = kInf;
+  // Conv / depthwise conv / fully connected, in XNNPACK's layout.
+  Buffer filter;
+  Buffer bias;
+  std::size_t channels_out = 0;
+  std::vector<std::size_t> filter_dims;
+  std::int64_t groups = 1, group_in = 0, group_out = 0, multiplier = 1;
+  Window window;
+  bool count_include_pad = false;
+  float alpha = 0;
+  std::vector<float> slope;  // PRelu: 1 or C values
+  PadSpec pad;               // Pad (NCHW order)
+  ReshapeKind reshape = ReshapeKind::kReshape;
+  std::vector<std::int64_t> shape_arg;  // Reshape target / Squeeze, Unsqueeze axes
+  bool allowzero = false;
+  // Per build.
+  std::vector<float> slope_buffer;
+};
+
+std::string DimsToString(const std::vector<std::size_t>& d) {
+  std::string s;
+  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+  return s.empty() ? "scalar" : s;
+}
+
+template <typename T>
+std::vector<std::size_t> ToSizes(const std::vector<T>& v) {
+  std::vector<std::size_t> out;
+  for (T x : v) out.push_back(static_cast<std::size_t>(x));
+  return out;
+}
+
+std::size_t Product(const std::vector<std::size_t>& d) {
+  std::size_t p = 1;
+  for (std::size_t x : d) p *= x;
+  return p;
+}
+
+// Row-major NCHW -> NHWC (and back), parallel over blocks of pixels.
+constexpr std::size_t kTile = 32;
+
+void TransposeBlock(const float* src, float* dst, std::size_t rows, std::size_t cols,
+                    std::size_t r0, std::size_t r1) {
+  // dst[c][r] = src[r][c] for r in [r0, r1): src is rows x cols, dst is cols x rows.
+  for (std::size_t rb = r0; rb < r1; rb += kTile) {
+    const std::size_t re = std::min(r1, rb + kTile);
+    for (std::size_t cb = 0; cb < cols; cb += kTile) {
+      const std::size_t ce = std::min(cols, cb + kTile);
+      for (std::size_t r = rb; r < re; ++r) {
+        const float* s = src + r * cols;
+        for (std::size_t c = cb; c < ce; ++c) dst[c * rows + r] = s[c];
+      }
+    }
+  }
+}
+
+// For each of n images: src is [a][b], dst is [b][a].
+void Transpose(KernelContext& ctx, const float* src, float* dst, std::size_t n, std::size_t a,
+               std::size_t b) {
+  if (a == 1 || b == 1) {
+    std::memcpy(dst, src, n * a * b * sizeof(float));
+    return;
+  }
+  const std::size_t blocks = (a + kTile - 1) / kTile;
+  auto body = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t img = t / blocks;
+      const std::size_t blk = t % blocks;
+      TransposeBlock(src + img * a * b, dst + img * a * b, a, b, blk * kTile,
+                     std::min(a, (blk + 1) * kTile));
+    }
+  };
+  if (n * a * b < (1u << 16)) {
+    body(0, n * blocks);
+  } else {
+    ctx.ParallelFor(n * blocks, body);
+  }
+}
+
+struct SubgraphDeleter {
+  void operator()(xnn_subgraph* s) const { xnn_delete_subgraph(s); }
+};
+struct RuntimeDeleter {
+  void operator()(xnn_runtime* r) const { xnn_delete_runtime(r); }
+};
+struct PoolDeleter {
+  void operator()(pthreadpool* p) const { pthreadpool_destroy(p); }
+};
+
+class RegionKernel final : public OpKernel {
+ public:
+  RegionKernel(const ir::Node& node, std::shared_ptr<const ir::Graph> body, pthreadpool_t shared)
+      : node_desc_(node.Describe()), body_(std::move(body)), shared_pool_(shared) {}
+  ~RegionKernel() override {
+    // The runtime reads the static buffers: it goes first.
+    runtime_.reset();
+  }
+
+  Status Translate();
+  Status Run(KernelContext& ctx) override;
+  int builds() const { return builds_; }
+
+ private:
+  // --- translation (once) ---
+  Status Fail(const ir::Node& n, const std::string& msg) const {
+    return Unsupported(node_desc_ + ": " + n.Describe() + ": " + msg);
+  }
+  const Tensor* Constant(const std::string& name) const {
+    auto it = body_->initializers.find(name);
+    return it == body_->initializers.end() ? nullptr : it->second.get();
+  }
+  int NewValue(const std::string& name, int rank) {
+    Value v;
+    v.name = name;
+    v.rank = rank;
+    auto it = name_uses_.find(name);
+    v.uses = it == name_uses_.end() ? 0 : it->second;
+    v.is_output = body_outputs_.count(name) > 0;
+    values_.push_back(std::move(v));
+    const int idx = static_cast<int>(values_.size()) - 1;
+    if (!name.empty()) by_name_[name] = idx;
+    return idx;
+  }
+  int NewStatic(std::vector<float> data, std::vector<std::size_t> dims) {
+    // Element-wise kernels may read XNN_EXTRA_BYTES past the end.
+    data.resize(data.size() + kExtraFloats, 0.0f);
+    statics_.push_back(std::move(data));
+    const int idx = NewValue("", static_cast<int>(dims.size()));
+    values_[static_cast<std::size_t>(idx)].is_static = true;
+    values_[static_cast<std::size_t>(idx)].data = statics_.back().data();
+    values_[static_cast<std::size_t>(idx)].static_dims = std::move(dims);
+    return idx;
+  }
+  Expected<int> Activation(const ir::Node& n, std::size_t i) {
+    const std::string& name = InputName(n, i);
+    auto it = by_name_.find(name);
+    if (name.empty() || it == by_name_.end()) {
+      return Fail(n, "input '" + name + "' is not an activation of the region");
+    }
+    return it->second;
+  }
+  // The output value of `op` takes the node's output 0 name.
+  int AddOp(Op op, const ir::Node& n, int rank) {
+    op.node = &n;
+    op.out = NewValue(n.outputs[0], rank);
+    values_[static_cast<std::size_t>(op.out)].producer = static_cast<int>(ops_.size());
+    ops_.push_back(std::move(op));
+    return ops_.back().out;
+  }
+  // Node output `name` is the same data as value v (Identity, folded BatchNormalization,
+  // fused Relu): v loses the consumer that disappeared and gains the alias's.
+  void Alias(const std::string& name, int v) {
+    Value& val = values_[static_cast<std::size_t>(v)];
+    auto it = name_uses_.find(name);
+    val.uses += (it == name_uses_.end() ? 0 : it->second) - 1;
+    val.is_output = val.is_output || body_outputs_.count(name) > 0;
+    by_name_[name] = v;
+  }
+  // The op that produced v when a consumer may fuse into it.
+  Op* FusableProducer(int v) {
+    const Value& val = values_[static_cast<std::size_t>(v)];
+    if (val.producer < 0 || val.uses != 1 || val.is_output) return nullptr;
+    return &ops_[static_cast<std::size_t>(val.producer)];
+  }
+
+  Status TranslateNode(const ir::Node& n);
+  Status TranslateConv(const ir::Node& n);
+  Status TranslateGemm(const ir::Node& n);
+  Status TranslateBatchNorm(const ir::Node& n);
+  Status TranslateClip(const ir::Node& n);
+  Status TranslateBinary(const ir::Node& n, OpKind kind);
+  Status TranslatePool(const ir::Node& n);
+  Status TranslateReshape(const ir::Node& n);
+
+  // --- build (per input shapes) ---
+  Status Build(KernelContext& ctx, const std::vector<Shape>& shapes);
+  Status ComputeDims(Op& op);
+  Status DefineOp(xnn_subgraph_t sg, Op& op);
+  Status Check(xnn_status s, const Op* op, const char* what) const {
+    if (s == xnn_status_success) return Status::Ok();
+    return Internal(node_desc_ + ": " + what + " failed" +
+                    (op && op->node ? " for " + op->node->Describe() : std::string()) + ": " +
+                    XnnStatusName(s));
+  }
+
+  std::string node_desc_;
+  std::shared_ptr<const ir::Graph> body_;
+  pthreadpool_t shared_pool_ = nullptr;
+
+  std::map<std::string, int> name_uses_;
+  std::set<std::string> body_outputs_;
+  std::map<std::string, int> by_name_;
+  std::vector<Value> values_;
+  std::vector<Op> ops_;
+  std::deque<std::vector<float>> statics_;
+  std::vector<int> inputs_;   // value per body input
+  std::vector<int> outputs_;  // value per body output
+
+  // Build state.
+  std::vector<Shape> built_shapes_;
+  int built_threads_ = 0;
+  int builds_ = 0;
+  std::unique_ptr<pthreadpool, PoolDeleter> own_pool_;
+  std::vector<std::vector<float>> in_buffers_;
+  std::vector<std::vector<float>> out_buffers_;
+  std::vector<Shape> out_shapes_;  // NCHW / 2-D
+  std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime_;
+};
+
+Status RegionKernel::Translate() {
+  for (const ir::Node& n : body_->nodes) {
+    for (const std::string& in : n.inputs) {
+      if (!in.empty()) ++name_uses_[in];
+    }
+  }
+  for (const ir::ValueInfo& vi : body_->outputs) body_outputs_.insert(vi.name);
+
+  for (const ir::ValueInfo& vi : body_->inputs) {
+    if (!vi.shape || (vi.shape->rank() != 2 && vi.shape->rank() != 4)) {
+      return Unsupported(node_desc_ + ": region input '" + vi.name +
+                         "' must have a known rank of 2 or 4");
+    }
+    if (vi.dtype && *vi.dtype != DType::kF32) {
+      return Unsupported(node_desc_ + ": region input '" + vi.name + "' is not f32");
+    }
+    const int v = NewValue(vi.name, static_cast<int>(vi.shape->rank()));
+    values_[static_cast<std::size_t>(v)].is_input = true;
+    values_[static_cast<std::size_t>(v)].external = static_cast<int>(inputs_.size());
+    inputs_.push_back(v);
+  }
+  for (const ir::Node& n : body_->nodes) {
+    if (n.outputs.empty() || n.outputs[0].empty()) return Fail(n, "output 0 is missing");
+    DEEPEDGE_RETURN_IF_ERROR(TranslateNode(n));
+  }
+  // External outputs. A value that is already external (a region input, or another
+  // output) is copied.
+  for (const ir::ValueInfo& vi : body_->outputs) {
+    auto it = by_name_.find(vi.name);
+    if (it == by_name_.end()) {
+      return Unsupported(node_desc_ + ": region output '" + vi.name + "' is not computed");
+    }
+    int v = it->second;
+    if (values_[static_cast<std::size_t>(v)].external >= 0) {
+      Op copy;
+      copy.kind = OpKind::kCopy;
+      copy.in = {v};
+      const int rank = values_[static_cast<std::size_t>(v)].rank;
+      copy.out = NewValue("", rank);
+      values_[static_cast<std::size_t>(copy.out)].producer = static_cast<int>(ops_.size());
+      ops_.push_back(std::move(copy));
+      v = ops_.back().out;
+    }
+    values_[static_cast<std::size_t>(v)].external =
+        static_cast<int>(inputs_.size() + outputs_.size());
+    outputs_.push_back(v);
+  }
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateNode(const ir::Node& n) {
+  const std::string& op = n.op_type;
+  if (!(n.domain.empty() || n.domain == "ai.onnx")) return Fail(n, "not an ONNX operator");
+  if (op == "Conv") return TranslateConv(n);
+  if (op == "Gemm" || op == "MatMul") return TranslateGemm(n);
+  if (op == "BatchNormalization") return TranslateBatchNorm(n);
+  if (op == "Relu" || op == "Clip") return TranslateClip(n);
+  if (op == "Add") return TranslateBinary(n, OpKind::kAdd);
+  if (op == "Sub") return TranslateBinary(n, OpKind::kSub);
+  if (op == "Mul") return TranslateBinary(n, OpKind::kMul);
+  if (op == "Div") return TranslateBinary(n, OpKind::kDiv);
+  if (op == "Max") return TranslateBinary(n, OpKind::kMax);
+  if (op == "Min") return TranslateBinary(n, OpKind::kMin);
+  if (op == "MaxPool" || op == "AveragePool") return TranslatePool(n);
+  if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") {
+    return TranslateReshape(n);
+  }
+  if (op == "Identity" || op == "Dropout") {
+    if (WantedOutputs(n) != 1) return Fail(n, "only the first output may be used");
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    Alias(n.outputs[0], x);
+    return Status::Ok();
+  }
+  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    if (values_[static_cast<std::size_t>(x)].rank != 4) return Fail(n, "input must be 4-D");
+    Op o;
+    o.kind = op == "GlobalAveragePool" ? OpKind::kGlobalAveragePool : OpKind::kGlobalMaxPool;
+    o.in = {x};
+    AddOp(std::move(o), n, 4);
+    return Status::Ok();
+  }
+  if (op == "Softmax") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    const int rank = values_[static_cast<std::size_t>(x)].rank;
+    const std::int64_t fallback = n.opset > 0 && n.opset < 13 ? 1 : -1;
+    auto axis = NormalizeAxis(n.GetInt("axis", fallback), static_cast<std::size_t>(rank));
+    if (!axis) return Fail(n, axis.status().message());
+    const bool ok = (rank == 2 && *axis == 1) || (rank == 4 && *axis == 1 && n.opset >= 13);
+    if (!ok) return Fail(n, "Softmax must be over the last axis of 2-D or the channels of 4-D");
+    Op o;
+    o.kind = OpKind::kSoftmax;
+    o.in = {x};
+    AddOp(std::move(o), n, rank);
+    return Status::Ok();
+  }
+  if (op == "ReduceMean") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    if (values_[static_cast<std::size_t>(x)].rank != 4) return Fail(n, "input must be 4-D");
+    auto keepdims = ParseSpatialMean(n, [this](const std::string& s) { return Constant(s); });
+    if (!keepdims) return Fail(n, keepdims.status().message());
+    Op o;
+    o.kind = OpKind::kGlobalAveragePool;
+    o.in = {x};
+    if (*keepdims) {
+      AddOp(std::move(o), n, 4);
+      return Status::Ok();
+    }
+    // Global average pool, then [N, 1, 1, C] -> [N, C].
+    o.node = &n;
+    o.out = NewValue("", 4);
+    values_[static_cast<std::size_t>(o.out)].uses = 1;
+    values_[static_cast<std::size_t>(o.out)].producer = static_cast<int>(ops_.size());
+    const int pooled = o.out;
+    ops_.push_back(std::move(o));
+    Op r;
+    r.kind = OpKind::kReshape;
+    r.reshape = ReshapeKind::kSqueeze;
+    r.shape_arg = {2, 3};
+    r.in = {pooled};
+    AddOp(std::move(r), n, 2);
+    return Status::Ok();
+  }
+  if (op == "Pad") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    const int rank = values_[static_cast<std::size_t>(x)].rank;
+    auto pad = ParsePad(n, static_cast<std::size_t>(rank),
+                        [this](const std::string& s) { return Constant(s); });
+    if (!pad) return Fail(n, pad.status().message());
+    Op o;
+    o.kind = OpKind::kPad;
+    o.in = {x};
+    o.pad = std::move(*pad);
+    AddOp(std::move(o), n, rank);
+    return Status::Ok();
+  }
+  if (op == "Concat") {
+    Op o;
+    o.kind = OpKind::kConcat;
+    int rank = 0;
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, i));
+      if (rank != 0 && values_[static_cast<std::size_t>(x)].rank != rank) {
+        return Fail(n, "inputs of different ranks");
+      }
+      rank = values_[static_cast<std::size_t>(x)].rank;
+      o.in.push_back(x);
+    }
+    if (o.in.empty()) return Fail(n, "no inputs");
+    auto axis = NormalizeAxis(n.GetInt("axis", 1), static_cast<std::size_t>(rank));
+    if (!axis || *axis != 1) return Fail(n, "only Concat along the channel axis (1)");
+    AddOp(std::move(o), n, rank);
+    return Status::Ok();
+  }
+  if (op == "PRelu") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    if (values_[static_cast<std::size_t>(x)].rank != 4) return Fail(n, "input must be 4-D");
+    const Tensor* s = Constant(InputName(n, 1));
+    if (s == nullptr) return Fail(n, "slope must be a constant");
+    auto v = ConstantFloats(*s);
+    if (!v) return Fail(n, v.status().message());
+    // Per-channel ([C,1,1], [1,C,1,1]) or one value.
+    const auto& d = s->shape().dims();
+    std::size_t non1 = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      if (d[i] != 1) {
+        if (d.size() - i != 3 || non1) return Fail(n, "slope must be per-channel or a scalar");
+        ++non1;
+      }
+    }
+    Op o;
+    o.kind = OpKind::kPRelu;
+    o.in = {x};
+    o.slope = std::move(*v);
+    AddOp(std::move(o), n, 4);
+    return Status::Ok();
+  }
+  static const std::map<std::string, OpKind> kUnary = {{"Sigmoid", OpKind::kSigmoid},
+                                                       {"HardSwish", OpKind::kHardSwish},
+                                                       {"LeakyRelu", OpKind::kLeakyRelu},
+                                                       {"Elu", OpKind::kElu},
+                                                       {"Abs", OpKind::kAbs},
+                                                       {"Neg", OpKind::kNeg},
+                                                       {"Floor", OpKind::kFloor},
+                                                       {"Ceil", OpKind::kCeil},
+                                                       {"Sqrt", OpKind::kSqrt},
+                                                       {"Round", OpKind::kRound}};
+  if (auto it = kUnary.find(op); it != kUnary.end()) {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    Op o;
+    o.kind = it->second;
+    o.in = {x};
+    if (o.kind == OpKind::kLeakyRelu) o.alpha = n.GetFloat("alpha", 0.01f);
+    if (o.kind == OpKind::kElu) o.alpha = n.GetFloat("alpha", 1.0f);
+    AddOp(std::move(o), n, values_[static_cast<std::size_t>(x)].rank);
+    return Status::Ok();
+  }
+  return Fail(n, "not supported by the XNNPACK region kernel");
+}
+
+Status RegionKernel::TranslateConv(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  if (values_[static_cast<std::size_t>(x)].rank != 4) return Fail(n, "input must be 4-D");
+  const Tensor* w = Constant(InputName(n, 1));
+  if (w == nullptr) return Fail(n, "weights must be a constant");
+  auto window = ParseConvWindow(n, w->shape());
+  if (!window) return Fail(n, window.status().message());
+  auto wv = ConstantBuffer(*w);
+  if (!wv) return Fail(n, wv.status().message());
+  const std::int64_t cout = w->shape()[0], cin_g = w->shape()[1];
+  const std::int64_t kh = w->shape()[2], kw = w->shape()[3];
+  const std::int64_t group = n.GetInt("group", 1);
+  if (group < 1 || cout % group != 0 || cout < 1 || cin_g < 1) {
+    return Fail(n, "group does not divide the output channels");
+  }
+  Op o;
+  o.kind = OpKind::kConv;
+  o.in = {x};
+  o.window = *window;
+  o.channels_out = static_cast<std::size_t>(cout);
+  o.bias = Buffer::Own(std::vector<float>(static_cast<std::size_t>(cout), 0.0f));
+  if (!InputName(n, 2).empty()) {
+    const Tensor* b = Constant(InputName(n, 2));
+    if (b == nullptr) return Fail(n, "bias must be a constant");
+    auto bv = ConstantBuffer(*b);
+    if (!bv) return Fail(n, bv.status().message());
+    if (bv->size != static_cast<std::size_t>(cout)) return Fail(n, "bias size mismatch");
+    o.bias = std::move(*bv);
+  }
+  const std::size_t khw = static_cast<std::size_t>(kh * kw);
+  const float* src = wv->data();
+  // With a 1x1 kernel, OIHW already is XNNPACK's OHWI (and [C, 1, 1, 1] its depthwise
+  // [1, 1, 1, C]): the initializer is used as it is.
+  const bool as_is = khw == 1;
+  if (as_is) {
+    o.filter = std::move(*wv);
+  } else {
+    o.filter = Buffer::Own(std::vector<float>(wv->size));
+  }
+  float* dst = as_is ? nullptr : o.filter.owned.data();
+  if (group > 1 && cin_g == 1) {
+    // Depthwise: [1, KH, KW, C_out], output channel oc = c * multiplier + j as in ONNX.
+    o.kind = OpKind::kDepthwiseConv;
+    o.groups = group;
+    o.multiplier = cout / group;
+    o.filter_dims = {1, static_cast<std::size_t>(kh), static_cast<std::size_t>(kw),
+                     static_cast<std::size_t>(cout)};
+    for (std::size_t oc = 0; dst != nullptr && oc < static_cast<std::size_t>(cout); ++oc) {
+      for (std::size_t k = 0; k < khw; ++k) {
+        dst[k * static_cast<std::size_t>(cout) + oc] = src[oc * khw + k];
+      }
+    }
+  } else {
+    // OIHW -> OHWI (per group: [groups * out_g, KH, KW, in_g]).
+    o.groups = group;
+    o.group_in = cin_g;
+    o.group_out = cout / group;
+    o.filter_dims = {static_cast<std::size_t>(cout), static_cast<std::size_t>(kh),
+                     static_cast<std::size_t>(kw), static_cast<std::size_t>(cin_g)};
+    const std::size_t ci = static_cast<std::size_t>(cin_g);
+    for (std::size_t oc = 0; dst != nullptr && oc < static_cast<std::size_t>(cout); ++oc) {
+      for (std::size_t ic = 0; ic < ci; ++ic) {
+        for (std::size_t k = 0; k < khw; ++k) {
+          dst[(oc * khw + k) * ci + ic] = src[(oc * ci + ic) * khw + k];
+        }
+      }
+    }
+  }
+  AddOp(std::move(o), n, 4);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateGemm(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  if (values_[static_cast<std::size_t>(x)].rank != 2) return Fail(n, "input must be 2-D");
+  const bool gemm = n.op_type == "Gemm";
+  const Tensor* b = Constant(InputName(n, 1));
+  if (b == nullptr || b->shape().rank() != 2) return Fail(n, "B must be a 2-D constant");
+  if (gemm && n.GetInt("transA", 0) != 0) return Fail(n, "transA is not supported");
+  const bool trans_b = gemm && n.GetInt("transB", 0) != 0;
+  const float alpha = gemm ? n.GetFloat("alpha", 1.0f) : 1.0f;
+  const float beta = gemm ? n.GetFloat("beta", 1.0f) : 1.0f;
+  auto bv = ConstantBuffer(*b);
+  if (!bv) return Fail(n, bv.status().message());
+  // XNNPACK wants [N_out, K]: B itself when transB = 1 (and alpha = 1).
+  const std::size_t k = static_cast<std::size_t>(b->shape()[trans_b ? 1 : 0]);
+  const std::size_t nout = static_cast<std::size_t>(b->shape()[trans_b ? 0 : 1]);
+  Op o;
+  o.kind = OpKind::kFullyConnected;
+  o.in = {x};
+  o.channels_out = nout;
+  if (trans_b && alpha == 1.0f) {
+    o.filter = std::move(*bv);
+  } else {
+    std::vector<float> f(k * nout);
+    const float* src = bv->data();
+    for (std::size_t r = 0; r < nout; ++r) {
+      for (std::size_t c = 0; c < k; ++c) {
+        f[r * k + c] = alpha * (trans_b ? src[r * k + c] : src[c * nout + r]);
+      }
+    }
+    o.filter = Buffer::Own(std::move(f));
+  }
+  o.filter_dims = {nout, k};
+  o.bias = Buffer::Own(std::vector<float>(nout, 0.0f));
+  if (gemm && !InputName(n, 2).empty()) {
+    const Tensor* c = Constant(InputName(n, 2));
+    if (c == nullptr) return Fail(n, "C must be a constant");
+    auto cv = ConstantBuffer(*c);
+    if (!cv) return Fail(n, cv.status().message());
+    const auto& d = c->shape().dims();
+    const bool row = (d.size() == 1 && static_cast<std::size_t>(d[0]) == nout) ||
+                     (d.size() == 2 && d[0] == 1 && static_cast<std::size_t>(d[1]) == nout);
+    const bool scalar = cv->size == 1 && d.size() <= 2;
+    if (!row && !scalar) return Fail(n, "C must be [N] or [1, N] or a scalar");
+    if (row && beta == 1.0f) {
+      o.bias = std::move(*cv);
+    } else {
+      for (std::size_t i = 0; i < nout; ++i) {
+        o.bias.owned[i] = beta * cv->data()[scalar ? 0 : i];
+      }
+    }
+  }
+  AddOp(std::move(o), n, 2);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateBatchNorm(const ir::Node& n) {
+  if (WantedOutputs(n) != 1 || n.GetInt("training_mode", 0) != 0) {
+    return Fail(n, "only inference BatchNormalization (one output)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  std::vector<float> p[4];  // scale, B, mean, var
+  for (std::size_t i = 0; i < 4; ++i) {
+    const Tensor* t = Constant(InputName(n, i + 1));
+    if (t == nullptr) return Fail(n, "parameters must be constants");
+    auto v = ConstantFloats(*t);
+    if (!v) return Fail(n, v.status().message());
+    p[i] = std::move(*v);
+  }
+  const std::size_t c = p[0].size();
+  for (const auto& v : p) {
+    if (v.size() != c) return Fail(n, "parameter sizes differ");
+  }
+  const double eps = n.GetFloat("epsilon", 1e-5f);
+  std::vector<float> scale(c), shift(c);
+  for (std::size_t i = 0; i < c; ++i) {
+    const double s = static_cast<double>(p[0][i]) / std::sqrt(static_cast<double>(p[3][i]) + eps);
+    scale[i] = static_cast<float>(s);
+    shift[i] = static_cast<float>(static_cast<double>(p[1][i]) - static_cast<double>(p[2][i]) * s);
+  }
+  Op* prod = FusableProducer(x);
+  if (prod != nullptr && prod->out_min == -kInf && prod->out_max == kInf &&
+      (prod->kind == OpKind::kConv || prod->kind == OpKind::kDepthwiseConv ||
+       prod->kind == OpKind::kFullyConnected) &&
+      prod->channels_out == c) {
+    // Fold: w' = w * s (per output channel), b' = b * s + shift.
+    const std::size_t per = prod->filter.size / c;
+    float* w = prod->filter.Mutable();
+    if (prod->kind == OpKind::kDepthwiseConv) {
+      for (std::size_t k = 0; k < per; ++k) {
+        for (std::size_t oc = 0; oc < c; ++oc) w[k * c + oc] *= scale[oc];
+      }
+    } else {
+      for (std::size_t oc = 0; oc < c; ++oc) {
+        for (std::size_t k = 0; k < per; ++k) w[oc * per + k] *= scale[oc];
+      }
+    }
+    float* b = prod->bias.Mutable();
+    for (std::size_t oc = 0; oc < c; ++oc) {
+      b[oc] = static_cast<float>(static_cast<double>(b[oc]) * scale[oc] +
+                                 static_cast<double>(shift[oc]));
+    }
+    Alias(n.outputs[0], x);
+    return Status::Ok();
+  }
+  // As x * scale + shift (per channel: the last axis of NHWC or of [N, C]).
+  const int rank = values_[static_cast<std::size_t>(x)].rank;
+  Op mul;
+  mul.kind = OpKind::kMul;
+  mul.node = &n;
+  mul.in = {x, NewStatic(std::move(scale), {c})};
+  mul.out = NewValue("", rank);
+  values_[static_cast<std::size_t>(mul.out)].uses = 1;
+  values_[static_cast<std::size_t>(mul.out)].producer = static_cast<int>(ops_.size());
+  const int tmp = mul.out;
+  ops_.push_back(std::move(mul));
+  Op add;
+  add.kind = OpKind::kAdd;
+  add.in = {tmp, NewStatic(std::move(shift), {c})};
+  AddOp(std::move(add), n, rank);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateClip(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  auto range = ParseClip(n, [this](const std::string& s) { return Constant(s); });
+  if (!range) return Fail(n, range.status().message());
+  if (!(range->min < range->max)) return Fail(n, "Clip needs min < max");
+  Op* prod = FusableProducer(x);
+  if (prod != nullptr && TakesClamp(prod->kind)) {
+    const float lo = std::max(prod->out_min, range->min);
+    const float hi = std::min(prod->out_max, range->max);
+    if (lo < hi) {
+      prod->out_min = lo;
+      prod->out_max = hi;
+      Alias(n.outputs[0], x);
+      return Status::Ok();
+    }
+  }
+  Op o;
+  o.kind = OpKind::kClamp;
+  o.in = {x};
+  o.out_min = range->min;
+  o.out_max = range->max;
+  AddOp(std::move(o), n, values_[static_cast<std::size_t>(x)].rank);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateBinary(const ir::Node& n, OpKind kind) {
+  if (n.inputs.size() != 2) return Fail(n, "only two inputs");
+  const Tensor* c[2] = {Constant(InputName(n, 0)), Constant(InputName(n, 1))};
+  if (c[0] != nullptr && c[1] != nullptr) return Fail(n, "both inputs are constants");
+  int rank = 0;
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (c[i] != nullptr) continue;
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, i));
+    const int r = values_[static_cast<std::size_t>(x)].rank;
+    if (rank != 0 && r != rank) return Fail(n, "activations of different ranks");
+    rank = r;
+  }
+  Op o;
+  o.kind = kind;
+  for (std::size_t i = 0; i < 2; ++i) {
+    if (c[i] == nullptr) {
+      o.in.push_back(by_name_[InputName(n, i)]);
+      continue;
+    }
+    auto lc = ToRegionLayout(*c[i], static_cast<std::size_t>(rank));
+    if (!lc) return Fail(n, lc.status().message());
+    o.in.push_back(NewStatic(std::move(lc->values), std::move(lc->dims)));
+  }
+  AddOp(std::move(o), n, rank);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslatePool(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  if (values_[static_cast<std::size_t>(x)].rank != 4) return Fail(n, "input must be 4-D");
+  auto window = ParsePoolWindow(n);
+  if (!window) return Fail(n, window.status().message());
+  if (window->kernel[0] * window->kernel[1] < 2) return Fail(n, "1x1 pooling");
+  Op o;
+  o.in = {x};
+  o.window = *window;
+  if (n.op_type == "MaxPool") {
+    if (WantedOutputs(n) != 1) return Fail(n, "the Indices output is not supported");
+    if (n.GetInt("storage_order", 0) != 0) return Fail(n, "storage_order is not supported");
+    o.kind = OpKind::kMaxPool;
+  } else {
+    if (window->dilation[0] != 1 || window->dilation[1] != 1) {
+      return Fail(n, "AveragePool dilations are not supported");
+    }
+    o.kind = OpKind::kAveragePool;
+    o.count_include_pad = n.GetInt("count_include_pad", 0) != 0;
+  }
+  AddOp(std::move(o), n, 4);
+  return Status::Ok();
+}
+
+Status RegionKernel::TranslateReshape(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  const int rank = values_[static_cast<std::size_t>(x)].rank;
+  Op o;
+  o.kind = OpKind::kReshape;
+  o.in = {x};
+  int out_rank = 0;
+  if (n.op_type == "Flatten") {
+    auto axis = NormalizeAxis(n.GetInt("axis", 1), static_cast<std::size_t>(rank), true);
+    if (!axis || *axis != 1) return Fail(n, "only Flatten with axis 1");
+    o.reshape = ReshapeKind::kFlatten;
+    out_rank = 2;
+  } else if (n.op_type == "Reshape") {
+    const Tensor* s = Constant(InputName(n, 1));
+    if (s == nullptr) return Fail(n, "the shape must be a constant");
+    auto v = ReadInts(*s);
+    if (!v) return Fail(n, v.status().message());
+    o.reshape = ReshapeKind::kReshape;
+    o.shape_arg = std::move(*v);
+    o.allowzero = n.GetInt("allowzero", 0) != 0;
+    out_rank = static_cast<int>(o.shape_arg.size());
+  } else {
+    const bool squeeze = n.op_type == "Squeeze";
+    std::vector<std::int64_t> axes;
+    if (n.opset >= 13) {
+      if (InputName(n, 1).empty()) return Fail(n, "axes must be given");
+      const Tensor* a = Constant(InputName(n, 1));
+      if (a == nullptr) return Fail(n, "axes must be a constant");
+      auto v = ReadInts(*a);
+      if (!v) return Fail(n, v.status().message());
+      axes = std::move(*v);
+    } else {
+      if (!n.Has("axes")) return Fail(n, "axes must be given");
+      axes = n.GetInts("axes");
+    }
+    out_rank =
+        squeeze ? rank - static_cast<int>(axes.size()) : rank + static_cast<int>(axes.size());
+    const std::size_t ref_rank = static_cast<std::size_t>(squeeze ? rank : out_rank);
+    for (std::int64_t& a : axes) {
+      auto na = NormalizeAxis(a, ref_rank);
+      if (!na) return Fail(n, na.status().message());
+      a = *na;
+    }
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) return Fail(n, "repeated axes");
+    o.reshape = squeeze ? ReshapeKind::kSqueeze : ReshapeKind::kUnsqueeze;
+    o.shape_arg = std::move(axes);
+  }
+  if (out_rank != 2 && out_rank != 4) return Fail(n, "the result must be 2-D or 4-D");
+  AddOp(std::move(o), n, out_rank);
+  return Status::Ok();
+}
+
+// NHWC dims of a rank-4 value back to NCHW.
+std::vector<std::int64_t> ToNchw(const std::vector<std::size_t>& d) {
+  std::vector<std::int64_t> r(d.begin(), d.end());
+  if (r.size() == 4) return {r[0], r[3], r[1], r[2]};
+  return r;
+}
+
+// In the region's layout (NHWC) a rank-4 tensor has the NCHW memory order when C == 1
+// or H * W == 1: only then is a reshape a plain reshape.
+bool SameOrder(const std::vector<std::int64_t>& nchw) {
+  return nchw.size() != 4 || nchw[1] == 1 || nchw[2] * nchw[3] == 1;
+}
+
+Status RegionKernel::ComputeDims(Op& op) {
+  auto in_dims = [&](std::size_t i) -> const std::vector<std::size_t>& {
+    return values_[static_cast<std::size_t>(op.in[i])].dims;
+  };
+  std::vector<std::size_t>& out = values_[static_cast<std::size_t>(op.out)].dims;
+  auto fail = [&](const std::string& msg) {
+    return InvalidArgument(node_desc_ + ": " + (op.node ? op.node->Describe() + ": " : "") + msg);
+  };
+  const std::vector<std::size_t>& x = in_dims(0);
+  switch (op.kind) {
+    case OpKind::kConv:
+    case OpKind::kDepthwiseConv: {
+      const std::size_t cin = op.kind == OpKind::kConv
+                                  ? static_cast<std::size_t>(op.groups * op.group_in)
+                                  : static_cast<std::size_t>(op.groups);
+      if (x[3] != cin) {
+        return fail("input has " + std::to_string(x[3]) + " channels, the weights want " +
+                    std::to_string(cin));
+      }
+      auto r = ResolveWindow(op.window, static_cast<std::int64_t>(x[1]),
+                             static_cast<std::int64_t>(x[2]));
+      if (!r) return fail(r.status().message());
+      out = {x[0], static_cast<std::size_t>(r->out_h), static_cast<std::size_t>(r->out_w),
+             op.channels_out};
+      return Status::Ok();
+    }
+    case OpKind::kFullyConnected:
+      if (x[1] != op.filter_dims[1]) {
+        return fail("input has " + std::to_string(x[1]) + " features, the weights want " +
+                    std::to_string(op.filter_dims[1]));
+      }
+      out = {x[0], op.filter_dims[0]};
+      return Status::Ok();
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool: {
+      auto r = ResolveWindow(op.window, static_cast<std::int64_t>(x[1]),
+                             static_cast<std::int64_t>(x[2]));
+      if (!r) return fail(r.status().message());
+      out = {x[0], static_cast<std::size_t>(r->out_h), static_cast<std::size_t>(r->out_w), x[3]};
+      return Status::Ok();
+    }
+    case OpKind::kGlobalAveragePool:
+    case OpKind::kGlobalMaxPool:
+      out = {x[0], 1, 1, x[3]};
+      return Status::Ok();
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kMax:
+    case OpKind::kMin: {
+      const std::vector<std::size_t>& a = in_dims(0);
+      const std::vector<std::size_t>& b = in_dims(1);
+      const std::size_t rank = std::max(a.size(), b.size());
+      out.assign(rank, 1);
+      for (std::size_t i = 0; i < rank; ++i) {
+        const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+        const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+        if (da != db && da != 1 && db != 1) {
+          return fail("shapes " + DimsToString(a) + " and " + DimsToString(b) +
+                      " do not broadcast");
+        }
+        out[i] = da == 1 ? db : da;
+      }
+      return Status::Ok();
+    }
+    case OpKind::kPRelu:
+      if (op.slope.size() != 1 && op.slope.size() != x[3]) {
+        return fail("slope has " + std::to_string(op.slope.size()) + " values for " +
+                    std::to_string(x[3]) + " channels");
+      }
+      out = x;
+      return Status::Ok();
+    case OpKind::kConcat: {
+      out = x;
+      out.back() = 0;
+      for (std::size_t i = 0; i < op.in.size(); ++i) {
+        const std::vector<std::size_t>& d = in_dims(i);
+        for (std::size_t j = 0; j + 1 < d.size(); ++j) {
+          if (d[j] != x[j]) return fail("inputs differ outside the channel axis");
+        }
+        out.back() += d.back();
+      }
+      return Status::Ok();
+    }
+    case OpKind::kReshape: {
+      const std::vector<std::int64_t> in = ToNchw(x);
+      std::vector<std::int64_t> target;
+      switch (op.reshape) {
+        case ReshapeKind::kFlatten: {
+          std::int64_t rest = 1;
+          for (std::size_t i = 1; i < in.size(); ++i) rest *= in[i];
+          target = {in[0], rest};
+          break;
+        }
+        case ReshapeKind::kSqueeze:
+          for (std::size_t i = 0; i < in.size(); ++i) {
+            const bool drop = std::find(op.shape_arg.begin(), op.shape_arg.end(),
+                                        static_cast<std::int64_t>(i)) != op.shape_arg.end();
+            if (drop && in[i] != 1) return fail("squeezes a dimension that is not 1");
+            if (!drop) target.push_back(in[i]);
+          }
+          break;
+        case ReshapeKind::kUnsqueeze: {
+          std::size_t next = 0;
+          const std::size_t rank = in.size() + op.shape_arg.size();
+          for (std::size_t i = 0; i < rank; ++i) {
+            const bool ins = std::find(op.shape_arg.begin(), op.shape_arg.end(),
+                                       static_cast<std::int64_t>(i)) != op.shape_arg.end();
+            target.push_back(ins ? 1 : in[next++]);
+          }
+          break;
+        }
+        case ReshapeKind::kReshape: {
+          std::int64_t known = 1;
+          int infer = -1;
+          for (std::size_t i = 0; i < op.shape_arg.size(); ++i) {
+            std::int64_t d = op.shape_arg[i];
+            if (d == 0 && !op.allowzero) {
+              if (i >= in.size()) return fail("shape copies a dimension the input lacks");
+              d = in[i];
+            }
+            if (d == -1) {
+              if (infer >= 0) return fail("two -1 in the shape");
+              infer = static_cast<int>(i);
+              target.push_back(1);
+              continue;
+            }
+            if (d < 0) return fail("negative dimension in the shape");
+            target.push_back(d);
+            known *= d;
+          }
+          std::int64_t total = 1;
+          for (std::int64_t d : in) total *= d;
+          if (infer >= 0) {
+            if (known == 0 || total % known != 0) return fail("cannot infer the -1 dimension");
+            target[static_cast<std::size_t>(infer)] = total / known;
+          }
+          break;
+        }
+      }
+      std::int64_t a = 1, b = 1;
+      for (std::int64_t d : in) a *= d;
+      for (std::int64_t d : target) b *= d;
+      if (a != b) return fail("reshape changes the element count");
+      if (!SameOrder(in) || !SameOrder(target)) {
+        return fail("reshaping a 4-D tensor with both C > 1 and H * W > 1 is not supported");
+      }
+      if (target.size() !=
+          static_cast<std::size_t>(values_[static_cast<std::size_t>(op.out)].rank)) {
+        return fail("unexpected result rank");
+      }
+      out = ToSizes(ToNhwcDims(target));
+      return Status::Ok();
+    }
+    case OpKind::kPad: {
+      const std::size_t rank = x.size();
+      // NCHW pads to the region layout.
+      std::vector<std::int64_t> pre(op.pad.pads.begin(), op.pad.pads.begin() + rank);
+      std::vector<std::int64_t> post(op.pad.pads.begin() + rank, op.pad.pads.end());
+      pre = ToNhwcDims(pre);
+      post = ToNhwcDims(post);
+      out = x;
+      for (std::size_t i = 0; i < rank; ++i) out[i] += static_cast<std::size_t>(pre[i] + post[i]);
+      return Status::Ok();
+    }
+    default:  // element-wise unary, softmax, copy
+      out = x;
+      return Status::Ok();
+  }
+}
+
+Status RegionKernel::DefineOp(xnn_subgraph_t sg, Op& op) {
+  auto id = [&](int v) { return values_[static_cast<std::size_t>(v)].id; };
+  const std::uint32_t in = id(op.in[0]);
+  const std::uint32_t out = id(op.out);
+  const std::vector<std::size_t>& x = values_[static_cast<std::size_t>(op.in[0])].dims;
+  auto static_value = [&](const float* data, const std::vector<std::size_t>& dims,
+                          std::uint32_t* vid) {
+    return Check(xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), data,
+                                         XNN_INVALID_VALUE_ID, 0, vid),
+                 &op, "xnn_define_tensor_value");
+  };
+  auto temp_value = [&](const std::vector<std::size_t>& dims, std::uint32_t* vid) {
+    return Check(xnn_define_tensor_value(sg, xnn_datatype_fp32, dims.size(), dims.data(), nullptr,
+                                         XNN_INVALID_VALUE_ID, 0, vid),
+                 &op, "xnn_define_tensor_value");
+  };
+  auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
+  switch (op.kind) {
+    case OpKind::kConv:
+    case OpKind::kDepthwiseConv:
+    case OpKind::kFullyConnected: {
+      std::uint32_t filter = 0, bias = 0;
+      DEEPEDGE_RETURN_IF_ERROR(static_value(op.filter.data(), op.filter_dims, &filter));
+      const std::vector<std::size_t> bdims = {op.channels_out};
+      DEEPEDGE_RETURN_IF_ERROR(static_value(op.bias.data(), bdims, &bias));
+      if (op.kind == OpKind::kFullyConnected) {
+        return Check(
+            xnn_define_fully_connected(sg, op.out_min, op.out_max, in, filter, bias, out, 0), &op,
+            "xnn_define_fully_connected");
+      }
+      auto r = ResolveWindow(op.window, static_cast<std::int64_t>(x[1]),
+                             static_cast<std::int64_t>(x[2]));
+      if (!r) return Internal(r.status().message());
+      const Window& w = op.window;
+      if (op.kind == OpKind::kDepthwiseConv) {
+        return Check(
+            xnn_define_depthwise_convolution_2d(
+                sg, u32(r->top), u32(r->right), u32(r->bottom), u32(r->left), u32(w.kernel[0]),
+                u32(w.kernel[1]), u32(w.stride[0]), u32(w.stride[1]), u32(w.dilation[0]),
+                u32(w.dilation[1]), u32(op.multiplier), static_cast<std::size_t>(op.groups),
+                op.out_min, op.out_max, in, filter, bias, out, 0),
+            &op, "xnn_define_depthwise_convolution_2d");
+      }
+      return Check(
+          xnn_define_convolution_2d(sg, u32(r->top), u32(r->right), u32(r->bottom), u32(r->left),
+                                    u32(w.kernel[0]), u32(w.kernel[1]), u32(w.stride[0]),
+                                    u32(w.stride[1]), u32(w.dilation[0]), u32(w.dilation[1]),
+                                    u32(op.groups), static_cast<std::size_t>(op.group_in),
+                                    static_cast<std::size_t>(op.group_out), op.out_min, op.out_max,
+                                    in, filter, bias, out, 0),
+          &op, "xnn_define_convolution_2d");
+    }
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool: {
+      auto r = ResolveWindow(op.window, static_cast<std::int64_t>(x[1]),
+                             static_cast<std::int64_t>(x[2]));
+      if (!r) return Internal(r.status().message());
+      const Window& w = op.window;
+      if (op.kind == OpKind::kMaxPool) {
+        return Check(xnn_define_max_pooling_2d(
+                         sg, u32(r->top), u32(r->right + r->extra_right),
+                         u32(r->bottom + r->extra_bottom), u32(r->left), u32(w.kernel[0]),
+                         u32(w.kernel[1]), u32(w.stride[0]), u32(w.stride[1]), u32(w.dilation[0]),
+                         u32(w.dilation[1]), op.out_min, op.out_max, in, out, 0),
+                     &op, "xnn_define_max_pooling_2d");
+      }
+      std::uint32_t src = in;
+      std::int64_t pads[4] = {r->top, r->right + r->extra_right, r->bottom + r->extra_bottom,
+                              r->left};
+      const bool explicit_pad = r->top + r->left + r->bottom + r->right > 0;
+      if (op.count_include_pad && explicit_pad) {
+        // Padding that counts: materialise it as zeros; only the ceil_mode extra stays
+        // implicit (excluded, as ONNX Runtime and PyTorch do).
+        const std::size_t pre[4] = {0, static_cast<std::size_t>(r->top),
+                                    static_cast<std::size_t>(r->left), 0};
+        const std::size_t post[4] = {0, static_cast<std::size_t>(r->bottom),
+                                     static_cast<std::size_t>(r->right), 0};
+        const std::vector<std::size_t> padded = {x[0], x[1] + pre[1] + post[1],
+                                                 x[2] + pre[2] + post[2], x[3]};
+        DEEPEDGE_RETURN_IF_ERROR(temp_value(padded, &src));
+        DEEPEDGE_RETURN_IF_ERROR(
+            Check(xnn_define_static_constant_pad(sg, pre, post, 0.0f, in, src, 0), &op,
+                  "xnn_define_static_constant_pad"));
+        pads[0] = 0;
+        pads[1] = r->extra_right;
+        pads[2] = r->extra_bottom;
+        pads[3] = 0;
+      }
+      return Check(
+          xnn_define_average_pooling_2d(sg, u32(pads[0]), u32(pads[1]), u32(pads[2]), u32(pads[3]),
+                                        u32(w.kernel[0]), u32(w.kernel[1]), u32(w.stride[0]),
+                                        u32(w.stride[1]), op.out_min, op.out_max, src, out, 0),
+          &op, "xnn_define_average_pooling_2d");
+    }
+    case OpKind::kGlobalAveragePool:
+      return Check(xnn_define_global_average_pooling_2d(sg, op.out_min, op.out_max, in, out, 0),
+                   &op, "xnn_define_global_average_pooling_2d");
+    case OpKind::kGlobalMaxPool:
+      if (x[1] * x[2] == 1) {
+        return Check(xnn_define_clamp(sg, op.out_min, op.out_max, in, out, 0), &op,
+                     "xnn_define_clamp");
+      }
+      return Check(xnn_define_max_pooling_2d(sg, 0, 0, 0, 0, u32(static_cast<std::int64_t>(x[1])),
+                                             u32(static_cast<std::int64_t>(x[2])), 1, 1, 1, 1,
+                                             op.out_min, op.out_max, in, out, 0),
+                   &op, "xnn_define_max_pooling_2d");
+    case OpKind::kAdd:
+      return Check(xnn_define_add2(sg, op.out_min, op.out_max, in, id(op.in[1]), out, 0), &op,
+                   "xnn_define_add2");
+    case OpKind::kSub:
+      return Check(xnn_define_subtract(sg, op.out_min, op.out_max, in, id(op.in[1]), out, 0), &op,
+                   "xnn_define_subtract");
+    case OpKind::kMul:
+      return Check(xnn_define_multiply2(sg, op.out_min, op.out_max, in, id(op.in[1]), out, 0), &op,
+                   "xnn_define_multiply2");
+    case OpKind::kDiv:
+      return Check(xnn_define_divide(sg, op.out_min, op.out_max, in, id(op.in[1]), out, 0), &op,
+                   "xnn_define_divide");
+    case OpKind::kMax:
+      return Check(xnn_define_maximum2(sg, in, id(op.in[1]), out, 0), &op, "xnn_define_maximum2");
+    case OpKind::kMin:
+      return Check(xnn_define_minimum2(sg, in, id(op.in[1]), out, 0), &op, "xnn_define_minimum2");
+    case OpKind::kClamp:
+    case OpKind::kCopy:
+      return Check(xnn_define_clamp(sg, op.out_min, op.out_max, in, out, 0), &op,
+                   "xnn_define_clamp");
+    case OpKind::kSigmoid:
+      return Check(xnn_define_sigmoid(sg, in, out, 0), &op, "xnn_define_sigmoid");
+    case OpKind::kHardSwish:
+      return Check(xnn_define_hardswish(sg, in, out, 0), &op, "xnn_define_hardswish");
+    case OpKind::kLeakyRelu:
+      return Check(xnn_define_leaky_relu(sg, op.alpha, in, out, 0), &op, "xnn_define_leaky_relu");
+    case OpKind::kElu:
+      return Check(xnn_define_elu(sg, op.alpha, in, out, 0), &op, "xnn_define_elu");
+    case OpKind::kAbs:
+      return Check(xnn_define_abs(sg, in, out, 0), &op, "xnn_define_abs");
+    case OpKind::kNeg:
+      return Check(xnn_define_negate(sg, in, out, 0), &op, "xnn_define_negate");
+    case OpKind::kFloor:
+      return Check(xnn_define_floor(sg, in, out, 0), &op, "xnn_define_floor");
+    case OpKind::kCeil:
+      return Check(xnn_define_ceiling(sg, in, out, 0), &op, "xnn_define_ceiling");
+    case OpKind::kSqrt:
+      return Check(xnn_define_square_root(sg, in, out, 0), &op, "xnn_define_square_root");
+    case OpKind::kRound:
+      return Check(xnn_define_bankers_rounding(sg, in, out, 0), &op, "xnn_define_bankers_rounding");
+    case OpKind::kPRelu: {
+      op.slope_buffer.assign(x[3] + kExtraFloats, op.slope[0]);
+      if (op.slope.size() == x[3])
+        std::copy(op.slope.begin(), op.slope.end(), op.slope_buffer.begin());
+      std::uint32_t slope = 0;
+      const std::vector<std::size_t> sdims = {x[3]};
+      DEEPEDGE_RETURN_IF_ERROR(static_value(op.slope_buffer.data(), sdims, &slope));
+      return Check(xnn_define_prelu(sg, in, slope, out, 0), &op, "xnn_define_prelu");
+    }
+    case OpKind::kSoftmax:
+      return Check(xnn_define_softmax(sg, in, out, 0), &op, "xnn_define_softmax");
+    case OpKind::kReshape: {
+      const std::vector<std::size_t>& d = values_[static_cast<std::size_t>(op.out)].dims;
+      return Check(xnn_define_static_reshape(sg, d.size(), d.data(), in, out, 0), &op,
+                   "xnn_define_static_reshape");
+    }
+    case OpKind::kPad: {
+      const std::size_t rank = x.size();
+      const std::vector<std::int64_t> nchw_pre(op.pad.pads.begin(), op.pad.pads.begin() + rank);
+      const std::vector<std::int64_t> nchw_post(op.pad.pads.begin() + rank, op.pad.pads.end());
+      const std::vector<std::size_t> pre = ToSizes(ToNhwcDims(nchw_pre));
+      const std::vector<std::size_t> post = ToSizes(ToNhwcDims(nchw_post));
+      return Check(
+          xnn_define_static_constant_pad(sg, pre.data(), post.data(), op.pad.value, in, out, 0),
+          &op, "xnn_define_static_constant_pad");
+    }
+    case OpKind::kConcat: {
+      // concat(x1..xk) along the last axis = sum of each xi zero-padded to the full width.
+      if (op.in.size() == 1) {
+        return Check(xnn_define_clamp(sg, -kInf, kInf, in, out, 0), &op, "xnn_define_clamp");
+      }
+      const std::vector<std::size_t>& full = values_[static_cast<std::size_t>(op.out)].dims;
+      const std::size_t rank = full.size();
+      std::size_t before = 0;
+      std::uint32_t acc = XNN_INVALID_VALUE_ID;
+      for (std::size_t i = 0; i < op.in.size(); ++i) {
+        const std::vector<std::size_t>& d = values_[static_cast<std::size_t>(op.in[i])].dims;
+        std::vector<std::size_t> pre(rank, 0), post(rank, 0);
+        pre[rank - 1] = before;
+        post[rank - 1] = full[rank - 1] - before - d[rank - 1];
+        before += d[rank - 1];
+        std::uint32_t padded = 0;
+        DEEPEDGE_RETURN_IF_ERROR(temp_value(full, &padded));
+        DEEPEDGE_RETURN_IF_ERROR(
+            Check(xnn_define_static_constant_pad(sg, pre.data(), post.data(), 0.0f, id(op.in[i]),
+                                                 padded, 0),
+                  &op, "xnn_define_static_constant_pad"));
+        if (i == 0) {
+          acc = padded;
+          continue;
+        }
+        std::uint32_t sum = out;
+        if (i + 1 < op.in.size()) DEEPEDGE_RETURN_IF_ERROR(temp_value(full, &sum));
+        DEEPEDGE_RETURN_IF_ERROR(
+            Check(xnn_define_add2(sg, -kInf, kInf, acc, padded, sum, 0), &op, "xnn_define_add2"));
+        acc = sum;
+      }
+      return Status::Ok();
+    }
+  }
+  return Internal(node_desc_ + ": unknown op kind");
+}
+
+Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes) {
+  runtime_.reset();
+  built_shapes_.clear();
+  // Shapes.
+  for (Value& v : values_) v.dims.clear();
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    Value& v = values_[static_cast<std::size_t>(inputs_[i])];
+    v.dims = ToSizes(ToNhwcDims(shapes[i].dims()));
+  }
+  for (Value& v : values_) {
+    if (v.is_static) v.dims = v.static_dims;
+  }
+  for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(ComputeDims(op));
+
+  // The subgraph.
+  const std::uint32_t externals = static_cast<std::uint32_t>(inputs_.size() + outputs_.size());
+  xnn_subgraph_t raw = nullptr;
+  DEEPEDGE_RETURN_IF_ERROR(
+      Check(xnn_create_subgraph(externals, 0, &raw), nullptr, "xnn_create_subgraph"));
+  std::unique_ptr<xnn_subgraph, SubgraphDeleter> sg(raw);
+  std::vector<bool> used(values_.size(), false);
+  for (const Op& op : ops_) {
+    for (int v : op.in) used[static_cast<std::size_t>(v)] = true;
+    used[static_cast<std::size_t>(op.out)] = true;
+  }
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    Value& v = values_[i];
+    v.id = XNN_INVALID_VALUE_ID;
+    if (!used[i] && v.external < 0) continue;
+    std::uint32_t flags = 0;
+    if (v.external >= 0) {
+      flags = v.is_input ? XNN_VALUE_FLAG_EXTERNAL_INPUT : XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+    }
+    const std::uint32_t ext =
+        v.external >= 0 ? static_cast<std::uint32_t>(v.external) : XNN_INVALID_VALUE_ID;
+    DEEPEDGE_RETURN_IF_ERROR(
+        Check(xnn_define_tensor_value(sg.get(), xnn_datatype_fp32, v.dims.size(), v.dims.data(),
+                                      v.data, ext, flags, &v.id),
+              nullptr, ("xnn_define_tensor_value for '" + v.name + "'").c_str()));
+  }
+  for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), op));
+
+  // The thread pool and the runtime.
+  pthreadpool_t pool = shared_pool_;
+  if (pool == nullptr && ctx.threads() > 1) {
+    if (own_pool_ == nullptr ||
+        pthreadpool_get_threads_count(own_pool_.get()) != static_cast<std::size_t>(ctx.threads())) {
+      own_pool_.reset(pthreadpool_create(static_cast<std::size_t>(ctx.threads())));
+      if (own_pool_ == nullptr) return Internal(node_desc_ + ": pthreadpool_create failed");
+    }
+    pool = own_pool_.get();
+  }
+  xnn_runtime_t rt = nullptr;
+  DEEPEDGE_RETURN_IF_ERROR(
+      Check(xnn_create_runtime_v2(sg.get(), pool, 0, &rt), nullptr, "xnn_create_runtime_v2"));
+  std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime(rt);
+
+  // External buffers (inputs get XNN_EXTRA_BYTES of slack) and their binding.
+  std::vector<xnn_external_value> ext;
+  in_buffers_.resize(inputs_.size());
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    const Value& v = values_[static_cast<std::size_t>(inputs_[i])];
+    in_buffers_[i].assign(Product(v.dims) + kExtraFloats, 0.0f);
+    ext.push_back({v.id, in_buffers_[i].data()});
+  }
+  out_buffers_.resize(outputs_.size());
+  out_shapes_.clear();
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    const Value& v = values_[static_cast<std::size_t>(outputs_[i])];
+    out_buffers_[i].assign(Product(v.dims) + kExtraFloats, 0.0f);
+    ext.push_back({v.id, out_buffers_[i].data()});
+    out_shapes_.emplace_back(ToNchw(v.dims));
+  }
+  DEEPEDGE_RETURN_IF_ERROR(Check(xnn_setup_runtime(runtime.get(), ext.size(), ext.data()), nullptr,
+                                 "xnn_setup_runtime"));
+  runtime_ = std::move(runtime);
+  built_shapes_ = shapes;
+  built_threads_ = ctx.threads();
+  ++builds_;
+  return Status::Ok();
+}
+
+Status RegionKernel::Run(KernelContext& ctx) {
+  if (ctx.input_count() < inputs_.size() || ctx.output_count() < outputs_.size()) {
+    return InvalidArgument(node_desc_ + ": wrong number of inputs or outputs");
+  }
+  std::vector<Shape> shapes;
+  shapes.reserve(inputs_.size());
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    const Tensor* t = ctx.input(i);
+    const Value& v = values_[static_cast<std::size_t>(inputs_[i])];
+    if (t == nullptr)
+      return InvalidArgument(node_desc_ + ": input " + std::to_string(i) + " missing");
+    if (t->dtype() != DType::kF32 || t->shape().rank() != static_cast<std::size_t>(v.rank)) {
+      return InvalidArgument(node_desc_ + ": input '" + v.name + "' must be f32 of rank " +
+                             std::to_string(v.rank) + ", got " +
+                             std::string(DTypeName(t->dtype())) + " " + t->shape().ToString());
+    }
+    shapes.push_back(t->shape());
+  }
+  if (runtime_ == nullptr || shapes != built_shapes_ ||
+      (shared_pool_ == nullptr && ctx.threads() != built_threads_)) {
+    Status s = Build(ctx, shapes);
+    if (!s.ok()) {
+      runtime_.reset();
+      built_shapes_.clear();
+      return s;
+    }
+  }
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    const Tensor* t = ctx.input(i);
+    const float* src = t->as<float>().data();
+    float* dst = in_buffers_[i].data();
+    const Shape& s = t->shape();
+    if (s.rank() == 4) {
+      // NCHW -> NHWC: per image, [C][HW] -> [HW][C].
+      Transpose(ctx, src, dst, static_cast<std::size_t>(s[0]), static_cast<std::size_t>(s[1]),
+                static_cast<std::size_t>(s[2] * s[3]));
+    } else if (t->byte_size() > 0) {
+      std::memcpy(dst, src, t->byte_size());
+    }
+  }
+  const xnn_status st = xnn_invoke_runtime(runtime_.get());
+  if (st != xnn_status_success) {
+    return Internal(node_desc_ + ": xnn_invoke_runtime failed: " + XnnStatusName(st));
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    const Shape& s = out_shapes_[i];
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(i, DType::kF32, s));
+    const float* src = out_buffers_[i].data();
+    float* dst = y->as<float>().data();
+    if (s.rank() == 4) {
+      // NHWC -> NCHW: per image, [HW][C] -> [C][HW].
+      Transpose(ctx, src, dst, static_cast<std::size_t>(s[0]),
+                static_cast<std::size_t>(s[2] * s[3]), static_cast<std::size_t>(s[1]));
+    } else if (y->byte_size() > 0) {
+      std::memcpy(dst, src, y->byte_size());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status InitializeXnnpack() {
+  static std::once_flag once;
+  static xnn_status status = xnn_status_uninitialized;
+  std::call_once(once, [] { status = xnn_initialize(nullptr); });
+  if (status != xnn_status_success) {
+    return Unavailable(std::string("xnn_initialize failed: ") + XnnStatusName(status));
+  }
+  return Status::Ok();
+}
+
+Expected<std::unique_ptr<OpKernel>> CreateRegionKernel(const ir::Node& node,
+                                                       const PrepareContext& /*ctx*/,
+                                                       pthreadpool_t shared_pool) {
+  DEEPEDGE_RETURN_IF_ERROR(InitializeXnnpack());
+  const ir::Attribute* body = node.Find("body");
+  if (body == nullptr || body->kind != ir::Attribute::Kind::kGraph || body->graph == nullptr) {
+    return InvalidArgument(node.Describe() + ": the 'body' graph attribute is missing");
+  }
+  if (body->graph->inputs.size() != node.inputs.size() ||
+      body->graph->outputs.size() != node.outputs.size()) {
+    return InvalidArgument(node.Describe() + ": inputs / outputs do not match the body's");
+  }
+  auto kernel = std::make_unique<RegionKernel>(node, body->graph, shared_pool);
+  DEEPEDGE_RETURN_IF_ERROR(kernel->Translate());
+  return std::unique_ptr<OpKernel>(std::move(kernel));
+}
+
+int RegionKernelBuildCount(const OpKernel& kernel) {
+  const auto* k = dynamic_cast<const RegionKernel*>(&kernel);
+  return k == nullptr ? -1 : k->builds();
+}
+
+}  // namespace deepedge::engine::xnn
+
+namespace deepedge::engine {
+
+void RegisterXnnpackKernels(KernelRegistry& r, pthreadpool_t pool) {
+  r.AddFactory(kXnnpackDomain, kXnnpackRegionOp,
+               [pool](const ir::Node& node, const PrepareContext& ctx) {
+                 return xnn::CreateRegionKernel(node, ctx, pool);
+               });
+}
+
+}  // namespace deepedge::engine

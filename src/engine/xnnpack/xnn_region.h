@@ -1,0 +1,37 @@
+// The kernel of an XnnpackRegion node (private to src/engine/xnnpack/; the public
+// entry point is RegisterXnnpackKernels in xnn_pass.h).
+//
+// At creation the region body is translated, once, into a list of XNNPACK operations
+// with kernel-owned static data (weights re-laid out as XNNPACK wants them, with
+// BatchNormalization folded in; constants permuted to NHWC). At the first run, and
+// again whenever an input shape changes, it defines an XNNPACK subgraph for the
+// actual shapes and creates a runtime (on the given pthreadpool, or on one of
+// ctx.threads() threads the kernel owns). Each run transposes the inputs NCHW ->
+// NHWC into the runtime's external buffers, invokes the runtime and transposes the
+// outputs back into ctx.Output().
+// Thread-safety: one Run at a time per kernel (as the executor runs nodes).
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <memory>
+
+#include "deepedge/status.h"
+#include "engine/kernel.h"
+
+namespace deepedge::engine::xnn {
+
+// xnn_initialize, once per process (thread-safe); its result every time.
+Status InitializeXnnpack();
+
+// The kernel of an XnnpackRegion node. Errors (Unsupported / InvalidArgument) name
+// the region node and the body node at fault.
+Expected<std::unique_ptr<OpKernel>> CreateRegionKernel(const ir::Node& node,
+                                                       const PrepareContext& ctx,
+                                                       pthreadpool_t shared_pool);
+
+// How many XNNPACK runtimes `kernel` has built so far; -1 when it is not a region
+// kernel. For tests.
+int RegionKernelBuildCount(const OpKernel& kernel);
+
+}  // namespace deepedge::engine::xnn
