@@ -10,7 +10,6 @@
 // Exp and Sigmoid use an inline exp (ew::ExpF, within 2 ulp) so that their loops vectorize.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -29,7 +28,6 @@ using ew::Dispatch;
 using ew::F64T;
 using ew::kBoolType;
 using ew::kFloatTypes;
-using ew::kIntTypes;
 using ew::kNumeric;
 using ew::kSignedInts;
 

@@ -1,10 +1,12 @@
 // Reference kernels of the neural-network family: convolution, pooling, Gemm/MatMul,
-// normalizations, softmax, Resize, TopK, CumSum (see engine/kernel.h for the contract).
+// normalizations, softmax, Resize/Upsample, TopK, CumSum, Einsum (see engine/kernel.h
+// for the contract).
 //
 // Everything computes in f32; f16 and bf16 tensors are converted to f32 on the way in
 // and back on the way out. Spatial operators work on a canonical 3-D geometry (1-D and
-// 2-D problems get leading dimensions of size 1). Conv, ConvTranspose, Gemm and MatMul
-// run on the blocked SGEMM below (nn_sgemm.h).
+// 2-D problems get leading dimensions of size 1). Conv, ConvTranspose, Gemm, MatMul and
+// Einsum run on the blocked SGEMM below (nn_sgemm.h); groups with one input channel
+// (depthwise) use a direct convolution instead.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -119,6 +121,14 @@ void Parallel(KernelContext* ctx, i64 n, double cost_per_item,
 
 i64 CeilDiv(i64 a, i64 b) {
   return (a + b - 1) / b;
+}
+
+// floor(v) clamped to [lo, hi]; NaN gives lo (a plain cast of an out-of-range or NaN
+// value is undefined).
+i64 ClampedFloor(double v, i64 lo, i64 hi) {
+  if (!(v > static_cast<double>(lo))) return lo;
+  if (v >= static_cast<double>(hi)) return hi;
+  return static_cast<i64>(std::floor(v));
 }
 
 // NormalizeAxis with an error that names the node.
@@ -1546,15 +1556,15 @@ Status MaxRoiPoolKernel(KernelContext& ctx) {
   float* yd = y.data();
   for (i64 r = 0; r < nrois; ++r) {
     const float* roi = rf.data() + r * 5;
-    const i64 n = static_cast<i64>(roi[0]);
+    const i64 n = ClampedFloor(roi[0], -1, xs[0]);
     if (n < 0 || n >= xs[0]) {
       return NodeError(ctx, "roi " + std::to_string(r) + " names batch " + std::to_string(n) +
                                 " of " + std::to_string(xs[0]));
     }
-    const i64 x1 = static_cast<i64>(std::round(roi[1] * scale));
-    const i64 y1 = static_cast<i64>(std::round(roi[2] * scale));
-    const i64 x2 = static_cast<i64>(std::round(roi[3] * scale));
-    const i64 y2 = static_cast<i64>(std::round(roi[4] * scale));
+    const i64 x1 = ClampedFloor(std::round(roi[1] * scale), -(i64{1} << 40), i64{1} << 40);
+    const i64 y1 = ClampedFloor(std::round(roi[2] * scale), -(i64{1} << 40), i64{1} << 40);
+    const i64 x2 = ClampedFloor(std::round(roi[3] * scale), -(i64{1} << 40), i64{1} << 40);
+    const i64 y2 = ClampedFloor(std::round(roi[4] * scale), -(i64{1} << 40), i64{1} << 40);
     const float bin_h =
         static_cast<float>(std::max<i64>(y2 - y1 + 1, 1)) / static_cast<float>(pooled[0]);
     const float bin_w =
@@ -1778,8 +1788,8 @@ Status BatchNormKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(FloatIn mean, ReadChannelParam(ctx, 3, "input_mean", c, per_sample));
   DEEPEDGE_ASSIGN_OR_RETURN(FloatIn var, ReadChannelParam(ctx, 4, "input_var", c, per_sample));
   const bool per_element = scale.size() != c;
-  if (per_element &&
-      (bias.size() != per_sample || mean.size() != per_sample || var.size() != per_sample)) {
+  const i64 want = per_element ? per_sample : c;
+  if (bias.size() != want || mean.size() != want || var.size() != want) {
     return NodeError(ctx, "scale, B, mean and var must all be per channel or all per element");
   }
   if (training && per_element) return NodeUnsupported(ctx, "training_mode with spatial=0");
@@ -2344,7 +2354,7 @@ AxisTaps ComputeTaps(const ResizeSpec& spec, i64 in, i64 out, double out_len, do
           r = scale < 1.0 ? std::ceil(x) : std::floor(x);
           break;
       }
-      t.index[base] = std::clamp<i64>(static_cast<i64>(r), 0, in - 1);
+      t.index[base] = ClampedFloor(r, 0, in - 1);
       t.weight[base] = 1.0f;
       identity = identity && t.index[base] == o;
     } else if (spec.mode == ResizeMode::kLinear) {
@@ -2359,8 +2369,8 @@ AxisTaps ComputeTaps(const ResizeSpec& spec, i64 in, i64 out, double out_len, do
       identity = identity && x0 == o && f == 0.0;
     } else {
       const double a = spec.cubic_a;
-      const double x0 = std::floor(x);
-      const double r = x - x0;
+      const double x0 = static_cast<double>(ClampedFloor(x, -4, in + 4));
+      const double r = std::clamp(x - x0, 0.0, 1.0);
       auto near = [a](double s) { return ((a + 2) * s - (a + 3)) * s * s + 1; };  // |s| <= 1
       auto far = [a](double s) {
         return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a;
@@ -2565,7 +2575,10 @@ Status ResizeCommon(KernelContext& ctx, const Tensor& x, const ResizeSpec& spec,
     for (std::size_t i = 0; i < rank; ++i) {
       if (!(scales[i] > 0)) return NodeError(ctx, "scales must be positive");
       scale[i] = static_cast<double>(scales[i]);
-      out_dims[i] = static_cast<i64>(std::floor(static_cast<double>(xs[i]) * scale[i]));
+      const double size = std::floor(static_cast<double>(xs[i]) * scale[i]);
+      if (!(size < 9.0e15))
+        return NodeError(ctx, "scales give an output dimension that is too large");
+      out_dims[i] = static_cast<i64>(size);
     }
   } else {
     return NodeError(ctx, "one of scales and sizes must be given");

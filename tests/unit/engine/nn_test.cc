@@ -51,7 +51,7 @@ class ThreadedContext final : public engine::KernelContext {
   Expected<Tensor*> Output(std::size_t i, DType dtype, const Shape& shape) override {
     if (i >= outputs_.size()) return InvalidArgument("output index out of range");
     DEEPEDGE_ASSIGN_OR_RETURN(outputs_[i], Tensor::Allocate(dtype, shape));
-    std::memset(outputs_[i].data(), 0xA5, outputs_[i].byte_size());
+    if (outputs_[i].byte_size() > 0) std::memset(outputs_[i].data(), 0xA5, outputs_[i].byte_size());
     return &outputs_[i];
   }
   int threads() const override { return threads_; }
