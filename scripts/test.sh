@@ -16,6 +16,8 @@ echo "== Release build: unit + integration tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j"$jobs"
+echo "== ONNX node-test conformance of the engine (counts)"
+build/tests/conformance/onnx_conformance --known-failures tests/conformance/known_failures.txt | tail -2
 
 echo "== ASan + UBSan build: unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPEDGE_SANITIZE=ON \
