@@ -198,6 +198,7 @@ class NodeContext final : public KernelContext {
     return runner_.AllocateOutput(node_.outputs[i], dtype, shape);
   }
   int threads() const override { return runner_.pool().threads(); }
+  pthreadpool_t thread_pool() const override { return runner_.pool().get(); }
   void ParallelFor(std::size_t n,
                    const std::function<void(std::size_t, std::size_t)>& fn) override {
     runner_.pool().ParallelFor(n, fn);

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <pthreadpool.h>
+
 #include "deepedge/ir.h"
 #include "deepedge/status.h"
 #include "deepedge/tensor.h"
@@ -50,6 +52,10 @@ class KernelContext {
   virtual int threads() const = 0;
   virtual void ParallelFor(std::size_t n,
                            const std::function<void(std::size_t begin, std::size_t end)>& fn) = 0;
+  // The session's pthreadpool (null with one thread), for kernels that hand work to a
+  // library taking one (XNNPACK). Sharing it matters: two pools whose workers spin
+  // on the same cores slow each other down many times over.
+  virtual pthreadpool_t thread_pool() const { return nullptr; }
 
   // Runs a nested graph (an If branch, a Loop or Scan body) with `inputs` bound to
   // its inputs in order; it may also read the enclosing graphs' values by name.

@@ -10,8 +10,8 @@
 // initializers the constants the region uses (shared, not copied). The body keeps
 // ONNX semantics and NCHW shapes (its ValueInfos carry the inferred shapes, with
 // Shape::kDynamic where unknown); the kernel runs it in NHWC and transposes at the
-// region boundary. The callers must add "com.deepedge" opset 1 to the model's opsets
-// if they keep such a table.
+// region boundary. Values read by nested graphs count as used outside. Callers that
+// keep a table of opsets per domain should add "com.deepedge" opset 1.
 //
 // What XNNPACK runs (f32 only; activations rank 4 NCHW with a static channel count,
 // or rank 2 [N, C]; every other dimension may be dynamic):
@@ -22,8 +22,8 @@
 //    [1, N_out]; transA = 0; alpha / beta folded into the weights / bias;
 //    MatMul of a 2-D input by a constant 2-D B: as fully connected;
 //  - MaxPool (kernel > 1 element, dilations, ceil_mode, no Indices output),
-//    AveragePool (count_include_pad 0 or 1, ceil_mode, no dilations),
-//    GlobalAveragePool, GlobalMaxPool;
+//    AveragePool (kernel > 1 element, count_include_pad 0 or 1, ceil_mode, no
+//    dilations), pads smaller than the window; GlobalAveragePool, GlobalMaxPool;
 //  - Add, Sub, Mul, Div, Max, Min (two inputs): activation with activation of the same
 //    rank (numpy broadcasting), or with a constant of lower or equal rank;
 //  - Relu, Clip (constant bounds), Sigmoid, HardSwish, LeakyRelu, Elu, PRelu (per-channel
@@ -39,6 +39,9 @@
 //  - Concat of 2+ activations along the channel axis (as zero-pads and adds: this
 //    XNNPACK has no concatenate);
 //  - Identity, Dropout (inference, one output).
+// A region's inputs need a known dtype and rank: from the graph inputs, value_info,
+// this pass's own inference through the ops above, or through element-wise ops it
+// does not take (Tanh, Exp, LRN, ...) and Flatten.
 // Fusions made when the region is built: BatchNormalization into the preceding Conv
 // or Gemm (when that op's output has no other use), Relu / Clip into the preceding
 // op's output_min / output_max (same condition).

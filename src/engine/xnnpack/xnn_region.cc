@@ -1308,7 +1308,7 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
   for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), op));
 
   // The thread pool and the runtime.
-  pthreadpool_t pool = shared_pool_;
+  pthreadpool_t pool = shared_pool_ != nullptr ? shared_pool_ : ctx.thread_pool();
   if (pool == nullptr && ctx.threads() > 1) {
     if (own_pool_ == nullptr ||
         pthreadpool_get_threads_count(own_pool_.get()) != static_cast<std::size_t>(ctx.threads())) {

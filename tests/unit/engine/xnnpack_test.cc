@@ -1053,6 +1053,11 @@ TEST(XnnpackKernelTest, ErrorsNameTheNode) {
   EXPECT_NE(out.status().message().find("Conv 'c'"), std::string::npos) << out.status().message();
   Tensor rank3 = Random({3, 8, 8});
   EXPECT_EQ(RunKernel(**kernel, region, {&rank3}).status().code(), StatusCode::kInvalidArgument);
+  // An empty batch runs and gives an empty output.
+  Tensor empty = Tensor::Allocate(DType::kF32, {0, 3, 8, 8}).value();
+  auto none = RunKernel(**kernel, region, {&empty});
+  ASSERT_TRUE(none.has_value()) << none.status().ToString();
+  EXPECT_EQ((*none)[0].shape(), Shape({0, 4, 8, 8}));
   // The kernel recovers with a good input afterwards.
   Tensor good = Random({1, 3, 8, 8});
   EXPECT_TRUE(RunKernel(**kernel, region, {&good}).has_value());
