@@ -119,17 +119,28 @@ Expected<std::vector<Tensor>> MakeInputs(const std::vector<TensorInfo>& infos,
   std::mt19937_64 rng(spec.seed);
   std::vector<Tensor> tensors;
   for (const TensorInfo& info : infos) {
-    DEEPEDGE_ASSIGN_OR_RETURN(Shape shape, ResolveShape(info, spec, batch));
     if (spec.kind == InputKind::kFile) {
       auto it = spec.files.find(info.name);
       if (it == spec.files.end()) it = spec.files.find("");
       if (it == spec.files.end()) {
         return InvalidArgument("no --input file given for input '" + info.name + "'");
       }
-      DEEPEDGE_ASSIGN_OR_RETURN(Tensor t, LoadInputFile(info, shape, it->second));
+      Expected<Shape> resolved = ResolveShape(info, spec, batch);
+      if (!resolved && it->second.extension() == ".npy") {
+        // A .npy file carries its shape: it fills the dynamic dimensions when it fits.
+        DEEPEDGE_ASSIGN_OR_RETURN(Tensor t, ReadNpy(it->second));
+        bool fits = t.shape().rank() == info.shape.rank();
+        for (std::size_t d = 0; fits && d < info.shape.rank(); ++d) {
+          fits = info.shape[d] == Shape::kDynamic || info.shape[d] == t.shape()[d];
+        }
+        if (fits) resolved = t.shape();
+      }
+      if (!resolved) return resolved.status();
+      DEEPEDGE_ASSIGN_OR_RETURN(Tensor t, LoadInputFile(info, *resolved, it->second));
       tensors.push_back(std::move(t));
       continue;
     }
+    DEEPEDGE_ASSIGN_OR_RETURN(Shape shape, ResolveShape(info, spec, batch));
     DEEPEDGE_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(info.dtype, shape));
     if (spec.kind == InputKind::kRandom) FillRandom(t, rng);
     tensors.push_back(std::move(t));

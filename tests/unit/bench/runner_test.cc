@@ -266,6 +266,22 @@ TEST(InputsTest, DynamicDimensionsNeedAShape) {
   EXPECT_EQ((*good)[0].shape(), (Shape{2, 3, 5}));
 }
 
+TEST(InputsTest, NpyFilesFillDynamicDimensions) {
+  testing::TempDir dir;
+  const std::vector<TensorInfo> infos = {{"x", DType::kF32, Shape{1, Shape::kDynamic}}};
+  const auto npy = dir / "x.npy";
+  ASSERT_TRUE(WriteFileAtomic(npy, EncodeNpy(*Tensor::Allocate(DType::kF32, Shape{1, 7}))).ok());
+  InputSpec spec;
+  spec.kind = InputKind::kFile;
+  spec.files[""] = npy;
+  auto t = MakeInputs(infos, spec, 1);
+  ASSERT_TRUE(t.has_value()) << t.status().ToString();
+  EXPECT_EQ((*t)[0].shape(), (Shape{1, 7}));
+  // A file whose static dimensions disagree is still an error.
+  ASSERT_TRUE(WriteFileAtomic(npy, EncodeNpy(*Tensor::Allocate(DType::kF32, Shape{2, 7}))).ok());
+  EXPECT_FALSE(MakeInputs(infos, spec, 1).has_value());
+}
+
 TEST(InputsTest, FilesRawAndNpyWithSizeChecks) {
   testing::TempDir dir;
   const std::vector<TensorInfo> infos = {{"x", DType::kF32, Shape{1, 2}}};
