@@ -21,6 +21,7 @@
 #include "deepedge/onnx_model.h"
 #include "engine/executor.h"
 #include "engine/kernel.h"
+#include "support/tensor_values.h"
 
 namespace fs = std::filesystem;
 using namespace deepedge;
@@ -49,27 +50,7 @@ std::vector<fs::path> SortedFiles(const fs::path& dir, const std::string& prefix
 }
 
 double ToDouble(const Tensor& t, std::size_t i) {
-  switch (t.dtype()) {
-    case DType::kF32:
-      return t.as<float>()[i];
-    case DType::kF16:
-      return F16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kBF16:
-      return BF16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kI8:
-      return t.as<std::int8_t>()[i];
-    case DType::kU8:
-      return t.as<std::uint8_t>()[i];
-    case DType::kI16:
-      return t.as<std::int16_t>()[i];
-    case DType::kI32:
-      return t.as<std::int32_t>()[i];
-    case DType::kI64:
-      return static_cast<double>(t.as<std::int64_t>()[i]);
-    case DType::kBool:
-      return t.as<std::uint8_t>()[i] != 0;
-  }
-  return 0;
+  return testing::ElementAsDouble(t, i);
 }
 
 // ONNX's backend tests compare with rtol 1e-3 and atol 1e-7.

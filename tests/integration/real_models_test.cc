@@ -31,6 +31,7 @@
 #include "deepedge/npy.h"
 #include "deepedge/tensor.h"
 #include "support/temp_dir.h"
+#include "support/tensor_values.h"
 
 namespace deepedge {
 namespace {
@@ -344,26 +345,7 @@ std::string IndexText(std::int64_t flat, const Shape& shape) {
 }
 
 double ElementAsDouble(const Tensor& t, std::int64_t i) {
-  switch (t.dtype()) {
-    case DType::kF32:
-      return t.as<float>()[i];
-    case DType::kF16:
-      return F16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kBF16:
-      return BF16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kI8:
-      return t.as<std::int8_t>()[i];
-    case DType::kU8:
-    case DType::kBool:
-      return t.as<std::uint8_t>()[i];
-    case DType::kI16:
-      return t.as<std::int16_t>()[i];
-    case DType::kI32:
-      return t.as<std::int32_t>()[i];
-    case DType::kI64:
-      return static_cast<double>(t.as<std::int64_t>()[i]);
-  }
-  return 0;
+  return testing::ElementAsDouble(t, static_cast<std::size_t>(i));
 }
 
 bool IsFloat(DType t) {

@@ -17,6 +17,7 @@
 
 #include "engine/kernels/elementwise_loops.h"
 #include "support/kernel_harness.h"
+#include "support/tensor_values.h"
 
 namespace deepedge {
 namespace {
@@ -37,27 +38,7 @@ bool IsFloat(DType t) {
 // Tensors of any type, read and written as doubles.
 
 double Get(const Tensor& t, std::size_t i) {
-  switch (t.dtype()) {
-    case DType::kF32:
-      return t.as<float>()[i];
-    case DType::kF16:
-      return F16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kBF16:
-      return BF16ToF32(t.as<std::uint16_t>()[i]);
-    case DType::kI8:
-      return t.as<std::int8_t>()[i];
-    case DType::kU8:
-      return t.as<std::uint8_t>()[i];
-    case DType::kI16:
-      return t.as<std::int16_t>()[i];
-    case DType::kI32:
-      return t.as<std::int32_t>()[i];
-    case DType::kI64:
-      return static_cast<double>(t.as<std::int64_t>()[i]);
-    case DType::kBool:
-      return t.as<std::uint8_t>()[i];
-  }
-  return 0;
+  return testing::ElementAsDouble(t, i);
 }
 
 void Set(Tensor& t, std::size_t i, double v) {
