@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -229,28 +228,6 @@ TEST(SgemmTest, MatchesDoubleReferenceOnEveryMicroKernel) {
               << c.m << "x" << c.n << "x" << c.k << " at " << i << "," << j;
         }
     }
-  });
-}
-
-TEST(SgemmTest, Speed256) {
-  const i64 n = 256;
-  std::vector<float> a = Random(n * n, 1), b = Random(n * n, 2), c(n * n);
-  ForEachMicroKernel([&] {
-    engine::nn::Sgemm(nullptr, false, false, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(), n);
-    double best = 1e9;
-    for (int rep = 0; rep < 10; ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < 5; ++i)
-        engine::nn::Sgemm(nullptr, false, false, n, n, n, 1, a.data(), n, b.data(), n, 0, c.data(),
-                          n);
-      best = std::min(
-          best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 5);
-    }
-    const double gflops = 2.0 * static_cast<double>(n * n * n) / best / 1e9;
-    std::printf("SGEMM 256x256x256 f32, 1 thread, %s: %.1f GFLOP/s\n",
-                engine::nn::SgemmKernelName(), gflops);
-    RecordProperty(std::string("gflops_") + engine::nn::SgemmKernelName(), std::to_string(gflops));
-    EXPECT_GT(gflops, 0.5);
   });
 }
 

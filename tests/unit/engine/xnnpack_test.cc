@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -1253,36 +1252,6 @@ TEST(XnnpackModelTest, ResNet18IsOneRegion) {
 }
 TEST(XnnpackModelTest, SqueezeNet11IsOneRegion) {
   CheckWholeModel(SqueezeNet11, 48);
-}
-
-// Median latency of MobileNet v1 1.0 at 224x224, batch 1, through the region kernel
-// (printed; no assertion: timings depend on the machine).
-TEST(XnnpackModelTest, MobileNetV1Latency) {
-  Builder b;
-  b.Input("input", {Shape::kDynamic, 3, 224, 224});
-  MobileNetV1(b);
-  b.Output("output");
-  Partitioned p = Partition(b.graph());
-  ASSERT_EQ(p.regions, 1);
-  const ir::Node& region = p.graph.nodes[0];
-  Tensor x = Random({1, 3, 224, 224});
-  for (int threads : {1, 2}) {
-    auto kernel = MakeKernel(region, threads);
-    ASSERT_TRUE(kernel.has_value()) << kernel.status().ToString();
-    std::vector<double> ms;
-    for (int i = 0; i < 33; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      auto out = RunKernel(**kernel, region, {&x}, threads);
-      const auto t1 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(out.has_value()) << out.status().ToString();
-      if (i >= 3) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    std::sort(ms.begin(), ms.end());
-    std::printf(
-        "[ timing   ] MobileNet v1 1.0 224, XNNPACK region, %d thread(s): median %.2f ms "
-        "(min %.2f)\n",
-        threads, ms[ms.size() / 2], ms.front());
-  }
 }
 
 }  // namespace
