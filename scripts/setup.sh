@@ -15,8 +15,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   libopencv-dev libssl-dev python3-jsonschema
-  libxnnpack-dev libpthreadpool-dev libonnx-testdata
-  time
+  libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
+  time libtorch-dev dataset-fashion-mnist zlib1g-dev
 )
 
 # Node.js runs ONNX Runtime (npm onnxruntime-node), the reference in tests and benchmarks;

@@ -34,5 +34,10 @@ void AddZooCommand(CLI::App& app, AppContext& ctx);
 void AddBackendsCommand(CLI::App& app, AppContext& ctx);
 void AddInferCommand(CLI::App& app, AppContext& ctx);
 void AddProfileCommand(CLI::App& app, AppContext& ctx);
+void AddQuantizeCommand(CLI::App& app, AppContext& ctx);
+void AddCalibrateCommand(CLI::App& app, AppContext& ctx);
+void AddPredictCommand(CLI::App& app, AppContext& ctx);
+void AddPartitionCommand(CLI::App& app, AppContext& ctx);
+void AddSplitCommand(CLI::App& app, AppContext& ctx);
 
 }  // namespace deepedge::app

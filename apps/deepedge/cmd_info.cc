@@ -1,9 +1,11 @@
 // deepedge info MODEL: inputs, outputs, operators, parameters, MACs.
+#include <algorithm>
 #include <cstdio>
 
 #include "app.h"
 #include "deepedge/file_util.h"
 #include "deepedge/onnx_model.h"
+#include "deepedge/tflite_model.h"
 #include "model_info_util.h"
 
 namespace deepedge::app {
@@ -14,6 +16,7 @@ Expected<ModelSource> ResolveModel(const std::string& path, const std::string& w
 
 Expected<ModelInfo> DescribeModel(const ModelSource& source) {
   if (source.format == ModelFormat::kOnnx) return InspectOnnx(source);
+  if (source.format == ModelFormat::kTflite) return InspectTflite(source);
   ModelInfo info;
   info.name = source.path.stem().string();
   info.format = source.format;
@@ -36,12 +39,33 @@ Expected<ModelRecord> MakeModelRecord(const ModelSource& source, const ModelInfo
 
 namespace {
 
+// "scale 0.0078 zero point -1", or per channel "per-channel axis 0 (8 scales, 0.0012..0.031)".
+std::string DescribeQuantization(const QuantizationInfo& q) {
+  char buf[160];
+  if (!q.axis && q.scale.size() == 1) {
+    std::snprintf(buf, sizeof buf, "scale %.6g zero point %lld", static_cast<double>(q.scale[0]),
+                  static_cast<long long>(q.zero_point.empty() ? 0 : q.zero_point[0]));
+    return buf;
+  }
+  const auto [lo, hi] = std::minmax_element(q.scale.begin(), q.scale.end());
+  bool zero_zp =
+      std::all_of(q.zero_point.begin(), q.zero_point.end(), [](std::int64_t z) { return z == 0; });
+  std::snprintf(buf, sizeof buf, "per-channel axis %d (%zu scales %.6g..%.6g, zero points %s)",
+                q.axis.value_or(0), q.scale.size(), static_cast<double>(*lo),
+                static_cast<double>(*hi), zero_zp ? "0" : "vary");
+  return buf;
+}
+
 void PrintTensors(const char* title, const std::vector<TensorInfo>& tensors) {
   std::printf("%s:\n", title);
   if (tensors.empty()) std::printf("  (none declared)\n");
   for (const TensorInfo& t : tensors) {
-    std::printf("  %-24s %-5s %s\n", t.name.c_str(), std::string(DTypeName(t.dtype)).c_str(),
+    std::printf("  %-24s %-5s %s", t.name.c_str(), std::string(DTypeName(t.dtype)).c_str(),
                 t.shape.rank() ? t.shape.ToString().c_str() : "(unknown shape)");
+    if (t.quantization && !t.quantization->scale.empty()) {
+      std::printf("  quantized: %s", DescribeQuantization(*t.quantization).c_str());
+    }
+    std::printf("\n");
   }
 }
 
@@ -56,7 +80,7 @@ int RunInfo(const InfoOptions& o, AppContext& ctx) {
   if (!src) return ReportError(src.status());
   Expected<ModelInfo> info = DescribeModel(*src);
   if (!info) return ReportError(info.status());
-  if (src->format != ModelFormat::kOnnx) {
+  if (src->format != ModelFormat::kOnnx && src->format != ModelFormat::kTflite) {
     // Only a framework can read these formats' interfaces: ask the backend.
     Expected<std::unique_ptr<Session>> session = ctx.backends.Load(o.backend, *src, {});
     if (!session) return ReportError(session.status());
@@ -92,6 +116,14 @@ int RunInfo(const InfoOptions& o, AppContext& ctx) {
       std::printf("  %-24s %lld\n", op.c_str(), static_cast<long long>(n));
     }
   }
+  if (!info->tensor_type_counts.empty()) {
+    std::int64_t total = 0;
+    for (const auto& [type, n] : info->tensor_type_counts) total += n;
+    std::printf("tensor types (%lld tensors):\n", static_cast<long long>(total));
+    for (const auto& [type, n] : info->tensor_type_counts) {
+      std::printf("  %-24s %lld\n", type.c_str(), static_cast<long long>(n));
+    }
+  }
   return 0;
 }
 
@@ -101,7 +133,8 @@ void AddInfoCommand(CLI::App& app, AppContext& ctx) {
   static InfoOptions opts;
   CLI::App* cmd =
       app.add_subcommand("info", "Describe a model: inputs, outputs, operators, parameters, MACs");
-  cmd->add_option("model", opts.model, "Model file (.onnx, .prototxt, .pb, .cfg)")->required();
+  cmd->add_option("model", opts.model, "Model file (.onnx, .tflite, .prototxt, .pb, .cfg)")
+      ->required();
   cmd->add_option("--weights", opts.weights,
                   "Weights file for two-file formats (default: beside the model)");
   cmd->add_option("--backend", opts.backend, "Backend that reads non-ONNX formats")

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,17 @@ struct LayerStats {
   std::vector<double> times_ms;
   std::int64_t output_bytes = -1;
   std::int64_t macs = -1;
+  std::string group;
+  std::vector<double> group_times_ms;
+};
+
+// A fused group (an XNNPACK region): its layers were timed one at a time, the group
+// as a whole as it normally runs.
+struct GroupStats {
+  std::string name;
+  std::size_t layers = 0;
+  double fused_ms = 0;       // median of the group's fused time
+  double layers_sum_ms = 0;  // sum of its layers' medians
 };
 
 std::string Bytes(std::int64_t b) {
@@ -77,10 +89,12 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
     if (!profile) return ReportError(profile.status().WithContext("backend " + *backend));
     if (layers.empty()) {
       for (const LayerProfile& l : *profile)
-        layers.push_back({l.name, l.type, {}, l.output_bytes, l.macs});
+        layers.push_back({l.name, l.type, {}, l.output_bytes, l.macs, l.group, {}});
     }
     for (std::size_t i = 0; i < profile->size() && i < layers.size(); ++i) {
       layers[i].times_ms.push_back((*profile)[i].time_ms);
+      if ((*profile)[i].group_time_ms >= 0)
+        layers[i].group_times_ms.push_back((*profile)[i].group_time_ms);
     }
   }
   double total = 0;
@@ -91,9 +105,32 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
     total += medians.back();
     if (l.macs > 0) total_macs += l.macs;
   }
+  std::vector<GroupStats> groups;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const LayerStats& l = layers[i];
+    if (l.group.empty()) continue;
+    if (groups.empty() || groups.back().name != l.group) {
+      groups.push_back(
+          {l.group, 0, l.group_times_ms.empty() ? -1 : Summarize(l.group_times_ms).p50, 0});
+    }
+    ++groups.back().layers;
+    groups.back().layers_sum_ms += medians[i];
+  }
+  // What a normal run costs: fused groups at their fused time, other layers at theirs.
+  double as_run = total;
+  for (const GroupStats& g : groups) {
+    if (g.fused_ms >= 0) as_run += g.fused_ms - g.layers_sum_ms;
+  }
+  const std::optional<std::int64_t> arena = (*session)->ArenaBytes();
 
   std::printf("model %s, backend %s, %d runs, input %s\n", src->display_name().c_str(),
               backend->c_str(), o.runs, description.c_str());
+  if (!groups.empty()) {
+    std::printf(
+        "timing: layers inside fused groups (XNNPACK regions) were timed one at a time, each\n"
+        "        in a runtime of its own; each group was also timed fused, as it normally "
+        "runs\n");
+  }
   std::printf("%-4s %-36s %-20s %11s %7s %11s %12s %9s\n", "#", "layer", "type", "median", "share",
               "output", "MACs", "GMAC/s");
   std::vector<std::size_t> order(layers.size());
@@ -115,6 +152,21 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
   }
   std::printf("total: %zu layers, %.3f ms (sum of layer medians), %.1f M MACs\n", layers.size(),
               total, static_cast<double>(total_macs) / 1e6);
+  for (const GroupStats& g : groups) {
+    if (g.fused_ms < 0) continue;
+    std::printf("group %s: %zu layers, fused %.3f ms, layers one at a time %.3f ms (%.2fx)\n",
+                g.name.c_str(), g.layers, g.fused_ms, g.layers_sum_ms,
+                g.fused_ms > 0 ? g.layers_sum_ms / g.fused_ms : 0.0);
+  }
+  if (!groups.empty()) {
+    std::printf("as run (fused groups at their fused time): %.3f ms\n", as_run);
+  }
+  if (arena) {
+    std::printf("intermediate-buffer arena: %.2f MiB (%lld bytes)\n",
+                static_cast<double>(*arena) / (1 << 20), static_cast<long long>(*arena));
+  } else {
+    std::printf("intermediate-buffer arena: not reported by the backend\n");
+  }
 
   if (!o.json_path.empty()) {
     nlohmann::json doc = {{"schema", "deepedge.profile"},
@@ -123,7 +175,18 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
                           {"backend", *backend},
                           {"threads", o.threads},
                           {"runs", o.runs},
+                          {"total_ms", total},
+                          {"as_run_ms", as_run},
+                          {"arena_bytes", arena ? nlohmann::json(*arena) : nlohmann::json(nullptr)},
+                          {"groups", nlohmann::json::array()},
                           {"layers", nlohmann::json::array()}};
+    for (const GroupStats& g : groups) {
+      doc["groups"].push_back(
+          {{"name", g.name},
+           {"layers", g.layers},
+           {"fused_median_ms", g.fused_ms >= 0 ? nlohmann::json(g.fused_ms) : nlohmann::json()},
+           {"layers_sum_ms", g.layers_sum_ms}});
+    }
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const LayerStats& l = layers[i];
       doc["layers"].push_back(
@@ -133,7 +196,8 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
            {"median_ms", medians[i]},
            {"output_bytes",
             l.output_bytes >= 0 ? nlohmann::json(l.output_bytes) : nlohmann::json(nullptr)},
-           {"macs", l.macs >= 0 ? nlohmann::json(l.macs) : nlohmann::json(nullptr)}});
+           {"macs", l.macs >= 0 ? nlohmann::json(l.macs) : nlohmann::json(nullptr)},
+           {"group", l.group.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.group)}});
     }
     if (Status s = WriteFileAtomic(o.json_path, doc.dump(2) + "\n"); !s.ok()) return ReportError(s);
   }

@@ -65,6 +65,11 @@ int main(int argc, char** argv) {
   AddInfoCommand(app, ctx);
   AddInferCommand(app, ctx);
   AddProfileCommand(app, ctx);
+  AddQuantizeCommand(app, ctx);
+  AddCalibrateCommand(app, ctx);
+  AddPredictCommand(app, ctx);
+  AddPartitionCommand(app, ctx);
+  AddSplitCommand(app, ctx);
   AddZooCommand(app, ctx);
   AddBackendsCommand(app, ctx);
 

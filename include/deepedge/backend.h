@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ struct LayerProfile {
   double time_ms = 0.0;
   std::int64_t output_bytes = -1;  // bytes of the layer's outputs; -1 unknown
   std::int64_t macs = -1;          // multiply-accumulates; -1 unknown
+  // When the backend ran this layer fused with others (DeepEdge's XNNPACK regions):
+  // the fused group's name and its time per run when run fused. The layer times were
+  // then measured with each layer run on its own, so they add up to about, not
+  // exactly, the group's time. "" and -1 when the layer ran on its own.
+  std::string group = {};
+  double group_time_ms = -1.0;
 };
 
 // An option a backend understands, with its default and the values it accepts.
@@ -76,6 +83,12 @@ class Session {
   virtual Expected<std::vector<LayerProfile>> LastProfile() const {
     return Unsupported("this backend has no per-layer profile");
   }
+
+  // Bytes of the intermediate-buffer arena the session's engine holds (peak of the
+  // buffers it keeps for values between layers, after at least one Run; buffers a
+  // library manages inside a fused group are not included); nullopt when the backend
+  // does not report it.
+  virtual std::optional<std::int64_t> ArenaBytes() const { return std::nullopt; }
 };
 
 class Backend {

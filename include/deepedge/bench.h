@@ -116,6 +116,9 @@ struct BenchResult {
   bool valid = true;
   std::vector<std::string> invalid_reasons;  // why !valid: "too few queries ...", "too short ..."
   std::optional<double> model_load_memory_mib;  // RSS after load minus before
+  // The backend's intermediate-buffer arena after the measured loop
+  // (Session::ArenaBytes), MiB; nullopt when the backend does not report it.
+  std::optional<double> arena_mib;
   std::vector<TensorInfo> inputs;               // the inputs actually fed (static shapes)
   // Per-layer times of the last measured query, when collected and supported;
   // `layer_profile_status` says why not otherwise.

@@ -53,11 +53,22 @@ struct ModelSource {
                                std::vector<std::uint8_t> weights = {});
 };
 
+// Linear quantization of an integer tensor: real = scale * (q - zero_point).
+// Per-tensor: one scale and one zero point, axis empty. Per-channel: one scale and
+// zero point per index of dimension `axis`.
+struct QuantizationInfo {
+  std::vector<float> scale;
+  std::vector<std::int64_t> zero_point;  // same length as scale
+  std::optional<int> axis;               // set only for per-channel quantization
+};
+
 // Name, element type and shape of one model input or output.
 struct TensorInfo {
   std::string name;
   DType dtype = DType::kF32;
   Shape shape;  // dimensions may be Shape::kDynamic
+  // Set when the format records quantization for this tensor (TFLite); empty otherwise.
+  std::optional<QuantizationInfo> quantization = {};
 };
 
 // What a model is: its interface and its size. Filled by whoever reads the model
@@ -68,6 +79,10 @@ struct ModelInfo {
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
   std::map<std::string, std::int64_t> operator_counts;  // op type -> number of nodes
+  // Element type name -> number of tensors of that type, where the format lists its
+  // tensors (TFLite: every tensor of every subgraph, with the format's own type names
+  // such as "int8", "float16", "uint32"); empty otherwise.
+  std::map<std::string, std::int64_t> tensor_type_counts;
   std::optional<std::int64_t> parameter_count;          // weight elements
   std::optional<std::int64_t> macs;                     // multiply-accumulates per inference
   bool synthetic_weights = false;  // deterministic generated weights: timings only

@@ -136,7 +136,7 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
   Expected<std::vector<Tensor>> made = MakeInputs(session->Inputs(), config.input, config.batch);
   if (!made) return made.status();
   const std::vector<Tensor> inputs = std::move(made).value();
-  for (const Tensor& t : inputs) result.inputs.push_back({"", t.dtype(), t.shape()});
+  for (const Tensor& t : inputs) result.inputs.push_back({"", t.dtype(), t.shape(), std::nullopt});
   for (std::size_t i = 0; i < inputs.size(); ++i) result.inputs[i].name = session->Inputs()[i].name;
   std::vector<Tensor> outputs;
 
@@ -218,6 +218,9 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
     return run_status.WithContext("measured query " + std::to_string(latencies_ms.count()));
   }
   end(Phase::kMeasured, result.phases.measured_s);
+  if (const std::optional<std::int64_t> arena = session->ArenaBytes()) {
+    result.arena_mib = static_cast<double>(*arena) / (1 << 20);
+  }
   if (config.collect_layer_profile) {
     Expected<std::vector<LayerProfile>> profile = session->LastProfile();
     if (profile) {

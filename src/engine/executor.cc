@@ -73,8 +73,9 @@ std::int64_t NodeMacs(const ir::Node& node, const std::vector<const Tensor*>& in
     }
     if (node.op_type == "ConvTranspose" && in.size() > 1)
       return elems(in[0]) * tail_product(in[1], 1);
-    if ((node.op_type == "MatMul" || node.op_type == "MatMulInteger") && !in.empty() && in[0] &&
-        in[0]->shape().rank() > 0) {
+    if ((node.op_type == "MatMul" || node.op_type == "MatMulInteger" ||
+         node.op_type == "QLinearMatMul") &&
+        !in.empty() && in[0] && in[0]->shape().rank() > 0) {
       return elems(out[0]) * in[0]->shape()[in[0]->shape().rank() - 1];
     }
     if (node.op_type == "Gemm" && !in.empty() && in[0] && in[0]->shape().rank() == 2) {
@@ -167,12 +168,14 @@ class GraphRunner {
   BufferPool buffers_;
   std::map<const ir::Graph*, std::unique_ptr<GraphRunner>> children_;
   std::vector<NodeProfile> profile_data_;
+  std::vector<NodeProfile> sub_profile_;  // what the running kernel reported
 };
 
 class NodeContext final : public KernelContext {
  public:
-  NodeContext(GraphRunner& runner, const PreparedNode& node, std::vector<Slot>& slots)
-      : runner_(runner), node_(node), slots_(slots) {}
+  NodeContext(GraphRunner& runner, const PreparedNode& node, std::vector<Slot>& slots,
+              std::vector<NodeProfile>* sub_profile = nullptr)
+      : runner_(runner), node_(node), slots_(slots), sub_profile_(sub_profile) {}
 
   const ir::Node& node() const override { return *node_.node; }
   std::size_t input_count() const override { return node_.inputs.size(); }
@@ -197,6 +200,10 @@ class NodeContext final : public KernelContext {
     }
     return runner_.AllocateOutput(node_.outputs[i], dtype, shape);
   }
+  bool profiling() const override { return sub_profile_ != nullptr; }
+  void AddNodeProfile(NodeProfile profile) override {
+    if (sub_profile_ != nullptr) sub_profile_->push_back(std::move(profile));
+  }
   int threads() const override { return runner_.pool().threads(); }
   pthreadpool_t thread_pool() const override { return runner_.pool().get(); }
   void ParallelFor(std::size_t n,
@@ -214,6 +221,7 @@ class NodeContext final : public KernelContext {
   GraphRunner& runner_;
   const PreparedNode& node_;
   std::vector<Slot>& slots_;
+  std::vector<NodeProfile>* sub_profile_;
   std::deque<Tensor> scratch_;
 };
 
@@ -346,7 +354,8 @@ Status GraphRunner::Run(std::span<const Tensor* const> inputs, std::vector<Tenso
   Status status;
   std::vector<const Tensor*> in_view, out_view;
   for (PreparedNode& p : nodes_) {
-    NodeContext ctx(*this, p, slots_);
+    sub_profile_.clear();
+    NodeContext ctx(*this, p, slots_, profile_ ? &sub_profile_ : nullptr);
     for (std::size_t i = 0; i < p.inputs.size(); ++i) {
       if (p.inputs[i] >= 0 && !slots_[static_cast<std::size_t>(p.inputs[i])].set) {
         status = Internal(p.node->Describe() + ": input '" + p.node->inputs[i] + "' has no value");
@@ -357,9 +366,15 @@ Status GraphRunner::Run(std::span<const Tensor* const> inputs, std::vector<Tenso
     const auto t0 = profile_ ? Clock::now() : Clock::time_point{};
     status = p.kernel->Run(ctx);
     if (!status.ok()) break;
-    if (profile_) {
+    if (profile_ && !sub_profile_.empty()) {
+      // The kernel ran several original nodes and timed each of them.
+      for (NodeProfile& sp : sub_profile_) profile_data_.push_back(std::move(sp));
+    } else if (profile_) {
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      NodeProfile np{p.node->name, p.node->op_type, ms, 0, 0};
+      NodeProfile np;
+      np.name = p.node->name;
+      np.op_type = p.node->op_type;
+      np.time_ms = ms;
       in_view.clear();
       out_view.clear();
       for (std::size_t i = 0; i < p.inputs.size(); ++i) in_view.push_back(ctx.input(i));

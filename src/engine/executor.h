@@ -19,15 +19,6 @@ struct ExecutorOptions {
   bool profile = false;  // time every node
 };
 
-// One node of the last run, when profiling.
-struct NodeProfile {
-  std::string name;
-  std::string op_type;
-  double time_ms = 0;
-  std::int64_t output_bytes = 0;
-  std::int64_t macs = 0;  // multiply-accumulates (Conv, Gemm, MatMul and kin); 0 otherwise
-};
-
 class Executor {
  public:
   // Prepares every node of `model` (kernels must exist for all, else Unsupported
@@ -45,6 +36,8 @@ class Executor {
   // are owning tensors in Outputs() order.
   virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
 
+  // Per node of the last Run when profiling (in graph order; the nodes inside an
+  // XNNPACK region each have their own entry, see NodeProfile::group), else empty.
   virtual const std::vector<NodeProfile>& LastProfile() const = 0;
   // Peak bytes of intermediate buffers held at once (buffers are reused by
   // liveness: a value's storage returns to the pool after its last consumer).

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,6 +32,20 @@
 #include "deepedge/tensor.h"
 
 namespace deepedge::engine {
+
+// One original node (or fused group) of a profiled run.
+struct NodeProfile {
+  std::string name;     // the node's name; a fused group's is its nodes' names joined by '+'
+  std::string op_type;  // likewise joined by '+'
+  double time_ms = 0;
+  std::int64_t output_bytes = 0;
+  std::int64_t macs = 0;  // multiply-accumulates (Conv, Gemm, MatMul and kin); 0 otherwise
+  // When the node ran inside a kernel that runs several nodes at once (an XNNPACK
+  // region): that kernel's node name, and its time when run fused (the node times
+  // were measured separately, one runtime per node); else "" and -1.
+  std::string group = {};
+  double group_time_ms = -1;
+};
 
 class KernelContext {
  public:
@@ -56,6 +71,12 @@ class KernelContext {
   // library taking one (XNNPACK). Sharing it matters: two pools whose workers spin
   // on the same cores slow each other down many times over.
   virtual pthreadpool_t thread_pool() const { return nullptr; }
+
+  // True when the session profiles nodes. A kernel that runs several original nodes
+  // at once may then report each one with AddNodeProfile; the executor lists those
+  // instead of the kernel's node as a whole.
+  virtual bool profiling() const { return false; }
+  virtual void AddNodeProfile(NodeProfile /*profile*/) {}
 
   // Runs a nested graph (an If branch, a Loop or Scan body) with `inputs` bound to
   // its inputs in order; it may also read the enclosing graphs' values by name.

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "engine/kernel.h"
+#include "engine/kernels/qlinear.h"
 
 namespace deepedge::engine {
 
@@ -76,6 +77,7 @@ void RegisterAllKernels(KernelRegistry& r) {
   RegisterQuantKernels(r);
   RegisterRnnKernels(r);
   RegisterControlFlowKernels(r);
+  RegisterQLinearKernels(r);
 }
 
 }  // namespace deepedge::engine

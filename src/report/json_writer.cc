@@ -147,6 +147,7 @@ json RecordJson(const BenchRecord& rec) {
       {"valid", r.valid},
       {"invalid_reasons", r.invalid_reasons},
       {"model_load_memory_mib", OrNull(r.model_load_memory_mib)},
+      {"arena_mib", OrNull(r.arena_mib)},
       {"energy_per_inference", energy},
       {"monitors", monitors},
       {"layer_profile", layers},

@@ -87,6 +87,8 @@ std::string MonitorLines(const BenchRecord& rec) {
              MetricText(FindMetric(r, "memory", "peak_rss_mib"), "%.1f MiB");
       if (r.model_load_memory_mib)
         out += Format("; added by model load %.1f MiB", *r.model_load_memory_mib);
+      out += r.arena_mib ? Format("; engine arena %.2f MiB", *r.arena_mib)
+                         : std::string("; engine arena not reported");
       out += "\n";
     } else if (m.monitor == "energy") {
       auto e = FindMetric(r, "energy", "energy_j");

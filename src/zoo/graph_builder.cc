@@ -76,11 +76,22 @@ onnx::TensorProto* GraphBuilder::AddInitializer(const std::string& name,
   return t;
 }
 
+bool GraphBuilder::FromSource(const std::string& name, const std::vector<std::int64_t>& dims,
+                              std::size_t count, onnx::TensorProto* t) {
+  if (!source_) return false;
+  std::vector<float> values(count);
+  if (!source_(name, dims, values)) return false;
+  char* out = t->mutable_raw_data()->data();
+  for (std::size_t i = 0; i < count; ++i) StoreLittleEndian(values[i], out + 4 * i);
+  return true;
+}
+
 std::string GraphBuilder::AddRandom(const std::string& name, const std::vector<std::int64_t>& dims,
                                     double limit) {
   std::size_t count = 1;
   for (std::int64_t d : dims) count *= static_cast<std::size_t>(d);
   onnx::TensorProto* t = AddInitializer(name, dims, count);
+  if (FromSource(name, dims, count, t)) return name;
   char* out = t->mutable_raw_data()->data();
   const auto scale = static_cast<float>(limit);
   for (std::size_t i = 0; i < count; ++i)
@@ -93,6 +104,7 @@ std::string GraphBuilder::AddFilled(const std::string& name, const std::vector<s
   std::size_t count = 1;
   for (std::int64_t d : dims) count *= static_cast<std::size_t>(d);
   onnx::TensorProto* t = AddInitializer(name, dims, count);
+  if (FromSource(name, dims, count, t)) return name;
   char* out = t->mutable_raw_data()->data();
   for (std::size_t i = 0; i < count; ++i) StoreLittleEndian(value, out + 4 * i);
   return name;

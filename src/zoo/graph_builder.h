@@ -1,13 +1,17 @@
-// A small helper for writing ONNX graphs layer by layer (private to deepedge_zoo).
+// A small helper for writing ONNX graphs layer by layer (private to deepedge_zoo; also
+// used by tools/train_fashion_mnist to export its trained model).
 //
 // Every layer is named by the caller; the node, its output tensor and its
 // initializers derive their names from that name ("conv1" -> node "conv1", output
 // "conv1", weights "conv1.weight"), so a model's names do not depend on build order.
 // Initializer values come from one splitmix64 stream seeded by the caller, so the
-// same calls in the same order give byte-identical models on every platform.
+// same calls in the same order give byte-identical models on every platform, unless
+// a WeightSource supplies (trained) values instead.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,9 +43,18 @@ struct ConvSpec {
 
 enum class Activation { kNone, kRelu, kRelu6 };
 
+// Supplies the values of a float initializer: called with its name (e.g.
+// "conv0.conv.weight", "conv0.bn.running_var", "fc.bias"), its dims and a buffer of
+// their product to fill; returns false to keep the synthetic values.
+using WeightSource = std::function<bool(
+    const std::string& name, const std::vector<std::int64_t>& dims, std::span<float> values)>;
+
 class GraphBuilder {
  public:
   GraphBuilder(onnx::GraphProto* graph, std::uint64_t seed) : graph_(graph), rng_(seed) {}
+
+  // Applies to the initializers of the layers added after the call.
+  void SetWeightSource(WeightSource source) { source_ = std::move(source); }
 
   // Each layer returns the name of its output tensor. `name` must be unique.
   std::string Conv(const std::string& name, const std::string& x, const ConvSpec& spec);
@@ -80,8 +93,14 @@ class GraphBuilder {
   onnx::TensorProto* AddInitializer(const std::string& name, const std::vector<std::int64_t>& dims,
                                     std::size_t count);
 
+  // Stores the source's values for `name` in `t`; false when there is no source or
+  // it declines.
+  bool FromSource(const std::string& name, const std::vector<std::int64_t>& dims, std::size_t count,
+                  onnx::TensorProto* t);
+
   onnx::GraphProto* graph_;
   SplitMix64 rng_;
+  WeightSource source_;
   bool have_relu6_bounds_ = false;
 };
 

@@ -3,9 +3,12 @@
 
 #include "deepedge/backends.h"
 #include "deepedge/onnx_model.h"
+#include "deepedge/tflite_model.h"
 #include "engine/executor.h"
 #include "engine/kernel.h"
+#include "engine/layout_pass.h"
 #include "engine/passes.h"
+#include "engine/qdq_pass.h"
 #include "engine/xnnpack/xnn_pass.h"
 
 namespace deepedge {
@@ -44,9 +47,13 @@ class DeepEdgeSession final : public Session {
     std::vector<LayerProfile> layers;
     layers.reserve(nodes.size());
     for (const engine::NodeProfile& n : nodes) {
-      layers.push_back({n.name, n.op_type, n.time_ms, n.output_bytes, n.macs});
+      layers.push_back(
+          {n.name, n.op_type, n.time_ms, n.output_bytes, n.macs, n.group, n.group_time_ms});
     }
     return layers;
+  }
+  std::optional<std::int64_t> ArenaBytes() const override {
+    return static_cast<std::int64_t>(exec_->ArenaBytes());
   }
 
  private:
@@ -60,7 +67,7 @@ class DeepEdgeBackend final : public Backend {
   std::string Version() const override { return "0.1.0"; }
   Capabilities GetCapabilities() const override {
     Capabilities caps;
-    caps.formats = {ModelFormat::kOnnx};
+    caps.formats = {ModelFormat::kOnnx, ModelFormat::kTflite};
     caps.input_dtypes.assign(std::begin(kAllDTypes), std::end(kAllDTypes));
     caps.per_layer_profile = true;
     caps.load_from_bytes = true;
@@ -71,8 +78,15 @@ class DeepEdgeBackend final : public Backend {
   }
   Expected<std::unique_ptr<Session>> Load(const ModelSource& source,
                                           const SessionOptions& options) const override {
-    Expected<ir::Model> model = ImportOnnx(source);
+    Expected<ir::Model> model =
+        source.format == ModelFormat::kTflite ? ImportTflite(source) : ImportOnnx(source);
     if (!model) return model.status();
+    // NHWC importers wrap spatial ops in transposes: cancel them along chains first.
+    Expected<int> relayout = engine::OptimizeLayout(model->graph);
+    if (!relayout) return relayout.status().WithContext(source.display_name());
+    // QDQ chains onto the int8 kernels before folding turns dq(weights) into floats.
+    Expected<engine::QdqFusionStats> fused = engine::FuseQdq(model->graph);
+    if (!fused) return fused.status().WithContext(source.display_name());
     // Constants first, so that later passes and kernels see plain weights.
     Expected<int> folded = engine::FoldConstants(model->graph, Registry());
     if (!folded) return folded.status().WithContext(source.display_name());

@@ -3,6 +3,7 @@
 #include <xnnpack.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/xnnpack/winograd.h"
 #include "engine/xnnpack/xnn_ops.h"
 #include "engine/xnnpack/xnn_pass.h"
 
@@ -136,6 +138,9 @@ struct Value {
 struct Op {
   OpKind kind = OpKind::kCopy;
   const ir::Node* node = nullptr;
+  // Nodes folded or fused into this op (BatchNormalization, Relu / Clip, Identity),
+  // for the profile's group names.
+  std::vector<const ir::Node*> absorbed;
   std::vector<int> in;  // value indices
   int out = -1;
   float out_min = -kInf;
@@ -154,6 +159,10 @@ struct Op {
   ReshapeKind reshape = ReshapeKind::kReshape;
   std::vector<std::int64_t> shape_arg;  // Reshape target / Squeeze, Unsqueeze axes
   bool allowzero = false;
+  // 3x3 stride-1 convolutions: the Winograd form (made once the weights are final),
+  // and whether this build runs it (it depends on the spatial size).
+  std::shared_ptr<const Winograd3x3> winograd;
+  bool use_winograd = false;
   // Per build.
   std::vector<float> slope_buffer;
 };
@@ -228,13 +237,25 @@ struct PoolDeleter {
   void operator()(pthreadpool* p) const { pthreadpool_destroy(p); }
 };
 
+// A step of a run: ops [begin, end) in one XNNPACK runtime, or one op on the engine's
+// own kernel (runtime null).
+struct Step {
+  std::size_t begin = 0, end = 0;
+  std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime;
+};
+
 class RegionKernel final : public OpKernel {
  public:
   RegionKernel(const ir::Node& node, std::shared_ptr<const ir::Graph> body, pthreadpool_t shared)
-      : node_desc_(node.Describe()), body_(std::move(body)), shared_pool_(shared) {}
+      : node_desc_(node.Describe()),
+        region_name_(node.name),
+        body_(std::move(body)),
+        shared_pool_(shared) {}
   ~RegionKernel() override {
-    // The runtime reads the static buffers: it goes first.
+    // The runtimes read the static buffers: they go first.
     runtime_.reset();
+    steps_.clear();
+    op_steps_.clear();
   }
 
   Status Translate();
@@ -290,8 +311,10 @@ class RegionKernel final : public OpKernel {
   }
   // Node output `name` is the same data as value v (Identity, folded BatchNormalization,
   // fused Relu): v loses the consumer that disappeared and gains the alias's.
-  void Alias(const std::string& name, int v) {
+  void Alias(const ir::Node& n, int v) {
+    const std::string& name = n.outputs[0];
     Value& val = values_[static_cast<std::size_t>(v)];
+    if (val.producer >= 0) ops_[static_cast<std::size_t>(val.producer)].absorbed.push_back(&n);
     auto it = name_uses_.find(name);
     val.uses += (it == name_uses_.end() ? 0 : it->second) - 1;
     val.is_output = val.is_output || body_outputs_.count(name) > 0;
@@ -317,6 +340,18 @@ class RegionKernel final : public OpKernel {
   Status Build(KernelContext& ctx, const std::vector<Shape>& shapes);
   Status ComputeDims(Op& op);
   Status DefineOp(xnn_subgraph_t sg, Op& op);
+  // Runtimes for the given op ranges (after Build, for the same shapes): values that
+  // cross a range border live in NHWC buffers of the kernel. A range of one op that
+  // runs on the engine's own kernel (Winograd) gets no runtime.
+  Status BuildSteps(const std::vector<std::pair<std::size_t, std::size_t>>& ranges,
+                    std::vector<Step>& steps);
+  float* ValueBuffer(int v);
+  Status RunStep(KernelContext& ctx, const Step& step);
+  Status RunSteps(KernelContext& ctx, const std::vector<Step>& steps);
+  Status RunProfiled(KernelContext& ctx);
+  Status TransposeInputs(KernelContext& ctx);
+  Status TransposeOutputs(KernelContext& ctx);
+  std::int64_t OpMacs(const Op& op) const;
   Status Check(xnn_status s, const Op* op, const char* what) const {
     if (s == xnn_status_success) return Status::Ok();
     return Internal(node_desc_ + ": " + what + " failed" +
@@ -325,6 +360,7 @@ class RegionKernel final : public OpKernel {
   }
 
   std::string node_desc_;
+  std::string region_name_;
   std::shared_ptr<const ir::Graph> body_;
   pthreadpool_t shared_pool_ = nullptr;
 
@@ -346,6 +382,13 @@ class RegionKernel final : public OpKernel {
   std::vector<std::vector<float>> out_buffers_;
   std::vector<Shape> out_shapes_;  // NCHW / 2-D
   std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime_;
+  pthreadpool_t built_pool_ = nullptr;
+  bool built_ = false;
+  // With Winograd convolutions the region runs as steps (XNNPACK runtimes between
+  // them) instead of one runtime; profiling runs one step per op.
+  std::vector<Step> steps_;
+  std::vector<Step> op_steps_;
+  std::vector<std::vector<float>> value_buffers_;  // per value, when it crosses steps
 };
 
 Status RegionKernel::Translate() {
@@ -395,6 +438,18 @@ Status RegionKernel::Translate() {
         static_cast<int>(inputs_.size() + outputs_.size());
     outputs_.push_back(v);
   }
+  // Weights are final now (BatchNormalization folded, activations fused).
+  for (Op& op : ops_) {
+    const Window& w = op.window;
+    if (op.kind == OpKind::kConv && op.groups == 1 && op.filter_dims[1] == 3 &&
+        op.filter_dims[2] == 3 && w.stride[0] == 1 && w.stride[1] == 1 && w.dilation[0] == 1 &&
+        w.dilation[1] == 1 && WinogradEnabled() &&
+        WinogradPays(op.filter_dims[3], op.channels_out, 1 << 20)) {
+      op.winograd =
+          std::make_shared<const Winograd3x3>(op.filter.data(), op.bias.data(), op.filter_dims[3],
+                                              op.channels_out, op.out_min, op.out_max);
+    }
+  }
   return Status::Ok();
 }
 
@@ -418,7 +473,7 @@ Status RegionKernel::TranslateNode(const ir::Node& n) {
   if (op == "Identity" || op == "Dropout") {
     if (WantedOutputs(n) != 1) return Fail(n, "only the first output may be used");
     DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
-    Alias(n.outputs[0], x);
+    Alias(n, x);
     return Status::Ok();
   }
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
@@ -721,7 +776,7 @@ Status RegionKernel::TranslateBatchNorm(const ir::Node& n) {
       b[oc] = static_cast<float>(static_cast<double>(b[oc]) * scale[oc] +
                                  static_cast<double>(shift[oc]));
     }
-    Alias(n.outputs[0], x);
+    Alias(n, x);
     return Status::Ok();
   }
   // As x * scale + shift (per channel: the last axis of NHWC or of [N, C]).
@@ -754,7 +809,7 @@ Status RegionKernel::TranslateClip(const ir::Node& n) {
     if (lo < hi) {
       prod->out_min = lo;
       prod->out_max = hi;
-      Alias(n.outputs[0], x);
+      Alias(n, x);
       return Status::Ok();
     }
   }
@@ -1267,6 +1322,9 @@ Status RegionKernel::DefineOp(xnn_subgraph_t sg, Op& op) {
 
 Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes) {
   runtime_.reset();
+  steps_.clear();
+  op_steps_.clear();
+  built_ = false;
   built_shapes_.clear();
   // Shapes.
   for (Value& v : values_) v.dims.clear();
@@ -1278,36 +1336,17 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     if (v.is_static) v.dims = v.static_dims;
   }
   for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(ComputeDims(op));
-
-  // The subgraph.
-  const std::uint32_t externals = static_cast<std::uint32_t>(inputs_.size() + outputs_.size());
-  xnn_subgraph_t raw = nullptr;
-  DEEPEDGE_RETURN_IF_ERROR(
-      Check(xnn_create_subgraph(externals, 0, &raw), nullptr, "xnn_create_subgraph"));
-  std::unique_ptr<xnn_subgraph, SubgraphDeleter> sg(raw);
-  std::vector<bool> used(values_.size(), false);
-  for (const Op& op : ops_) {
-    for (int v : op.in) used[static_cast<std::size_t>(v)] = true;
-    used[static_cast<std::size_t>(op.out)] = true;
+  bool any_winograd = false;
+  for (Op& op : ops_) {
+    op.use_winograd = false;
+    if (op.winograd == nullptr) continue;
+    const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
+    const std::size_t tiles = y[0] * ((y[1] + 1) / 2) * ((y[2] + 1) / 2);
+    op.use_winograd = WinogradPays(op.winograd->c_in(), op.winograd->c_out(), tiles);
+    any_winograd = any_winograd || op.use_winograd;
   }
-  for (std::size_t i = 0; i < values_.size(); ++i) {
-    Value& v = values_[i];
-    v.id = XNN_INVALID_VALUE_ID;
-    if (!used[i] && v.external < 0) continue;
-    std::uint32_t flags = 0;
-    if (v.external >= 0) {
-      flags = v.is_input ? XNN_VALUE_FLAG_EXTERNAL_INPUT : XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
-    }
-    const std::uint32_t ext =
-        v.external >= 0 ? static_cast<std::uint32_t>(v.external) : XNN_INVALID_VALUE_ID;
-    DEEPEDGE_RETURN_IF_ERROR(
-        Check(xnn_define_tensor_value(sg.get(), xnn_datatype_fp32, v.dims.size(), v.dims.data(),
-                                      v.data, ext, flags, &v.id),
-              nullptr, ("xnn_define_tensor_value for '" + v.name + "'").c_str()));
-  }
-  for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), op));
 
-  // The thread pool and the runtime.
+  // The thread pool.
   pthreadpool_t pool = shared_pool_ != nullptr ? shared_pool_ : ctx.thread_pool();
   if (pool == nullptr && ctx.threads() > 1) {
     if (own_pool_ == nullptr ||
@@ -1317,30 +1356,79 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     }
     pool = own_pool_.get();
   }
-  xnn_runtime_t rt = nullptr;
-  DEEPEDGE_RETURN_IF_ERROR(
-      Check(xnn_create_runtime_v2(sg.get(), pool, 0, &rt), nullptr, "xnn_create_runtime_v2"));
-  std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime(rt);
+  built_pool_ = pool;
 
-  // External buffers (inputs get XNN_EXTRA_BYTES of slack) and their binding.
-  std::vector<xnn_external_value> ext;
+  // External buffers (inputs get XNN_EXTRA_BYTES of slack).
   in_buffers_.resize(inputs_.size());
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const Value& v = values_[static_cast<std::size_t>(inputs_[i])];
     in_buffers_[i].assign(Product(v.dims) + kExtraFloats, 0.0f);
-    ext.push_back({v.id, in_buffers_[i].data()});
   }
   out_buffers_.resize(outputs_.size());
   out_shapes_.clear();
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     const Value& v = values_[static_cast<std::size_t>(outputs_[i])];
     out_buffers_[i].assign(Product(v.dims) + kExtraFloats, 0.0f);
-    ext.push_back({v.id, out_buffers_[i].data()});
     out_shapes_.emplace_back(ToNchw(v.dims));
   }
-  DEEPEDGE_RETURN_IF_ERROR(Check(xnn_setup_runtime(runtime.get(), ext.size(), ext.data()), nullptr,
-                                 "xnn_setup_runtime"));
-  runtime_ = std::move(runtime);
+  value_buffers_.assign(values_.size(), {});
+
+  if (any_winograd) {
+    // XNNPACK runtimes for the runs of ops between the Winograd convolutions.
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
+    for (std::size_t i = 0; i < ops_.size();) {
+      std::size_t j = i + 1;
+      if (!ops_[i].use_winograd) {
+        while (j < ops_.size() && !ops_[j].use_winograd) ++j;
+      }
+      ranges.emplace_back(i, j);
+      i = j;
+    }
+    DEEPEDGE_RETURN_IF_ERROR(BuildSteps(ranges, steps_));
+  } else {
+    // One subgraph for the whole region.
+    const std::uint32_t externals = static_cast<std::uint32_t>(inputs_.size() + outputs_.size());
+    xnn_subgraph_t raw = nullptr;
+    DEEPEDGE_RETURN_IF_ERROR(
+        Check(xnn_create_subgraph(externals, 0, &raw), nullptr, "xnn_create_subgraph"));
+    std::unique_ptr<xnn_subgraph, SubgraphDeleter> sg(raw);
+    std::vector<bool> used(values_.size(), false);
+    for (const Op& op : ops_) {
+      for (int v : op.in) used[static_cast<std::size_t>(v)] = true;
+      used[static_cast<std::size_t>(op.out)] = true;
+    }
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      Value& v = values_[i];
+      v.id = XNN_INVALID_VALUE_ID;
+      if (!used[i] && v.external < 0) continue;
+      std::uint32_t flags = 0;
+      if (v.external >= 0) {
+        flags = v.is_input ? XNN_VALUE_FLAG_EXTERNAL_INPUT : XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+      }
+      const std::uint32_t ext =
+          v.external >= 0 ? static_cast<std::uint32_t>(v.external) : XNN_INVALID_VALUE_ID;
+      DEEPEDGE_RETURN_IF_ERROR(
+          Check(xnn_define_tensor_value(sg.get(), xnn_datatype_fp32, v.dims.size(), v.dims.data(),
+                                        v.data, ext, flags, &v.id),
+                nullptr, ("xnn_define_tensor_value for '" + v.name + "'").c_str()));
+    }
+    for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), op));
+    xnn_runtime_t rt = nullptr;
+    DEEPEDGE_RETURN_IF_ERROR(
+        Check(xnn_create_runtime_v2(sg.get(), pool, 0, &rt), nullptr, "xnn_create_runtime_v2"));
+    std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime(rt);
+    std::vector<xnn_external_value> ext;
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      ext.push_back({values_[static_cast<std::size_t>(inputs_[i])].id, in_buffers_[i].data()});
+    }
+    for (std::size_t i = 0; i < outputs_.size(); ++i) {
+      ext.push_back({values_[static_cast<std::size_t>(outputs_[i])].id, out_buffers_[i].data()});
+    }
+    DEEPEDGE_RETURN_IF_ERROR(Check(xnn_setup_runtime(runtime.get(), ext.size(), ext.data()),
+                                   nullptr, "xnn_setup_runtime"));
+    runtime_ = std::move(runtime);
+  }
+  built_ = true;
   built_shapes_ = shapes;
   built_threads_ = ctx.threads();
   ++builds_;
@@ -1365,15 +1453,32 @@ Status RegionKernel::Run(KernelContext& ctx) {
     }
     shapes.push_back(t->shape());
   }
-  if (runtime_ == nullptr || shapes != built_shapes_ ||
+  if (!built_ || shapes != built_shapes_ ||
       (shared_pool_ == nullptr && ctx.threads() != built_threads_)) {
     Status s = Build(ctx, shapes);
     if (!s.ok()) {
       runtime_.reset();
+      steps_.clear();
+      op_steps_.clear();
+      built_ = false;
       built_shapes_.clear();
       return s;
     }
   }
+  if (ctx.profiling()) return RunProfiled(ctx);
+  DEEPEDGE_RETURN_IF_ERROR(TransposeInputs(ctx));
+  if (runtime_ != nullptr) {
+    const xnn_status st = xnn_invoke_runtime(runtime_.get());
+    if (st != xnn_status_success) {
+      return Internal(node_desc_ + ": xnn_invoke_runtime failed: " + XnnStatusName(st));
+    }
+  } else {
+    DEEPEDGE_RETURN_IF_ERROR(RunSteps(ctx, steps_));
+  }
+  return TransposeOutputs(ctx);
+}
+
+Status RegionKernel::TransposeInputs(KernelContext& ctx) {
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
     const Tensor* t = ctx.input(i);
     const float* src = t->as<float>().data();
@@ -1387,10 +1492,10 @@ Status RegionKernel::Run(KernelContext& ctx) {
       std::memcpy(dst, src, t->byte_size());
     }
   }
-  const xnn_status st = xnn_invoke_runtime(runtime_.get());
-  if (st != xnn_status_success) {
-    return Internal(node_desc_ + ": xnn_invoke_runtime failed: " + XnnStatusName(st));
-  }
+  return Status::Ok();
+}
+
+Status RegionKernel::TransposeOutputs(KernelContext& ctx) {
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     const Shape& s = out_shapes_[i];
     DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(i, DType::kF32, s));
@@ -1404,6 +1509,234 @@ Status RegionKernel::Run(KernelContext& ctx) {
       std::memcpy(dst, src, y->byte_size());
     }
   }
+  return Status::Ok();
+}
+
+std::int64_t RegionKernel::OpMacs(const Op& op) const {
+  const std::int64_t out =
+      static_cast<std::int64_t>(Product(values_[static_cast<std::size_t>(op.out)].dims));
+  switch (op.kind) {
+    case OpKind::kConv:  // filter [C_out, KH, KW, C_in / group]
+      return out *
+             static_cast<std::int64_t>(op.filter_dims[1] * op.filter_dims[2] * op.filter_dims[3]);
+    case OpKind::kDepthwiseConv:  // filter [1, KH, KW, C_out]
+      return out * static_cast<std::int64_t>(op.filter_dims[1] * op.filter_dims[2]);
+    case OpKind::kFullyConnected:  // filter [N_out, K]
+      return out * static_cast<std::int64_t>(op.filter_dims[1]);
+    default:
+      return 0;
+  }
+}
+
+float* RegionKernel::ValueBuffer(int v) {
+  // Region inputs and outputs live in the external buffers; other values crossing a
+  // step border get a buffer of their own.
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i] == v) return in_buffers_[i].data();
+  }
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    if (outputs_[i] == v) return out_buffers_[i].data();
+  }
+  std::vector<float>& b = value_buffers_[static_cast<std::size_t>(v)];
+  if (b.empty()) b.assign(Product(values_[static_cast<std::size_t>(v)].dims) + kExtraFloats, 0.0f);
+  return b.data();
+}
+
+Status RegionKernel::BuildSteps(const std::vector<std::pair<std::size_t, std::size_t>>& ranges,
+                                std::vector<Step>& steps) {
+  steps.clear();
+  std::vector<bool> region_output(values_.size(), false);
+  for (int v : outputs_) region_output[static_cast<std::size_t>(v)] = true;
+  for (const auto& [begin, end] : ranges) {
+    Step step;
+    step.begin = begin;
+    step.end = end;
+    if (end == begin + 1 && ops_[begin].use_winograd) {
+      ValueBuffer(ops_[begin].in[0]);
+      ValueBuffer(ops_[begin].out);
+      steps.push_back(std::move(step));
+      continue;
+    }
+    auto inside = [&](int producer) {
+      return producer >= 0 && static_cast<std::size_t>(producer) >= begin &&
+             static_cast<std::size_t>(producer) < end;
+    };
+    // Externals: activations read here but produced elsewhere, then values produced
+    // here and read elsewhere (or region outputs).
+    std::vector<int> ext_in, ext_out, internal;
+    for (std::size_t j = begin; j < end; ++j) {
+      for (int v : ops_[j].in) {
+        const Value& val = values_[static_cast<std::size_t>(v)];
+        if (!val.is_static && !inside(val.producer) &&
+            std::find(ext_in.begin(), ext_in.end(), v) == ext_in.end()) {
+          ext_in.push_back(v);
+        }
+      }
+    }
+    for (std::size_t j = begin; j < end; ++j) {
+      const int v = ops_[j].out;
+      bool read_outside = region_output[static_cast<std::size_t>(v)];
+      for (std::size_t o = 0; o < ops_.size() && !read_outside; ++o) {
+        if (o >= begin && o < end) continue;
+        read_outside = std::find(ops_[o].in.begin(), ops_[o].in.end(), v) != ops_[o].in.end();
+      }
+      (read_outside ? ext_out : internal).push_back(v);
+    }
+    const Op* first = &ops_[begin];
+    xnn_subgraph_t raw = nullptr;
+    DEEPEDGE_RETURN_IF_ERROR(Check(
+        xnn_create_subgraph(static_cast<std::uint32_t>(ext_in.size() + ext_out.size()), 0, &raw),
+        first, "xnn_create_subgraph"));
+    std::unique_ptr<xnn_subgraph, SubgraphDeleter> sg(raw);
+    auto define = [&](int v, const float* data, std::uint32_t ext, std::uint32_t flags) {
+      Value& val = values_[static_cast<std::size_t>(v)];
+      return Check(xnn_define_tensor_value(sg.get(), xnn_datatype_fp32, val.dims.size(),
+                                           val.dims.data(), data, ext, flags, &val.id),
+                   first, "xnn_define_tensor_value");
+    };
+    for (std::size_t j = begin; j < end; ++j) {
+      for (int v : ops_[j].in) {
+        const Value& val = values_[static_cast<std::size_t>(v)];
+        if (val.is_static) DEEPEDGE_RETURN_IF_ERROR(define(v, val.data, XNN_INVALID_VALUE_ID, 0));
+      }
+    }
+    std::vector<xnn_external_value> bind;
+    for (std::size_t e = 0; e < ext_in.size(); ++e) {
+      const std::uint32_t id = static_cast<std::uint32_t>(e);
+      DEEPEDGE_RETURN_IF_ERROR(define(ext_in[e], nullptr, id, XNN_VALUE_FLAG_EXTERNAL_INPUT));
+      bind.push_back({id, ValueBuffer(ext_in[e])});
+    }
+    for (std::size_t e = 0; e < ext_out.size(); ++e) {
+      const std::uint32_t id = static_cast<std::uint32_t>(ext_in.size() + e);
+      DEEPEDGE_RETURN_IF_ERROR(define(ext_out[e], nullptr, id, XNN_VALUE_FLAG_EXTERNAL_OUTPUT));
+      bind.push_back({id, ValueBuffer(ext_out[e])});
+    }
+    for (int v : internal) DEEPEDGE_RETURN_IF_ERROR(define(v, nullptr, XNN_INVALID_VALUE_ID, 0));
+    for (std::size_t j = begin; j < end; ++j) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), ops_[j]));
+    xnn_runtime_t rt = nullptr;
+    DEEPEDGE_RETURN_IF_ERROR(Check(xnn_create_runtime_v2(sg.get(), built_pool_, 0, &rt), first,
+                                   "xnn_create_runtime_v2"));
+    step.runtime.reset(rt);
+    DEEPEDGE_RETURN_IF_ERROR(Check(xnn_setup_runtime(step.runtime.get(), bind.size(), bind.data()),
+                                   first, "xnn_setup_runtime"));
+    steps.push_back(std::move(step));
+  }
+  return Status::Ok();
+}
+
+Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
+  if (step.runtime != nullptr) {
+    const xnn_status st = xnn_invoke_runtime(step.runtime.get());
+    if (st != xnn_status_success) {
+      const Op& op = ops_[step.begin];
+      return Internal(node_desc_ + ": xnn_invoke_runtime failed" +
+                      (op.node ? " for " + op.node->Describe() : std::string()) + ": " +
+                      XnnStatusName(st));
+    }
+    return Status::Ok();
+  }
+  const Op& op = ops_[step.begin];
+  const std::vector<std::size_t>& x = values_[static_cast<std::size_t>(op.in[0])].dims;
+  const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
+  auto r =
+      ResolveWindow(op.window, static_cast<std::int64_t>(x[1]), static_cast<std::int64_t>(x[2]));
+  if (!r) return Internal(node_desc_ + ": " + r.status().message());
+  op.winograd->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2], static_cast<std::size_t>(r->top),
+                   static_cast<std::size_t>(r->left), y[1], y[2], ValueBuffer(op.out));
+  return Status::Ok();
+}
+
+Status RegionKernel::RunSteps(KernelContext& ctx, const std::vector<Step>& steps) {
+  for (const Step& step : steps) DEEPEDGE_RETURN_IF_ERROR(RunStep(ctx, step));
+  return Status::Ok();
+}
+
+// Profiling run: the fused runtime is timed as a whole (what a normal run costs),
+// then every op runs again in a runtime of its own, timed, on the same NHWC buffers;
+// its results are the outputs. Each original node (with the nodes fused into it)
+// becomes one profile entry; the border transposes are entries of their own.
+Status RegionKernel::RunProfiled(KernelContext& ctx) {
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  };
+  if (op_steps_.size() != ops_.size()) {
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
+    for (std::size_t i = 0; i < ops_.size(); ++i) ranges.emplace_back(i, i + 1);
+    Status s = BuildSteps(ranges, op_steps_);
+    if (!s.ok()) {
+      op_steps_.clear();
+      return s;
+    }
+  }
+  const auto t0 = Clock::now();
+  DEEPEDGE_RETURN_IF_ERROR(TransposeInputs(ctx));
+  const auto t1 = Clock::now();
+  if (runtime_ != nullptr) {
+    const xnn_status st = xnn_invoke_runtime(runtime_.get());
+    if (st != xnn_status_success) {
+      return Internal(node_desc_ + ": xnn_invoke_runtime failed: " + XnnStatusName(st));
+    }
+  } else {
+    DEEPEDGE_RETURN_IF_ERROR(RunSteps(ctx, steps_));
+  }
+  const auto t2 = Clock::now();
+  std::vector<double> op_ms(ops_.size());
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    const auto a = Clock::now();
+    DEEPEDGE_RETURN_IF_ERROR(RunStep(ctx, op_steps_[i]));
+    op_ms[i] = ms(a, Clock::now());
+  }
+  const auto t3 = Clock::now();
+  DEEPEDGE_RETURN_IF_ERROR(TransposeOutputs(ctx));
+  const auto t4 = Clock::now();
+  const double fused = ms(t0, t1) + ms(t1, t2) + ms(t3, t4);
+
+  auto entry = [&](std::string name, std::string type, double time, std::int64_t bytes,
+                   std::int64_t macs) {
+    NodeProfile p;
+    p.name = std::move(name);
+    p.op_type = std::move(type);
+    p.time_ms = time;
+    p.output_bytes = bytes;
+    p.macs = macs;
+    p.group = region_name_;
+    p.group_time_ms = fused;
+    ctx.AddNodeProfile(std::move(p));
+  };
+  std::int64_t in_bytes = 0, out_bytes = 0;
+  for (std::size_t i = 0; i < inputs_.size(); ++i)
+    in_bytes += static_cast<std::int64_t>(ctx.input(i)->byte_size());
+  for (const Shape& sh : out_shapes_)
+    out_bytes += sh.element_count() * static_cast<std::int64_t>(sizeof(float));
+  entry(region_name_ + ":to_nhwc", "Transpose", ms(t0, t1), in_bytes, 0);
+  for (std::size_t i = 0; i < ops_.size();) {
+    // Consecutive ops of one node (a BatchNormalization as Mul + Add) are one entry.
+    std::size_t j = i + 1;
+    while (ops_[i].node != nullptr && j < ops_.size() && ops_[j].node == ops_[i].node) ++j;
+    std::string name, type;
+    auto add = [&](const ir::Node* n) {
+      name += (name.empty() ? "" : "+") + n->name;
+      type += (type.empty() ? "" : "+") + n->op_type;
+    };
+    double time = 0;
+    std::int64_t macs = 0;
+    for (std::size_t k = i; k < j; ++k) {
+      if (k == i && ops_[k].node != nullptr) add(ops_[k].node);
+      for (const ir::Node* n : ops_[k].absorbed) add(n);
+      time += op_ms[k];
+      macs += OpMacs(ops_[k]);
+    }
+    if (ops_[i].node == nullptr) {
+      name = region_name_ + ":copy";
+      type = "Identity";
+    }
+    const std::int64_t bytes = static_cast<std::int64_t>(
+        Product(values_[static_cast<std::size_t>(ops_[j - 1].out)].dims) * sizeof(float));
+    entry(std::move(name), std::move(type), time, bytes, macs);
+    i = j;
+  }
+  entry(region_name_ + ":to_nchw", "Transpose", ms(t3, t4), out_bytes, 0);
   return Status::Ok();
 }
 

@@ -120,6 +120,23 @@ Expected<ModelInfo> Inspect(const ModelSource& source) {
     initializer_names.insert(t.values().name());
     params += ElementCount(t.values().dims());
   }
+  // Exporters (PyTorch's among them) may store weights as Constant nodes instead.
+  for (const onnx::NodeProto& n : graph.node()) {
+    if (n.op_type() != "Constant" || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+    for (const onnx::AttributeProto& a : n.attribute()) {
+      if (a.name() == "value") {
+        params += ElementCount(a.t().dims());
+      } else if (a.name() == "sparse_value") {
+        params += ElementCount(a.sparse_tensor().values().dims());
+      } else if (a.name() == "value_floats") {
+        params += a.floats_size();
+      } else if (a.name() == "value_ints") {
+        params += a.ints_size();
+      } else if (a.name() == "value_float" || a.name() == "value_int") {
+        params += 1;
+      }
+    }
+  }
   info.parameter_count = params;
 
   for (const onnx::ValueInfoProto& vi : graph.input()) {

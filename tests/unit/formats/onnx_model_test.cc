@@ -233,6 +233,35 @@ TEST(InspectOnnxTest, DynamicDimensionsAreReportedAndCountedAsOne) {
   EXPECT_EQ(info->macs, 16 * 8);
 }
 
+TEST(InspectOnnxTest, CountsConstantNodeWeightsAsParameters) {
+  // The ConvRelu model with its weights in Constant nodes (a tensor and a float
+  // list) instead of initializers, as some exporters write them.
+  TinyModel m;
+  m.Input("x", {-1, 3, 8, 8});
+  onnx::NodeProto* w = m.Node("Constant", {}, {"w"});
+  onnx::AttributeProto* value = w->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::TENSOR);
+  onnx::TensorProto* t = value->mutable_t();
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (std::int64_t d : {4, 3, 3, 3}) t->add_dims(d);
+  t->mutable_raw_data()->assign(4 * 3 * 3 * 3 * 4, '\0');
+  onnx::NodeProto* b = m.Node("Constant", {}, {"b"});
+  onnx::AttributeProto* floats = b->add_attribute();
+  floats->set_name("value_floats");
+  floats->set_type(onnx::AttributeProto::FLOATS);
+  for (int i = 0; i < 4; ++i) floats->add_floats(0.5f);
+  auto* conv = m.Node("Conv", {"x", "w", "b"}, {"c"});
+  TinyModel::Ints(conv, "kernel_shape", {3, 3});
+  TinyModel::Ints(conv, "pads", {1, 1, 1, 1});
+  m.Node("Relu", {"c"}, {"y"});
+  m.Output("y", {-1, 4, 8, 8});
+  auto info = InspectOnnx(m.Source());
+  ASSERT_TRUE(info.has_value()) << info.status().ToString();
+  EXPECT_EQ(info->parameter_count, 4 * 3 * 3 * 3 + 4);
+  EXPECT_EQ(info->operator_counts.at("Constant"), 2);
+}
+
 TEST(InspectOnnxTest, GemmMacs) {
   for (bool trans_a : {false, true}) {
     TinyModel m;

@@ -54,6 +54,7 @@ BenchRecord FixedRecord(const std::string& backend, double p50_ms, Provenance en
   r.valid = false;
   r.invalid_reasons = {"too short: 9.000 s < minimum 10.000 s"};
   r.model_load_memory_mib = 12.25;
+  r.arena_mib = 3.5;
   r.inputs = {{"input", DType::kF32, Shape{1, 3, 8, 8}}};
   MonitorReport cpu{
       "cpu", true, "", "/proc", {{"cpu_time_s", 19.5, "s"}, {"utilisation_machine", 48.75, "%"}},

@@ -1,0 +1,142 @@
+#include "partition_util.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "common.h"
+#include "deepedge/bench.h"
+#include "deepedge/stats.h"
+
+namespace deepedge::app {
+
+void AddMeasureOptions(CLI::App* cmd, MeasureOptions& o) {
+  cmd->add_option("-b,--backend", o.backend,
+                  "Backend that measures (default: the first that reads ONNX)");
+  cmd->add_option("-O,--backend-option", o.backend_options,
+                  "KEY=VALUE option of the backend; repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--runs", o.runs, "Measured runs per model (medians are kept)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--input-shape", o.input_shapes,
+                  "NAME=DIMS or DIMS (e.g. 1x3x640x640) for inputs with dynamic dimensions");
+}
+
+Expected<std::map<std::string, Shape>> ParseInputShapes(const MeasureOptions& o) {
+  std::map<std::string, Shape> out;
+  for (const std::string& s : o.input_shapes) {
+    const auto [name, dims] = SplitAssignment(s);
+    Expected<Shape> shape = Shape::Parse(dims);
+    if (!shape) return shape.status().WithContext("--input-shape " + s);
+    out[name] = *shape;
+  }
+  return out;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+namespace {
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+Expected<std::unique_ptr<Session>> Load(AppContext& ctx, const ModelSource& source,
+                                        const MeasureOptions& o, bool profile, std::string* name) {
+  DEEPEDGE_ASSIGN_OR_RETURN(*name, ChooseBackend(ctx, o.backend, source.format));
+  DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
+  SessionOptions so;
+  so.threads = o.threads;
+  so.profile_layers = profile;
+  so.backend_options = options;
+  return ctx.backends.Load(*name, source, so);
+}
+
+}  // namespace
+
+Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSource& source,
+                                                  const partition::LayerGraph& graph,
+                                                  const MeasureOptions& o) {
+  partition::DeviceProfile p;
+  p.device = HostName();
+  p.threads = o.threads;
+  p.model_name = graph.model_name;
+  p.model_sha256 = graph.sha256;
+  DEEPEDGE_ASSIGN_OR_RETURN(auto session, Load(ctx, source, o, true, &p.backend));
+  InputSpec spec;
+  DEEPEDGE_ASSIGN_OR_RETURN(spec.shapes, ParseInputShapes(o));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(session->Inputs(), spec, 1));
+  std::vector<Tensor> outputs;
+  DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> times;
+  std::map<std::string, LayerProfile> info;
+  for (int r = 0; r < o.runs; ++r) {
+    DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+    DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
+    for (const LayerProfile& l : prof) {
+      if (!info.count(l.name)) {
+        order.push_back(l.name);
+        info[l.name] = l;
+      }
+      times[l.name].push_back(l.time_ms);
+    }
+  }
+  for (const std::string& n : order) {
+    LayerProfile l = info[n];
+    l.time_ms = Median(times[n]);
+    p.layers.push_back(l);
+  }
+  session.reset();
+  // The whole model as it normally runs (no per-layer timing overhead).
+  std::string backend;
+  DEEPEDGE_ASSIGN_OR_RETURN(auto plain, Load(ctx, source, o, false, &backend));
+  DEEPEDGE_RETURN_IF_ERROR(plain->Run(inputs, outputs));
+  std::vector<double> wall;
+  for (int r = 0; r < o.runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    DEEPEDGE_RETURN_IF_ERROR(plain->Run(inputs, outputs));
+    wall.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  p.model_total_ms = Median(wall);
+  return p;
+}
+
+Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
+                                 const MeasureOptions& o) {
+  std::string backend;
+  DEEPEDGE_ASSIGN_OR_RETURN(auto session, Load(ctx, source, o, true, &backend));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<Tensor> inputs,
+                            MakeInputs(session->Inputs(), InputSpec{}, 1));
+  std::vector<Tensor> outputs;
+  DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+  std::vector<double> v;
+  for (int r = 0; r < o.runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+    const double wall =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    Expected<std::vector<LayerProfile>> prof = session->LastProfile();
+    double sum = 0;
+    if (prof) {
+      for (const LayerProfile& l : *prof) sum += l.time_ms;
+    }
+    v.push_back(prof && sum > 0 ? sum : wall);
+  }
+  return Median(v);
+}
+
+}  // namespace deepedge::app

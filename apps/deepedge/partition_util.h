@@ -1,0 +1,42 @@
+// Pieces shared by the partition subcommands (calibrate, predict, partition, split).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app.h"
+#include "deepedge/model.h"
+#include "deepedge/partition.h"
+
+namespace deepedge::app {
+
+// -b, -O, -t, --runs: how profiles are measured on this machine.
+struct MeasureOptions {
+  std::string backend;
+  std::vector<std::string> backend_options;
+  int threads = 0;
+  int runs = 10;
+  std::vector<std::string> input_shapes;  // NAME=DIMS or DIMS
+};
+// --input-shape values as whole shapes by input name ("" for every input).
+Expected<std::map<std::string, Shape>> ParseInputShapes(const MeasureOptions& o);
+void AddMeasureOptions(CLI::App* cmd, MeasureOptions& o);
+
+// Runs `source` with per-layer profiling: each layer's median time over `runs` runs
+// (after one unmeasured run), and the whole model's median latency from a second
+// session without profiling. The profile names the model by `graph.sha256`.
+Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSource& source,
+                                                  const partition::LayerGraph& graph,
+                                                  const MeasureOptions& o);
+
+// Median time of one run of `source` (ms): the sum of the profiled layers' times when
+// the backend profiles, else the run's wall time.
+Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
+                                 const MeasureOptions& o);
+
+std::string HostName();
+
+}  // namespace deepedge::app

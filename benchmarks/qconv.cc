@@ -1,0 +1,235 @@
+// int8 QConv (engine/kernels/qlinear.h) against the float Conv the `deepedge` backend
+// runs (through XNNPACK regions), on MobileNet v1 sized layers, in the same run.
+//
+// Both run through the engine's executor on one-node graphs: the float graph is
+// partitioned for XNNPACK as the backend does (f32 NCHW in and out, so each region
+// pays its NCHW <-> NHWC transposes, as a lone layer does in a model); the int8
+// graph is one QConv (i8 NCHW in and out). Prints the median of `--reps` runs per
+// layer and thread count, and the ratio int8 / f32 (issue 4 wants <= 0.6 for whole
+// models). Usage: qconv_vs_f32 [--reps N] [--threads 1,2] [--no-simd]
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/executor.h"
+#include "engine/kernel.h"
+#include "engine/kernels/qlinear.h"
+#include "engine/xnnpack/xnn_pass.h"
+
+namespace {
+
+using namespace deepedge;
+using i64 = std::int64_t;
+
+struct Layer {
+  const char* name;
+  i64 C, H, M, k, stride, group;
+};
+
+ir::Attribute Ints(std::vector<i64> v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+ir::Attribute Int(i64 v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+ir::Attribute Float(float v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+std::shared_ptr<const Tensor> Filled(DType t, Shape s, unsigned seed) {
+  Tensor x = Tensor::Allocate(t, std::move(s)).value();
+  auto* b = static_cast<std::uint8_t*>(x.data());
+  for (std::size_t i = 0; i < x.byte_size(); ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    b[i] = static_cast<std::uint8_t>(seed >> 24);
+  }
+  if (t == DType::kF32) {
+    for (float& f : x.as<float>()) {
+      seed = seed * 1664525u + 1013904223u;
+      f = static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
+    }
+  }
+  return std::make_shared<const Tensor>(std::move(x));
+}
+
+std::shared_ptr<ir::Model> Graph(const Layer& l, bool int8) {
+  auto m = std::make_shared<ir::Model>();
+  const DType t = int8 ? DType::kI8 : DType::kF32;
+  const i64 oh = (l.H + 2 * (l.k / 2) - l.k) / l.stride + 1;
+  m->graph.inputs = {{"x", t, Shape{1, l.C, l.H, l.H}}};
+  m->graph.outputs = {{"y", t, Shape{1, l.M, oh, oh}}};
+  m->graph.initializers["w"] = Filled(t, Shape{l.M, l.C / l.group, l.k, l.k}, 3);
+  m->graph.initializers["b"] =
+      int8 ? Filled(DType::kI32, Shape{l.M}, 4) : Filled(DType::kF32, Shape{l.M}, 4);
+  ir::Node n;
+  n.name = "conv";
+  n.op_type = int8 ? "QConv" : "Conv";
+  n.domain = int8 ? engine::kQLinearDomain : "";
+  n.opset = int8 ? 1 : 13;
+  n.inputs = {"x", "w", "b"};
+  n.outputs = {"y"};
+  const i64 p = l.k / 2;
+  n.attributes["kernel_shape"] = Ints({l.k, l.k});
+  n.attributes["strides"] = Ints({l.stride, l.stride});
+  n.attributes["pads"] = Ints({p, p, p, p});
+  n.attributes["group"] = Int(l.group);
+  if (int8) {
+    n.attributes["x_scale"] = Float(0.02f);
+    n.attributes["x_zero_point"] = Int(-3);
+    ir::Attribute ws;
+    ws.kind = ir::Attribute::Kind::kFloats;
+    ws.floats.assign(static_cast<std::size_t>(l.M), 0.001f);
+    n.attributes["w_scale"] = ws;
+    n.attributes["y_scale"] = Float(0.05f);
+    n.attributes["y_zero_point"] = Int(-128);
+    ir::Attribute yt;
+    yt.kind = ir::Attribute::Kind::kString;
+    yt.s = "i8";
+    n.attributes["y_type"] = yt;
+  }
+  m->graph.nodes.push_back(std::move(n));
+  if (!int8) {
+    auto part = engine::PartitionForXnnpack(m->graph);
+    if (part) m->graph = std::move(part).value();
+  }
+  return m;
+}
+
+// The classifier: x [1, 1024] times W [1000, 1024]^T + b (Gemm / QGemm).
+std::shared_ptr<ir::Model> FcGraph(bool int8) {
+  auto m = std::make_shared<ir::Model>();
+  const DType t = int8 ? DType::kI8 : DType::kF32;
+  m->graph.inputs = {{"x", t, Shape{1, 1024}}};
+  m->graph.outputs = {{"y", t, Shape{1, 1000}}};
+  m->graph.initializers["w"] = Filled(t, Shape{1000, 1024}, 3);
+  m->graph.initializers["b"] =
+      int8 ? Filled(DType::kI32, Shape{1000}, 4) : Filled(DType::kF32, Shape{1000}, 4);
+  ir::Node n;
+  n.name = "fc";
+  n.op_type = int8 ? "QGemm" : "Gemm";
+  n.domain = int8 ? engine::kQLinearDomain : "";
+  n.opset = int8 ? 1 : 13;
+  n.inputs = {"x", "w", "b"};
+  n.outputs = {"y"};
+  if (int8) {
+    n.attributes["x_scale"] = Float(0.02f);
+    ir::Attribute ws;
+    ws.kind = ir::Attribute::Kind::kFloats;
+    ws.floats = {0.001f};
+    n.attributes["w_scale"] = ws;
+    n.attributes["y_scale"] = Float(0.05f);
+    ir::Attribute yt;
+    yt.kind = ir::Attribute::Kind::kString;
+    yt.s = "i8";
+    n.attributes["y_type"] = yt;
+  } else {
+    n.attributes["transB"] = Int(1);
+  }
+  m->graph.nodes.push_back(std::move(n));
+  if (!int8) {
+    auto part = engine::PartitionForXnnpack(m->graph);
+    if (part) m->graph = std::move(part).value();
+  }
+  return m;
+}
+
+double MedianMs(const std::shared_ptr<ir::Model>& m, const engine::KernelRegistry& reg, int threads,
+                int reps, const Tensor& x) {
+  engine::ExecutorOptions o;
+  o.threads = threads;
+  auto exec = engine::Executor::Create(m, reg, o);
+  if (!exec) {
+    std::fprintf(stderr, "error: %s\n", exec.status().ToString().c_str());
+    return -1;
+  }
+  std::vector<Tensor> out;
+  for (int i = 0; i < 3; ++i) (void)(*exec)->Run(std::span<const Tensor>(&x, 1), out);
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    Status s = (*exec)->Run(std::span<const Tensor>(&x, 1), out);
+    const auto b = std::chrono::steady_clock::now();
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+      return -1;
+    }
+    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 50;
+  std::vector<int> threads = {1, 2};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-simd") == 0) engine::SetQLinearSimdEnabled(false);
+  }
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--threads") == 0) {
+      threads.clear();
+      for (const char* p = argv[i + 1]; *p;) {
+        threads.push_back(std::max(1, std::atoi(p)));
+        while (*p && *p != ',') ++p;
+        if (*p == ',') ++p;
+      }
+    }
+  }
+  engine::KernelRegistry reg;
+  engine::RegisterAllKernels(reg);
+  engine::RegisterXnnpackKernels(reg);
+  const Layer layers[] = {
+      {"conv1 3x3 s2 3->32 @224", 3, 224, 32, 3, 2, 1},
+      {"dw2 3x3 32 @112", 32, 112, 32, 3, 1, 32},
+      {"pw2 1x1 32->64 @112", 32, 112, 64, 1, 1, 1},
+      {"dw4 3x3 s2 128 @56", 128, 56, 128, 3, 2, 128},
+      {"pw6 1x1 256->256 @28", 256, 28, 256, 1, 1, 1},
+      {"pw8 1x1 512->512 @14", 512, 14, 512, 1, 1, 1},
+      {"dw8 3x3 512 @14", 512, 14, 512, 3, 1, 512},
+      {"pw13 1x1 1024->1024 @7", 1024, 7, 1024, 1, 1, 1},
+  };
+  std::printf("QConv (int8) vs Conv (f32, XNNPACK region), median of %d runs; SIMD int8 path: %s\n",
+              reps, engine::QLinearSimdActive() ? "AVX-512 VNNI" : "plain C++");
+  std::printf("%-28s %7s %12s %12s %8s\n", "layer", "threads", "f32 ms", "int8 ms", "int8/f32");
+  for (const Layer& l : layers) {
+    auto f = Graph(l, false);
+    auto q = Graph(l, true);
+    const Tensor xf = Filled(DType::kF32, Shape{1, l.C, l.H, l.H}, 1)->Clone();
+    const Tensor xq = Filled(DType::kI8, Shape{1, l.C, l.H, l.H}, 1)->Clone();
+    for (int t : threads) {
+      const double a = MedianMs(f, reg, t, reps, xf);
+      const double b = MedianMs(q, reg, t, reps, xq);
+      std::printf("%-28s %7d %12.3f %12.3f %8.2f\n", l.name, t, a, b, a > 0 ? b / a : 0.0);
+    }
+  }
+  {
+    auto f = FcGraph(false);
+    auto q = FcGraph(true);
+    const Tensor xf = Filled(DType::kF32, Shape{1, 1024}, 1)->Clone();
+    const Tensor xq = Filled(DType::kI8, Shape{1, 1024}, 1)->Clone();
+    for (int t : threads) {
+      const double a = MedianMs(f, reg, t, reps, xf);
+      const double b = MedianMs(q, reg, t, reps, xq);
+      std::printf("%-28s %7d %12.3f %12.3f %8.2f\n", "fc 1024->1000 (Gemm)", t, a, b,
+                  a > 0 ? b / a : 0.0);
+    }
+  }
+  return 0;
+}

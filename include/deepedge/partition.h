@@ -1,0 +1,254 @@
+// Where to run each layer: the layer graph of a model, device profiles, latency
+// prediction, and the edge/server partition planner (Neurosurgeon, ASPLOS 2017;
+// DADS, INFOCOM 2019), plus the graph cutter that writes the two parts.
+//
+// Library: deepedge_partition (depends on deepedge_core; the ONNX protobuf classes
+// stay private to it). Units: times in milliseconds, sizes in bytes, rates in bytes
+// per second, power in watts, energy in millijoules.
+// Thread-safety: the functions keep no state and may be called concurrently; the
+// structs are plain values.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "deepedge/backend.h"
+#include "deepedge/model.h"
+#include "deepedge/status.h"
+#include "deepedge/tensor.h"
+
+namespace deepedge::partition {
+
+// ---- The layer graph -----------------------------------------------------------------
+
+// A value that flows between layers (never a weight: initializers and Constant nodes
+// exist on both sides of a cut and are not transferred).
+struct DataTensor {
+  std::string name;
+  std::int64_t bytes = 0;      // one inference, dynamic dimensions set to 1
+  int producer = -1;           // layer index; -1: a graph input (it starts on the edge)
+  std::vector<int> consumers;  // layer indices, ascending, each once
+  bool graph_output = false;
+};
+
+struct Layer {
+  std::string name;          // the ONNX node name (unique; generated as "op_N" when empty)
+  std::string type;          // the ONNX op_type
+  std::vector<int> inputs;   // DataTensor indices (weights left out)
+  std::vector<int> outputs;  // DataTensor indices
+  std::int64_t macs = 0;     // Conv, ConvTranspose, Gemm, MatMul; 0 for the others
+  std::int64_t input_bytes = 0;
+  std::int64_t output_bytes = 0;
+  std::int64_t group = 1;  // Conv's group attribute (depthwise when > 1)
+};
+
+// Layers in topological order (the ONNX node order). Constant nodes are not layers.
+struct LayerGraph {
+  std::string model_name;
+  std::string sha256;  // of the model file; "" for in-memory models
+  std::vector<Layer> layers;
+  std::vector<DataTensor> tensors;
+
+  // Predecessor layers of layer i (producers of its inputs), each once.
+  std::vector<int> Predecessors(int i) const;
+  // True when every layer but the last has exactly one consumer layer and it is the
+  // next one: then the valid cuts are exactly the prefixes of the layer order.
+  bool IsChain() const;
+  int Find(std::string_view layer_name) const;  // -1 when absent
+};
+
+// Builds the layer graph of an ONNX model with ONNX shape inference. `input_shapes`
+// gives whole shapes of graph inputs by name ("" for every input); dynamic dimensions
+// left are set to 1. Errors: those of reading/parsing the model; InvalidArgument for an
+// override of another rank; Unsupported when shape inference leaves the size of a
+// tensor between layers unknown (named).
+Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
+                                     const std::map<std::string, Shape>& input_shapes = {});
+
+// ---- Device profiles and latency prediction --------------------------------------------
+
+// Regression class of a layer for prediction: "conv", "depthwise", "fc", "pool",
+// "eltwise", "activation", "batchnorm", "lrn", "softmax", "memory"; "" when the op
+// has no class (the predictor then refuses it).
+std::string LayerClass(const Layer& layer);
+
+// One latency model: time_ms = f(macs, input_bytes, output_bytes).
+//   linear:  t = c0 + c1*macs + c2*in + c3*out
+//   loglog:  ln t = c0 + c1*ln(1+macs) + c2*ln(1+in) + c3*ln(1+out)
+struct LatencyFit {
+  std::string form;          // "linear" or "loglog"
+  std::vector<double> coef;  // 4 values, as above
+  double error = 0;          // leave-one-out mean |relative error| on the samples
+  int samples = 0;
+  double Predict(std::int64_t macs, std::int64_t in_bytes, std::int64_t out_bytes) const;
+};
+
+struct Sample {
+  std::int64_t macs = 0, input_bytes = 0, output_bytes = 0;
+  double time_ms = 0;
+};
+
+// Fits both forms by least squares and keeps the one with the smaller leave-one-out
+// error. Needs at least 2 samples with positive times; InvalidArgument otherwise.
+Expected<LatencyFit> FitLatency(const std::vector<Sample>& samples);
+
+struct PowerModel {
+  double compute_w = 4.0;   // edge busy computing
+  double idle_w = 1.0;      // edge waiting (server compute, round trip)
+  double radio_tx_w = 1.3;  // sending
+  double radio_rx_w = 0.9;  // receiving
+  bool estimated = true;    // documented defaults, not measured
+};
+
+// A device profile (schema: docs/partition.md). Either or both of: measured layers of
+// one model (model_sha256 set), per-class latency fits from `deepedge calibrate`.
+struct DeviceProfile {
+  std::string device;  // host name or a user label
+  std::string backend;
+  int threads = 0;
+  std::string model_name;
+  std::string model_sha256;    // "" when the profile holds no model's layers
+  double model_total_ms = -1;  // measured whole-model latency; -1 unknown
+  std::vector<LayerProfile> layers;
+  std::map<std::string, LatencyFit> fits;  // LayerClass -> fit
+  PowerModel power;
+};
+
+Expected<DeviceProfile> ParseDeviceProfile(std::string_view json, std::string_view origin);
+Expected<DeviceProfile> ReadDeviceProfile(const std::filesystem::path& path);
+std::string DeviceProfileToJson(const DeviceProfile& profile);
+
+// A copy with every time (layers, whole model, fits) divided by `factor`: a device
+// `factor` times faster. Fits stay fits (linear: coefficients scaled; loglog: c0 shifted).
+DeviceProfile ScaleProfile(const DeviceProfile& profile, double factor);
+
+struct LayerCost {
+  double time_ms = 0;
+  bool measured = false;  // from the profile's layers, else predicted
+};
+
+// Per-layer times of `graph` on `device`. When the profile holds layers it must be of
+// this model (InvalidArgument naming both hashes otherwise); layers it lacks (folded
+// by the engine, e.g. a BatchNormalization after a Conv) cost 0. Without layers, each
+// layer is predicted from its class's fit; a BatchNormalization whose input comes
+// from a Conv with no other consumer is folded (0 ms), as the engine does.
+// Errors: InvalidArgument when a layer's class has no fit ("unknown layer type").
+Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
+
+// One single-layer ONNX model of the calibration sweep.
+struct CalibrationCase {
+  std::string layer_class;          // as LayerClass
+  std::string layer;                // the node to time (the model's only node)
+  std::string description;          // "conv 32->64 3x3 s1 56x56"
+  std::vector<std::uint8_t> model;  // serialized ONNX, static shapes, synthetic weights
+};
+
+// The sweep `deepedge calibrate` runs: convolution, depthwise, fully connected, pooling,
+// element-wise, activation, batch norm, LRN, softmax and memory layers at sizes
+// spanning the zoo's (`quick`: fewer per class, for tests).
+Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick);
+
+// ---- The planner ---------------------------------------------------------------------
+
+// "5Mbit/s", "1MB/s", "100kbps", "2.5 MiB/s" -> bytes per second. InvalidArgument for a
+// missing or unknown unit, zero, a negative or non-finite value.
+Expected<double> ParseRate(std::string_view text);
+
+struct Link {
+  double uplink_bps = 0;    // bytes/s, edge -> server
+  double downlink_bps = 0;  // bytes/s, server -> edge
+  double rtt_ms = 0;        // paid once when anything runs on the server
+};
+
+enum class Objective { kLatency, kEnergy };
+
+struct CostInputs {
+  std::vector<double> edge_ms;    // per layer
+  std::vector<double> server_ms;  // per layer, server load already applied
+  Link link;
+  Objective objective = Objective::kLatency;
+  PowerModel power;  // the edge's (energy objective)
+};
+
+struct Breakdown {
+  double edge_ms = 0, upload_ms = 0, server_ms = 0, download_ms = 0, rtt_ms = 0;
+  double total_ms = 0;   // the sum: inference is sequential
+  double energy_mj = 0;  // edge energy: compute, radio, idle while waiting
+  std::int64_t upload_bytes = 0, download_bytes = 0;
+};
+
+// A plan: on_edge[i] says where layer i runs. Valid when no data flows from the
+// server back to the edge (every predecessor of an edge layer is on the edge).
+bool IsValidPlan(const LayerGraph& graph, const std::vector<bool>& on_edge);
+// Costs of a plan: tensors produced on the edge (or graph inputs) and consumed on the
+// server are uploaded once each; graph outputs produced on the server are downloaded.
+Breakdown Evaluate(const LayerGraph& graph, const CostInputs& in, const std::vector<bool>& on_edge);
+double ObjectiveValue(const CostInputs& in, const Breakdown& b);
+
+struct Plan {
+  std::vector<bool> on_edge;
+  Breakdown cost;
+  std::string method;  // "chain: every cut", "min s-t cut"
+};
+
+// The best plan: every prefix for chains, a minimum s-t cut (Dinic) otherwise; all-edge
+// is always a candidate (it pays no round trip).
+Plan PlanPartition(const LayerGraph& graph, const CostInputs& in);
+// Every valid plan (down-sets of the layer DAG), for checking: nullopt past `limit`.
+std::optional<Plan> BruteForcePlan(const LayerGraph& graph, const CostInputs& in,
+                                   std::int64_t limit = 2'000'000);
+
+// Minimum s-t cut by Dinic's algorithm on a graph with real capacities (exposed for
+// tests). Returns the cut value and, per node, whether it is on the source side.
+struct MinCutResult {
+  double value = 0;
+  std::vector<bool> source_side;
+};
+MinCutResult MinCut(int nodes, const std::vector<std::tuple<int, int, double>>& edges, int s,
+                    int t);
+
+// ---- Pipelines over several devices ----------------------------------------------------
+
+struct PipelinePlan {
+  std::vector<int> stage_begin;  // first layer of each stage, in topological order
+  std::vector<double> stage_ms;
+  std::vector<double> link_ms;  // transfer after each stage but the last
+  double bottleneck_ms = 0;     // max of stages and links: 1 / throughput
+  double latency_ms = 0;        // stages + links + rtt per hop
+};
+
+// Splits the topological order into at most `stages` consecutive parts over identical
+// devices (`layer_ms`) joined by links of `link`, minimising the bottleneck (DP,
+// O(stages * layers^2)). For DAGs every tensor produced before a boundary and used after
+// it crosses it: exact for the contiguous stages of that order, not over all orders.
+PipelinePlan PlanPipeline(const LayerGraph& graph, const std::vector<double>& layer_ms,
+                          const Link& link, int stages);
+
+// ---- Plans as JSON and the graph cutter ------------------------------------------------
+
+// Reads the edge layer set from a plan JSON written by `deepedge partition --json`
+// and checks it against `graph`: the model hash (when both have one), every layer
+// named exists, and the plan is valid. InvalidArgument naming the problem otherwise.
+Expected<std::vector<bool>> ReadPlanEdgeSet(std::string_view plan_json, const LayerGraph& graph);
+
+struct SplitResult {
+  std::vector<std::uint8_t> head;        // empty when no layer runs on the edge
+  std::vector<std::uint8_t> tail;        // empty when no layer runs on the server
+  std::vector<std::string> cut_tensors;  // outputs of the head, inputs of the tail
+  std::vector<std::string> head_inputs, head_outputs, tail_inputs, tail_outputs;
+};
+
+// Cuts an ONNX model: the head holds the edge layers, the tail the others; every
+// tensor crossing the cut is an output of the head and an input of the tail (graph
+// inputs the tail reads are inputs of the tail too); graph outputs stay outputs of the
+// part producing them. Weights and Constant nodes are copied into each part using them.
+Expected<SplitResult> SplitModel(const ModelSource& source, const LayerGraph& graph,
+                                 const std::vector<bool>& on_edge);
+
+}  // namespace deepedge::partition

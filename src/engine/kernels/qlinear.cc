@@ -1,0 +1,1346 @@
+// int8 / uint8 kernels in domain com.deepedge (contract in qlinear.h).
+#include "engine/kernels/qlinear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_*) as "maybe
+// uninitialized" once they are inlined; the warning is about the header, not this code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#define DEEPEDGE_Q8_X86 1
+#define Q8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#else
+#define DEEPEDGE_Q8_X86 0
+#endif
+
+#include "engine/kernels/fixed_point.h"
+#include "engine/kernels/kernel_util.h"
+
+namespace deepedge::engine {
+namespace {
+
+using i64 = std::int64_t;
+namespace fp = fixed_point;
+
+bool DetectSimd() {
+#if DEEPEDGE_Q8_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+const bool kSimdAvailable = DetectSimd();
+bool g_simd = kSimdAvailable;
+
+Status AttrError(const ir::Node& n, const std::string& m) {
+  return InvalidArgument(n.Describe() + ": " + m);
+}
+
+bool IsQ(DType t) {
+  return t == DType::kI8 || t == DType::kU8;
+}
+std::int32_t TypeMin(DType t) {
+  return t == DType::kI8 ? -128 : 0;
+}
+std::int32_t TypeMax(DType t) {
+  return t == DType::kI8 ? 127 : 255;
+}
+
+inline std::int32_t WrapAdd(std::int32_t a, std::int32_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+}
+
+// An i8 value moved to u8 by adding 128 (what VNNI's u8 x s8 products want).
+inline std::uint8_t ToU8(std::int8_t v) {
+  return static_cast<std::uint8_t>(static_cast<std::uint8_t>(v) ^ 0x80u);
+}
+inline std::uint8_t ToU8(std::uint8_t v) {
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Attributes
+
+struct InParams {
+  float scale = 1;
+  std::int32_t zp = 0;
+};
+
+struct OutParams {
+  float scale = 1;
+  std::int32_t zp = 0;
+  DType type = DType::kI8;
+  std::int32_t lo = -128, hi = 127;  // fused activation, within the type's range
+};
+
+bool ValidScale(float s) {
+  return std::isfinite(s) && s > 0;
+}
+
+Expected<InParams> ReadIn(const ir::Node& n, const std::string& prefix) {
+  InParams p;
+  p.scale = n.GetFloat(prefix + "_scale", 0);
+  if (!ValidScale(p.scale)) {
+    return AttrError(n, prefix + "_scale must be a positive finite float (attribute missing?)");
+  }
+  const i64 zp = n.GetInt(prefix + "_zero_point", 0);
+  if (zp < -128 || zp > 255) {
+    return AttrError(n, prefix + "_zero_point " + std::to_string(zp) + " is out of range");
+  }
+  p.zp = static_cast<std::int32_t>(zp);
+  return p;
+}
+
+Expected<OutParams> ReadOut(const ir::Node& n) {
+  OutParams p;
+  p.scale = n.GetFloat("y_scale", 0);
+  if (!ValidScale(p.scale)) {
+    return AttrError(n, "y_scale must be a positive finite float (attribute missing?)");
+  }
+  const std::string t = n.GetString("y_type", "");
+  if (t == "i8" || t == "int8") {
+    p.type = DType::kI8;
+  } else if (t == "u8" || t == "uint8") {
+    p.type = DType::kU8;
+  } else {
+    return AttrError(n, "y_type must be \"i8\" or \"u8\", got \"" + t + "\"");
+  }
+  const i64 zp = n.GetInt("y_zero_point", 0);
+  if (zp < TypeMin(p.type) || zp > TypeMax(p.type)) {
+    return AttrError(n, "y_zero_point " + std::to_string(zp) + " is out of range for " + t);
+  }
+  p.zp = static_cast<std::int32_t>(zp);
+  const i64 lo = std::max<i64>(n.GetInt("act_min", TypeMin(p.type)), TypeMin(p.type));
+  const i64 hi = std::min<i64>(n.GetInt("act_max", TypeMax(p.type)), TypeMax(p.type));
+  if (lo > hi) {
+    return AttrError(n, "act_min " + std::to_string(lo) + " > act_max " + std::to_string(hi));
+  }
+  p.lo = static_cast<std::int32_t>(lo);
+  p.hi = static_cast<std::int32_t>(hi);
+  return p;
+}
+
+Status CheckQInput(const KernelContext& ctx, const Tensor& t, std::int32_t zp, const char* what) {
+  if (!IsQ(t.dtype())) {
+    return NodeUnsupported(ctx, std::string(what) + " has type " +
+                                    std::string(DTypeName(t.dtype())) + " (expected i8 or u8)");
+  }
+  if (zp < TypeMin(t.dtype()) || zp > TypeMax(t.dtype())) {
+    return NodeError(ctx, std::string(what) + " zero point " + std::to_string(zp) +
+                              " is out of range for " + std::string(DTypeName(t.dtype())));
+  }
+  return Status::Ok();
+}
+
+// Calls fn(T{}) with T = std::int8_t or std::uint8_t.
+template <typename Fn>
+void DispatchQ(DType t, Fn&& fn) {
+  if (t == DType::kI8) {
+    fn(std::int8_t{});
+  } else {
+    fn(std::uint8_t{});
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Requantization of int32 accumulators
+
+struct Requant {
+  std::int32_t offset = 0;  // added (wrapping) to the accumulator first: bias, corrections
+  std::int32_t mult = 0;
+  int shift = 0;
+  std::int32_t zp = 0;
+  std::int32_t lo = 0, hi = 0;  // output clamp
+};
+
+inline std::int32_t RequantOne(std::int32_t acc, const Requant& r) {
+  const std::int32_t v = fp::MultiplyByQuantizedMultiplier(WrapAdd(acc, r.offset), r.mult, r.shift);
+  // clamp(v + zp, lo, hi) without the overflow of v + zp.
+  return std::clamp(v, r.lo - r.zp, r.hi - r.zp) + r.zp;
+}
+
+#if DEEPEDGE_Q8_X86
+Q8_TARGET inline __m512i RequantVec(__m512i acc, const Requant& r) {
+  const int left = r.shift > 0 ? r.shift : 0;
+  const int right = r.shift > 0 ? 0 : -r.shift;
+  __m512i x = _mm512_add_epi32(acc, _mm512_set1_epi32(r.offset));
+  x = _mm512_sll_epi32(x, _mm_cvtsi32_si128(left));
+  // Rounding doubling high multiply: (x * m + 2^30) >> 31 on even and odd lanes.
+  const __m512i m = _mm512_set1_epi32(r.mult);
+  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  __m512i even = _mm512_mul_epi32(x, m);
+  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), m);
+  even = _mm512_srai_epi64(_mm512_add_epi64(even, nudge), 31);
+  odd = _mm512_srai_epi64(_mm512_add_epi64(odd, nudge), 31);
+  __m512i y = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  // Rounding divide by 2^right, ties away from zero.
+  const std::int32_t mask = static_cast<std::int32_t>((std::int64_t{1} << right) - 1);
+  const __m512i rem = _mm512_and_si512(y, _mm512_set1_epi32(mask));
+  const __m512i thr = _mm512_add_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srli_epi32(y, 31));
+  y = _mm512_sra_epi32(y, _mm_cvtsi32_si128(right));
+  y = _mm512_mask_add_epi32(y, _mm512_cmpgt_epi32_mask(rem, thr), y, _mm512_set1_epi32(1));
+  y = _mm512_max_epi32(y, _mm512_set1_epi32(r.lo - r.zp));
+  y = _mm512_min_epi32(y, _mm512_set1_epi32(r.hi - r.zp));
+  return _mm512_add_epi32(y, _mm512_set1_epi32(r.zp));
+}
+
+Q8_TARGET void RequantRowSimd(const std::int32_t* acc, i64 n, const Requant& r, bool i8,
+                              void* out) {
+  for (i64 i = 0; i < n; i += 16) {
+    const __mmask16 m =
+        n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512i y = RequantVec(_mm512_maskz_loadu_epi32(m, acc + i), r);
+    if (i8) {
+      _mm512_mask_cvtsepi32_storeu_epi8(static_cast<std::int8_t*>(out) + i, m, y);
+    } else {
+      _mm512_mask_cvtusepi32_storeu_epi8(static_cast<std::uint8_t*>(out) + i, m, y);
+    }
+  }
+}
+#endif
+
+// Requantizes n accumulators into out[i * stride] (out of type t).
+void StoreRow(const std::int32_t* acc, i64 n, const Requant& r, DType t, void* out, i64 stride) {
+#if DEEPEDGE_Q8_X86
+  if (g_simd && stride == 1) {
+    RequantRowSimd(acc, n, r, t == DType::kI8, out);
+    return;
+  }
+#endif
+  if (t == DType::kI8) {
+    auto* o = static_cast<std::int8_t*>(out);
+    for (i64 i = 0; i < n; ++i) o[i * stride] = static_cast<std::int8_t>(RequantOne(acc[i], r));
+  } else {
+    auto* o = static_cast<std::uint8_t*>(out);
+    for (i64 i = 0; i < n; ++i) o[i * stride] = static_cast<std::uint8_t>(RequantOne(acc[i], r));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// int8 GEMM: tiles of kMr output channels x kNr pixels.
+//
+// Packed weights: per group and tile of kMr channels, [K4][kMr][4] s8 (k padded to a
+// multiple of 4 with zeros, channels to kMr). Packed activations (one block of kNr
+// pixels): [K4][kNr][4] u8. A tile is acc[r][l] = sum_k w[r][k] * col[l][k].
+
+constexpr i64 kMr = 8;
+constexpr i64 kNr = 32;
+
+[[gnu::always_inline]] inline void TileGenericImpl(const std::uint8_t* col, const std::int8_t* w,
+                                                   i64 k4n, std::int32_t* acc) {
+  std::fill(acc, acc + kMr * kNr, 0);
+  for (i64 k4 = 0; k4 < k4n; ++k4) {
+    const std::uint8_t* c = col + k4 * kNr * 4;
+    const std::int8_t* wk = w + k4 * kMr * 4;
+    // De-interleave the block's 4 taps into rows, then plain vectorisable row updates.
+    std::int32_t rows[4][kNr];
+    for (i64 l = 0; l < kNr; ++l)
+      for (int j = 0; j < 4; ++j) rows[j][l] = c[l * 4 + j];
+    for (i64 r = 0; r < kMr; ++r) {
+      std::int32_t* a = acc + r * kNr;
+      const std::int32_t w0 = wk[r * 4], w1 = wk[r * 4 + 1], w2 = wk[r * 4 + 2], w3 = wk[r * 4 + 3];
+      for (i64 l = 0; l < kNr; ++l) {
+        // Wrapping, like the int32 accumulators of the SIMD path (no UB on huge K).
+        const std::int32_t s4 =
+            rows[0][l] * w0 + rows[1][l] * w1 + rows[2][l] * w2 + rows[3][l] * w3;
+        a[l] = WrapAdd(a[l], s4);
+      }
+    }
+  }
+}
+
+void TileGenericDefault(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
+  TileGenericImpl(col, w, k4n, acc);
+}
+#if DEEPEDGE_Q8_X86
+// The same C++ compiled for AVX2, for x86 CPUs without AVX-512 VNNI.
+__attribute__((target("avx2"))) void TileGenericAvx2(const std::uint8_t* col, const std::int8_t* w,
+                                                     i64 k4n, std::int32_t* acc) {
+  TileGenericImpl(col, w, k4n, acc);
+}
+const bool kAvx2 = __builtin_cpu_supports("avx2");
+#endif
+void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
+#if DEEPEDGE_Q8_X86
+  if (kAvx2) {
+    TileGenericAvx2(col, w, k4n, acc);
+    return;
+  }
+#endif
+  TileGenericDefault(col, w, k4n, acc);
+}
+
+// Weights that do not fit s8 after their zero point is subtracted (u8 weights with a
+// zero point): the same tile with int32 weights.
+void TileWide(const std::uint8_t* col, const std::int32_t* w, i64 k4n, std::int32_t* acc) {
+  std::fill(acc, acc + kMr * kNr, 0);
+  for (i64 k4 = 0; k4 < k4n; ++k4) {
+    const std::uint8_t* c = col + k4 * kNr * 4;
+    const std::int32_t* wk = w + k4 * kMr * 4;
+    for (i64 r = 0; r < kMr; ++r) {
+      std::int32_t* a = acc + r * kNr;
+      for (i64 l = 0; l < kNr; ++l) {
+        std::int32_t s = 0;
+        for (int j = 0; j < 4; ++j) s += c[l * 4 + j] * wk[r * 4 + j];
+        a[l] = WrapAdd(a[l], s);
+      }
+    }
+  }
+}
+
+#if DEEPEDGE_Q8_X86
+Q8_TARGET void TileVnni(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
+  __m512i c0[kMr], c1[kMr];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
+  for (i64 k4 = 0; k4 < k4n; ++k4) {
+    const __m512i a0 = _mm512_loadu_si512(col + k4 * kNr * 4);
+    const __m512i a1 = _mm512_loadu_si512(col + k4 * kNr * 4 + 64);
+    const std::int8_t* wk = w + k4 * kMr * 4;
+#pragma GCC unroll 8
+    for (int r = 0; r < kMr; ++r) {
+      std::int32_t wv;
+      std::memcpy(&wv, wk + r * 4, 4);
+      const __m512i b = _mm512_set1_epi32(wv);
+      c0[r] = _mm512_dpbusd_epi32(c0[r], a0, b);
+      c1[r] = _mm512_dpbusd_epi32(c1[r], a1, b);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r) {
+    _mm512_storeu_si512(acc + r * kNr, c0[r]);
+    _mm512_storeu_si512(acc + r * kNr + 16, c1[r]);
+  }
+}
+#endif
+
+#if DEEPEDGE_Q8_X86
+// Matrix-vector products for a few rows (fully connected layers at batch 1): one
+// weight tile (8 outputs, [K4][8][4]) against `rows` u8 rows of K4 * 4 bytes, two
+// k4 steps per instruction; acc[r * 8 + j].
+constexpr i64 kGemvRows = 4;
+Q8_TARGET void GemvVnni(const std::uint8_t* x, i64 rows, i64 x_stride, const std::int8_t* w,
+                        i64 k4n, std::int32_t* acc) {
+  __m512i a[kGemvRows];
+  for (i64 r = 0; r < kGemvRows; ++r) a[r] = _mm512_setzero_si512();
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  i64 k4 = 0;
+  for (; k4 + 2 <= k4n; k4 += 2) {
+    const __m512i wv = _mm512_loadu_si512(w + k4 * kMr * 4);
+    for (i64 r = 0; r < rows; ++r) {
+      const __m128i q =
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + r * x_stride + k4 * 4));
+      a[r] =
+          _mm512_dpbusd_epi32(a[r], _mm512_permutexvar_epi32(idx, _mm512_castsi128_si512(q)), wv);
+    }
+  }
+  if (k4 < k4n) {
+    const __m512i wv = _mm512_maskz_loadu_epi32(0x00FF, w + k4 * kMr * 4);
+    for (i64 r = 0; r < rows; ++r) {
+      std::int32_t q;
+      std::memcpy(&q, x + r * x_stride + k4 * 4, 4);
+      a[r] = _mm512_dpbusd_epi32(a[r], _mm512_set1_epi32(q), wv);
+    }
+  }
+  for (i64 r = 0; r < rows; ++r) {
+    const __m256i sum =
+        _mm256_add_epi32(_mm512_castsi512_si256(a[r]), _mm512_extracti64x4_epi64(a[r], 1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kMr), sum);
+  }
+}
+#endif
+
+struct PackedWeights {
+  i64 M = 0;   // output channels (all groups)
+  i64 G = 1;   // groups
+  i64 Mg = 0;  // channels per group
+  i64 K = 0;   // reduction length per group
+  i64 K4 = 0;  // ceil(K / 4)
+  i64 MT = 0;  // tiles of kMr channels per group
+  bool narrow = true;
+  std::vector<std::int8_t> w8;     // narrow
+  std::vector<std::int32_t> w32;   // !narrow
+  std::vector<std::int32_t> wsum;  // [M]: sum over k of (w - w_zp)
+  const std::int8_t* Tile8(i64 g, i64 mt) const {
+    return w8.data() + ((g * MT + mt) * K4) * kMr * 4;
+  }
+  const std::int32_t* Tile32(i64 g, i64 mt) const {
+    return w32.data() + ((g * MT + mt) * K4) * kMr * 4;
+  }
+};
+
+// Weights w[m][k] (m < M, k < K per group, row-major) of type T minus zero points.
+template <typename T>
+PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std::int32_t>& zp) {
+  PackedWeights p;
+  p.M = M;
+  p.G = G;
+  p.Mg = M / G;
+  p.K = K;
+  p.K4 = (K + 3) / 4;
+  p.MT = (p.Mg + kMr - 1) / kMr;
+  p.wsum.assign(static_cast<std::size_t>(M), 0);
+  auto value = [&](i64 m, i64 k) {
+    const std::int32_t z = zp.empty() ? 0 : zp[zp.size() == 1 ? 0 : static_cast<std::size_t>(m)];
+    return static_cast<std::int32_t>(w[m * K + k]) - z;
+  };
+  for (i64 m = 0; m < M; ++m) {
+    for (i64 k = 0; k < K; ++k) {
+      const std::int32_t v = value(m, k);
+      p.wsum[static_cast<std::size_t>(m)] += v;
+      if (v < -128 || v > 127) p.narrow = false;
+    }
+  }
+  const auto size = static_cast<std::size_t>(G * p.MT * p.K4 * kMr * 4);
+  if (p.narrow) {
+    p.w8.assign(size, 0);
+  } else {
+    p.w32.assign(size, 0);
+  }
+  for (i64 g = 0; g < G; ++g) {
+    for (i64 mi = 0; mi < p.Mg; ++mi) {
+      const i64 m = g * p.Mg + mi, mt = mi / kMr, r = mi % kMr;
+      for (i64 k = 0; k < K; ++k) {
+        const auto idx =
+            static_cast<std::size_t>((((g * p.MT + mt) * p.K4 + k / 4) * kMr + r) * 4 + k % 4);
+        if (p.narrow) {
+          p.w8[idx] = static_cast<std::int8_t>(value(m, k));
+        } else {
+          p.w32[idx] = value(m, k);
+        }
+      }
+    }
+  }
+  return p;
+}
+
+// The GEMM driver: for every batch b (image x group), block of kNr pixels and chunk
+// of channel tiles: pack(b, p0, col) fills a [K4][kNr][4] u8 block, then each tile's
+// accumulators go to store(b, channel-in-group, p0, acc[kNr], valid pixels).
+template <typename Pack, typename Store>
+void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pack&& pack,
+             Store&& store) {
+  const i64 blocks = (P + kNr - 1) / kNr;
+  // Split the channel tiles too when there are few pixel blocks, so that every
+  // thread gets work (each chunk repacks its pixels: cheap next to the GEMM).
+  const i64 want = 4 * static_cast<i64>(ctx.threads());
+  i64 chunks = 1;
+  while (batches * blocks * chunks < want && chunks * 2 <= pw.MT) chunks *= 2;
+  const i64 tiles_per_chunk = (pw.MT + chunks - 1) / chunks;
+  const auto jobs = static_cast<std::size_t>(batches * blocks * chunks);
+  ctx.ParallelFor(jobs, [&](std::size_t begin, std::size_t end) {
+    std::vector<std::uint8_t> col(static_cast<std::size_t>(pw.K4 * kNr * 4) + 64);
+    alignas(64) std::int32_t acc[kMr * kNr];
+    i64 packed_b = -1, packed_p0 = -1;
+    for (std::size_t j = begin; j < end; ++j) {
+      const i64 job = static_cast<i64>(j);
+      const i64 chunk = job % chunks;
+      const i64 blk = (job / chunks) % blocks;
+      const i64 b = job / chunks / blocks;
+      const i64 p0 = blk * kNr;
+      if (b != packed_b || p0 != packed_p0) {
+        pack(b, p0, col.data());
+        packed_b = b;
+        packed_p0 = p0;
+      }
+      const i64 g = b % pw.G;
+      const i64 valid = std::min(kNr, P - p0);
+      const i64 mt_end = std::min(pw.MT, (chunk + 1) * tiles_per_chunk);
+      for (i64 mt = chunk * tiles_per_chunk; mt < mt_end; ++mt) {
+        if (!pw.narrow) {
+          TileWide(col.data(), pw.Tile32(g, mt), pw.K4, acc);
+        } else {
+#if DEEPEDGE_Q8_X86
+          if (g_simd) {
+            TileVnni(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+          } else {
+            TileGeneric(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+          }
+#else
+          TileGeneric(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+#endif
+        }
+        const i64 rows = std::min(kMr, pw.Mg - mt * kMr);
+        for (i64 r = 0; r < rows; ++r) store(b, mt * kMr + r, p0, acc + r * kNr, valid);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// QConv / QGemm
+
+struct ConvGeom {
+  i64 N = 1, C = 0, H = 0, W = 0, M = 0, G = 1, kh = 1, kw = 1;
+  i64 sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, OH = 0, OW = 0;
+};
+
+// Output size and pads along one axis (ONNX Conv / pooling rules).
+Status ResolveAxis(const ir::Node& n, const std::string& auto_pad, i64 in, i64 k, i64 s, i64 d,
+                   i64 pad_b, i64 pad_e, bool ceil_mode, i64& pb, i64& pe, i64& out) {
+  const i64 dk = (k - 1) * d + 1;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    out = (in + s - 1) / s;
+    const i64 total = std::max<i64>(0, (out - 1) * s + dk - in);
+    pb = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    pe = total - pb;
+    return Status::Ok();
+  }
+  if (auto_pad == "VALID") {
+    pb = pe = 0;
+  } else if (auto_pad == "NOTSET" || auto_pad.empty()) {
+    pb = pad_b;
+    pe = pad_e;
+  } else {
+    return AttrError(n, "unknown auto_pad '" + auto_pad + "'");
+  }
+  const i64 span = in + pb + pe - dk;
+  if (span < 0) return AttrError(n, "the window does not fit the padded input");
+  if (ceil_mode) {
+    out = (span + s - 1) / s + 1;
+    if ((out - 1) * s >= in + pb) --out;
+  } else {
+    out = span / s + 1;
+  }
+  return Status::Ok();
+}
+
+// The 2-D window geometry of a node over x [N, C, H, W] with kernel kh x kw.
+Status PlanWindow(const ir::Node& n, const Shape& x, i64 kh, i64 kw, bool ceil_mode, ConvGeom& g) {
+  if (x.rank() != 4) {
+    return AttrError(n, "input must be 4-D [N, C, H, W], got " + x.ToString());
+  }
+  g.N = x[0];
+  g.C = x[1];
+  g.H = x[2];
+  g.W = x[3];
+  g.kh = kh;
+  g.kw = kw;
+  const auto strides = n.GetInts("strides", {1, 1});
+  const auto dil = n.GetInts("dilations", {1, 1});
+  const auto pads = n.GetInts("pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) {
+    return AttrError(n, "strides, dilations and pads must have 2, 2 and 4 values (2-D only)");
+  }
+  for (i64 v : strides)
+    if (v < 1) return AttrError(n, "strides must be positive");
+  for (i64 v : dil)
+    if (v < 1) return AttrError(n, "dilations must be positive");
+  for (i64 v : pads)
+    if (v < 0) return AttrError(n, "pads must be non-negative");
+  if (kh < 1 || kw < 1) return AttrError(n, "the kernel must be at least 1x1");
+  g.sh = strides[0];
+  g.sw = strides[1];
+  g.dh = dil[0];
+  g.dw = dil[1];
+  const std::string auto_pad = n.GetString("auto_pad", "NOTSET");
+  DEEPEDGE_RETURN_IF_ERROR(
+      ResolveAxis(n, auto_pad, g.H, kh, g.sh, g.dh, pads[0], pads[2], ceil_mode, g.pt, g.pb, g.OH));
+  DEEPEDGE_RETURN_IF_ERROR(
+      ResolveAxis(n, auto_pad, g.W, kw, g.sw, g.dw, pads[1], pads[3], ceil_mode, g.pl, g.pr, g.OW));
+  if (g.OH < 1 || g.OW < 1) return AttrError(n, "empty output");
+  return Status::Ok();
+}
+
+// Packs kNr output pixels [p0, p0 + kNr) of one image / group of a pointwise
+// convolution (1x1, stride 1, no padding): col[k4][l][j] = x[4 * k4 + j][p0 + l] in
+// the u8 domain; pixels past the end read the zero point, channels past K read 0.
+template <typename T>
+void PackPointwiseBlock(const ConvGeom& g, i64 cg, const T* x, i64 p0, i64 K4, std::uint8_t zxu,
+                        std::uint8_t* col) {
+  const i64 P = g.OH * g.OW;
+  const i64 n = std::min(kNr, P - p0);
+  for (i64 k = 0; k < K4 * 4; ++k) {
+    std::uint8_t* d = col + (k / 4) * kNr * 4 + (k % 4);
+    if (k >= cg) {
+      for (i64 l = 0; l < kNr; ++l) d[l * 4] = 0;
+      continue;
+    }
+    const T* src = x + k * P + p0;
+    for (i64 l = 0; l < n; ++l) d[l * 4] = ToU8(src[l]);
+    for (i64 l = n; l < kNr; ++l) d[l * 4] = zxu;
+  }
+}
+
+// The same for any convolution, from a padded u8 copy of the input (planes of
+// Hp x Wp whose borders hold the zero point), so that no tap needs a bounds check.
+void PackPaddedBlock(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp, i64 Wp, i64 p0,
+                     i64 K4, std::uint8_t* col) {
+  const i64 P = g.OH * g.OW;
+  const i64 ksp = g.kh * g.kw;
+  const i64 K = cg * ksp;
+  i64 off[kNr];
+  for (i64 l = 0; l < kNr; ++l) {
+    const i64 p = p0 + l;
+    off[l] = p < P ? (p / g.OW) * g.sh * Wp + (p % g.OW) * g.sw : 0;  // past the end: any pixel
+  }
+  for (i64 k = 0; k < K; ++k) {
+    const i64 c = k / ksp, r = k % ksp, ky = r / g.kw, kx = r % g.kw;
+    const std::uint8_t* src = xp + c * Hp * Wp + ky * g.dh * Wp + kx * g.dw;
+    std::uint8_t* d = col + (k / 4) * kNr * 4 + (k % 4);
+    for (i64 l = 0; l < kNr; ++l) d[l * 4] = src[off[l]];
+  }
+  for (i64 k = K; k < K4 * 4; ++k) {
+    std::uint8_t* d = col + (k / 4) * kNr * 4 + (k % 4);
+    for (i64 l = 0; l < kNr; ++l) d[l * 4] = 0;
+  }
+}
+
+// Packs rows [p0, p0 + kNr) of x [rows, K] (rows past the end read the zero point).
+template <typename T>
+void PackRowsBlock(const T* x, i64 rows, i64 K, i64 p0, i64 K4, std::uint8_t zxu,
+                   std::uint8_t* col) {
+  for (i64 l = 0; l < kNr; ++l) {
+    const i64 p = p0 + l;
+    const T* row = p < rows ? x + p * K : nullptr;
+    for (i64 k = 0; k < K4 * 4; ++k) {
+      std::uint8_t v = 0;
+      if (k < K) v = row != nullptr ? ToU8(row[k]) : zxu;
+      col[(k / 4) * kNr * 4 + l * 4 + (k % 4)] = v;
+    }
+  }
+}
+
+// Depthwise accumulation of one output plane from the padded input plane, for equal
+// strides s: acc[oh * Wp + ow] = sum over taps of w * pad[s * (oh * Wp + ow) + tap]
+// (columns ow >= OW are scratch). One long vectorisable loop per tap.
+[[gnu::always_inline]] inline void DwPlaneImpl(const std::int16_t* pad, i64 Wp,
+                                               const std::int16_t* w, const ConvGeom& g,
+                                               std::int32_t* acc) {
+  const i64 n = g.OH * Wp;
+  for (i64 j = 0; j < n; ++j) acc[j] = 0;
+  for (i64 ky = 0; ky < g.kh; ++ky) {
+    for (i64 kx = 0; kx < g.kw; ++kx) {
+      const std::int32_t wv = w[ky * g.kw + kx];
+      const std::int16_t* src = pad + ky * g.dh * Wp + kx * g.dw;
+      if (g.sh == 1) {
+        for (i64 j = 0; j < n; ++j) acc[j] += wv * src[j];
+      } else if (g.sh == 2) {
+        for (i64 j = 0; j < n; ++j) acc[j] += wv * src[2 * j];
+      } else {
+        for (i64 j = 0; j < n; ++j) acc[j] += wv * src[g.sh * j];
+      }
+    }
+  }
+}
+// Unequal strides: row by row.
+void DwRows(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
+            std::int32_t* acc) {
+  for (i64 oh = 0; oh < g.OH; ++oh) {
+    std::int32_t* a = acc + oh * Wp;
+    for (i64 ow = 0; ow < g.OW; ++ow) a[ow] = 0;
+    for (i64 ky = 0; ky < g.kh; ++ky) {
+      const std::int16_t* row = pad + (oh * g.sh + ky * g.dh) * Wp;
+      for (i64 kx = 0; kx < g.kw; ++kx) {
+        const std::int32_t wv = w[ky * g.kw + kx];
+        for (i64 ow = 0; ow < g.OW; ++ow) a[ow] += wv * row[ow * g.sw + kx * g.dw];
+      }
+    }
+  }
+}
+void DwPlaneGeneric(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
+                    std::int32_t* acc) {
+  DwPlaneImpl(pad, Wp, w, g, acc);
+}
+#if DEEPEDGE_Q8_X86
+__attribute__((target("avx2"))) void DwPlaneAvx2(const std::int16_t* pad, i64 Wp,
+                                                 const std::int16_t* w, const ConvGeom& g,
+                                                 std::int32_t* acc) {
+  DwPlaneImpl(pad, Wp, w, g, acc);
+}
+Q8_TARGET void DwPlaneSimd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
+                           const ConvGeom& g, std::int32_t* acc) {
+  DwPlaneImpl(pad, Wp, w, g, acc);
+}
+#endif
+
+class QConvKernel final : public OpKernel {
+ public:
+  static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep,
+                                                  bool gemm) {
+    auto k = std::unique_ptr<QConvKernel>(new QConvKernel());
+    k->gemm_ = gemm;
+    DEEPEDGE_ASSIGN_OR_RETURN(k->x_, ReadIn(n, "x"));
+    DEEPEDGE_ASSIGN_OR_RETURN(k->y_, ReadOut(n));
+    k->w_scale_ = n.GetFloats("w_scale");
+    if (k->w_scale_.empty()) return AttrError(n, "w_scale is missing");
+    for (float s : k->w_scale_) {
+      if (!ValidScale(s)) return AttrError(n, "w_scale values must be positive and finite");
+    }
+    for (i64 z : n.GetInts("w_zero_point", {0})) {
+      if (z < -128 || z > 255) return AttrError(n, "w_zero_point is out of range");
+      k->w_zp_.push_back(static_cast<std::int32_t>(z));
+    }
+    k->group_ = gemm ? 1 : n.GetInt("group", 1);
+    if (k->group_ < 1) return AttrError(n, "group must be positive");
+    if (n.inputs.size() < 2 || n.inputs[1].empty()) return AttrError(n, "w is missing");
+    if (prep.constant) {
+      if (const Tensor* w = prep.constant(n.inputs[1]); w != nullptr) {
+        DEEPEDGE_ASSIGN_OR_RETURN(Packed p, k->Pack(n, *w));
+        k->packed_ = std::make_shared<Packed>(std::move(p));
+        k->packed_from_ = w->data();
+      }
+    }
+    return std::unique_ptr<OpKernel>(std::move(k));
+  }
+
+  Status Run(KernelContext& ctx) override {
+    DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0));
+    DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(ctx, 1));
+    DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *x, x_.zp, "x"));
+    std::shared_ptr<const Packed> packed = packed_;
+    // Constants are borrowed views at run time: compare the storage, not the Tensor.
+    if (packed == nullptr || packed_from_ != w->data() || packed->wshape != w->shape()) {
+      DEEPEDGE_ASSIGN_OR_RETURN(Packed p, Pack(ctx.node(), *w));
+      packed = std::make_shared<Packed>(std::move(p));
+    }
+    const Packed& pk = *packed;
+    const i64 M = pk.M;
+    std::vector<std::int32_t> bias(static_cast<std::size_t>(M), 0);
+    if (const Tensor* b = ctx.input(2); b != nullptr) {
+      if (b->dtype() != DType::kI32 || b->element_count() != M) {
+        return NodeError(ctx, "bias must be i32 with " + std::to_string(M) + " elements, got " +
+                                  std::string(DTypeName(b->dtype())) + " " + b->shape().ToString());
+      }
+      std::copy(b->as<std::int32_t>().begin(), b->as<std::int32_t>().end(), bias.begin());
+    }
+    // u8-domain input zero point: what padding reads and what the weight sums correct.
+    const std::int32_t zxu = x_.zp + (x->dtype() == DType::kI8 ? 128 : 0);
+    std::vector<Requant> rq(static_cast<std::size_t>(M));
+    for (i64 m = 0; m < M; ++m) {
+      Requant& r = rq[static_cast<std::size_t>(m)];
+      const auto mi = static_cast<std::size_t>(m);
+      r.mult = pk.mult[mi].multiplier;
+      r.shift = pk.mult[mi].shift;
+      r.zp = y_.zp;
+      r.lo = y_.lo;
+      r.hi = y_.hi;
+      // Depthwise kernels subtract the zero point from the input instead.
+      const std::int32_t corr =
+          pk.depthwise ? 0
+                       : static_cast<std::int32_t>(static_cast<std::uint32_t>(zxu) *
+                                                   static_cast<std::uint32_t>(pk.w.wsum[mi]));
+      r.offset = WrapAdd(bias[mi], -corr);
+    }
+    if (gemm_) return RunGemmOp(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
+    return RunConv(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
+  }
+
+ private:
+  struct Packed {
+    i64 M = 0, K = 0;  // channels, reduction length per group
+    Shape wshape;
+    bool depthwise = false;
+    PackedWeights w;                            // GEMM path
+    std::vector<std::int16_t> dw;               // depthwise path: [M][kh*kw], zero point subtracted
+    std::vector<fp::QuantizedMultiplier> mult;  // [M]
+  };
+
+  QConvKernel() = default;
+
+  Expected<Packed> Pack(const ir::Node& n, const Tensor& w) const {
+    if (!IsQ(w.dtype())) {
+      return AttrError(n,
+                       "w has type " + std::string(DTypeName(w.dtype())) + " (expected i8 or u8)");
+    }
+    const Shape& ws = w.shape();
+    Packed p;
+    p.wshape = ws;
+    if (gemm_) {
+      if (ws.rank() != 2) return AttrError(n, "w must be 2-D [N, K], got " + ws.ToString());
+      p.M = ws[0];
+      p.K = ws[1];
+    } else {
+      if (ws.rank() != 4) return AttrError(n, "w must be 4-D, got " + ws.ToString());
+      p.M = ws[0];
+      p.K = ws[1] * ws[2] * ws[3];
+      if (n.Has("kernel_shape") && n.GetInts("kernel_shape") != std::vector<i64>{ws[2], ws[3]}) {
+        return AttrError(n, "kernel_shape does not match w " + ws.ToString());
+      }
+      if (p.M % group_ != 0) {
+        return AttrError(n, "group " + std::to_string(group_) + " does not divide the " +
+                                std::to_string(p.M) + " output channels");
+      }
+      p.depthwise = group_ > 1 && ws[1] == 1;
+    }
+    if (p.M < 1 || p.K < 1) return AttrError(n, "w " + ws.ToString() + " is empty");
+    const auto Mu = static_cast<std::size_t>(p.M);
+    if (w_scale_.size() != 1 && w_scale_.size() != Mu) {
+      return AttrError(n, "w_scale has " + std::to_string(w_scale_.size()) +
+                              " values; expected 1 or " + std::to_string(p.M));
+    }
+    if (w_zp_.size() != 1 && w_zp_.size() != Mu) {
+      return AttrError(n, "w_zero_point has " + std::to_string(w_zp_.size()) +
+                              " values; expected 1 or " + std::to_string(p.M));
+    }
+    for (std::int32_t z : w_zp_) {
+      if (z < TypeMin(w.dtype()) || z > TypeMax(w.dtype())) {
+        return AttrError(n, "w_zero_point is out of range for the weight type");
+      }
+    }
+    for (std::size_t m = 0; m < Mu; ++m) {
+      const double ws_m = w_scale_[w_scale_.size() == 1 ? 0 : m];
+      // As TFLite: input_scale * filter_scale / output_scale in double.
+      p.mult.push_back(fp::QuantizeMultiplier(static_cast<double>(x_.scale) * ws_m /
+                                              static_cast<double>(y_.scale)));
+    }
+    if (p.depthwise) {
+      const i64 ksp = ws[2] * ws[3];
+      p.dw.resize(static_cast<std::size_t>(p.M * ksp));
+      DispatchQ(w.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* wd = w.as<T>().data();
+        for (i64 m = 0; m < p.M; ++m) {
+          const std::int32_t z = w_zp_[w_zp_.size() == 1 ? 0 : static_cast<std::size_t>(m)];
+          for (i64 i = 0; i < ksp; ++i) {
+            p.dw[static_cast<std::size_t>(m * ksp + i)] =
+                static_cast<std::int16_t>(static_cast<std::int32_t>(wd[m * ksp + i]) - z);
+          }
+        }
+      });
+      return p;
+    }
+    DispatchQ(w.dtype(), [&](auto t) {
+      using T = decltype(t);
+      p.w = PackWeights(w.as<T>().data(), p.M, gemm_ ? 1 : group_,
+                        gemm_ ? p.K : ws[1] * ws[2] * ws[3], w_zp_);
+    });
+    return p;
+  }
+
+  Status RunConv(KernelContext& ctx, const Tensor& x, const Packed& pk,
+                 const std::vector<Requant>& rq, std::uint8_t zxu) {
+    ConvGeom g;
+    const Shape& ws = pk.wshape;
+    DEEPEDGE_RETURN_IF_ERROR(PlanWindow(ctx.node(), x.shape(), ws[2], ws[3], false, g));
+    if (g.C != ws[1] * group_) {
+      return NodeError(ctx, "x " + x.shape().ToString() + " has " + std::to_string(g.C) +
+                                " channels; w " + ws.ToString() + " with group " +
+                                std::to_string(group_) + " expects " +
+                                std::to_string(ws[1] * group_));
+    }
+    g.M = pk.M;
+    g.G = group_;
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, y_.type, Shape{g.N, g.M, g.OH, g.OW}));
+    const i64 P = g.OH * g.OW;
+    const DType yt = y_.type;
+    auto* yb = static_cast<std::uint8_t*>(y->data());  // one byte per element either way
+    if (pk.depthwise) {
+      RunDepthwise(ctx, x, g, pk, rq, yb);
+      return Status::Ok();
+    }
+    const i64 cg = g.C / g.G, mg = g.M / g.G;
+    const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 &&
+                           g.pl == 0 && g.pb == 0 && g.pr == 0;
+    const i64 Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
+    std::vector<std::uint8_t> xp;
+    DispatchQ(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      const T* xd = x.as<T>().data();
+      if (!pointwise) {
+        // A padded u8 copy of the input: the packing then needs no bounds checks.
+        xp.assign(static_cast<std::size_t>(g.N * g.C * Hp * Wp), zxu);
+        ctx.ParallelFor(static_cast<std::size_t>(g.N * g.C), [&](std::size_t b, std::size_t e) {
+          for (std::size_t pl = b; pl < e; ++pl) {
+            const T* src = xd + static_cast<i64>(pl) * g.H * g.W;
+            std::uint8_t* dst = xp.data() + static_cast<i64>(pl) * Hp * Wp + g.pt * Wp + g.pl;
+            for (i64 h = 0; h < g.H; ++h)
+              for (i64 w = 0; w < g.W; ++w) dst[h * Wp + w] = ToU8(src[h * g.W + w]);
+          }
+        });
+      }
+      RunGemm(
+          ctx, pk.w, g.N * g.G, P,
+          [&](i64 b, i64 p0, std::uint8_t* col) {
+            const i64 n = b / g.G, gi = b % g.G;
+            if (pointwise) {
+              PackPointwiseBlock(g, cg, xd + (n * g.C + gi * cg) * g.H * g.W, p0, pk.w.K4, zxu,
+                                 col);
+            } else {
+              PackPaddedBlock(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0, pk.w.K4,
+                              col);
+            }
+          },
+          [&](i64 b, i64 mi, i64 p0, const std::int32_t* acc, i64 valid) {
+            const i64 n = b / g.G, m = (b % g.G) * mg + mi;
+            StoreRow(acc, valid, rq[static_cast<std::size_t>(m)], yt, yb + (n * g.M + m) * P + p0,
+                     1);
+          });
+    });
+    return Status::Ok();
+  }
+
+  void RunDepthwise(KernelContext& ctx, const Tensor& x, const ConvGeom& g, const Packed& pk,
+                    const std::vector<Requant>& rq, std::uint8_t* yb) {
+    const i64 mult = g.M / g.C;
+    const i64 Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
+    const i64 ksp = g.kh * g.kw;
+    const i64 P = g.OH * g.OW;
+    const bool plane_path = g.sh == g.sw;
+    // The plane path reads up to s * (OH * Wp - 1) + the last tap's offset.
+    const i64 pad_size = std::max(Hp * Wp, g.sh * g.OH * Wp + g.kh * g.dh * Wp + g.kw * g.dw);
+    DispatchQ(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      const T* xd = x.as<T>().data();
+      ctx.ParallelFor(static_cast<std::size_t>(g.N * g.M), [&](std::size_t begin, std::size_t end) {
+        std::vector<std::int16_t> pad(static_cast<std::size_t>(pad_size));
+        std::vector<std::int32_t> acc(static_cast<std::size_t>(g.OH * Wp));
+        i64 padded = -1;
+        for (std::size_t j = begin; j < end; ++j) {
+          const i64 n = static_cast<i64>(j) / g.M, m = static_cast<i64>(j) % g.M;
+          const i64 c = m / mult;
+          if (n * g.C + c != padded) {
+            std::fill(pad.begin(), pad.end(), 0);
+            const T* plane = xd + (n * g.C + c) * g.H * g.W;
+            for (i64 h = 0; h < g.H; ++h) {
+              std::int16_t* d = pad.data() + (h + g.pt) * Wp + g.pl;
+              for (i64 w = 0; w < g.W; ++w) {
+                d[w] = static_cast<std::int16_t>(static_cast<std::int32_t>(plane[h * g.W + w]) -
+                                                 x_.zp);
+              }
+            }
+            padded = n * g.C + c;
+          }
+          const std::int16_t* wm = pk.dw.data() + m * ksp;
+          if (!plane_path) {
+            DwRows(pad.data(), Wp, wm, g, acc.data());
+          } else {
+#if DEEPEDGE_Q8_X86
+            if (g_simd) {
+              DwPlaneSimd(pad.data(), Wp, wm, g, acc.data());
+            } else if (kAvx2) {
+              DwPlaneAvx2(pad.data(), Wp, wm, g, acc.data());
+            } else {
+              DwPlaneGeneric(pad.data(), Wp, wm, g, acc.data());
+            }
+#else
+            DwPlaneGeneric(pad.data(), Wp, wm, g, acc.data());
+#endif
+          }
+          // Drop the scratch columns (moving forward in place), then requantize.
+          for (i64 oh = 1; oh < g.OH; ++oh) {
+            std::copy(acc.begin() + oh * Wp, acc.begin() + oh * Wp + g.OW, acc.begin() + oh * g.OW);
+          }
+          StoreRow(acc.data(), P, rq[static_cast<std::size_t>(m)], y_.type, yb + (n * g.M + m) * P,
+                   1);
+        }
+      });
+    });
+  }
+
+  Status RunGemmOp(KernelContext& ctx, const Tensor& x, const Packed& pk,
+                   const std::vector<Requant>& rq, std::uint8_t zxu) {
+    const Shape& xs = x.shape();
+    if (xs.rank() < 1 || xs[xs.rank() - 1] != pk.K) {
+      return NodeError(ctx, "x " + xs.ToString() + " does not end in K = " + std::to_string(pk.K) +
+                                " (w is " + pk.wshape.ToString() + ")");
+    }
+    const i64 rows = x.element_count() / pk.K;
+    std::vector<i64> od = xs.dims();
+    od.back() = pk.M;
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, y_.type, Shape(od)));
+    auto* yb = static_cast<std::uint8_t*>(y->data());
+    const i64 N = pk.M;
+    const DType yt = y_.type;
+    DispatchQ(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      const T* xd = x.as<T>().data();
+#if DEEPEDGE_Q8_X86
+      if (g_simd && pk.w.narrow && rows <= kGemvRows) {
+        // Few rows: matrix-vector products instead of 32-pixel tiles.
+        const i64 stride = pk.w.K4 * 4 + 8;
+        std::vector<std::uint8_t> xu(static_cast<std::size_t>(rows * stride), 0);
+        for (i64 r = 0; r < rows; ++r)
+          for (i64 k = 0; k < pk.K; ++k)
+            xu[static_cast<std::size_t>(r * stride + k)] = ToU8(xd[r * pk.K + k]);
+        ctx.ParallelFor(static_cast<std::size_t>(pk.w.MT), [&](std::size_t b, std::size_t e) {
+          alignas(64) std::int32_t acc[kGemvRows * kMr];
+          for (std::size_t mt = b; mt < e; ++mt) {
+            const auto mti = static_cast<i64>(mt);
+            GemvVnni(xu.data(), rows, stride, pk.w.Tile8(0, mti), pk.w.K4, acc);
+            const i64 cols = std::min(kMr, N - mti * kMr);
+            for (i64 r = 0; r < rows; ++r)
+              for (i64 j = 0; j < cols; ++j) {
+                const i64 m = mti * kMr + j;
+                const std::int32_t v =
+                    RequantOne(acc[r * kMr + j], rq[static_cast<std::size_t>(m)]);
+                yb[r * N + m] = yt == DType::kI8
+                                    ? static_cast<std::uint8_t>(static_cast<std::int8_t>(v))
+                                    : static_cast<std::uint8_t>(v);
+              }
+          }
+        });
+        return;
+      }
+#endif
+      RunGemm(
+          ctx, pk.w, 1, rows,
+          [&](i64, i64 p0, std::uint8_t* col) {
+            PackRowsBlock(xd, rows, pk.K, p0, pk.w.K4, zxu, col);
+          },
+          [&](i64, i64 m, i64 p0, const std::int32_t* acc, i64 valid) {
+            StoreRow(acc, valid, rq[static_cast<std::size_t>(m)], yt, yb + p0 * N + m, N);
+          });
+    });
+    return Status::Ok();
+  }
+
+  bool gemm_ = false;
+  InParams x_;
+  OutParams y_;
+  std::vector<float> w_scale_;
+  std::vector<std::int32_t> w_zp_;
+  i64 group_ = 1;
+  std::shared_ptr<const Packed> packed_;
+  const void* packed_from_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// QAdd / QMul
+
+#if DEEPEDGE_Q8_X86
+Q8_TARGET inline __m512i Load16(const std::int8_t* p, __mmask16 m) {
+  return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p));
+}
+Q8_TARGET inline __m512i Load16(const std::uint8_t* p, __mmask16 m) {
+  return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, p));
+}
+
+// Same-shape QAdd / QMul on 16 elements at a time: the scalar rules lane by lane.
+// `in_a` / `in_b`: the ADD input rescalings (offset 0, no clamp); `out`: the output
+// requantization with its clamp.
+template <bool kMul, typename TA, typename TB>
+Q8_TARGET void BinarySimd(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
+                          const Requant& in_a, const Requant& in_b, const Requant& out, bool i8,
+                          std::uint8_t* y) {
+  const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
+  for (i64 i = 0; i < n; i += 16) {
+    const __mmask16 m =
+        n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512i av = _mm512_sub_epi32(Load16(a + i, m), vza);
+    const __m512i bv = _mm512_sub_epi32(Load16(b + i, m), vzb);
+    __m512i raw;
+    if constexpr (kMul) {
+      raw = _mm512_mullo_epi32(av, bv);
+    } else {
+      raw = _mm512_add_epi32(RequantVec(_mm512_slli_epi32(av, 20), in_a),
+                             RequantVec(_mm512_slli_epi32(bv, 20), in_b));
+    }
+    const __m512i v = RequantVec(raw, out);
+    if (i8) {
+      _mm512_mask_cvtsepi32_storeu_epi8(y + i, m, v);
+    } else {
+      _mm512_mask_cvtusepi32_storeu_epi8(y + i, m, v);
+    }
+  }
+}
+#endif
+
+template <bool kMul>
+Status QBinaryKernel(KernelContext& ctx) {
+  const ir::Node& n = ctx.node();
+  DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* a, RequiredInput(ctx, 0));
+  DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* b, RequiredInput(ctx, 1));
+  DEEPEDGE_ASSIGN_OR_RETURN(InParams ap, ReadIn(n, "a"));
+  DEEPEDGE_ASSIGN_OR_RETURN(InParams bp, ReadIn(n, "b"));
+  DEEPEDGE_ASSIGN_OR_RETURN(OutParams yp, ReadOut(n));
+  DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *a, ap.zp, "a"));
+  DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *b, bp.zp, "b"));
+  auto shape = BroadcastShapes(a->shape(), b->shape());
+  if (!shape) return NodeError(ctx, shape.status().message());
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, yp.type, *shape));
+  const i64 count = shape->element_count();
+  std::vector<i64> aoff, boff;
+  if (a->shape() != *shape) aoff = BroadcastOffsets(a->shape(), *shape);
+  if (b->shape() != *shape) boff = BroadcastOffsets(b->shape(), *shape);
+  // TFLite's parameters (add.cc / mul.cc), in double from the float scales.
+  constexpr int kLeftShift = 20;
+  fp::QuantizedMultiplier ma, mb, mo;
+  if constexpr (kMul) {
+    mo = fp::QuantizeMultiplier(static_cast<double>(ap.scale) * static_cast<double>(bp.scale) /
+                                static_cast<double>(yp.scale));
+  } else {
+    const double twice_max =
+        2 * std::max(static_cast<double>(ap.scale), static_cast<double>(bp.scale));
+    ma = fp::QuantizeMultiplier(static_cast<double>(ap.scale) / twice_max);
+    mb = fp::QuantizeMultiplier(static_cast<double>(bp.scale) / twice_max);
+    mo = fp::QuantizeMultiplier(twice_max / ((1 << kLeftShift) * static_cast<double>(yp.scale)));
+  }
+  auto* yb = static_cast<std::uint8_t*>(y->data());
+  DispatchQ(a->dtype(), [&](auto ta) {
+    using TA = decltype(ta);
+    DispatchQ(b->dtype(), [&](auto tb) {
+      using TB = decltype(tb);
+      const TA* ad = a->as<TA>().data();
+      const TB* bd = b->as<TB>().data();
+#if DEEPEDGE_Q8_X86
+      if (g_simd && aoff.empty() && boff.empty()) {
+        constexpr std::int32_t kLo = std::numeric_limits<std::int32_t>::min();
+        constexpr std::int32_t kHi = std::numeric_limits<std::int32_t>::max();
+        const Requant ra{0, ma.multiplier, ma.shift, 0, kLo, kHi};
+        const Requant rb{0, mb.multiplier, mb.shift, 0, kLo, kHi};
+        const Requant ro{0, mo.multiplier, mo.shift, yp.zp, yp.lo, yp.hi};
+        ctx.ParallelFor(static_cast<std::size_t>((count + 63) / 64),
+                        [&](std::size_t b0, std::size_t e0) {
+                          const i64 begin = static_cast<i64>(b0) * 64;
+                          const i64 end = std::min(count, static_cast<i64>(e0) * 64);
+                          BinarySimd<kMul>(ad + begin, bd + begin, end - begin, ap.zp, bp.zp, ra,
+                                           rb, ro, yp.type == DType::kI8, yb + begin);
+                        });
+        return;
+      }
+#endif
+      ctx.ParallelFor(static_cast<std::size_t>(count), [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+          const std::int32_t av = ad[aoff.empty() ? i : static_cast<std::size_t>(aoff[i])] - ap.zp;
+          const std::int32_t bv = bd[boff.empty() ? i : static_cast<std::size_t>(boff[i])] - bp.zp;
+          std::int32_t raw;
+          if constexpr (kMul) {
+            raw = fp::MultiplyByQuantizedMultiplier(av * bv, mo);
+          } else {
+            const std::int32_t sa = fp::MultiplyByQuantizedMultiplier(av * (1 << kLeftShift), ma);
+            const std::int32_t sb = fp::MultiplyByQuantizedMultiplier(bv * (1 << kLeftShift), mb);
+            raw = fp::MultiplyByQuantizedMultiplier(sa + sb, mo);
+          }
+          const std::int32_t v = std::clamp(raw, yp.lo - yp.zp, yp.hi - yp.zp) + yp.zp;
+          yb[i] = yp.type == DType::kI8 ? static_cast<std::uint8_t>(static_cast<std::int8_t>(v))
+                                        : static_cast<std::uint8_t>(v);
+        }
+      });
+    });
+  });
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Pools
+
+inline void StoreByte(std::uint8_t* y, i64 i, DType t, std::int32_t v) {
+  y[i] = t == DType::kI8 ? static_cast<std::uint8_t>(static_cast<std::int8_t>(v))
+                         : static_cast<std::uint8_t>(v);
+}
+
+Status PoolCommon(KernelContext& ctx, const Tensor*& x, InParams& xp, OutParams& yp, ConvGeom& g,
+                  bool allow_dilation) {
+  const ir::Node& n = ctx.node();
+  DEEPEDGE_ASSIGN_OR_RETURN(x, RequiredInput(ctx, 0));
+  DEEPEDGE_ASSIGN_OR_RETURN(xp, ReadIn(n, "x"));
+  DEEPEDGE_ASSIGN_OR_RETURN(yp, ReadOut(n));
+  DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *x, xp.zp, "x"));
+  const auto ks = n.GetInts("kernel_shape");
+  if (ks.size() != 2) return NodeError(ctx, "kernel_shape must have 2 values (2-D pooling)");
+  if (!allow_dilation && n.GetInts("dilations", {1, 1}) != std::vector<i64>{1, 1}) {
+    return NodeUnsupported(ctx, "dilations are not supported");
+  }
+  return PlanWindow(n, x->shape(), ks[0], ks[1], n.GetInt("ceil_mode", 0) != 0, g);
+}
+
+bool SameParams(const InParams& x, const OutParams& y) {
+  return x.scale == y.scale && x.zp == y.zp;
+}
+
+Status QAveragePoolKernel(KernelContext& ctx) {
+  const Tensor* x = nullptr;
+  InParams xp;
+  OutParams yp;
+  ConvGeom g;
+  DEEPEDGE_RETURN_IF_ERROR(PoolCommon(ctx, x, xp, yp, g, false));
+  const bool include_pad = ctx.node().GetInt("count_include_pad", 0) != 0;
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, yp.type, Shape{g.N, g.C, g.OH, g.OW}));
+  const bool same = SameParams(xp, yp);
+  // Multipliers x_scale / (y_scale * count) for every possible count.
+  std::vector<fp::QuantizedMultiplier> mult(static_cast<std::size_t>(g.kh * g.kw + 1));
+  for (std::size_t c = 1; c < mult.size(); ++c) {
+    mult[c] = fp::QuantizeMultiplier(static_cast<double>(xp.scale) /
+                                     (static_cast<double>(yp.scale) * static_cast<double>(c)));
+  }
+  auto* yb = static_cast<std::uint8_t*>(y->data());
+  DispatchQ(x->dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* xd = x->as<T>().data();
+    ctx.ParallelFor(static_cast<std::size_t>(g.N * g.C), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t pl = begin; pl < end; ++pl) {
+        const T* plane = xd + static_cast<i64>(pl) * g.H * g.W;
+        for (i64 oh = 0; oh < g.OH; ++oh) {
+          const i64 h0 = oh * g.sh - g.pt;
+          const i64 hs = std::max<i64>(h0, 0), he = std::min(h0 + g.kh, g.H);
+          // The window clipped to the padded input (what count_include_pad counts).
+          const i64 hp = std::min(h0 + g.kh, g.H + g.pb) - h0;
+          for (i64 ow = 0; ow < g.OW; ++ow) {
+            const i64 w0 = ow * g.sw - g.pl;
+            const i64 ws = std::max<i64>(w0, 0), we = std::min(w0 + g.kw, g.W);
+            const i64 wp = std::min(w0 + g.kw, g.W + g.pr) - w0;
+            std::int32_t sum = 0;
+            for (i64 h = hs; h < he; ++h)
+              for (i64 w = ws; w < we; ++w) sum += plane[h * g.W + w];
+            const auto valid =
+                static_cast<std::int32_t>(std::max<i64>(0, he - hs) * std::max<i64>(0, we - ws));
+            const auto count = include_pad ? static_cast<std::int32_t>(hp * wp) : valid;
+            std::int32_t v;
+            if (count == 0) {
+              v = yp.zp;
+            } else if (same) {
+              // TFLite: padding counts as the zero point when it is counted.
+              sum += (count - valid) * xp.zp;
+              v = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+            } else {
+              v = fp::MultiplyByQuantizedMultiplier(sum - valid * xp.zp,
+                                                    mult[static_cast<std::size_t>(count)]) +
+                  yp.zp;
+            }
+            StoreByte(yb, static_cast<i64>(pl) * g.OH * g.OW + oh * g.OW + ow, yp.type,
+                      std::clamp(v, yp.lo, yp.hi));
+          }
+        }
+      }
+    });
+  });
+  return Status::Ok();
+}
+
+Status QMaxPoolKernel(KernelContext& ctx) {
+  const Tensor* x = nullptr;
+  InParams xp;
+  OutParams yp;
+  ConvGeom g;
+  DEEPEDGE_RETURN_IF_ERROR(PoolCommon(ctx, x, xp, yp, g, true));
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, yp.type, Shape{g.N, g.C, g.OH, g.OW}));
+  const bool same = SameParams(xp, yp);
+  const fp::QuantizedMultiplier mult =
+      fp::QuantizeMultiplier(static_cast<double>(xp.scale) / static_cast<double>(yp.scale));
+  auto* yb = static_cast<std::uint8_t*>(y->data());
+  DispatchQ(x->dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* xd = x->as<T>().data();
+    ctx.ParallelFor(static_cast<std::size_t>(g.N * g.C), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t pl = begin; pl < end; ++pl) {
+        const T* plane = xd + static_cast<i64>(pl) * g.H * g.W;
+        for (i64 oh = 0; oh < g.OH; ++oh) {
+          for (i64 ow = 0; ow < g.OW; ++ow) {
+            std::int32_t best = std::numeric_limits<std::int32_t>::min();
+            for (i64 ky = 0; ky < g.kh; ++ky) {
+              const i64 h = oh * g.sh - g.pt + ky * g.dh;
+              if (h < 0 || h >= g.H) continue;
+              for (i64 kx = 0; kx < g.kw; ++kx) {
+                const i64 w = ow * g.sw - g.pl + kx * g.dw;
+                if (w < 0 || w >= g.W) continue;
+                best = std::max<std::int32_t>(best, plane[h * g.W + w]);
+              }
+            }
+            std::int32_t v;
+            if (best == std::numeric_limits<std::int32_t>::min()) {
+              v = yp.zp;  // a window entirely in the padding
+            } else if (same) {
+              v = best;
+            } else {
+              v = fp::MultiplyByQuantizedMultiplier(best - xp.zp, mult) + yp.zp;
+            }
+            StoreByte(yb, static_cast<i64>(pl) * g.OH * g.OW + oh * g.OW + ow, yp.type,
+                      std::clamp(v, yp.lo, yp.hi));
+          }
+        }
+      }
+    });
+  });
+  return Status::Ok();
+}
+
+Status QGlobalAveragePoolKernel(KernelContext& ctx) {
+  const ir::Node& n = ctx.node();
+  DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0));
+  DEEPEDGE_ASSIGN_OR_RETURN(InParams xp, ReadIn(n, "x"));
+  DEEPEDGE_ASSIGN_OR_RETURN(OutParams yp, ReadOut(n));
+  DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *x, xp.zp, "x"));
+  const Shape& xs = x->shape();
+  if (xs.rank() != 4) return NodeError(ctx, "x must be 4-D [N, C, H, W], got " + xs.ToString());
+  const i64 hw = xs[2] * xs[3];
+  if (hw < 1) return NodeError(ctx, "x " + xs.ToString() + " has no spatial elements");
+  const bool keep = n.GetInt("keepdims", 1) != 0;
+  const Shape ys = keep ? Shape{xs[0], xs[1], 1, 1} : Shape{xs[0], xs[1]};
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, yp.type, ys));
+  // TFLite's quantized MEAN over H, W (float arithmetic where TFLite has it).
+  const float real_scale = xp.scale / (static_cast<float>(hw) * yp.scale);
+  const fp::QuantizedMultiplier mult = fp::QuantizeMultiplier(static_cast<double>(real_scale));
+  const std::int32_t bias =
+      yp.zp - static_cast<std::int32_t>(static_cast<float>(xp.zp) * xp.scale / yp.scale);
+  auto* yb = static_cast<std::uint8_t*>(y->data());
+  DispatchQ(x->dtype(), [&](auto t) {
+    using T = decltype(t);
+    const T* xd = x->as<T>().data();
+    ctx.ParallelFor(static_cast<std::size_t>(xs[0] * xs[1]),
+                    [&](std::size_t begin, std::size_t end) {
+                      for (std::size_t pl = begin; pl < end; ++pl) {
+                        const T* plane = xd + static_cast<i64>(pl) * hw;
+                        std::int32_t sum = 0;
+                        for (i64 i = 0; i < hw; ++i) sum += plane[i];
+                        const std::int32_t v = fp::MultiplyByQuantizedMultiplier(sum, mult) + bias;
+                        StoreByte(yb, static_cast<i64>(pl), yp.type, std::clamp(v, yp.lo, yp.hi));
+                      }
+                    });
+  });
+  return Status::Ok();
+}
+
+Status QLookupKernel(KernelContext& ctx) {
+  const ir::Node& n = ctx.node();
+  DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0));
+  DEEPEDGE_ASSIGN_OR_RETURN(OutParams yp, ReadOut(n));
+  DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *x, TypeMin(x->dtype()), "x"));
+  const std::vector<i64> table = n.GetInts("table");
+  if (table.size() != 256) {
+    return NodeError(ctx, "table must have 256 values, got " + std::to_string(table.size()));
+  }
+  std::uint8_t lut[256];
+  for (std::size_t i = 0; i < 256; ++i) {
+    if (table[i] < TypeMin(yp.type) || table[i] > TypeMax(yp.type)) {
+      return NodeError(ctx, "table value " + std::to_string(table[i]) + " is out of range");
+    }
+    StoreByte(lut, static_cast<i64>(i), yp.type, static_cast<std::int32_t>(table[i]));
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, yp.type, x->shape()));
+  const auto* xb = static_cast<const std::uint8_t*>(x->data());
+  auto* yb = static_cast<std::uint8_t*>(y->data());
+  // Index = x - type_min: the byte itself for u8, the byte with its top bit flipped for i8.
+  const std::uint8_t flip = x->dtype() == DType::kI8 ? 0x80 : 0;
+  ctx.ParallelFor(static_cast<std::size_t>(x->element_count()),
+                  [&](std::size_t begin, std::size_t end) {
+                    for (std::size_t i = begin; i < end; ++i) yb[i] = lut[xb[i] ^ flip];
+                  });
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool QLinearSimdActive() {
+  return g_simd;
+}
+void SetQLinearSimdEnabled(bool enabled) {
+  g_simd = enabled && kSimdAvailable;
+}
+
+void RegisterQLinearKernels(KernelRegistry& r) {
+  r.AddFactory(kQLinearDomain, "QConv", [](const ir::Node& n, const PrepareContext& p) {
+    return QConvKernel::Make(n, p, false);
+  });
+  r.AddFactory(kQLinearDomain, "QGemm", [](const ir::Node& n, const PrepareContext& p) {
+    return QConvKernel::Make(n, p, true);
+  });
+  r.Add(kQLinearDomain, "QAdd", QBinaryKernel<false>);
+  r.Add(kQLinearDomain, "QMul", QBinaryKernel<true>);
+  r.Add(kQLinearDomain, "QAveragePool", QAveragePoolKernel);
+  r.Add(kQLinearDomain, "QGlobalAveragePool", QGlobalAveragePoolKernel);
+  r.Add(kQLinearDomain, "QMaxPool", QMaxPoolKernel);
+  r.Add(kQLinearDomain, "QLookup", QLookupKernel);
+}
+
+}  // namespace deepedge::engine

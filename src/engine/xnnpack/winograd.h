@@ -1,0 +1,58 @@
+// Winograd F(2x2, 3x3) convolution in NHWC (private to the engine).
+//
+// For 3x3 convolutions with stride 1, dilation 1 and one group, the F(2x2, 3x3)
+// algorithm computes each 2x2 output tile from a 4x4 input tile with 16 products
+// instead of 36: the work becomes 16 matrix products [tiles x C_in] x [C_in x C_out]
+// (2.25x fewer multiply-adds), done with the engine's SGEMM, between an input and an
+// output transform. The 2022 XNNPACK runs these convolutions as direct (indirect
+// GEMM) convolutions only, which is where the engine lost most to ONNX Runtime on
+// ResNet-style networks (see WinogradEnabled for why it is opt-in). Rounding differs
+// from the direct form by a few ulps per product (the transforms only add, subtract
+// and halve).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/kernel.h"
+
+namespace deepedge::engine::xnn {
+
+class Winograd3x3 {
+ public:
+  // `filter`: [C_out][3][3][C_in] (XNNPACK's OHWI), `bias`: [C_out]. Outputs are
+  // clamped to [out_min, out_max] (a fused Relu / Clip).
+  Winograd3x3(const float* filter, const float* bias, std::size_t c_in, std::size_t c_out,
+              float out_min, float out_max);
+
+  // in: [n][h][w][C_in]; out: [n][out_h][out_w][C_out], where out_h <= h + pad_top + 1
+  // - 2 + pad_bottom (the caller resolves the padding; positions outside the input
+  // read as zero). Work is split over ctx's threads (ctx may be null: one thread).
+  // Thread-safety: Run may be called from one thread at a time per object.
+  void Run(KernelContext* ctx, const float* in, std::size_t n, std::size_t h, std::size_t w,
+           std::size_t pad_top, std::size_t pad_left, std::size_t out_h, std::size_t out_w,
+           float* out) const;
+
+  std::size_t c_in() const { return c_in_; }
+  std::size_t c_out() const { return c_out_; }
+
+ private:
+  std::size_t c_in_, c_out_;
+  std::vector<float> u_;  // transformed filter: [16][C_in][C_out]
+  std::vector<float> bias_;
+  float out_min_, out_max_;
+};
+
+// Whether a 3x3 stride-1 single-group convolution of these sizes is worth the
+// Winograd form: channel counts and output tiles large enough for the products to
+// pay for the transforms.
+bool WinogradPays(std::size_t c_in, std::size_t c_out, std::size_t tiles);
+
+// Whether XNNPACK regions use the Winograd form at all: only when the environment
+// sets DEEPEDGE_WINOGRAD=on. Off by default: measured on this project's 2-core VM
+// (ResNet-18, 1 thread) the 16 products through the engine's SGEMM, which packs
+// both operands on every call, plus the transforms cost about as much as XNNPACK's
+// direct 3x3 convolution (about 80 GMAC/s there), not less.
+bool WinogradEnabled();
+
+}  // namespace deepedge::engine::xnn

@@ -1,0 +1,1551 @@
+// TFLite -> graph IR (see include/deepedge/tflite_model.h for the mapping).
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "deepedge/tflite_model.h"
+#include "tflite_reader.h"
+
+namespace deepedge {
+namespace {
+
+using tflite_internal::LoadedModel;
+using Ints = std::vector<std::int64_t>;
+
+constexpr int kOpset = 14;
+
+// TFLite builtin operator codes used below.
+enum Op : int {
+  kAdd = 0,
+  kAveragePool2d = 1,
+  kConcatenation = 2,
+  kConv2d = 3,
+  kDepthwiseConv2d = 4,
+  kDepthToSpace = 5,
+  kDequantize = 6,
+  kFloor = 8,
+  kFullyConnected = 9,
+  kL2Normalization = 11,
+  kLogistic = 14,
+  kMaxPool2d = 17,
+  kMul = 18,
+  kRelu = 19,
+  kReluN1To1 = 20,
+  kRelu6 = 21,
+  kReshape = 22,
+  kResizeBilinear = 23,
+  kSoftmax = 25,
+  kSpaceToDepth = 26,
+  kTanh = 28,
+  kCustom = 32,
+  kPad = 34,
+  kGather = 36,
+  kTranspose = 39,
+  kMean = 40,
+  kSub = 41,
+  kDiv = 42,
+  kSqueeze = 43,
+  kUnidirectionalSequenceLstm = 44,
+  kStridedSlice = 45,
+  kExp = 47,
+  kSplit = 49,
+  kLogSoftmax = 50,
+  kCast = 53,
+  kPrelu = 54,
+  kMaximum = 55,
+  kArgMax = 56,
+  kMinimum = 57,
+  kLess = 58,
+  kNeg = 59,
+  kPadV2 = 60,
+  kGreater = 61,
+  kGreaterEqual = 62,
+  kLessEqual = 63,
+  kSelect = 64,
+  kSlice = 65,
+  kSin = 66,
+  kTransposeConv = 67,
+  kTile = 69,
+  kExpandDims = 70,
+  kEqual = 71,
+  kNotEqual = 72,
+  kLog = 73,
+  kSum = 74,
+  kSqrt = 75,
+  kRsqrt = 76,
+  kShape = 77,
+  kPow = 78,
+  kArgMin = 79,
+  kReduceProd = 81,
+  kReduceMax = 82,
+  kPack = 83,
+  kLogicalOr = 84,
+  kLogicalAnd = 86,
+  kLogicalNot = 87,
+  kUnpack = 88,
+  kReduceMin = 89,
+  kSquare = 92,
+  kResizeNearest = 97,
+  kLeakyRelu = 98,
+  kSquaredDifference = 99,
+  kMirrorPad = 100,
+  kAbs = 101,
+  kSplitV = 102,
+  kCeil = 104,
+  kGatherNd = 107,
+  kCos = 108,
+  kElu = 111,
+  kQuantize = 114,
+  kRound = 116,
+  kHardSwish = 117,
+  kIf = 118,
+  kWhile = 119,
+  kSelectV2 = 123,
+  kDensify = 124,
+  kBatchMatMul = 126,
+  kCumsum = 128,
+  kGelu = 150,
+};
+
+ir::Attribute AInt(std::int64_t v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+ir::Attribute AInts(Ints v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+ir::Attribute AFloat(float v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+ir::Attribute AStr(std::string v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+using Attrs = std::map<std::string, ir::Attribute>;
+
+// Permutes a dense row-major tensor's elements (any dtype) by `perm`.
+Tensor PermuteTensor(const Tensor& in, const std::vector<std::size_t>& perm) {
+  const Shape& s = in.shape();
+  const std::size_t rank = s.rank();
+  std::vector<std::int64_t> out_dims(rank);
+  for (std::size_t i = 0; i < rank; ++i) out_dims[i] = s[perm[i]];
+  Tensor out = std::move(Tensor::Allocate(in.dtype(), Shape(out_dims))).value();
+  const std::size_t esize = DTypeSize(in.dtype());
+  std::vector<std::int64_t> in_strides(rank, 1);
+  for (std::size_t i = rank; i-- > 1;) in_strides[i - 1] = in_strides[i] * s[i];
+  const std::int64_t n = in.element_count();
+  std::vector<std::int64_t> idx(rank, 0);
+  const auto* src = static_cast<const std::byte*>(in.data());
+  auto* dst = static_cast<std::byte*>(out.data());
+  for (std::int64_t o = 0; o < n; ++o) {
+    std::int64_t off = 0;
+    for (std::size_t i = 0; i < rank; ++i) off += idx[i] * in_strides[perm[i]];
+    std::memcpy(dst + static_cast<std::size_t>(o) * esize,
+                src + static_cast<std::size_t>(off) * esize, esize);
+    for (std::size_t i = rank; i-- > 0;) {
+      if (++idx[i] < out_dims[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+class SubgraphImporter {
+ public:
+  SubgraphImporter(const LoadedModel& m, std::size_t index, ir::Graph& g)
+      : m_(m), sg_(m.subgraph(index)), index_(index), g_(g) {}
+
+  Status Run();
+
+ private:
+  // --- tensors -----------------------------------------------------------------
+  std::size_t TensorCount() const { return sg_->tensors() ? sg_->tensors()->size() : 0; }
+  const tfl::Tensor* T(int i) const {
+    return sg_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+  }
+  std::string Desc(int i) const { return tflite_internal::DescribeTensor(sg_, i); }
+  Expected<DType> DT(int i) const {
+    auto d = tflite_internal::ToDType(T(i)->type());
+    if (!d) {
+      return Unsupported(Desc(i) + " has type " + tflite_internal::TensorTypeName(T(i)->type()) +
+                         ", which DeepEdge lacks");
+    }
+    return *d;
+  }
+  Shape ShapeOf(int i) const { return tflite_internal::TensorShape(T(i)); }
+  Ints Dims(int i) const { return ShapeOf(i).dims(); }
+  bool IsConst(int i) const {
+    return T(i)->sparsity() != nullptr || !m_.BufferData(T(i)->buffer()).empty();
+  }
+  std::optional<QuantizationInfo> Quant(int i) const {
+    const tfl::TensorType t = T(i)->type();
+    if (t != tfl::TensorType::INT8 && t != tfl::TensorType::UINT8 && t != tfl::TensorType::INT16 &&
+        t != tfl::TensorType::INT32) {
+      return std::nullopt;
+    }
+    auto q = tflite_internal::TensorQuantization(T(i));
+    if (q && q->scale.size() == 1 && q->scale[0] == 0) return std::nullopt;
+    return q;
+  }
+  bool SameQuant(int a, int b) const {
+    auto qa = Quant(a), qb = Quant(b);
+    if (qa.has_value() != qb.has_value()) return false;
+    if (!qa) return true;
+    return T(a)->type() == T(b)->type() && qa->scale == qb->scale &&
+           qa->zero_point == qb->zero_point && qa->axis == qb->axis;
+  }
+
+  Expected<std::shared_ptr<const Tensor>> ConstTensor(int i);
+  // Constant integer values (int32 / int64 tensors), e.g. shapes and axes.
+  Expected<Ints> ConstInts(int i);
+
+  // The IR value holding tensor i as stored (integers stay integers).
+  Expected<std::string> Value(int i);
+  // Tensor i as real numbers: the value itself for float32, DequantizeLinear of it for
+  // quantized tensors, Cast for float16.
+  Expected<std::string> Float(int i);
+  // Writes real-valued `v` into tensor i: QuantizeLinear when i is quantized.
+  Status Store(int i, const std::string& v);
+  // Tensor i's name when it is a graph output, else a fresh name.
+  std::string Tmp(const std::string& hint);
+
+  std::string AddInit(std::shared_ptr<const Tensor> t, const std::string& hint);
+  std::string ConstI64(const Ints& v, const std::string& hint);
+  std::string ScalarF32(float v, const std::string& hint);
+  Expected<std::pair<std::string, std::string>> QParams(const QuantizationInfo& q, DType zp_type,
+                                                        bool with_zp, const std::string& hint);
+
+  std::string Emit(const std::string& op, std::vector<std::string> ins, Attrs attrs = {},
+                   const std::string& hint = "");
+  void EmitTo(const std::string& op, std::vector<std::string> ins, std::vector<std::string> outs,
+              Attrs attrs = {});
+
+  Expected<std::string> Activation(int act, std::string v);
+  // A weight as real numbers with its dims permuted by `perm` (constant weights are
+  // permuted at import, keeping their integer type and remapping a per-channel axis).
+  Expected<std::string> PermutedWeight(int i, const std::vector<std::size_t>& perm);
+  Expected<std::string> ToNchw(const std::string& v) {
+    return Emit("Transpose", {v}, {{"perm", AInts({0, 3, 1, 2})}}, "nchw");
+  }
+  Expected<std::string> ToNhwc(const std::string& v) {
+    return Emit("Transpose", {v}, {{"perm", AInts({0, 2, 3, 1})}}, "nhwc");
+  }
+  // Explicit pads [top, left, bottom, right] for TFLite SAME / VALID.
+  Expected<Ints> SpatialPads(int x, tfl::Padding padding, Ints kernel, Ints strides, Ints dil);
+
+  // --- operators -----------------------------------------------------------------
+  Status ImportOperator(const tfl::Operator* op, int code);
+  Status Unsup(const std::string& why) const { return Unsupported(op_label_ + ": " + why); }
+  int In(std::size_t k) const { return k < ins_.size() ? ins_[k] : -1; }
+  Status NeedInputs(std::size_t n) const {
+    for (std::size_t k = 0; k < n; ++k) {
+      if (In(k) < 0)
+        return Corrupt(op_label_ + ": required input " + std::to_string(k) + " missing");
+    }
+    return Status::Ok();
+  }
+  Status NeedOutputs(std::size_t n) const {
+    if (outs_.size() < n)
+      return Corrupt(op_label_ + ": expected " + std::to_string(n) + " outputs");
+    for (std::size_t k = 0; k < n; ++k) {
+      if (outs_[k] < 0) return Corrupt(op_label_ + ": output " + std::to_string(k) + " missing");
+    }
+    return Status::Ok();
+  }
+
+  Status Conv(const tfl::Operator* op, bool depthwise);
+  Status Pool(const tfl::Operator* op, const std::string& onnx_op);
+  Status TransposeConv(const tfl::Operator* op);
+  Status FullyConnected(const tfl::Operator* op);
+  Status Lstm(const tfl::Operator* op);
+  Status Resize(const tfl::Operator* op, bool bilinear);
+  Status Binary(const std::string& onnx_op, int act);
+  Status Unary(const std::string& onnx_op, Attrs attrs = {});
+  Status Reduce(const std::string& onnx_op, bool keep_dims);
+  Status ReshapeLike(int in, int out);  // data movement to the declared output shape
+  Status Compare(const std::string& onnx_op, bool negate);
+  Status StridedSlice(const tfl::Operator* op);
+
+  const LoadedModel& m_;
+  const tfl::SubGraph* sg_;
+  std::size_t index_;
+  ir::Graph& g_;
+  std::vector<std::string> names_;
+  std::map<int, std::string> float_cache_;
+  std::set<int> defined_;  // tensors whose value exists in the graph
+  std::map<int, std::shared_ptr<const Tensor>> const_cache_;
+  std::string op_label_;
+  std::vector<int> ins_, outs_;
+  int counter_ = 0;
+};
+
+Expected<std::shared_ptr<const Tensor>> SubgraphImporter::ConstTensor(int i) {
+  if (auto it = const_cache_.find(i); it != const_cache_.end()) return it->second;
+  DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
+  const Shape shape = ShapeOf(i);
+  if (!shape.is_static()) return Corrupt(Desc(i) + " is constant but has a dynamic shape");
+  const auto data = m_.BufferData(T(i)->buffer());
+  std::shared_ptr<const Tensor> t;
+  if (T(i)->sparsity() != nullptr) {
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor d, tflite_internal::Densify(T(i), Desc(i), dt, shape, data));
+    t = std::make_shared<const Tensor>(std::move(d));
+  } else {
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor d, Tensor::Allocate(dt, shape));
+    if (d.byte_size() != data.size()) {
+      return Corrupt(Desc(i) + ": buffer size does not match its shape and type");
+    }
+    if (!data.empty()) std::memcpy(d.data(), data.data(), data.size());
+    t = std::make_shared<const Tensor>(std::move(d));
+  }
+  const_cache_[i] = t;
+  return t;
+}
+
+Expected<Ints> SubgraphImporter::ConstInts(int i) {
+  if (i < 0 || !IsConst(i))
+    return Unsup("needs a constant " + (i < 0 ? std::string("input") : Desc(i)));
+  DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(i));
+  Ints v;
+  if (t->dtype() == DType::kI32) {
+    for (std::int32_t x : t->as<std::int32_t>()) v.push_back(x);
+  } else if (t->dtype() == DType::kI64) {
+    for (std::int64_t x : t->as<std::int64_t>()) v.push_back(x);
+  } else {
+    return Corrupt(op_label_ + ": " + Desc(i) + " must be int32 or int64");
+  }
+  return v;
+}
+
+std::string SubgraphImporter::Tmp(const std::string& hint) {
+  return "tfl/" + std::to_string(index_) + "/" + hint + "_" + std::to_string(counter_++);
+}
+
+std::string SubgraphImporter::AddInit(std::shared_ptr<const Tensor> t, const std::string& hint) {
+  const std::string name = Tmp(hint);
+  g_.initializers[name] = std::move(t);
+  return name;
+}
+
+std::string SubgraphImporter::ConstI64(const Ints& v, const std::string& hint) {
+  Tensor t =
+      std::move(Tensor::Allocate(DType::kI64, Shape{static_cast<std::int64_t>(v.size())})).value();
+  std::copy(v.begin(), v.end(), t.as<std::int64_t>().begin());
+  return AddInit(std::make_shared<const Tensor>(std::move(t)), hint);
+}
+
+std::string SubgraphImporter::ScalarF32(float v, const std::string& hint) {
+  Tensor t = std::move(Tensor::Allocate(DType::kF32, Shape{})).value();
+  t.as<float>()[0] = v;
+  return AddInit(std::make_shared<const Tensor>(std::move(t)), hint);
+}
+
+Expected<std::pair<std::string, std::string>> SubgraphImporter::QParams(const QuantizationInfo& q,
+                                                                        DType zp_type, bool with_zp,
+                                                                        const std::string& hint) {
+  const bool per_axis = q.scale.size() > 1;
+  const Shape s = per_axis ? Shape{static_cast<std::int64_t>(q.scale.size())} : Shape{};
+  Tensor scale = std::move(Tensor::Allocate(DType::kF32, s)).value();
+  std::copy(q.scale.begin(), q.scale.end(), scale.as<float>().begin());
+  std::string sname = AddInit(std::make_shared<const Tensor>(std::move(scale)), hint + "_scale");
+  if (!with_zp) return std::make_pair(sname, std::string());
+  Tensor zp = std::move(Tensor::Allocate(zp_type, s)).value();
+  for (std::size_t k = 0; k < q.zero_point.size(); ++k) {
+    const std::int64_t z = q.zero_point[k];
+    switch (zp_type) {
+      case DType::kI8:
+        if (z < -128 || z > 127)
+          return Corrupt(op_label_ + ": int8 zero point " + std::to_string(z));
+        zp.as<std::int8_t>()[k] = static_cast<std::int8_t>(z);
+        break;
+      case DType::kU8:
+        if (z < 0 || z > 255) return Corrupt(op_label_ + ": uint8 zero point " + std::to_string(z));
+        zp.as<std::uint8_t>()[k] = static_cast<std::uint8_t>(z);
+        break;
+      case DType::kI16:
+        if (z < -32768 || z > 32767)
+          return Corrupt(op_label_ + ": int16 zero point " + std::to_string(z));
+        zp.as<std::int16_t>()[k] = static_cast<std::int16_t>(z);
+        break;
+      default:
+        return Unsup("quantized type " + std::string(DTypeName(zp_type)) + " with a zero point");
+    }
+  }
+  std::string zname = AddInit(std::make_shared<const Tensor>(std::move(zp)), hint + "_zp");
+  return std::make_pair(sname, zname);
+}
+
+std::string SubgraphImporter::Emit(const std::string& op, std::vector<std::string> ins, Attrs attrs,
+                                   const std::string& hint) {
+  std::string out = Tmp(hint.empty() ? op : hint);
+  EmitTo(op, std::move(ins), {out}, std::move(attrs));
+  return out;
+}
+
+void SubgraphImporter::EmitTo(const std::string& op, std::vector<std::string> ins,
+                              std::vector<std::string> outs, Attrs attrs) {
+  ir::Node n;
+  n.name = op_label_.empty() ? outs[0] : op_label_ + "/" + op + "_" + std::to_string(counter_++);
+  n.op_type = op;
+  n.opset = kOpset;
+  n.inputs = std::move(ins);
+  n.outputs = std::move(outs);
+  n.attributes = std::move(attrs);
+  g_.nodes.push_back(std::move(n));
+}
+
+Expected<std::string> SubgraphImporter::Value(int i) {
+  if (i < 0) return std::string();
+  if (defined_.count(i) == 0) {
+    if (!IsConst(i)) {
+      return Corrupt(op_label_ + ": " + Desc(i) +
+                     " is read before any operator writes it (and is not a constant or input)");
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(i));
+    g_.initializers[names_[static_cast<std::size_t>(i)]] = t;
+    defined_.insert(i);
+  }
+  return names_[static_cast<std::size_t>(i)];
+}
+
+Expected<std::string> SubgraphImporter::Float(int i) {
+  if (i < 0) return std::string();
+  if (auto it = float_cache_.find(i); it != float_cache_.end()) return it->second;
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(i));
+  DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
+  std::string f = v;
+  if (auto q = Quant(i)) {
+    if (dt == DType::kI16) {
+      return Unsup(Desc(i) + " is quantized int16, which the engine's DequantizeLinear lacks");
+    }
+    const bool is_i32 = dt == DType::kI32;
+    if (is_i32 && std::any_of(q->zero_point.begin(), q->zero_point.end(),
+                              [](std::int64_t z) { return z != 0; })) {
+      return Unsup(Desc(i) + " is quantized int32 with a non-zero zero point");
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(*q, dt, !is_i32, "dq"));
+    Attrs a;
+    if (q->axis) a["axis"] = AInt(*q->axis);
+    std::vector<std::string> ins{v, p.first};
+    if (!p.second.empty()) ins.push_back(p.second);
+    f = Emit("DequantizeLinear", ins, std::move(a), "dq");
+  } else if (dt == DType::kF16) {
+    f = Emit("Cast", {v}, {{"to", AInt(1)}}, "f32");
+  }
+  float_cache_[i] = f;
+  return f;
+}
+
+Status SubgraphImporter::Store(int i, const std::string& v) {
+  if (i < 0) return Status::Ok();
+  const std::string& target = names_[static_cast<std::size_t>(i)];
+  DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
+  auto q = Quant(i);
+  if (q && dt != DType::kI32) {
+    if (dt == DType::kI16) {
+      return Unsup(Desc(i) + " is quantized int16, which the engine's QuantizeLinear lacks");
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(*q, dt, true, "q"));
+    Attrs a;
+    if (q->axis) a["axis"] = AInt(*q->axis);
+    // Readers dequantize the stored integers again (not `v`): TFLite rounds and clamps
+    // every quantized tensor, and QDQ fusion matches exactly this q -> dq form.
+    EmitTo("QuantizeLinear", {v, p.first, p.second}, {target}, std::move(a));
+  } else {
+    // Rename the producing node's output instead of adding an Identity, when possible.
+    ir::Node* last = g_.nodes.empty() ? nullptr : &g_.nodes.back();
+    const bool cached = std::any_of(float_cache_.begin(), float_cache_.end(),
+                                    [&](const auto& kv) { return kv.second == v; });
+    if (last != nullptr && !last->outputs.empty() && last->outputs[0] == v && !cached &&
+        v.rfind("tfl/", 0) == 0) {
+      last->outputs[0] = target;
+    } else {
+      EmitTo("Identity", {v}, {target});
+    }
+  }
+  defined_.insert(i);
+  return Status::Ok();
+}
+
+Expected<std::string> SubgraphImporter::Activation(int act, std::string v) {
+  switch (static_cast<tfl::ActivationFunctionType>(act)) {
+    case tfl::ActivationFunctionType::NONE:
+      return v;
+    case tfl::ActivationFunctionType::RELU:
+      return Emit("Relu", {v});
+    case tfl::ActivationFunctionType::RELU6:
+      return Emit("Clip", {v, ScalarF32(0, "min"), ScalarF32(6, "max")}, {}, "relu6");
+    case tfl::ActivationFunctionType::RELU_N1_TO_1:
+      return Emit("Clip", {v, ScalarF32(-1, "min"), ScalarF32(1, "max")}, {}, "relu1");
+    case tfl::ActivationFunctionType::TANH:
+      return Emit("Tanh", {v});
+    case tfl::ActivationFunctionType::SIGN_BIT:
+      return Emit("Sign", {v});
+  }
+  return Unsup("unknown fused activation " + std::to_string(act));
+}
+
+Expected<std::string> SubgraphImporter::PermutedWeight(int i,
+                                                       const std::vector<std::size_t>& perm) {
+  if (!IsConst(i)) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string f, Float(i));
+    Ints p(perm.begin(), perm.end());
+    return Emit("Transpose", {f}, {{"perm", AInts(p)}}, "w");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(i));
+  if (t->shape().rank() != perm.size()) {
+    return Corrupt(op_label_ + ": " + Desc(i) + " has rank " + std::to_string(t->shape().rank()) +
+                   ", expected " + std::to_string(perm.size()));
+  }
+  auto permuted = std::make_shared<const Tensor>(PermuteTensor(*t, perm));
+  const std::string w = AddInit(permuted, "w");
+  auto q = Quant(i);
+  if (!q) {
+    if (t->dtype() == DType::kF16) return Emit("Cast", {w}, {{"to", AInt(1)}}, "f32");
+    return w;
+  }
+  if (t->dtype() == DType::kI16) return Unsup(Desc(i) + " is an int16 weight");
+  QuantizationInfo qp = *q;
+  if (qp.axis) {
+    const int old_axis = *qp.axis;
+    for (std::size_t k = 0; k < perm.size(); ++k) {
+      if (static_cast<int>(perm[k]) == old_axis) qp.axis = static_cast<int>(k);
+    }
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(qp, t->dtype(), t->dtype() != DType::kI32, "w"));
+  Attrs a;
+  if (qp.axis) a["axis"] = AInt(*qp.axis);
+  std::vector<std::string> ins{w, p.first};
+  if (!p.second.empty()) ins.push_back(p.second);
+  return Emit("DequantizeLinear", ins, std::move(a), "wdq");
+}
+
+Expected<Ints> SubgraphImporter::SpatialPads(int x, tfl::Padding padding, Ints kernel, Ints strides,
+                                             Ints dil) {
+  const Ints xd = Dims(x);
+  if (xd.size() != 4)
+    return Corrupt(op_label_ + ": input must be 4-D NHWC, got rank " + std::to_string(xd.size()));
+  Ints pads(4, 0);
+  if (padding == tfl::Padding::VALID) return pads;
+  for (std::size_t a = 0; a < 2; ++a) {
+    const std::int64_t in = xd[1 + a];
+    if (in < 0) return Unsup("SAME padding needs static spatial dimensions");
+    if (strides[a] <= 0 || dil[a] <= 0 || kernel[a] <= 0) {
+      return Corrupt(op_label_ + ": strides, dilations and kernel sizes must be positive");
+    }
+    const std::int64_t out = (in + strides[a] - 1) / strides[a];
+    const std::int64_t eff = (kernel[a] - 1) * dil[a] + 1;
+    const std::int64_t total = std::max<std::int64_t>((out - 1) * strides[a] + eff - in, 0);
+    pads[a] = total / 2;
+    pads[a + 2] = total - total / 2;
+  }
+  return pads;
+}
+
+Status SubgraphImporter::Conv(const tfl::Operator* op, bool depthwise) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const int x = In(0), w = In(1), b = In(2);
+  const Ints wd = Dims(w), xd = Dims(x);
+  if (wd.size() != 4 || xd.size() != 4)
+    return Corrupt(op_label_ + ": input and filter must be 4-D");
+  tfl::Padding padding;
+  Ints strides, dil;
+  int act;
+  std::int64_t group = 1;
+  if (depthwise) {
+    const auto* o = op->builtin_options_as_DepthwiseConv2DOptions();
+    if (o == nullptr) return Corrupt(op_label_ + ": missing DepthwiseConv2DOptions");
+    padding = o->padding();
+    strides = {o->stride_h(), o->stride_w()};
+    dil = {o->dilation_h_factor(), o->dilation_w_factor()};
+    act = static_cast<int>(o->fused_activation_function());
+    group = xd[3];
+    if (group <= 0 || wd[0] != 1 || wd[3] % group != 0) {
+      return Corrupt(op_label_ + ": depthwise filter " + ShapeOf(w).ToString() +
+                     " does not fit input channels " + std::to_string(group));
+    }
+  } else {
+    const auto* o = op->builtin_options_as_Conv2DOptions();
+    if (o == nullptr) return Corrupt(op_label_ + ": missing Conv2DOptions");
+    padding = o->padding();
+    strides = {o->stride_h(), o->stride_w()};
+    dil = {o->dilation_h_factor(), o->dilation_w_factor()};
+    act = static_cast<int>(o->fused_activation_function());
+    if (xd[3] > 0) {
+      if (wd[3] <= 0 || xd[3] % wd[3] != 0) {
+        return Corrupt(op_label_ + ": filter " + ShapeOf(w).ToString() +
+                       " does not fit input channels " + std::to_string(xd[3]));
+      }
+      group = xd[3] / wd[3];
+    }
+  }
+  const Ints kernel = {wd[1], wd[2]};
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints pads, SpatialPads(x, padding, kernel, strides, dil));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(x));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string wf, depthwise ? PermutedWeight(w, {3, 0, 1, 2})
+                                                      : PermutedWeight(w, {0, 3, 1, 2}));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string bf, Float(b));
+  std::vector<std::string> ins{xt, wf};
+  if (!bf.empty()) ins.push_back(bf);
+  std::string y = Emit("Conv", ins,
+                       {{"kernel_shape", AInts(kernel)},
+                        {"strides", AInts(strides)},
+                        {"dilations", AInts(dil)},
+                        {"pads", AInts(pads)},
+                        {"group", AInt(group)}});
+  DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Pool(const tfl::Operator* op, const std::string& onnx_op) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const auto* o = op->builtin_options_as_Pool2DOptions();
+  if (o == nullptr) return Corrupt(op_label_ + ": missing Pool2DOptions");
+  const Ints kernel = {o->filter_height(), o->filter_width()};
+  const Ints strides = {o->stride_h(), o->stride_w()};
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints pads, SpatialPads(In(0), o->padding(), kernel, strides, {1, 1}));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
+  Attrs a{{"kernel_shape", AInts(kernel)}, {"strides", AInts(strides)}, {"pads", AInts(pads)}};
+  std::string y = Emit(onnx_op, {xt}, std::move(a));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::TransposeConv(const tfl::Operator* op) {
+  // Inputs: output shape, filter [O, KH, KW, I], input, optional bias.
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(3));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const auto* o = op->builtin_options_as_TransposeConvOptions();
+  if (o == nullptr) return Corrupt(op_label_ + ": missing TransposeConvOptions");
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints out_shape, ConstInts(In(0)));
+  const Ints wd = Dims(In(1)), xd = Dims(In(2));
+  if (out_shape.size() != 4 || wd.size() != 4 || xd.size() != 4) {
+    return Corrupt(op_label_ + ": output shape, filter and input must be 4-D");
+  }
+  const Ints strides = {o->stride_h(), o->stride_w()};
+  Ints pads(4, 0), out_pad(2, 0);
+  for (std::size_t a = 0; a < 2; ++a) {
+    if (strides[a] <= 0) return Corrupt(op_label_ + ": strides must be positive");
+    const std::int64_t total = (xd[1 + a] - 1) * strides[a] + wd[1 + a] - out_shape[1 + a];
+    if (total >= 0) {
+      pads[a] = total / 2;
+      pads[a + 2] = total - total / 2;
+    } else {
+      out_pad[a] = -total;
+    }
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(2)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string wf, PermutedWeight(In(1), {3, 0, 1, 2}));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string bf, Float(In(3)));
+  std::vector<std::string> ins{xt, wf};
+  if (!bf.empty()) ins.push_back(bf);
+  std::string y = Emit("ConvTranspose", ins,
+                       {{"kernel_shape", AInts({wd[1], wd[2]})},
+                        {"strides", AInts(strides)},
+                        {"pads", AInts(pads)},
+                        {"output_padding", AInts(out_pad)}});
+  DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::FullyConnected(const tfl::Operator* op) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const auto* o = op->builtin_options_as_FullyConnectedOptions();
+  int act = 0;
+  if (o != nullptr) {
+    if (o->weights_format() != 0) return Unsup("shuffled FULLY_CONNECTED weights");
+    act = static_cast<int>(o->fused_activation_function());
+  }
+  const Ints wd = Dims(In(1));
+  if (wd.size() != 2 || wd[1] <= 0)
+    return Corrupt(op_label_ + ": weights must be 2-D [units, depth]");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
+  std::string x2 = Emit("Reshape", {xf, ConstI64({-1, wd[1]}, "shape")});
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string wf, Float(In(1)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string bf, Float(In(2)));
+  std::vector<std::string> ins{x2, wf};
+  if (!bf.empty()) ins.push_back(bf);
+  std::string y = Emit("Gemm", ins, {{"transB", AInt(1)}});
+  DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
+  const Shape os = ShapeOf(outs_[0]);
+  if (os.rank() != 2) {
+    Ints od = os.dims();
+    if (o != nullptr && o->keep_num_dims()) {
+      od = Dims(In(0));
+      od.back() = wd[0];
+    }
+    for (auto& d : od) d = d < 0 ? -1 : d;
+    if (std::count(od.begin(), od.end(), -1) > 1)
+      return Unsup("output shape with several unknown dims");
+    y = Emit("Reshape", {y, ConstI64(od, "shape")});
+  }
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Lstm(const tfl::Operator* op) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const auto* o = op->builtin_options_as_UnidirectionalSequenceLSTMOptions();
+  if (o == nullptr) return Corrupt(op_label_ + ": missing UnidirectionalSequenceLSTMOptions");
+  if (ins_.size() != 20 && ins_.size() != 24) {
+    return Corrupt(op_label_ + ": expected 20 or 24 inputs, got " + std::to_string(ins_.size()));
+  }
+  for (int k : {0, 2, 3, 4, 6, 7, 8, 13, 14, 15}) {
+    if (In(static_cast<std::size_t>(k)) < 0) {
+      return Corrupt(op_label_ + ": required input " + std::to_string(k) + " missing");
+    }
+  }
+  if (In(16) >= 0 || In(17) >= 0)
+    return Unsup("LSTM with a projection layer has no ONNX LSTM mapping");
+  for (int k = 20; k < 24; ++k) {
+    if (In(k) >= 0) return Unsup("layer-normalized LSTM has no ONNX LSTM mapping");
+  }
+  if (o->diagonal_recurrent_tensors()) return Unsup("diagonal recurrent weights");
+  const bool cifg = In(1) < 0;
+  // Weights as float (dequantized here: the ONNX LSTM kernel computes in float).
+  auto as_float = [&](int i) -> Expected<std::vector<float>> {
+    if (!IsConst(i)) return Unsup(Desc(i) + ": LSTM weights must be constant");
+    DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(i));
+    std::vector<float> v(static_cast<std::size_t>(t->element_count()));
+    auto q = Quant(i);
+    const std::size_t n = v.size();
+    const std::size_t channels = q && q->axis ? q->scale.size() : 1;
+    const std::size_t inner = channels > 1 ? n / channels : n;  // per-channel on axis 0 only
+    if (q && q->axis && *q->axis != 0) return Unsup(Desc(i) + ": per-channel axis other than 0");
+    for (std::size_t k = 0; k < n; ++k) {
+      double raw = 0;
+      switch (t->dtype()) {
+        case DType::kF32:
+          raw = t->as<float>()[k];
+          break;
+        case DType::kF16:
+          raw = F16ToF32(t->as<std::uint16_t>()[k]);
+          break;
+        case DType::kI8:
+          raw = t->as<std::int8_t>()[k];
+          break;
+        case DType::kU8:
+          raw = t->as<std::uint8_t>()[k];
+          break;
+        case DType::kI16:
+          raw = t->as<std::int16_t>()[k];
+          break;
+        case DType::kI32:
+          raw = t->as<std::int32_t>()[k];
+          break;
+        default:
+          return Unsup(Desc(i) + " has an unsupported LSTM weight type");
+      }
+      if (q) {
+        const std::size_t c = channels > 1 ? k / inner : 0;
+        raw = (raw - static_cast<double>(q->zero_point[c])) * q->scale[c];
+      }
+      v[k] = static_cast<float>(raw);
+    }
+    return v;
+  };
+  // Sizes come from constant weights only, whose data sizes were checked at load.
+  for (int k : {2, 6}) {
+    if (!IsConst(In(static_cast<std::size_t>(k))))
+      return Unsup(Desc(In(static_cast<std::size_t>(k))) + ": LSTM weights must be constant");
+  }
+  const Ints f_dims = Dims(In(2)), r_dims = Dims(In(6));
+  if (f_dims.size() != 2 || r_dims.size() != 2)
+    return Corrupt(op_label_ + ": LSTM weights must be 2-D");
+  const std::int64_t H = f_dims[0], I = f_dims[1];
+  if (r_dims[0] != H || r_dims[1] != H)
+    return Corrupt(op_label_ + ": recurrent weights must be [H, H]");
+  // ONNX gate order: input, output, forget, cell. TFLite input indices per gate.
+  const int w_idx[4] = {1, 4, 2, 3}, r_idx[4] = {5, 8, 6, 7}, b_idx[4] = {12, 15, 13, 14};
+  std::vector<float> W(static_cast<std::size_t>(4 * H * I), 0.f),
+      R(static_cast<std::size_t>(4 * H * H), 0.f), B(static_cast<std::size_t>(8 * H), 0.f);
+  for (int g = 0; g < 4; ++g) {
+    if (cifg && g == 0) continue;
+    for (auto [idx, dst, size] : {std::tuple{w_idx[g], &W, H * I}, std::tuple{r_idx[g], &R, H * H},
+                                  std::tuple{b_idx[g], &B, H}}) {
+      if (idx < 0 || In(static_cast<std::size_t>(idx)) < 0) continue;
+      DEEPEDGE_ASSIGN_OR_RETURN(std::vector<float> v, as_float(In(static_cast<std::size_t>(idx))));
+      if (static_cast<std::int64_t>(v.size()) != size) {
+        return Corrupt(op_label_ + ": " + Desc(In(static_cast<std::size_t>(idx))) +
+                       " has the wrong size");
+      }
+      std::copy(v.begin(), v.end(), dst->begin() + g * size);
+    }
+  }
+  auto make = [&](std::vector<float>& v, Shape s, const std::string& hint) {
+    Tensor t = std::move(Tensor::Allocate(DType::kF32, std::move(s))).value();
+    std::copy(v.begin(), v.end(), t.as<float>().begin());
+    return AddInit(std::make_shared<const Tensor>(std::move(t)), hint);
+  };
+  const std::string wn = make(W, Shape{1, 4 * H, I}, "lstm_W");
+  const std::string rn = make(R, Shape{1, 4 * H, H}, "lstm_R");
+  const std::string bn = make(B, Shape{1, 8 * H}, "lstm_B");
+  std::string pn;
+  if (In(9) >= 0 || In(10) >= 0 || In(11) >= 0) {
+    std::vector<float> P(static_cast<std::size_t>(3 * H), 0.f);
+    const int p_idx[3] = {9, 11, 10};  // ONNX order input, output, forget
+    for (int g = 0; g < 3; ++g) {
+      if (In(static_cast<std::size_t>(p_idx[g])) < 0) continue;
+      DEEPEDGE_ASSIGN_OR_RETURN(std::vector<float> v,
+                                as_float(In(static_cast<std::size_t>(p_idx[g]))));
+      if (static_cast<std::int64_t>(v.size()) != H) return Corrupt(op_label_ + ": peephole size");
+      std::copy(v.begin(), v.end(), P.begin() + g * H);
+    }
+    pn = make(P, Shape{1, 3 * H}, "lstm_P");
+  }
+  Attrs a{{"hidden_size", AInt(H)}, {"layout", AInt(o->time_major() ? 0 : 1)}};
+  if (cifg) a["input_forget"] = AInt(1);
+  if (o->cell_clip() > 0) a["clip"] = AFloat(o->cell_clip());
+  switch (o->fused_activation_function()) {
+    case tfl::ActivationFunctionType::TANH:
+      break;
+    case tfl::ActivationFunctionType::RELU: {
+      ir::Attribute acts;
+      acts.kind = ir::Attribute::Kind::kStrings;
+      acts.strings = {"Sigmoid", "Relu", "Relu"};
+      a["activations"] = acts;
+      break;
+    }
+    default:
+      return Unsup("LSTM activation other than TANH or RELU");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
+  std::vector<std::string> ins{xf, wn, rn, bn, "", "", ""};
+  if (!pn.empty()) ins.push_back(pn);
+  std::string y = Emit("LSTM", ins, std::move(a), "lstm_Y");
+  // Y is [B, T, 1, H] (or [T, 1, B, H]); TFLite's output drops the direction axis.
+  Ints od = Dims(outs_[0]);
+  for (auto& d : od) d = d < 0 ? -1 : d;
+  y = Emit("Reshape", {y, ConstI64(od, "shape")});
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Resize(const tfl::Operator* op, bool bilinear) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  bool align = false, half = false;
+  if (bilinear) {
+    if (const auto* o = op->builtin_options_as_ResizeBilinearOptions()) {
+      align = o->align_corners();
+      half = o->half_pixel_centers();
+    }
+  } else if (const auto* o = op->builtin_options_as_ResizeNearestNeighborOptions()) {
+    align = o->align_corners();
+    half = o->half_pixel_centers();
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints size, ConstInts(In(1)));
+  const Ints xd = Dims(In(0));
+  if (size.size() != 2 || xd.size() != 4)
+    return Corrupt(op_label_ + ": needs 4-D input and 2 sizes");
+  Attrs a;
+  a["mode"] = AStr(bilinear ? "linear" : "nearest");
+  std::string coord = align  ? "align_corners"
+                      : half ? (bilinear ? "half_pixel" : "tf_half_pixel_for_nn")
+                             : "asymmetric";
+  a["coordinate_transformation_mode"] = AStr(coord);
+  if (!bilinear) a["nearest_mode"] = AStr(align ? "round_prefer_ceil" : "floor");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
+  std::string y = Emit("Resize", {xt, "", "", ConstI64({xd[0], xd[3], size[0], size[1]}, "sizes")},
+                       std::move(a));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Binary(const std::string& onnx_op, int act) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string a, Float(In(0)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string b, Float(In(1)));
+  std::string y = Emit(onnx_op, {a, b});
+  DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Unary(const std::string& onnx_op, Attrs attrs) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+  return Store(outs_[0], Emit(onnx_op, {x}, std::move(attrs)));
+}
+
+Status SubgraphImporter::Compare(const std::string& onnx_op, bool negate) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string a, Float(In(0)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string b, Float(In(1)));
+  std::string y = Emit(onnx_op, {a, b});
+  if (negate) y = Emit("Not", {y});
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::Reduce(const std::string& onnx_op, bool keep_dims) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints axes, ConstInts(In(1)));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+  std::string y;
+  if (onnx_op == "ReduceSum") {  // opset 13+: axes is an input
+    y = Emit(onnx_op, {x, ConstI64(axes, "axes")}, {{"keepdims", AInt(keep_dims)}});
+  } else {
+    y = Emit(onnx_op, {x}, {{"axes", AInts(axes)}, {"keepdims", AInt(keep_dims)}});
+  }
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::ReshapeLike(int in, int out) {
+  Ints od = Dims(out);
+  for (auto& d : od) d = d < 0 ? -1 : d;
+  if (std::count(od.begin(), od.end(), -1) > 1) {
+    return Unsup("output " + Desc(out) + " has more than one unknown dimension");
+  }
+  if (SameQuant(in, out) && T(in)->type() == T(out)->type()) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(in));
+    EmitTo("Reshape", {x, ConstI64(od, "shape")}, {names_[static_cast<std::size_t>(out)]});
+    defined_.insert(out);
+    return Status::Ok();
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(in));
+  return Store(out, Emit("Reshape", {x, ConstI64(od, "shape")}));
+}
+
+Status SubgraphImporter::StridedSlice(const tfl::Operator* op) {
+  DEEPEDGE_RETURN_IF_ERROR(NeedInputs(4));
+  DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+  const auto* o = op->builtin_options_as_StridedSliceOptions();
+  if (o == nullptr) return Corrupt(op_label_ + ": missing StridedSliceOptions");
+  if (o->ellipsis_mask() != 0 || o->new_axis_mask() != 0) {
+    return Unsup("STRIDED_SLICE with ellipsis or new-axis masks");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints begin, ConstInts(In(1)));
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints end, ConstInts(In(2)));
+  DEEPEDGE_ASSIGN_OR_RETURN(Ints strides, ConstInts(In(3)));
+  if (begin.size() != end.size() || begin.size() != strides.size() || begin.size() > 30) {
+    return Corrupt(op_label_ + ": begin, end and strides differ in length");
+  }
+  constexpr std::int64_t kBig = std::int64_t{1} << 62;
+  Ints axes;
+  for (std::size_t k = 0; k < begin.size(); ++k) {
+    axes.push_back(static_cast<std::int64_t>(k));
+    if (strides[k] == 0) return Corrupt(op_label_ + ": stride 0");
+    if (o->offset()) end[k] += begin[k];
+    if (o->begin_mask() & (1 << k)) begin[k] = strides[k] > 0 ? 0 : kBig;
+    if (o->end_mask() & (1 << k)) end[k] = strides[k] > 0 ? kBig : -kBig;
+    if (o->shrink_axis_mask() & (1 << k)) {
+      end[k] = begin[k] == -1 ? kBig : begin[k] + 1;
+      strides[k] = 1;
+    }
+  }
+  const bool ints = SameQuant(In(0), outs_[0]);
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string x, ints ? Value(In(0)) : Float(In(0)));
+  std::string y = Emit("Slice", {x, ConstI64(begin, "starts"), ConstI64(end, "ends"),
+                                 ConstI64(axes, "axes"), ConstI64(strides, "steps")});
+  Ints od = Dims(outs_[0]);
+  for (auto& d : od) d = d < 0 ? -1 : d;
+  y = Emit("Reshape", {y, ConstI64(od, "shape")});
+  if (ints) {
+    g_.nodes.back().outputs[0] = names_[static_cast<std::size_t>(outs_[0])];
+    defined_.insert(outs_[0]);
+    return Status::Ok();
+  }
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
+  ins_.clear();
+  outs_.clear();
+  if (op->inputs()) ins_.assign(op->inputs()->begin(), op->inputs()->end());
+  if (op->outputs()) outs_.assign(op->outputs()->begin(), op->outputs()->end());
+  auto fused = [&](auto* o) { return o ? static_cast<int>(o->fused_activation_function()) : 0; };
+  switch (code) {
+    case kConv2d:
+      return Conv(op, false);
+    case kDepthwiseConv2d:
+      return Conv(op, true);
+    case kAveragePool2d:
+      return Pool(op, "AveragePool");
+    case kMaxPool2d:
+      return Pool(op, "MaxPool");
+    case kTransposeConv:
+      return TransposeConv(op);
+    case kFullyConnected:
+      return FullyConnected(op);
+    case kUnidirectionalSequenceLstm:
+      return Lstm(op);
+    case kResizeBilinear:
+      return Resize(op, true);
+    case kResizeNearest:
+      return Resize(op, false);
+    case kAdd:
+      return Binary("Add", fused(op->builtin_options_as_AddOptions()));
+    case kSub:
+      return Binary("Sub", fused(op->builtin_options_as_SubOptions()));
+    case kMul:
+      return Binary("Mul", fused(op->builtin_options_as_MulOptions()));
+    case kDiv:
+      return Binary("Div", fused(op->builtin_options_as_DivOptions()));
+    case kMaximum:
+      return Binary("Max", 0);
+    case kMinimum:
+      return Binary("Min", 0);
+    case kPow:
+      return Binary("Pow", 0);
+    case kPrelu:
+      return Binary("PRelu", 0);
+    case kSquaredDifference: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string a, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string b, Float(In(1)));
+      std::string d = Emit("Sub", {a, b});
+      return Store(outs_[0], Emit("Mul", {d, d}));
+    }
+    case kLess:
+      return Compare("Less", false);
+    case kLessEqual:
+      return Compare("LessOrEqual", false);
+    case kGreater:
+      return Compare("Greater", false);
+    case kGreaterEqual:
+      return Compare("GreaterOrEqual", false);
+    case kEqual:
+      return Compare("Equal", false);
+    case kNotEqual:
+      return Compare("Equal", true);
+    case kLogicalAnd:
+      return Compare("And", false);
+    case kLogicalOr:
+      return Compare("Or", false);
+    case kLogicalNot:
+      return Unary("Not");
+    case kLogistic:
+      return Unary("Sigmoid");
+    case kTanh:
+      return Unary("Tanh");
+    case kRelu:
+      return Unary("Relu");
+    case kRelu6:
+    case kReluN1To1: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string y, Activation(code == kRelu6 ? 3 : 2, x));
+      return Store(outs_[0], y);
+    }
+    case kHardSwish:
+      return Unary("HardSwish");
+    case kElu:
+      return Unary("Elu");
+    case kExp:
+      return Unary("Exp");
+    case kLog:
+      return Unary("Log");
+    case kSqrt:
+      return Unary("Sqrt");
+    case kAbs:
+      return Unary("Abs");
+    case kNeg:
+      return Unary("Neg");
+    case kFloor:
+      return Unary("Floor");
+    case kCeil:
+      return Unary("Ceil");
+    case kRound:
+      return Unary("Round");
+    case kSin:
+      return Unary("Sin");
+    case kCos:
+      return Unary("Cos");
+    case kGelu: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      // 0.5 x (1 + erf(x / sqrt 2)).
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      std::string e = Emit("Erf", {Emit("Mul", {x, ScalarF32(0.70710678f, "c")})});
+      std::string p = Emit("Add", {e, ScalarF32(1.f, "one")});
+      return Store(outs_[0], Emit("Mul", {Emit("Mul", {x, p}), ScalarF32(0.5f, "half")}));
+    }
+    case kRsqrt: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], Emit("Reciprocal", {Emit("Sqrt", {x})}));
+    }
+    case kSquare: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], Emit("Mul", {x, x}));
+    }
+    case kLeakyRelu: {
+      const auto* o = op->builtin_options_as_LeakyReluOptions();
+      return Unary("LeakyRelu", {{"alpha", AFloat(o ? o->alpha() : 0.2f)}});
+    }
+    case kSoftmax:
+    case kLogSoftmax: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      const auto* o = op->builtin_options_as_SoftmaxOptions();
+      if (code == kSoftmax && o != nullptr && o->beta() != 1.f) {
+        x = Emit("Mul", {x, ScalarF32(o->beta(), "beta")});
+      }
+      return Store(outs_[0],
+                   Emit(code == kSoftmax ? "Softmax" : "LogSoftmax", {x}, {{"axis", AInt(-1)}}));
+    }
+    case kL2Normalization: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      std::string ss =
+          Emit("ReduceSum", {Emit("Mul", {x, x}), ConstI64({-1}, "axes")}, {{"keepdims", AInt(1)}});
+      std::string n = Emit("Sqrt", {Emit("Max", {ss, ScalarF32(1e-12f, "eps")})});
+      return Store(outs_[0], Emit("Div", {x, n}));
+    }
+    case kMean: {
+      const auto* o = op->builtin_options_as_ReducerOptions();
+      return Reduce("ReduceMean", o && o->keep_dims());
+    }
+    case kSum:
+    case kReduceMax:
+    case kReduceMin:
+    case kReduceProd: {
+      const auto* o = op->builtin_options_as_ReducerOptions();
+      const char* name = code == kSum         ? "ReduceSum"
+                         : code == kReduceMax ? "ReduceMax"
+                         : code == kReduceMin ? "ReduceMin"
+                                              : "ReduceProd";
+      return Reduce(name, o && o->keep_dims());
+    }
+    case kReshape:
+    case kSqueeze:
+    case kExpandDims:
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      return ReshapeLike(In(0), outs_[0]);
+    case kTranspose: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints perm, ConstInts(In(1)));
+      if (SameQuant(In(0), outs_[0])) {
+        DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
+        EmitTo("Transpose", {x}, {names_[static_cast<std::size_t>(outs_[0])]},
+               {{"perm", AInts(perm)}});
+        defined_.insert(outs_[0]);
+        return Status::Ok();
+      }
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], Emit("Transpose", {x}, {{"perm", AInts(perm)}}));
+    }
+    case kPad:
+    case kPadV2:
+    case kMirrorPad: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints p, ConstInts(In(1)));
+      const std::size_t rank = p.size() / 2;
+      if (p.size() % 2 != 0) return Corrupt(op_label_ + ": paddings must be [rank, 2]");
+      Ints pads(2 * rank);
+      for (std::size_t k = 0; k < rank; ++k) {
+        pads[k] = p[2 * k];
+        pads[rank + k] = p[2 * k + 1];
+      }
+      Attrs a;
+      if (code == kMirrorPad) {
+        const auto* o = op->builtin_options_as_MirrorPadOptions();
+        if (o && o->mode() == tfl::MirrorPadMode::SYMMETRIC)
+          return Unsup("SYMMETRIC mirror padding");
+        a["mode"] = AStr("reflect");
+      }
+      const bool ints = SameQuant(In(0), outs_[0]) && code != kPadV2;
+      if (ints && Quant(In(0))) {
+        // Pad the integers with the zero point: real 0.
+        DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(In(0)));
+        auto q = Quant(In(0));
+        if (q->axis) return Unsup("PAD of a per-channel quantized tensor");
+        DEEPEDGE_ASSIGN_OR_RETURN(auto qp, QParams(*q, dt, true, "padv"));
+        DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
+        EmitTo("Pad", {x, ConstI64(pads, "pads"), qp.second},
+               {names_[static_cast<std::size_t>(outs_[0])]}, a);
+        defined_.insert(outs_[0]);
+        return Status::Ok();
+      }
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      std::vector<std::string> ins{x, ConstI64(pads, "pads")};
+      if (code == kPadV2 && In(2) >= 0) {
+        DEEPEDGE_ASSIGN_OR_RETURN(std::string cv, Float(In(2)));
+        ins.push_back(Emit("Reshape", {cv, ConstI64({}, "scalar")}));
+      }
+      return Store(outs_[0], Emit("Pad", ins, a));
+    }
+    case kConcatenation: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      const auto* o = op->builtin_options_as_ConcatenationOptions();
+      const std::int64_t axis = o ? o->axis() : 0;
+      const int act = fused(o);
+      bool ints = act == 0;
+      for (int i : ins_) ints = ints && i >= 0 && SameQuant(i, outs_[0]);
+      std::vector<std::string> parts;
+      for (int i : ins_) {
+        if (i < 0) return Corrupt(op_label_ + ": omitted CONCATENATION input");
+        DEEPEDGE_ASSIGN_OR_RETURN(std::string v, ints ? Value(i) : Float(i));
+        parts.push_back(v);
+      }
+      if (ints) {
+        EmitTo("Concat", parts, {names_[static_cast<std::size_t>(outs_[0])]},
+               {{"axis", AInt(axis)}});
+        defined_.insert(outs_[0]);
+        return Status::Ok();
+      }
+      std::string y = Emit("Concat", parts, {{"axis", AInt(axis)}});
+      DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
+      return Store(outs_[0], y);
+    }
+    case kGather: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      const auto* o = op->builtin_options_as_GatherOptions();
+      if (o && o->batch_dims() != 0) return Unsup("GATHER with batch_dims");
+      const bool ints = SameQuant(In(0), outs_[0]);
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, ints ? Value(In(0)) : Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string idx, Value(In(1)));
+      Attrs a{{"axis", AInt(o ? o->axis() : 0)}};
+      if (ints) {
+        EmitTo("Gather", {x, idx}, {names_[static_cast<std::size_t>(outs_[0])]}, a);
+        defined_.insert(outs_[0]);
+        return Status::Ok();
+      }
+      return Store(outs_[0], Emit("Gather", {x, idx}, a));
+    }
+    case kGatherNd: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string idx, Value(In(1)));
+      return Store(outs_[0], Emit("GatherND", {x, Emit("Cast", {idx}, {{"to", AInt(7)}})}));
+    }
+    case kStridedSlice:
+      return StridedSlice(op);
+    case kSlice: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(3));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints begin, ConstInts(In(1)));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints size, ConstInts(In(2)));
+      if (begin.size() != size.size())
+        return Corrupt(op_label_ + ": begin and size differ in length");
+      Ints end(begin.size()), axes(begin.size());
+      for (std::size_t k = 0; k < begin.size(); ++k) {
+        end[k] = size[k] < 0 ? (std::int64_t{1} << 62) : begin[k] + size[k];
+        axes[k] = static_cast<std::int64_t>(k);
+      }
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], Emit("Slice", {x, ConstI64(begin, "starts"), ConstI64(end, "ends"),
+                                            ConstI64(axes, "axes")}));
+    }
+    case kSplit:
+    case kSplitV: {
+      // SPLIT: (axis, input); SPLIT_V: (input, sizes, axis).
+      const int data = code == kSplit ? In(1) : In(0);
+      const int axis_t = code == kSplit ? In(0) : In(2);
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints axis, ConstInts(axis_t));
+      if (axis.size() != 1) return Corrupt(op_label_ + ": axis must be a scalar");
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(data));
+      std::vector<std::string> ins{x};
+      const Ints xd = Dims(data);
+      std::int64_t ax = axis[0] < 0 ? axis[0] + static_cast<std::int64_t>(xd.size()) : axis[0];
+      if (ax < 0 || ax >= static_cast<std::int64_t>(xd.size()))
+        return Corrupt(op_label_ + ": axis out of range");
+      Ints sizes;
+      for (int o : outs_) {
+        if (o < 0) return Corrupt(op_label_ + ": omitted output");
+        const Ints od = Dims(o);
+        if (od.size() != xd.size()) return Corrupt(op_label_ + ": output rank differs");
+        sizes.push_back(od[static_cast<std::size_t>(ax)]);
+      }
+      ins.push_back(ConstI64(sizes, "split"));
+      std::vector<std::string> tmp;
+      for (std::size_t k = 0; k < outs_.size(); ++k) tmp.push_back(Tmp("split"));
+      EmitTo("Split", ins, tmp, {{"axis", AInt(ax)}});
+      for (std::size_t k = 0; k < outs_.size(); ++k) {
+        EmitTo("Identity", {tmp[k]}, {Tmp("part")});
+        DEEPEDGE_RETURN_IF_ERROR(Store(outs_[k], g_.nodes.back().outputs[0]));
+      }
+      return Status::Ok();
+    }
+    case kPack: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      const auto* o = op->builtin_options_as_PackOptions();
+      const std::int64_t axis = o ? o->axis() : 0;
+      std::vector<std::string> parts;
+      for (int i : ins_) {
+        DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Float(i));
+        parts.push_back(Emit("Unsqueeze", {v, ConstI64({axis}, "axes")}));
+      }
+      return Store(outs_[0], Emit("Concat", parts, {{"axis", AInt(axis)}}));
+    }
+    case kUnpack: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      const auto* o = op->builtin_options_as_UnpackOptions();
+      std::int64_t axis = o ? o->axis() : 0;
+      const Ints xd = Dims(In(0));
+      if (axis < 0) axis += static_cast<std::int64_t>(xd.size());
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      std::vector<std::string> tmp;
+      for (std::size_t k = 0; k < outs_.size(); ++k) tmp.push_back(Tmp("unpack"));
+      EmitTo("Split", {x, ConstI64(Ints(outs_.size(), 1), "split")}, tmp, {{"axis", AInt(axis)}});
+      for (std::size_t k = 0; k < outs_.size(); ++k) {
+        DEEPEDGE_RETURN_IF_ERROR(
+            Store(outs_[k], Emit("Squeeze", {tmp[k], ConstI64({axis}, "axes")})));
+      }
+      return Status::Ok();
+    }
+    case kTile: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string r, Value(In(1)));
+      return Store(outs_[0], Emit("Tile", {x, Emit("Cast", {r}, {{"to", AInt(7)}})}));
+    }
+    case kSelect:
+    case kSelectV2: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(3));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string c, Value(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string a, Float(In(1)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string b, Float(In(2)));
+      return Store(outs_[0], Emit("Where", {c, a, b}));
+    }
+    case kCast: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(DType to, DT(outs_[0]));
+      static const std::map<DType, int> kOnnx = {
+          {DType::kF32, 1}, {DType::kU8, 2},  {DType::kI8, 3},   {DType::kI16, 5},
+          {DType::kI32, 6}, {DType::kI64, 7}, {DType::kBool, 9}, {DType::kF16, 10}};
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
+      EmitTo("Cast", {x}, {names_[static_cast<std::size_t>(outs_[0])]},
+             {{"to", AInt(kOnnx.at(to))}});
+      defined_.insert(outs_[0]);
+      return Status::Ok();
+    }
+    case kArgMax:
+    case kArgMin: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints axis, ConstInts(In(1)));
+      if (axis.size() != 1) return Corrupt(op_label_ + ": axis must be a scalar");
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      std::string y = Emit(code == kArgMax ? "ArgMax" : "ArgMin", {x},
+                           {{"axis", AInt(axis[0])}, {"keepdims", AInt(0)}});
+      DEEPEDGE_ASSIGN_OR_RETURN(DType to, DT(outs_[0]));
+      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", AInt(6)}});
+      return Store(outs_[0], y);
+    }
+    case kShape: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
+      std::string y = Emit("Shape", {x});
+      DEEPEDGE_ASSIGN_OR_RETURN(DType to, DT(outs_[0]));
+      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", AInt(6)}});
+      return Store(outs_[0], y);
+    }
+    case kDepthToSpace:
+    case kSpaceToDepth: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      int block = 0;
+      if (code == kDepthToSpace) {
+        if (const auto* o = op->builtin_options_as_DepthToSpaceOptions()) block = o->block_size();
+      } else if (const auto* o = op->builtin_options_as_SpaceToDepthOptions()) {
+        block = o->block_size();
+      }
+      if (block <= 0) return Corrupt(op_label_ + ": block size must be positive");
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(x));
+      Attrs a{{"blocksize", AInt(block)}};
+      if (code == kDepthToSpace) a["mode"] = AStr("DCR");  // TensorFlow's channel order
+      std::string y = Emit(code == kDepthToSpace ? "DepthToSpace" : "SpaceToDepth", {xt}, a);
+      DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+      return Store(outs_[0], y);
+    }
+    case kBatchMatMul: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      const auto* o = op->builtin_options_as_BatchMatMulOptions();
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string a, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string b, Float(In(1)));
+      auto swap_last = [&](const std::string& v, int t) {
+        const std::size_t r = Dims(t).size();
+        Ints perm(r);
+        for (std::size_t k = 0; k < r; ++k) perm[k] = static_cast<std::int64_t>(k);
+        if (r >= 2) std::swap(perm[r - 1], perm[r - 2]);
+        return Emit("Transpose", {v}, {{"perm", AInts(perm)}});
+      };
+      if (o && o->adj_x()) a = swap_last(a, In(0));
+      if (o && o->adj_y()) b = swap_last(b, In(1));
+      return Store(outs_[0], Emit("MatMul", {a, b}));
+    }
+    case kCumsum: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      const auto* o = op->builtin_options_as_CumsumOptions();
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string ax, Value(In(1)));
+      return Store(outs_[0], Emit("CumSum", {x, ax},
+                                  {{"exclusive", AInt(o && o->exclusive())},
+                                   {"reverse", AInt(o && o->reverse())}}));
+    }
+    case kDequantize: {
+      // int -> float (DequantizeLinear); float16 -> float32 (Cast, folded for constants).
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], x);
+    }
+    case kQuantize: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
+      return Store(outs_[0], x);
+    }
+    case kDensify: {
+      // The sparse constant is densified at import: the operator is the constant itself.
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      if (!IsConst(In(0))) return Unsup("DENSIFY of a non-constant tensor");
+      DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(In(0)));
+      g_.initializers[names_[static_cast<std::size_t>(outs_[0])]] = t;
+      if (Quant(In(0)) && !SameQuant(In(0), outs_[0]))
+        return Unsup("DENSIFY changing quantization");
+      defined_.insert(outs_[0]);
+      return Status::Ok();
+    }
+    case kIf:
+    case kWhile:
+      return Unsup("control flow (" + tflite_internal::BuiltinName(code) +
+                   ", nested subgraphs) is not supported by the TFLite importer yet");
+    default:
+      return Unsup("builtin operator " + tflite_internal::BuiltinName(code) + " (" +
+                   std::to_string(code) + ") has no DeepEdge mapping");
+  }
+}
+
+Status SubgraphImporter::Run() {
+  const std::size_t n = TensorCount();
+  // Unique value names: the TFLite name when it is unique and non-empty.
+  std::map<std::string, int> uses;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto* nm = T(static_cast<int>(i))->name();
+    if (nm != nullptr && nm->size() != 0) uses[nm->str()]++;
+  }
+  names_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto* nm = T(static_cast<int>(i))->name();
+    std::string s = nm != nullptr ? nm->str() : std::string();
+    if (s.empty() || uses[s] > 1 || s.rfind("tfl/", 0) == 0)
+      s = "tensor_" + std::to_string(i) + (s.empty() ? "" : "_" + s);
+    names_[i] = s;
+  }
+  g_.name = sg_->name() ? sg_->name()->str() : "subgraph_" + std::to_string(index_);
+  if (sg_->inputs()) {
+    for (std::int32_t i : *sg_->inputs()) {
+      op_label_ = "subgraph input";
+      DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
+      g_.inputs.push_back({names_[static_cast<std::size_t>(i)], dt, ShapeOf(i)});
+      defined_.insert(i);
+    }
+  }
+  // Custom operators first, all named at once: no mapping can cover them.
+  std::vector<std::string> custom;
+  int first_custom = -1;
+  const auto* ops = sg_->operators();
+  const std::size_t nops = ops ? ops->size() : 0;
+  for (std::size_t o = 0; o < nops; ++o) {
+    const tfl::OperatorCode* oc = m_.model->operator_codes()->Get(
+        ops->Get(static_cast<flatbuffers::uoffset_t>(o))->opcode_index());
+    if (tflite_internal::BuiltinCode(oc) == kCustom) {
+      const std::string c = oc->custom_code() ? oc->custom_code()->str() : "?";
+      if (std::find(custom.begin(), custom.end(), c) == custom.end()) custom.push_back(c);
+      if (first_custom < 0) first_custom = static_cast<int>(o);
+    }
+  }
+  if (!custom.empty()) {
+    std::string list;
+    for (const auto& c : custom) list += (list.empty() ? "" : ", ") + c;
+    return Unsupported("subgraph " + std::to_string(index_) + " uses custom operator" +
+                       (custom.size() > 1 ? "s " : " ") + list + " (first at operator " +
+                       std::to_string(first_custom) +
+                       "); DeepEdge runs builtin TFLite operators only");
+  }
+  for (std::size_t o = 0; o < nops; ++o) {
+    const tfl::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(o));
+    const tfl::OperatorCode* oc = m_.model->operator_codes()->Get(op->opcode_index());
+    const int code = tflite_internal::BuiltinCode(oc);
+    op_label_ = "operator " + std::to_string(o) + " (" + tflite_internal::BuiltinName(code) + ")";
+    if (index_ != 0) op_label_ = "subgraph " + std::to_string(index_) + " " + op_label_;
+    DEEPEDGE_RETURN_IF_ERROR(ImportOperator(op, code));
+  }
+  op_label_.clear();
+  if (sg_->outputs()) {
+    for (std::int32_t i : *sg_->outputs()) {
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(i));
+      DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
+      g_.outputs.push_back({v, dt, ShapeOf(i)});
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Expected<ir::Model> ImportTflite(const ModelSource& source) {
+  DEEPEDGE_ASSIGN_OR_RETURN(auto loaded, tflite_internal::LoadTflite(source));
+  ir::Model model;
+  model.opsets[""] = kOpset;
+  model.ir_version = 8;
+  model.producer = "tflite v" + std::to_string(loaded->model->version()) +
+                   (loaded->model->description() ? " " + loaded->model->description()->str() : "");
+  if (const auto* sigs = loaded->model->signature_defs()) {
+    for (const tfl::SignatureDef* s : *sigs) {
+      if (s->signature_key()) {
+        model.metadata["tflite.signature." + s->signature_key()->str()] =
+            "subgraph " + std::to_string(s->subgraph_index());
+      }
+    }
+  }
+  if (const auto* meta = loaded->model->metadata()) {
+    for (const tfl::Metadata* md : *meta) {
+      if (md->name()) {
+        model.metadata["tflite.metadata." + md->name()->str()] =
+            std::to_string(loaded->BufferData(md->buffer()).size()) + " bytes";
+      }
+    }
+  }
+  SubgraphImporter importer(*loaded, 0, model.graph);
+  Status st = importer.Run();
+  if (!st.ok()) return Status(st.code(), loaded->display_name + ": " + st.message());
+  return model;
+}
+
+}  // namespace deepedge

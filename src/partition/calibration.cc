@@ -1,0 +1,206 @@
+// Single-layer models for the calibration sweep, written with the zoo's graph builder.
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deepedge/partition.h"
+#include "zoo/graph_builder.h"
+
+namespace deepedge::partition {
+namespace {
+
+using Dims = std::vector<std::int64_t>;
+using Build = std::function<std::string(zoo::GraphBuilder&, const std::string& x)>;
+
+Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, const Dims& in,
+                               const Dims& out, const Build& build, int extra_inputs = 0) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.set_producer_name("deepedge-calibrate");
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("calib");
+  zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
+  for (int i = 0; i < extra_inputs; ++i)
+    zoo::SetFloatValueInfo(g->add_input(), "x" + std::to_string(i + 1), in, "");
+  zoo::GraphBuilder b(g, 7);
+  const std::string y = build(b, "x");
+  zoo::SetFloatValueInfo(g->add_output(), y, out, "");
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
+  CalibrationCase c;
+  c.layer_class = cls;
+  c.description = desc;
+  c.layer = g->node(g->node_size() - 1).name();
+  c.model.assign(bytes.begin(), bytes.end());
+  return c;
+}
+
+std::int64_t OutSize(std::int64_t hw, std::int64_t k, std::int64_t s, std::int64_t pad) {
+  return (hw + 2 * pad - k) / s + 1;
+}
+
+}  // namespace
+
+Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
+  std::vector<CalibrationCase> cases;
+  auto add = [&](Expected<CalibrationCase> c) -> Status {
+    if (!c) return c.status();
+    cases.push_back(std::move(*c));
+    return Status::Ok();
+  };
+  auto pick = [&](auto v) {
+    if (quick && v.size() > 3) v.resize(3);
+    return v;
+  };
+  struct C {
+    std::int64_t cin, cout, hw, k, s;
+  };
+  for (const C& c : pick(std::vector<C>{{3, 32, 224, 3, 2},
+                                        {32, 64, 56, 3, 1},
+                                        {64, 128, 28, 3, 1},
+                                        {16, 32, 112, 3, 1},
+                                        {128, 128, 28, 3, 1},
+                                        {64, 64, 56, 1, 1},
+                                        {256, 256, 14, 3, 1},
+                                        {512, 512, 7, 3, 1},
+                                        {128, 256, 28, 1, 2},
+                                        {3, 64, 224, 7, 2},
+                                        {256, 512, 14, 1, 1},
+                                        {96, 256, 27, 5, 1}})) {
+    const std::int64_t pad = c.k / 2, o = OutSize(c.hw, c.k, c.s, pad);
+    DEEPEDGE_RETURN_IF_ERROR(add(Make(
+        "conv",
+        "conv " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " +
+            std::to_string(c.k) + "x" + std::to_string(c.k) + " s" + std::to_string(c.s) + " " +
+            std::to_string(c.hw) + "x" + std::to_string(c.hw),
+        {1, c.cin, c.hw, c.hw}, {1, c.cout, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
+          return b.Conv("layer", x,
+                        {.in_channels = c.cin,
+                         .out_channels = c.cout,
+                         .kernel = c.k,
+                         .stride = c.s,
+                         .pad = pad,
+                         .bias = true});
+        })));
+  }
+  struct D {
+    std::int64_t c, hw, s;
+  };
+  for (const D& d : pick(std::vector<D>{{32, 112, 1},
+                                        {64, 112, 2},
+                                        {128, 56, 1},
+                                        {256, 28, 1},
+                                        {512, 14, 1},
+                                        {1024, 7, 1},
+                                        {144, 56, 1},
+                                        {384, 14, 1}})) {
+    const std::int64_t o = OutSize(d.hw, 3, d.s, 1);
+    DEEPEDGE_RETURN_IF_ERROR(add(
+        Make("depthwise",
+             "depthwise " + std::to_string(d.c) + " 3x3 s" + std::to_string(d.s) + " " +
+                 std::to_string(d.hw) + "x" + std::to_string(d.hw),
+             {1, d.c, d.hw, d.hw}, {1, d.c, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
+               return b.Conv("layer", x,
+                             {.in_channels = d.c,
+                              .out_channels = d.c,
+                              .kernel = 3,
+                              .stride = d.s,
+                              .pad = 1,
+                              .group = d.c,
+                              .bias = true});
+             })));
+  }
+  struct F {
+    std::int64_t in, out;
+  };
+  for (const F& f : pick(std::vector<F>{{512, 1000},
+                                        {1024, 1000},
+                                        {256, 100},
+                                        {2048, 1000},
+                                        {4096, 4096},
+                                        {9216, 4096},
+                                        {1280, 1000}})) {
+    DEEPEDGE_RETURN_IF_ERROR(
+        add(Make("fc", "fc " + std::to_string(f.in) + "->" + std::to_string(f.out), {1, f.in},
+                 {1, f.out}, [&](zoo::GraphBuilder& b, const std::string& x) {
+                   return b.Gemm("layer", x, f.in, f.out);
+                 })));
+  }
+  struct P {
+    std::int64_t c, hw, k, s;  // k == 0: global average pool
+  };
+  for (const P& p : pick(std::vector<P>{{64, 112, 3, 2},
+                                        {512, 7, 0, 0},
+                                        {96, 55, 3, 2},
+                                        {256, 27, 3, 2},
+                                        {1024, 7, 0, 0},
+                                        {64, 56, 0, 0},
+                                        {256, 13, 3, 2}})) {
+    const std::int64_t o = p.k == 0 ? 1 : OutSize(p.hw, p.k, p.s, p.hw == 112 ? 1 : 0);
+    DEEPEDGE_RETURN_IF_ERROR(add(
+        Make("pool",
+             (p.k == 0 ? "global average pool " : "max pool 3x3 s2 ") + std::to_string(p.c) + "x" +
+                 std::to_string(p.hw) + "x" + std::to_string(p.hw),
+             {1, p.c, p.hw, p.hw}, {1, p.c, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
+               return p.k == 0 ? b.GlobalAveragePool("layer", x)
+                               : b.MaxPool("layer", x, p.k, p.s, p.hw == 112 ? 1 : 0);
+             })));
+  }
+  struct E {
+    std::int64_t c, hw;
+  };
+  const std::vector<E> sizes = {{64, 56}, {128, 28}, {32, 112}, {256, 14},
+                                {512, 7}, {24, 56},  {64, 112}};
+  for (const E& e : pick(sizes)) {
+    const Dims d = {1, e.c, e.hw, e.hw};
+    const std::string sz =
+        std::to_string(e.c) + "x" + std::to_string(e.hw) + "x" + std::to_string(e.hw);
+    DEEPEDGE_RETURN_IF_ERROR(add(Make(
+        "eltwise", "add " + sz, d, d,
+        [&](zoo::GraphBuilder& b, const std::string& x) { return b.Add("layer", x, "x1"); }, 1)));
+  }
+  int flip = 0;
+  for (const E& e : pick(sizes)) {
+    const Dims d = {1, e.c, e.hw, e.hw};
+    const bool relu6 = (flip++ % 2) == 1;
+    const std::string sz =
+        std::to_string(e.c) + "x" + std::to_string(e.hw) + "x" + std::to_string(e.hw);
+    DEEPEDGE_RETURN_IF_ERROR(add(Make("activation", (relu6 ? "relu6 " : "relu ") + sz, d, d,
+                                      [&](zoo::GraphBuilder& b, const std::string& x) {
+                                        return relu6 ? b.Relu6("layer", x) : b.Relu("layer", x);
+                                      })));
+  }
+  for (const E& e : pick(std::vector<E>{{32, 112}, {64, 56}, {256, 14}, {512, 7}, {128, 28}})) {
+    const Dims d = {1, e.c, e.hw, e.hw};
+    DEEPEDGE_RETURN_IF_ERROR(add(Make(
+        "batchnorm", "batchnorm " + std::to_string(e.c) + "x" + std::to_string(e.hw), d, d,
+        [&](zoo::GraphBuilder& b, const std::string& x) { return b.BatchNorm("layer", x, e.c); })));
+  }
+  for (const E& e : pick(std::vector<E>{{96, 55}, {256, 27}, {64, 56}, {128, 28}})) {
+    const Dims d = {1, e.c, e.hw, e.hw};
+    DEEPEDGE_RETURN_IF_ERROR(
+        add(Make("lrn", "lrn " + std::to_string(e.c) + "x" + std::to_string(e.hw), d, d,
+                 [&](zoo::GraphBuilder& b, const std::string& x) {
+                   return b.Lrn("layer", x, 5, 1e-4f, 0.75f, 1.0f);
+                 })));
+  }
+  for (std::int64_t n : pick(std::vector<std::int64_t>{1000, 10, 4096, 21841})) {
+    DEEPEDGE_RETURN_IF_ERROR(add(Make(
+        "softmax", "softmax " + std::to_string(n), {1, n}, {1, n},
+        [&](zoo::GraphBuilder& b, const std::string& x) { return b.Softmax("layer", x, 1); })));
+  }
+  for (const E& e : pick(std::vector<E>{{512, 1}, {256, 6}, {1024, 1}, {64, 14}})) {
+    DEEPEDGE_RETURN_IF_ERROR(add(
+        Make("memory", "flatten " + std::to_string(e.c) + "x" + std::to_string(e.hw),
+             {1, e.c, e.hw, e.hw}, {1, e.c * e.hw * e.hw},
+             [&](zoo::GraphBuilder& b, const std::string& x) { return b.Flatten("layer", x); })));
+  }
+  return cases;
+}
+
+}  // namespace deepedge::partition

@@ -1,0 +1,368 @@
+// Device profiles (JSON), latency regressions and per-layer costs.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "deepedge/file_util.h"
+#include "deepedge/partition.h"
+
+namespace deepedge::partition {
+
+std::string LayerClass(const Layer& l) {
+  const std::string& t = l.type;
+  if (t == "Conv" || t == "ConvTranspose") return l.group > 1 ? "depthwise" : "conv";
+  if (t == "Gemm" || t == "MatMul") return "fc";
+  if (t == "MaxPool" || t == "AveragePool" || t == "GlobalAveragePool" || t == "GlobalMaxPool")
+    return "pool";
+  if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Sum" || t == "Max" ||
+      t == "Min")
+    return "eltwise";
+  if (t == "Relu" || t == "Clip" || t == "Sigmoid" || t == "Tanh" || t == "LeakyRelu" ||
+      t == "HardSigmoid" || t == "HardSwish" || t == "Elu" || t == "PRelu")
+    return "activation";
+  if (t == "BatchNormalization") return "batchnorm";
+  if (t == "LRN") return "lrn";
+  if (t == "Softmax" || t == "LogSoftmax") return "softmax";
+  if (t == "Flatten" || t == "Reshape" || t == "Concat" || t == "Transpose" || t == "Squeeze" ||
+      t == "Unsqueeze" || t == "Identity" || t == "Dropout")
+    return "memory";
+  return "";
+}
+
+namespace {
+
+constexpr int kFeatures = 4;  // intercept, macs, in, out
+
+std::vector<double> Features(const Sample& s, bool log) {
+  auto f = [&](std::int64_t v) {
+    return log ? std::log1p(static_cast<double>(std::max<std::int64_t>(v, 0)))
+               : static_cast<double>(v);
+  };
+  return {1.0, f(s.macs), f(s.input_bytes), f(s.output_bytes)};
+}
+
+// Ridge-regularised least squares on columns scaled to unit maximum, so that MACs (1e9)
+// and bytes (1e6) are both well conditioned; a constant or all-zero column gets a zero
+// coefficient instead of a singular system.
+std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
+                                 const std::vector<double>& y) {
+  std::vector<double> scale(kFeatures, 0);
+  for (const auto& r : x)
+    for (int j = 0; j < kFeatures; ++j)
+      scale[static_cast<std::size_t>(j)] =
+          std::max(scale[static_cast<std::size_t>(j)], std::abs(r[static_cast<std::size_t>(j)]));
+  double a[kFeatures][kFeatures + 1] = {};
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    for (int j = 0; j < kFeatures; ++j) {
+      const double xj = scale[static_cast<std::size_t>(j)] > 0
+                            ? x[i][static_cast<std::size_t>(j)] / scale[static_cast<std::size_t>(j)]
+                            : 0;
+      for (int k = 0; k < kFeatures; ++k) {
+        const double xk =
+            scale[static_cast<std::size_t>(k)] > 0
+                ? x[i][static_cast<std::size_t>(k)] / scale[static_cast<std::size_t>(k)]
+                : 0;
+        a[j][k] += xj * xk;
+      }
+      a[j][kFeatures] += xj * y[i];
+    }
+  }
+  for (int j = 0; j < kFeatures; ++j)
+    a[j][j] +=
+        1e-9 * static_cast<double>(x.size()) + (scale[static_cast<std::size_t>(j)] > 0 ? 0 : 1);
+  for (int c = 0; c < kFeatures; ++c) {  // Gaussian elimination, partial pivoting
+    int piv = c;
+    for (int r = c + 1; r < kFeatures; ++r)
+      if (std::abs(a[r][c]) > std::abs(a[piv][c])) piv = r;
+    for (int k = 0; k <= kFeatures; ++k) std::swap(a[c][k], a[piv][k]);
+    for (int r = 0; r < kFeatures; ++r) {
+      if (r == c || a[c][c] == 0) continue;
+      const double f = a[r][c] / a[c][c];
+      for (int k = c; k <= kFeatures; ++k) a[r][k] -= f * a[c][k];
+    }
+  }
+  std::vector<double> beta(kFeatures, 0);
+  for (int j = 0; j < kFeatures; ++j) {
+    if (scale[static_cast<std::size_t>(j)] > 0 && a[j][j] != 0)
+      beta[static_cast<std::size_t>(j)] =
+          a[j][kFeatures] / a[j][j] / scale[static_cast<std::size_t>(j)];
+  }
+  return beta;
+}
+
+LatencyFit Fit(const std::vector<Sample>& s, bool log) {
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (const Sample& v : s) {
+    x.push_back(Features(v, log));
+    y.push_back(log ? std::log(v.time_ms) : v.time_ms);
+  }
+  LatencyFit f;
+  f.form = log ? "loglog" : "linear";
+  f.coef = LeastSquares(x, y);
+  f.samples = static_cast<int>(s.size());
+  return f;
+}
+
+}  // namespace
+
+double LatencyFit::Predict(std::int64_t macs, std::int64_t in, std::int64_t out) const {
+  if (coef.size() != kFeatures) return 0;
+  const Sample s{macs, in, out, 0};
+  const std::vector<double> x = Features(s, form == "loglog");
+  double v = 0;
+  for (int j = 0; j < kFeatures; ++j)
+    v += coef[static_cast<std::size_t>(j)] * x[static_cast<std::size_t>(j)];
+  return form == "loglog" ? std::exp(v) : std::max(v, 0.0);
+}
+
+Expected<LatencyFit> FitLatency(const std::vector<Sample>& samples) {
+  std::vector<Sample> s;
+  for (const Sample& v : samples)
+    if (v.time_ms > 0 && std::isfinite(v.time_ms)) s.push_back(v);
+  if (s.size() < 2)
+    return InvalidArgument("a latency fit needs at least 2 samples with positive times");
+  LatencyFit best;
+  for (bool log : {false, true}) {
+    // Leave-one-out error (the in-sample error of a 4-parameter fit flatters it).
+    double err = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      std::vector<Sample> rest;
+      for (std::size_t j = 0; j < s.size(); ++j)
+        if (j != i) rest.push_back(s[j]);
+      const LatencyFit f = Fit(rest, log);
+      err += std::abs(f.Predict(s[i].macs, s[i].input_bytes, s[i].output_bytes) - s[i].time_ms) /
+             s[i].time_ms;
+    }
+    LatencyFit f = Fit(s, log);
+    f.error = err / static_cast<double>(s.size());
+    if (best.coef.empty() || f.error < best.error) best = f;
+  }
+  return best;
+}
+
+// ---- JSON -----------------------------------------------------------------------------
+
+namespace {
+using nlohmann::json;
+constexpr const char* kSchema = "deepedge.device_profile";
+
+std::int64_t OptInt(const json& j, const char* k) {
+  return j.contains(k) && j[k].is_number() ? j[k].get<std::int64_t>() : -1;
+}
+}  // namespace
+
+std::string DeviceProfileToJson(const DeviceProfile& p) {
+  json doc = {{"schema", kSchema},
+              {"schema_version", 1},
+              {"device", {{"name", p.device}, {"backend", p.backend}, {"threads", p.threads}}},
+              {"power",
+               {{"compute_w", p.power.compute_w},
+                {"idle_w", p.power.idle_w},
+                {"radio_tx_w", p.power.radio_tx_w},
+                {"radio_rx_w", p.power.radio_rx_w},
+                {"provenance", p.power.estimated ? "estimated" : "measured"}}}};
+  if (!p.model_sha256.empty() || !p.layers.empty()) {
+    doc["model"] = {{"name", p.model_name},
+                    {"sha256", p.model_sha256},
+                    {"total_ms", p.model_total_ms >= 0 ? json(p.model_total_ms) : json()}};
+    json layers = json::array();
+    for (const LayerProfile& l : p.layers) {
+      layers.push_back({{"name", l.name},
+                        {"type", l.type},
+                        {"time_ms", l.time_ms},
+                        {"output_bytes", l.output_bytes >= 0 ? json(l.output_bytes) : json()},
+                        {"macs", l.macs >= 0 ? json(l.macs) : json()}});
+    }
+    doc["layers"] = layers;
+  }
+  if (!p.fits.empty()) {
+    json fits = json::object();
+    for (const auto& [cls, f] : p.fits) {
+      fits[cls] = {
+          {"form", f.form}, {"coef", f.coef}, {"loo_rel_error", f.error}, {"samples", f.samples}};
+    }
+    doc["fits"] = fits;
+  }
+  return doc.dump(2) + "\n";
+}
+
+Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_view origin) {
+  const std::string o(origin);
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return Corrupt(o + ": not a JSON object");
+  DeviceProfile p;
+  if (doc.value("schema", "") == "deepedge.profile") {
+    // `deepedge profile --json`: layers of one model, without the model's hash.
+    try {
+      p.model_name = doc.value("model", "");
+      p.backend = doc.value("backend", "");
+      p.threads = doc.value("threads", 0);
+      if (doc.contains("as_run_ms") && doc["as_run_ms"].is_number())
+        p.model_total_ms = doc["as_run_ms"].get<double>();
+      for (const json& l : doc.at("layers")) {
+        LayerProfile lp;
+        lp.name = l.at("name").get<std::string>();
+        lp.type = l.value("type", "");
+        lp.time_ms = l.at("median_ms").get<double>();
+        lp.output_bytes = OptInt(l, "output_bytes");
+        lp.macs = OptInt(l, "macs");
+        p.layers.push_back(std::move(lp));
+      }
+    } catch (const json::exception& e) {
+      return InvalidArgument(o + ": malformed profile: " + e.what());
+    }
+    if (p.layers.empty()) return InvalidArgument(o + ": the profile has no layers");
+    return p;
+  }
+  if (doc.value("schema", "") != kSchema)
+    return InvalidArgument(o + ": not a device profile (schema is not \"" + kSchema + "\")");
+  try {
+    if (doc.contains("device")) {
+      p.device = doc["device"].value("name", "");
+      p.backend = doc["device"].value("backend", "");
+      p.threads = doc["device"].value("threads", 0);
+    }
+    if (doc.contains("power")) {
+      const json& w = doc["power"];
+      p.power.compute_w = w.value("compute_w", p.power.compute_w);
+      p.power.idle_w = w.value("idle_w", p.power.idle_w);
+      p.power.radio_tx_w = w.value("radio_tx_w", p.power.radio_tx_w);
+      p.power.radio_rx_w = w.value("radio_rx_w", p.power.radio_rx_w);
+      p.power.estimated = w.value("provenance", "estimated") != "measured";
+    }
+    if (doc.contains("model")) {
+      p.model_name = doc["model"].value("name", "");
+      p.model_sha256 = doc["model"].value("sha256", "");
+      if (doc["model"].contains("total_ms") && doc["model"]["total_ms"].is_number())
+        p.model_total_ms = doc["model"]["total_ms"].get<double>();
+    }
+    if (doc.contains("layers")) {
+      for (const json& l : doc["layers"]) {
+        LayerProfile lp;
+        lp.name = l.at("name").get<std::string>();
+        lp.type = l.value("type", "");
+        lp.time_ms = l.at("time_ms").get<double>();
+        if (!(lp.time_ms >= 0))
+          return InvalidArgument(o + ": layer '" + lp.name + "' has a negative time");
+        lp.output_bytes = OptInt(l, "output_bytes");
+        lp.macs = OptInt(l, "macs");
+        p.layers.push_back(std::move(lp));
+      }
+    }
+    if (doc.contains("fits")) {
+      for (const auto& [cls, f] : doc["fits"].items()) {
+        LatencyFit fit;
+        fit.form = f.at("form").get<std::string>();
+        fit.coef = f.at("coef").get<std::vector<double>>();
+        fit.error = f.value("loo_rel_error", 0.0);
+        fit.samples = f.value("samples", 0);
+        if ((fit.form != "linear" && fit.form != "loglog") || fit.coef.size() != kFeatures)
+          return InvalidArgument(o + ": fit '" + cls + "' is malformed (form or coef)");
+        p.fits[cls] = fit;
+      }
+    }
+  } catch (const json::exception& e) {
+    return InvalidArgument(o + ": malformed device profile: " + e.what());
+  }
+  if (p.layers.empty() && p.fits.empty())
+    return InvalidArgument(o + ": the device profile has neither layers nor fits");
+  return p;
+}
+
+Expected<DeviceProfile> ReadDeviceProfile(const std::filesystem::path& path) {
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(path));
+  return ParseDeviceProfile(text, path.string());
+}
+
+DeviceProfile ScaleProfile(const DeviceProfile& p, double factor) {
+  DeviceProfile s = p;
+  for (LayerProfile& l : s.layers) l.time_ms /= factor;
+  if (s.model_total_ms >= 0) s.model_total_ms /= factor;
+  for (auto& [cls, f] : s.fits) {
+    if (f.form == "linear") {
+      for (double& c : f.coef) c /= factor;
+    } else {
+      f.coef[0] -= std::log(factor);
+    }
+  }
+  return s;
+}
+
+Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device) {
+  std::vector<LayerCost> out(graph.layers.size());
+  if (!device.layers.empty()) {
+    if (!device.model_sha256.empty() && !graph.sha256.empty() &&
+        device.model_sha256 != graph.sha256) {
+      return InvalidArgument("the device profile is of another model (sha256 " +
+                             device.model_sha256.substr(0, 12) + "..., model " +
+                             graph.sha256.substr(0, 12) + "...)");
+    }
+    std::size_t matched = 0;
+    for (const LayerProfile& l : device.layers) {
+      const int i = graph.Find(l.name);
+      if (i < 0) continue;
+      out[static_cast<std::size_t>(i)].time_ms += l.time_ms;
+      out[static_cast<std::size_t>(i)].measured = true;
+      ++matched;
+    }
+    if (matched == 0)
+      return InvalidArgument("no layer of the device profile is a node of the model");
+    return out;
+  }
+  for (std::size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& l = graph.layers[i];
+    if (l.type == "BatchNormalization" && !l.inputs.empty()) {
+      const DataTensor& x = graph.tensors[static_cast<std::size_t>(l.inputs[0])];
+      if (x.producer >= 0 && graph.layers[static_cast<std::size_t>(x.producer)].type == "Conv" &&
+          x.consumers.size() == 1 && !x.graph_output)
+        continue;  // folded into the Conv by the engine
+    }
+    const std::string cls = LayerClass(l);
+    auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
+    if (it == device.fits.end()) {
+      return InvalidArgument("unknown layer type " + l.type + " (layer '" + l.name +
+                             "'): the device profile has no latency fit for " +
+                             (cls.empty() ? "it" : "class " + cls));
+    }
+    out[i].time_ms = it->second.Predict(l.macs, l.input_bytes, l.output_bytes);
+  }
+  return out;
+}
+
+Expected<std::vector<bool>> ReadPlanEdgeSet(std::string_view plan_json, const LayerGraph& graph) {
+  json doc = json::parse(plan_json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() ||
+      doc.value("schema", "") != "deepedge.partition_plan")
+    return InvalidArgument("not a partition plan (schema is not \"deepedge.partition_plan\")");
+  const std::string sha = doc.contains("model") ? doc["model"].value("sha256", "") : "";
+  if (!sha.empty() && !graph.sha256.empty() && sha != graph.sha256)
+    return InvalidArgument("the plan does not match the model (sha256 " + sha.substr(0, 12) +
+                           "..., model " + graph.sha256.substr(0, 12) + "...)");
+  if (!doc.contains("edge_layers") || !doc["edge_layers"].is_array())
+    return InvalidArgument("the plan has no edge_layers list");
+  std::vector<bool> e(graph.layers.size(), false);
+  for (const json& n : doc["edge_layers"]) {
+    if (!n.is_string()) return InvalidArgument("the plan's edge_layers holds a non-string");
+    const int i = graph.Find(n.get<std::string>());
+    if (i < 0)
+      return InvalidArgument("the plan does not match the model: no layer '" +
+                             n.get<std::string>() + "'");
+    e[static_cast<std::size_t>(i)] = true;
+  }
+  if (doc.contains("layers") && doc["layers"].is_number_integer() &&
+      doc["layers"].get<std::size_t>() != graph.layers.size())
+    return InvalidArgument("the plan does not match the model: it has " +
+                           std::to_string(doc["layers"].get<std::size_t>()) +
+                           " layers, the model " + std::to_string(graph.layers.size()));
+  if (!IsValidPlan(graph, e))
+    return InvalidArgument(
+        "the plan is invalid: a layer on the edge reads a server layer's output");
+  return e;
+}
+
+}  // namespace deepedge::partition

@@ -1,0 +1,259 @@
+// The partition commands end to end: planner -> split -> head then tail through the
+// DeepEdge engine must give the whole model's outputs; bad input gets one clear error.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "deepedge/backends.h"
+#include "deepedge/file_util.h"
+#include "deepedge/partition.h"
+#include "deepedge/zoo.h"
+#include "support/temp_dir.h"
+
+namespace deepedge {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class PartitionCli : public ::testing::Test {
+ protected:
+  Result Run(const std::string& args) {
+    const auto out = dir_ / "stdout", err = dir_ / "stderr";
+    const std::string cmd = "'" DEEPEDGE_BINARY "' " + args + " >'" + out.string() + "' 2>'" +
+                            err.string() + "' </dev/null";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFileText(out).value();
+    r.err = ReadFileText(err).value();
+    return r;
+  }
+  std::string Zoo(const std::string& name) {
+    const fs::path p = dir_ / (name + ".onnx");
+    if (!fs::exists(p)) EXPECT_TRUE(ZooExport(name, p).ok());
+    return p.string();
+  }
+  // A measured-style device profile of `model`: time ~ MACs (20 ms per GMAC), or with
+  // `tail_heavy` 100 ms for each layer of the second half, so that the best plan is a
+  // real cut in the middle.
+  std::string Profile(const std::string& model, const std::string& file, bool tail_heavy = false) {
+    auto g = partition::BuildLayerGraph(ModelSource::FromFile(model).value());
+    EXPECT_TRUE(g.has_value());
+    partition::DeviceProfile p;
+    p.device = "test";
+    p.model_name = g->model_name;
+    p.model_sha256 = g->sha256;
+    for (std::size_t i = 0; i < g->layers.size(); ++i) {
+      const auto& l = g->layers[i];
+      const double ms = tail_heavy && i >= g->layers.size() / 2
+                            ? 100.0
+                            : 0.01 + static_cast<double>(l.macs) / 1e9 * 20.0;
+      p.layers.push_back({l.name, l.type, ms, l.output_bytes, l.macs});
+    }
+    const fs::path out = dir_ / file;
+    EXPECT_TRUE(WriteFileAtomic(out, partition::DeviceProfileToJson(p)).ok());
+    return out.string();
+  }
+  // A plan with the first `k` layers on the edge.
+  std::string PrefixPlan(const std::string& model, int k, const std::string& file) {
+    auto g = partition::BuildLayerGraph(ModelSource::FromFile(model).value());
+    json plan = {{"schema", "deepedge.partition_plan"},
+                 {"model", {{"sha256", g->sha256}}},
+                 {"layers", g->layers.size()},
+                 {"edge_layers", json::array()}};
+    for (int i = 0; i < k; ++i)
+      plan["edge_layers"].push_back(g->layers[static_cast<std::size_t>(i)].name);
+    const fs::path out = dir_ / file;
+    EXPECT_TRUE(WriteFileAtomic(out, plan.dump()).ok());
+    return out.string();
+  }
+
+  std::vector<Tensor> RunModel(const fs::path& model, const std::map<std::string, Tensor>& feed,
+                               std::vector<std::string>* names) {
+    auto backend = MakeDeepEdgeBackend();
+    auto session = backend->Load(ModelSource::FromFile(model).value(), SessionOptions{});
+    EXPECT_TRUE(session.has_value()) << session.status().message();
+    if (!session) return {};
+    std::vector<Tensor> inputs;
+    for (const TensorInfo& in : (*session)->Inputs()) {
+      auto it = feed.find(in.name);
+      EXPECT_NE(it, feed.end()) << "no value for input " << in.name;
+      if (it == feed.end()) return {};
+      inputs.push_back(it->second.Clone());
+    }
+    std::vector<Tensor> outputs;
+    const Status s = (*session)->Run(inputs, outputs);
+    EXPECT_TRUE(s.ok()) << s.message();
+    names->clear();
+    for (const TensorInfo& o : (*session)->Outputs()) names->push_back(o.name);
+    return outputs;
+  }
+
+  // Splits by `plan`, runs head then tail, compares with the whole model.
+  void CheckSplit(const std::string& model, const std::string& plan) {
+    SCOPED_TRACE(plan);
+    const fs::path out = dir_ / ("split-" + fs::path(plan).stem().string());
+    Result r = Run("split " + model + " --plan " + plan + " -o " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(fs::exists(out / "manifest.json"));
+    Tensor x = Tensor::Allocate(DType::kF32, Shape{1, 3, 224, 224}).value();
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (float& v : x.as<float>()) v = u(rng);
+    std::map<std::string, Tensor> values;
+    values["input"] = x.Clone();
+    std::vector<std::string> names;
+    std::vector<Tensor> whole = RunModel(model, values, &names);
+    ASSERT_EQ(names, std::vector<std::string>{"output"});
+    std::map<std::string, Tensor> got;
+    for (const char* part : {"head.onnx", "tail.onnx"}) {
+      if (!fs::exists(out / part)) continue;
+      std::vector<Tensor> o = RunModel(out / part, values, &names);
+      ASSERT_EQ(o.size(), names.size());
+      for (std::size_t i = 0; i < o.size(); ++i) {
+        values[names[i]] = o[i].Clone();
+        got[names[i]] = std::move(o[i]);
+      }
+    }
+    ASSERT_TRUE(got.count("output"));
+    const auto a = whole[0].as<float>(), b = got["output"].as<float>();
+    ASSERT_EQ(a.size(), b.size());
+    double max_diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+    EXPECT_LE(max_diff, 1e-6);
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(PartitionCli, PlannerThenSplitMatchesWholeMobileNet) {
+  const std::string m = Zoo("mobilenet_v1_1.0_224");
+  const std::string edge = Profile(m, "edge.json", true);
+  const fs::path plan = dir_ / "plan.json";
+  Result r = Run("partition " + m + " --edge " + edge +
+                 " --server-speedup 8 --uplink 5Mbit/s --rtt 50 --json " + plan.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("all-edge"), std::string::npos);
+  EXPECT_NE(r.out.find("chain: every cut"), std::string::npos);
+  const json doc = json::parse(ReadFileText(plan).value());
+  EXPECT_LE(doc["plan"]["total_ms"].get<double>(), doc["all_edge"]["total_ms"].get<double>());
+  EXPECT_LE(doc["plan"]["total_ms"].get<double>(), doc["all_server"]["total_ms"].get<double>());
+  const std::size_t n_edge = doc["edge_layers"].size();
+  EXPECT_GT(n_edge, 0u);
+  EXPECT_LT(n_edge, doc["layers"].get<std::size_t>());  // a real cut, not all-edge
+  CheckSplit(m, plan.string());
+  CheckSplit(m, PrefixPlan(m, 1, "p1.json"));  // cut between conv and batch norm
+  CheckSplit(m, PrefixPlan(m, 40, "p40.json"));
+}
+
+TEST_F(PartitionCli, SplitResNetInsideAResidualBlock) {
+  const std::string m = Zoo("resnet18");
+  auto g = partition::BuildLayerGraph(ModelSource::FromFile(m).value());
+  ASSERT_TRUE(g.has_value());
+  const int k = g->Find("layer2.0.2.conv");
+  ASSERT_GT(k, 0);
+  CheckSplit(m, PrefixPlan(m, k, "mid-block.json"));
+  const std::string edge = Profile(m, "edge.json", true);
+  const fs::path plan = dir_ / "plan.json";
+  Result r = Run("partition " + m + " --edge " + edge +
+                 " --server-speedup 8 --uplink 5Mbit/s --downlink 20Mbit/s --rtt 50 --json " +
+                 plan.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("min s-t cut"), std::string::npos);
+  CheckSplit(m, plan.string());
+}
+
+TEST_F(PartitionCli, StagesPlanAPipeline) {
+  const std::string m = Zoo("mobilenet_v1_0.25_224");
+  const std::string edge = Profile(m, "edge.json", true);
+  Result r = Run("partition " + m + " --edge " + edge + " --stages 3 --uplink 100Mbit/s --rtt 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("stage 2"), std::string::npos);
+  EXPECT_NE(r.out.find("bottleneck"), std::string::npos);
+}
+
+TEST_F(PartitionCli, CalibrateThenPredict) {
+  const fs::path dev = dir_ / "device.json";
+  Result r = Run("calibrate --quick --runs 2 -o " + dev.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto p = partition::ReadDeviceProfile(dev);
+  ASSERT_TRUE(p.has_value()) << p.status().message();
+  for (const char* cls : {"conv", "depthwise", "fc", "pool", "eltwise", "activation"})
+    EXPECT_TRUE(p->fits.count(cls)) << cls;
+  EXPECT_TRUE(p->power.estimated);
+  const std::string m = Zoo("mobilenet_v1_0.25_224");
+  const fs::path saved = dir_ / "measured.json", pj = dir_ / "pred.json";
+  r = Run("predict " + m + " --device " + dev.string() + " --measure --runs 2 --save-profile " +
+          saved.string() + " --json " + pj.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("per layer type"), std::string::npos);
+  const json doc = json::parse(ReadFileText(pj).value());
+  EXPECT_GT(doc["predicted_total_ms"].get<double>(), 0);
+  EXPECT_GT(doc["measured_total_ms"].get<double>(), 0);
+  auto measured = partition::ReadDeviceProfile(saved);
+  ASSERT_TRUE(measured.has_value());
+  EXPECT_FALSE(measured->model_sha256.empty());
+  EXPECT_FALSE(measured->layers.empty());
+}
+
+TEST_F(PartitionCli, BadInputOneErrorExitTwoNoOutput) {
+  const std::string m = Zoo("mobilenet_v1_0.25_224");
+  const std::string other = Zoo("squeezenet1.1");
+  const std::string edge = Profile(m, "edge.json", true);
+  const std::string other_profile = Profile(other, "other.json");
+  const fs::path out = dir_ / "must-not-exist";
+  auto expect_bad = [&](const std::string& args, const std::string& needle) {
+    SCOPED_TRACE(args);
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+  };
+  const std::string json_out = " --json " + out.string();
+  expect_bad("partition " + m + " --edge " + other_profile +
+                 " --server-speedup 8 --uplink 5Mbit/s" + json_out,
+             "another model");
+  expect_bad(
+      "partition " + m + " --edge " + edge + " --server-speedup 8 --uplink 0Mbit/s" + json_out,
+      "positive");
+  expect_bad("partition " + m + " --edge " + edge + " --server-speedup 8 --uplink 5" + json_out,
+             "no unit");
+  expect_bad("partition " + m + " --edge " + edge +
+                 " --server-speedup 8 --uplink 5Mbit/s --downlink 0B/s" + json_out,
+             "positive");
+  // A plan of another model, and one naming a layer the model lacks.
+  expect_bad(
+      "split " + m + " --plan " + PrefixPlan(other, 3, "other-plan.json") + " -o " + out.string(),
+      "does not match");
+  dir_.Write("unknown.json",
+             R"({"schema":"deepedge.partition_plan","edge_layers":["no_such_layer"]})");
+  expect_bad("split " + m + " --plan " + (dir_ / "unknown.json").string() + " -o " + out.string(),
+             "no layer 'no_such_layer'");
+  // A predictor without a fit for a layer type the model has.
+  partition::DeviceProfile fits;
+  fits.fits["conv"] = {"linear", {0.01, 1e-8, 0, 0}, 0.1, 5};
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "convonly.json", partition::DeviceProfileToJson(fits)).ok());
+  expect_bad("predict " + m + " --device " + (dir_ / "convonly.json").string() + json_out,
+             "unknown layer type");
+  expect_bad("partition " + m + " --edge " + (dir_ / "convonly.json").string() +
+                 " --server-speedup 8 --uplink 5Mbit/s" + json_out,
+             "unknown layer type");
+}
+
+}  // namespace
+}  // namespace deepedge

@@ -1,0 +1,14 @@
+# Real TFLite models from ../shared/models/tflite-micro (read in-process through the
+# deepedge backend). Included from tests/integration/CMakeLists.txt; skipped when absent.
+if(DEEPEDGE_WITH_OPENCV)
+  find_package(OpenCV REQUIRED COMPONENTS core imgcodecs)
+  add_executable(tflite_models_test ${CMAKE_CURRENT_LIST_DIR}/tflite_models_test.cc)
+  target_link_libraries(tflite_models_test PRIVATE deepedge_backend_deepedge deepedge_tflite
+                        opencv_core opencv_imgcodecs GTest::gtest GTest::gtest_main)
+  target_include_directories(tflite_models_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  target_include_directories(tflite_models_test SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
+  target_compile_definitions(tflite_models_test PRIVATE DEEPEDGE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  deepedge_target_defaults(tflite_models_test)
+  gtest_discover_tests(tflite_models_test PROPERTIES LABELS integration TIMEOUT 600
+                       DISCOVERY_TIMEOUT 60)
+endif()

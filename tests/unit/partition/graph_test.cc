@@ -1,0 +1,67 @@
+// The layer graph and the cutter on zoo models built in memory.
+#include <gtest/gtest.h>
+
+#include "deepedge/onnx_model.h"
+#include "deepedge/partition.h"
+#include "deepedge/zoo.h"
+
+namespace deepedge::partition {
+namespace {
+
+ModelSource Zoo(const char* name) {
+  Expected<std::vector<std::uint8_t>> bytes = ZooBuild(name);
+  EXPECT_TRUE(bytes.has_value());
+  return ModelSource::FromBytes(ModelFormat::kOnnx, bytes ? *bytes : std::vector<std::uint8_t>{});
+}
+
+TEST(LayerGraph, MobileNetIsAChainWithKnownSizes) {
+  const ModelSource src = Zoo("mobilenet_v1_0.25_224");
+  Expected<LayerGraph> g = BuildLayerGraph(src);
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  EXPECT_TRUE(g->IsChain());
+  const int conv0 = g->Find("conv0.conv");
+  ASSERT_GE(conv0, 0);
+  const Layer& l = g->layers[static_cast<std::size_t>(conv0)];
+  EXPECT_EQ(l.output_bytes, 8 * 112 * 112 * 4);  // width 0.25: 8 channels
+  EXPECT_EQ(l.input_bytes, 3 * 224 * 224 * 4);
+  EXPECT_EQ(l.macs, 8LL * 112 * 112 * 3 * 3 * 3);
+  std::int64_t macs = 0;
+  for (const Layer& x : g->layers) macs += x.macs;
+  // The published figure is 41 M (rounded).
+  EXPECT_NEAR(static_cast<double>(macs), 41e6, 2e6);
+  EXPECT_TRUE(g->tensors.back().graph_output || g->layers.back().outputs.size() == 1);
+}
+
+TEST(LayerGraph, ResNetBranches) {
+  Expected<LayerGraph> g = BuildLayerGraph(Zoo("resnet18"));
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  EXPECT_FALSE(g->IsChain());
+  int adds = 0;
+  for (const Layer& l : g->layers) adds += l.type == "Add";
+  EXPECT_EQ(adds, 8);
+}
+
+TEST(SplitModel, BothPartsPassTheCheckerAndShareTheCut) {
+  const ModelSource src = Zoo("resnet18");
+  Expected<LayerGraph> g = BuildLayerGraph(src);
+  ASSERT_TRUE(g.has_value());
+  // Cut in the middle of a residual block: the skip tensor crosses too.
+  std::vector<bool> e(g->layers.size(), false);
+  const int stop = g->Find("layer2.0.2.conv");
+  ASSERT_GT(stop, 0);
+  for (int i = 0; i < stop; ++i) e[static_cast<std::size_t>(i)] = true;
+  ASSERT_TRUE(IsValidPlan(*g, e));
+  Expected<SplitResult> r = SplitModel(src, *g, e);
+  ASSERT_TRUE(r.has_value()) << r.status().message();
+  EXPECT_GE(r->cut_tensors.size(), 2u);
+  EXPECT_EQ(r->head_outputs, r->cut_tensors);
+  EXPECT_EQ(r->tail_inputs, r->cut_tensors);
+  EXPECT_EQ(CheckOnnx(ModelSource::FromBytes(ModelFormat::kOnnx, r->head)).message(), "");
+  EXPECT_TRUE(CheckOnnx(ModelSource::FromBytes(ModelFormat::kOnnx, r->tail)).ok());
+  // An invalid plan is refused.
+  e[static_cast<std::size_t>(stop) + 1] = true;
+  EXPECT_FALSE(SplitModel(src, *g, e).has_value());
+}
+
+}  // namespace
+}  // namespace deepedge::partition

@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "deepedge/partition.h"
+
+namespace deepedge::partition {
+namespace {
+
+TEST(FitLatency, RecoversALinearLaw) {
+  std::vector<Sample> s;
+  for (int i = 1; i <= 8; ++i) {
+    const std::int64_t macs = i * 1000000LL * (i % 3 + 1), in = i * 50000LL,
+                       out = (i * i % 7 + 1) * 20000LL;
+    s.push_back({macs, in, out,
+                 0.05 + 2e-8 * static_cast<double>(macs) + 1e-6 * static_cast<double>(in) +
+                     3e-7 * static_cast<double>(out)});
+  }
+  const Expected<LatencyFit> f = FitLatency(s);
+  ASSERT_TRUE(f.has_value()) << f.status().message();
+  EXPECT_EQ(f->form, "linear");
+  EXPECT_LT(f->error, 1e-4);
+  EXPECT_NEAR(f->Predict(5000000, 100000, 100000), 0.05 + 0.1 + 0.1 + 0.03, 1e-4);
+}
+
+TEST(FitLatency, PrefersLogLogForAPowerLaw) {
+  std::vector<Sample> s;
+  for (int i = 0; i < 10; ++i) {
+    const std::int64_t macs = 1000LL << (2 * i);
+    s.push_back({macs, 4096, 4096, 1e-4 * std::pow(static_cast<double>(macs), 0.7)});
+  }
+  const Expected<LatencyFit> f = FitLatency(s);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->form, "loglog");
+  EXPECT_LT(f->error, 0.01);
+}
+
+TEST(FitLatency, NeedsTwoSamples) {
+  EXPECT_FALSE(FitLatency({{1, 1, 1, 1.0}}).has_value());
+  EXPECT_FALSE(FitLatency({{1, 1, 1, 0.0}, {2, 2, 2, 0.0}}).has_value());
+}
+
+DeviceProfile SampleProfile() {
+  DeviceProfile p;
+  p.device = "test-host";
+  p.backend = "deepedge";
+  p.threads = 2;
+  p.model_name = "m";
+  p.model_sha256 = std::string(64, 'a');
+  p.model_total_ms = 3.5;
+  p.layers.push_back({"conv1", "Conv", 2.0, 4096, 1000});
+  p.layers.push_back({"relu1", "Relu", 0.5, 4096, 0});
+  p.fits["conv"] = {"loglog", {1, 0.5, 0.1, 0.2}, 0.07, 9};
+  p.fits["activation"] = {"linear", {0.01, 0, 1e-6, 1e-6}, 0.1, 5};
+  return p;
+}
+
+TEST(DeviceProfileJson, RoundTrip) {
+  const DeviceProfile p = SampleProfile();
+  const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(q.has_value()) << q.status().message();
+  EXPECT_EQ(q->device, "test-host");
+  EXPECT_EQ(q->model_sha256, p.model_sha256);
+  EXPECT_DOUBLE_EQ(q->model_total_ms, 3.5);
+  ASSERT_EQ(q->layers.size(), 2u);
+  EXPECT_EQ(q->layers[1].name, "relu1");
+  EXPECT_DOUBLE_EQ(q->layers[0].time_ms, 2.0);
+  EXPECT_EQ(q->layers[0].macs, 1000);
+  ASSERT_EQ(q->fits.size(), 2u);
+  EXPECT_EQ(q->fits.at("conv").form, "loglog");
+  EXPECT_DOUBLE_EQ(q->fits.at("conv").coef[1], 0.5);
+  EXPECT_TRUE(q->power.estimated);
+}
+
+TEST(DeviceProfileJson, Errors) {
+  EXPECT_EQ(ParseDeviceProfile("{", "a.json").status().code(), StatusCode::kCorrupt);
+  EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"other"})", "a.json").has_value());
+  EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile"})", "a.json").has_value());
+  EXPECT_FALSE(
+      ParseDeviceProfile(
+          R"({"schema":"deepedge.device_profile","fits":{"conv":{"form":"cubic","coef":[1,2,3,4]}}})",
+          "a.json")
+          .has_value());
+  EXPECT_FALSE(
+      ParseDeviceProfile(
+          R"({"schema":"deepedge.device_profile","layers":[{"name":"a","time_ms":-1}]})", "a.json")
+          .has_value());
+}
+
+TEST(ScaleProfile, DividesEveryTime) {
+  const DeviceProfile p = SampleProfile();
+  const DeviceProfile s = ScaleProfile(p, 8);
+  EXPECT_DOUBLE_EQ(s.layers[0].time_ms, 0.25);
+  EXPECT_DOUBLE_EQ(s.model_total_ms, 3.5 / 8);
+  for (const char* cls : {"conv", "activation"}) {
+    EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000),
+                p.fits.at(cls).Predict(1000, 2000, 3000) / 8, 1e-12);
+  }
+}
+
+LayerGraph TwoLayers() {
+  LayerGraph g;
+  g.sha256 = std::string(64, 'a');
+  g.tensors = {{"x", 100, -1, {0}, false}, {"c", 4096, 0, {1}, false}, {"r", 4096, 1, {}, true}};
+  Layer conv{"conv1", "Conv", {0}, {1}, 1000, 100, 4096, 1};
+  Layer relu{"relu1", "Relu", {1}, {2}, 0, 4096, 4096, 1};
+  g.layers = {conv, relu};
+  return g;
+}
+
+TEST(LayerCosts, MeasuredPredictedAndMismatches) {
+  LayerGraph g = TwoLayers();
+  DeviceProfile p = SampleProfile();
+  Expected<std::vector<LayerCost>> m = LayerCosts(g, p);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_DOUBLE_EQ((*m)[0].time_ms, 2.0);
+  EXPECT_TRUE((*m)[1].measured);
+  g.sha256 = std::string(64, 'b');
+  const Expected<std::vector<LayerCost>> bad = LayerCosts(g, p);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.status().message().find("another model"), std::string::npos);
+  p.layers.clear();
+  const Expected<std::vector<LayerCost>> pred = LayerCosts(g, p);
+  ASSERT_TRUE(pred.has_value());
+  EXPECT_NEAR((*pred)[0].time_ms, p.fits.at("conv").Predict(1000, 100, 4096), 1e-12);
+  EXPECT_FALSE((*pred)[0].measured);
+  g.layers[1].type = "Einsum";
+  const Expected<std::vector<LayerCost>> unk = LayerCosts(g, p);
+  ASSERT_FALSE(unk.has_value());
+  EXPECT_NE(unk.status().message().find("unknown layer type Einsum"), std::string::npos);
+}
+
+TEST(ReadPlanEdgeSet, ChecksTheModel) {
+  const LayerGraph g = TwoLayers();
+  const std::string sha(64, 'a');
+  auto ok =
+      ReadPlanEdgeSet(R"({"schema":"deepedge.partition_plan","layers":2,"model":{"sha256":")" +
+                          sha + R"("},"edge_layers":["conv1"]})",
+                      g);
+  ASSERT_TRUE(ok.has_value()) << ok.status().message();
+  EXPECT_EQ(*ok, (std::vector<bool>{true, false}));
+  EXPECT_FALSE(ReadPlanEdgeSet(R"({"schema":"deepedge.partition_plan","edge_layers":["nope"]})", g)
+                   .has_value());
+  EXPECT_FALSE(ReadPlanEdgeSet(R"({"schema":"deepedge.partition_plan","edge_layers":["relu1"]})", g)
+                   .has_value());
+  EXPECT_FALSE(
+      ReadPlanEdgeSet(
+          R"({"schema":"deepedge.partition_plan","model":{"sha256":"ff"},"edge_layers":[]})", g)
+          .has_value());
+  EXPECT_FALSE(
+      ReadPlanEdgeSet(R"({"schema":"deepedge.partition_plan","layers":5,"edge_layers":[]})", g)
+          .has_value());
+  EXPECT_FALSE(ReadPlanEdgeSet("[]", g).has_value());
+}
+
+}  // namespace
+}  // namespace deepedge::partition
