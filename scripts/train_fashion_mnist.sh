@@ -29,6 +29,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
   "$trainer" -o "$OUT" --epochs 8 --seed 1 --threads 2 --check-dir "$check" "$@"
 
 for k in 0 1 2 3 4 5 6 7 8 9; do
-  "$deepedge" infer "$OUT" -b deepedge -i "$check/input_$k.npy" -o "$check/engine_$k" >/dev/null
+  "$deepedge" infer "$OUT" -b deepedge --input-shape 1000x1x28x28 -i "$check/input_$k.npy" \
+    -o "$check/engine_$k" >/dev/null
 done
 "$trainer" --compare "$check"

@@ -32,7 +32,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     const int li = g->Find(c.layer);
     if (li < 0) return ReportError(Internal("calibration model lacks layer " + c.layer));
     const partition::Layer& l = g->layers[static_cast<std::size_t>(li)];
-    Expected<double> ms = TimeSingleLayer(ctx, src, o.m);
+    Expected<double> ms = TimeSingleLayer(ctx, src, c.layer, o.m);
     if (!ms) return ReportError(ms.status().WithContext(c.description));
     samples[c.layer_class].push_back({l.macs, l.input_bytes, l.output_bytes, *ms});
     std::printf("%-10s %-36.36s %12lld %10.1f %10.1f %7.4f ms\n", c.layer_class.c_str(),

@@ -58,7 +58,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     measured_total = m->model_total_ms;
     for (std::size_t i = 0; i < measured.size(); ++i) measured[i] = 0;  // absent: folded
     for (const LayerProfile& l : m->layers) {
-      const int i = g->Find(l.name);
+      const int i = partition::MatchProfileEntry(*g, l.name);
       if (i >= 0) measured[static_cast<std::size_t>(i)] += l.time_ms;
     }
     if (!o.save_profile.empty()) {

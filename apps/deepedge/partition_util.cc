@@ -130,9 +130,14 @@ Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
     const double wall =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     Expected<std::vector<LayerProfile>> prof = session->LastProfile();
-    double sum = 0;
+    // The layer's own entry (or its fused group's); else everything profiled.
+    double sum = 0, own = -1;
     if (prof) {
-      for (const LayerProfile& l : *prof) sum += l.time_ms;
+      for (const LayerProfile& l : *prof) {
+        sum += l.time_ms;
+        if (l.name == layer || l.name.rfind(layer + "+", 0) == 0) own = l.time_ms;
+      }
+      if (own >= 0) sum = own;
     }
     v.push_back(prof && sum > 0 ? sum : wall);
   }

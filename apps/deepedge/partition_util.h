@@ -32,10 +32,10 @@ Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSo
                                                   const partition::LayerGraph& graph,
                                                   const MeasureOptions& o);
 
-// Median time of one run of `source` (ms): the sum of the profiled layers' times when
-// the backend profiles, else the run's wall time.
+// Median time of `layer` in runs of `source` (ms): its profile entry (or its fused
+// group's), else the sum of all entries, else the run's wall time.
 Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
-                                 const MeasureOptions& o);
+                                 const std::string& layer, const MeasureOptions& o);
 
 std::string HostName();
 

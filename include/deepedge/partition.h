@@ -128,6 +128,12 @@ std::string DeviceProfileToJson(const DeviceProfile& profile);
 // `factor` times faster. Fits stay fits (linear: coefficients scaled; loglog: c0 shifted).
 DeviceProfile ScaleProfile(const DeviceProfile& profile, double factor);
 
+// The layer of `graph` a profile entry times: the node of that name, or for a fused
+// group "a+b+c" (the engine's XNNPACK regions) its first node, to which the group's
+// time belongs (the others are folded into it). -1 for entries that are no node
+// (region-border layout transposes).
+int MatchProfileEntry(const LayerGraph& graph, std::string_view entry_name);
+
 struct LayerCost {
   double time_ms = 0;
   bool measured = false;  // from the profile's layers, else predicted

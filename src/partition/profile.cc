@@ -49,12 +49,15 @@ std::vector<double> Features(const Sample& s, bool log) {
 // and bytes (1e6) are both well conditioned; a constant or all-zero column gets a zero
 // coefficient instead of a singular system.
 std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
-                                 const std::vector<double>& y) {
+                                 const std::vector<double>& y, unsigned mask) {
   std::vector<double> scale(kFeatures, 0);
   for (const auto& r : x)
     for (int j = 0; j < kFeatures; ++j)
       scale[static_cast<std::size_t>(j)] =
           std::max(scale[static_cast<std::size_t>(j)], std::abs(r[static_cast<std::size_t>(j)]));
+  // Features left out of the subset get scale 0: a zero coefficient.
+  for (int j = 1; j < kFeatures; ++j)
+    if (!(mask >> (j - 1) & 1u)) scale[static_cast<std::size_t>(j)] = 0;
   double a[kFeatures][kFeatures + 1] = {};
   for (std::size_t i = 0; i < x.size(); ++i) {
     for (int j = 0; j < kFeatures; ++j) {
@@ -94,7 +97,7 @@ std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
   return beta;
 }
 
-LatencyFit Fit(const std::vector<Sample>& s, bool log) {
+LatencyFit Fit(const std::vector<Sample>& s, bool log, unsigned mask) {
   std::vector<std::vector<double>> x;
   std::vector<double> y;
   for (const Sample& v : s) {
@@ -103,7 +106,7 @@ LatencyFit Fit(const std::vector<Sample>& s, bool log) {
   }
   LatencyFit f;
   f.form = log ? "loglog" : "linear";
-  f.coef = LeastSquares(x, y);
+  f.coef = LeastSquares(x, y, mask);
   f.samples = static_cast<int>(s.size());
   return f;
 }
@@ -127,20 +130,24 @@ Expected<LatencyFit> FitLatency(const std::vector<Sample>& samples) {
   if (s.size() < 2)
     return InvalidArgument("a latency fit needs at least 2 samples with positive times");
   LatencyFit best;
+  // Every subset of the features (MACs, input bytes, output bytes) in both forms: with
+  // a handful of samples, and input and output sizes often equal, the full model
+  // overfits; leave-one-out error picks the subset that predicts.
   for (bool log : {false, true}) {
-    // Leave-one-out error (the in-sample error of a 4-parameter fit flatters it).
-    double err = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      std::vector<Sample> rest;
-      for (std::size_t j = 0; j < s.size(); ++j)
-        if (j != i) rest.push_back(s[j]);
-      const LatencyFit f = Fit(rest, log);
-      err += std::abs(f.Predict(s[i].macs, s[i].input_bytes, s[i].output_bytes) - s[i].time_ms) /
-             s[i].time_ms;
+    for (unsigned mask = 0; mask < 8; ++mask) {
+      double err = 0;
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        std::vector<Sample> rest;
+        for (std::size_t j = 0; j < s.size(); ++j)
+          if (j != i) rest.push_back(s[j]);
+        const LatencyFit f = Fit(rest, log, mask);
+        err += std::abs(f.Predict(s[i].macs, s[i].input_bytes, s[i].output_bytes) - s[i].time_ms) /
+               s[i].time_ms;
+      }
+      LatencyFit f = Fit(s, log, mask);
+      f.error = err / static_cast<double>(s.size());
+      if (best.coef.empty() || f.error < best.error - 1e-12) best = f;
     }
-    LatencyFit f = Fit(s, log);
-    f.error = err / static_cast<double>(s.size());
-    if (best.coef.empty() || f.error < best.error) best = f;
   }
   return best;
 }
@@ -293,6 +300,13 @@ DeviceProfile ScaleProfile(const DeviceProfile& p, double factor) {
   return s;
 }
 
+int MatchProfileEntry(const LayerGraph& graph, std::string_view name) {
+  const int i = graph.Find(name);
+  if (i >= 0) return i;
+  const std::size_t plus = name.find('+');
+  return plus == std::string_view::npos ? -1 : graph.Find(name.substr(0, plus));
+}
+
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device) {
   std::vector<LayerCost> out(graph.layers.size());
   if (!device.layers.empty()) {
@@ -304,7 +318,7 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     }
     std::size_t matched = 0;
     for (const LayerProfile& l : device.layers) {
-      const int i = graph.Find(l.name);
+      const int i = MatchProfileEntry(graph, l.name);
       if (i < 0) continue;
       out[static_cast<std::size_t>(i)].time_ms += l.time_ms;
       out[static_cast<std::size_t>(i)].measured = true;
