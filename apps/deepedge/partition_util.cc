@@ -116,7 +116,7 @@ Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSo
 }
 
 Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
-                                 const MeasureOptions& o) {
+                                 const std::string& layer, const MeasureOptions& o) {
   std::string backend;
   DEEPEDGE_ASSIGN_OR_RETURN(auto session, Load(ctx, source, o, true, &backend));
   DEEPEDGE_ASSIGN_OR_RETURN(std::vector<Tensor> inputs,

@@ -43,7 +43,9 @@ class PartitionCli : public ::testing::Test {
   }
   std::string Zoo(const std::string& name) {
     const fs::path p = dir_ / (name + ".onnx");
-    if (!fs::exists(p)) EXPECT_TRUE(ZooExport(name, p).ok());
+    if (!fs::exists(p)) {
+      EXPECT_TRUE(ZooExport(name, p).ok());
+    }
     return p.string();
   }
   // A measured-style device profile of `model`: time ~ MACs (20 ms per GMAC), or with

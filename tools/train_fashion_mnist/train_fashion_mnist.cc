@@ -1,6 +1,6 @@
 // Trains DeepEdge's Fashion-MNIST classifier with libtorch and exports it to ONNX.
 //
-//   train_fashion_mnist -o models/fashion_mnist_cnn.onnx [--epochs 8] [--seed 1]
+//   train_fashion_mnist -o models/fashion_mnist_cnn.onnx [--epochs 4] [--seed 1]
 //   train_fashion_mnist --compare DIR   (libtorch vs `deepedge infer` on the test set)
 //
 // Deterministic for a given seed and thread count: the weights' initialisation, the
@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -139,7 +140,7 @@ std::string Shortest(double v) {
 struct Options {
   std::string data = kFashionMnistDebianDir;
   std::string output;
-  int epochs = 8;
+  int epochs = 4;
   std::uint64_t seed = 1;
   int batch = 128;
   double lr = 3e-3;
