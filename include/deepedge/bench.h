@@ -119,7 +119,7 @@ struct BenchResult {
   // The backend's intermediate-buffer arena after the measured loop
   // (Session::ArenaBytes), MiB; nullopt when the backend does not report it.
   std::optional<double> arena_mib;
-  std::vector<TensorInfo> inputs;               // the inputs actually fed (static shapes)
+  std::vector<TensorInfo> inputs;  // the inputs actually fed (static shapes)
   // Per-layer times of the last measured query, when collected and supported;
   // `layer_profile_status` says why not otherwise.
   std::vector<LayerProfile> layer_profile;

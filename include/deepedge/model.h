@@ -83,10 +83,10 @@ struct ModelInfo {
   // tensors (TFLite: every tensor of every subgraph, with the format's own type names
   // such as "int8", "float16", "uint32"); empty otherwise.
   std::map<std::string, std::int64_t> tensor_type_counts;
-  std::optional<std::int64_t> parameter_count;          // weight elements
-  std::optional<std::int64_t> macs;                     // multiply-accumulates per inference
-  bool synthetic_weights = false;  // deterministic generated weights: timings only
-  std::string producer;            // tool that wrote the model, when recorded
+  std::optional<std::int64_t> parameter_count;  // weight elements
+  std::optional<std::int64_t> macs;             // multiply-accumulates per inference
+  bool synthetic_weights = false;               // deterministic generated weights: timings only
+  std::string producer;                         // tool that wrote the model, when recorded
 };
 
 }  // namespace deepedge
