@@ -10,37 +10,18 @@
 
 #include "deepedge/file_util.h"
 #include "deepedge/npy.h"
+#include "support/cli_runner.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  bool signaled = false;
-  std::string out, err;
-  int err_lines() const {
-    int n = 0;
-    for (char c : err) n += c == '\n';
-    return n;
-  }
-};
+using Result = testing::CliResult;
 
 class CliTest : public ::testing::Test {
  protected:
   Result Run(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    // A private cache so the main job's zoo export does not touch the user's.
-    const std::string cmd = "XDG_CACHE_HOME='" + (dir_ / "cache").string() +
-                            "' '" DEEPEDGE_BINARY "' " + args + " >'" + out.string() + "' 2>'" +
-                            err.string() + "' </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.signaled = WIFSIGNALED(status);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFileText(out).value();
-    r.err = ReadFileText(err).value();
-    return r;
+    return testing::RunCli(DEEPEDGE_BINARY, dir_.path(), args);
   }
   std::string Zoo(const std::string& name) {
     const std::string path = (dir_ / (name + ".onnx")).string();

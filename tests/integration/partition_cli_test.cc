@@ -15,6 +15,7 @@
 #include "deepedge/file_util.h"
 #include "deepedge/partition.h"
 #include "deepedge/zoo.h"
+#include "support/cli_runner.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
@@ -23,23 +24,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = testing::CliResult;
 
 class PartitionCli : public ::testing::Test {
  protected:
   Result Run(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = "'" DEEPEDGE_BINARY "' " + args + " >'" + out.string() + "' 2>'" +
-                            err.string() + "' </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFileText(out).value();
-    r.err = ReadFileText(err).value();
-    return r;
+    return testing::RunCli(DEEPEDGE_BINARY, dir_.path(), args);
   }
   std::string Zoo(const std::string& name) {
     const fs::path p = dir_ / (name + ".onnx");

@@ -1,0 +1,42 @@
+// Runs the real `deepedge` binary as a user would, for integration tests.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "deepedge/file_util.h"
+
+namespace deepedge::testing {
+
+struct CliResult {
+  int exit_code = -1;
+  bool signaled = false;
+  std::string out, err;
+  int err_lines() const {
+    int n = 0;
+    for (char c : err) n += c == '\n';
+    return n;
+  }
+};
+
+// Runs `binary args` through the shell with stdin closed, capturing stdout and stderr
+// in files under `dir`. XDG_CACHE_HOME points into `dir`, so the zoo's cache and any
+// other per-user file the command writes stay private to the test.
+inline CliResult RunCli(const std::string& binary, const std::filesystem::path& dir,
+                        const std::string& args) {
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string cmd = "XDG_CACHE_HOME='" + (dir / "cache").string() + "' '" + binary + "' " +
+                          args + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.signaled = WIFSIGNALED(status);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFileText(out).value();
+  r.err = ReadFileText(err).value();
+  return r;
+}
+
+}  // namespace deepedge::testing
