@@ -45,7 +45,11 @@ struct Layer {
   std::int64_t macs = 0;     // Conv, ConvTranspose, Gemm, MatMul; 0 for the others
   std::int64_t input_bytes = 0;
   std::int64_t output_bytes = 0;
-  std::int64_t group = 1;  // Conv's group attribute (depthwise when > 1)
+  std::int64_t group = 1;  // Conv's group attribute
+  // Conv weight dimension 1: input channels per group (0 when unknown). A convolution is
+  // depthwise when group > 1 and each group reads one channel; AlexNet's group-2
+  // convolutions are ordinary convolutions split in two.
+  std::int64_t channels_per_group = 0;
 };
 
 // Layers in topological order (the ONNX node order). Constant nodes are not layers.

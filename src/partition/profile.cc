@@ -14,7 +14,10 @@ namespace deepedge::partition {
 
 std::string LayerClass(const Layer& l) {
   const std::string& t = l.type;
-  if (t == "Conv" || t == "ConvTranspose") return l.group > 1 ? "depthwise" : "conv";
+  if (t == "Conv" || t == "ConvTranspose") {
+    const bool one_channel_per_group = l.channels_per_group == 0 || l.channels_per_group == 1;
+    return l.group > 1 && one_channel_per_group ? "depthwise" : "conv";
+  }
   if (t == "Gemm" || t == "MatMul") return "fc";
   if (t == "MaxPool" || t == "AveragePool" || t == "GlobalAveragePool" || t == "GlobalMaxPool")
     return "pool";

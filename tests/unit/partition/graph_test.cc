@@ -32,6 +32,28 @@ TEST(LayerGraph, MobileNetIsAChainWithKnownSizes) {
   EXPECT_TRUE(g->tensors.back().graph_output || g->layers.back().outputs.size() == 1);
 }
 
+// Depthwise means one input channel per group: MobileNet's 3x3 group convolutions are,
+// AlexNet's group-2 convolutions (two halves of an ordinary convolution) are not.
+TEST(LayerGraph, OnlyOneChannelPerGroupIsDepthwise) {
+  Expected<LayerGraph> mobilenet = BuildLayerGraph(Zoo("mobilenet_v1_0.25_224"));
+  ASSERT_TRUE(mobilenet.has_value()) << mobilenet.status().message();
+  int depthwise = 0;
+  for (const Layer& l : mobilenet->layers) depthwise += LayerClass(l) == "depthwise";
+  EXPECT_EQ(depthwise, 13);
+
+  Expected<LayerGraph> alexnet = BuildLayerGraph(Zoo("alexnet_caffenet"));
+  ASSERT_TRUE(alexnet.has_value()) << alexnet.status().message();
+  int grouped = 0, convs = 0;
+  for (const Layer& l : alexnet->layers) {
+    if (l.type != "Conv") continue;
+    ++convs;
+    grouped += l.group > 1;
+    EXPECT_EQ(LayerClass(l), "conv") << l.name;
+  }
+  EXPECT_EQ(convs, 5);
+  EXPECT_GE(grouped, 1);
+}
+
 TEST(LayerGraph, ResNetBranches) {
   Expected<LayerGraph> g = BuildLayerGraph(Zoo("resnet18"));
   ASSERT_TRUE(g.has_value()) << g.status().message();
