@@ -83,6 +83,12 @@ std::int64_t NodeMacs(const ir::Node& node, const std::vector<const Tensor*>& in
       return elems(out[0]) * k;
     }
   }
+  // The int8 kernels of the QDQ fusion pass (src/engine/kernels/qlinear.h): QConv's
+  // weights are [M, C/group, kh, kw], QGemm's [N, K].
+  if (node.domain == "com.deepedge" && !out.empty() && in.size() > 1) {
+    if (node.op_type == "QConv" || node.op_type == "QGemm")
+      return elems(out[0]) * tail_product(in[1], 1);
+  }
   return 0;
 }
 

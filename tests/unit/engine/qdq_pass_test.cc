@@ -232,6 +232,22 @@ TEST_P(QdqConvTest, FusesConvChainsAndAgreesWithTheFloatGraph) {
   EXPECT_EQ(fused->graph.nodes.size(), 3u);
   EXPECT_EQ(Count(fused->graph, "QConv"), 1);
   EXPECT_EQ(Count(fused->graph, "DequantizeLinear"), 1);
+
+  // The profile counts the fused convolution's multiply-accumulates as the float one's.
+  engine::ExecutorOptions o;
+  o.profile = true;
+  auto exec = engine::Executor::Create(fused, Registry(), o);
+  ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+  std::vector<Tensor> out_tensors;
+  ASSERT_TRUE((*exec)->Run(in, out_tensors).ok());
+  const i64 side = (12 + 2 * p - c.k) / c.stride + 1;
+  bool seen = false;
+  for (const engine::NodeProfile& np : (*exec)->LastProfile()) {
+    if (np.op_type != "QConv") continue;
+    seen = true;
+    EXPECT_EQ(np.macs, c.M * side * side * (c.C / c.group) * c.k * c.k);
+  }
+  EXPECT_TRUE(seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QdqConvTest,
