@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -147,6 +148,28 @@ Expected<AxisParams> ReadAxisParams(const KernelContext& ctx, const Shape& xs,
   return p;
 }
 
+// y = saturate(round_half_even(x / scale) + zp), NaN -> zp, for f32 x and one scale.
+template <typename Q>
+void QuantizePerTensor(KernelContext& ctx, std::span<const float> x, float scale, std::int32_t zp,
+                       Q* y) {
+  constexpr float lo = std::is_same_v<Q, std::int8_t> ? -128.f : 0.f;
+  constexpr float hi = std::is_same_v<Q, std::int8_t> ? 127.f : 255.f;
+  const float zero = std::clamp(static_cast<float>(zp), lo, hi);
+  const float zpf = static_cast<float>(zp);
+  ctx.ParallelFor(x.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const float q = x[i] / scale;
+      // Round half to even without a libm call, so that the loop vectorises: adding and
+      // subtracting 1.5 * 2^23 rounds in the default mode for |q| < 2^22; larger values
+      // saturate anyway, so they are clamped first.
+      constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;
+      const float rounded = (std::clamp(q, -kLimit, kLimit) + kMagic) - kMagic;
+      const float r = std::isnan(q) ? zero : std::clamp(rounded + zpf, lo, hi);
+      y[i] = static_cast<Q>(r);
+    }
+  });
+}
+
 template <bool kPerAxis>
 Status QuantizeLinearKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0));
@@ -158,6 +181,17 @@ Status QuantizeLinearKernel(KernelContext& ctx) {
   }
   DEEPEDGE_ASSIGN_OR_RETURN(AxisParams p,
                             ReadAxisParams(ctx, x->shape(), *scale, zp, kPerAxis, false));
+  if (p.axis_len == 1 && x->dtype() == DType::kF32) {
+    // The common case (every activation of a QDQ model): no copy, no per-element
+    // parameter lookup. Same arithmetic as below, in float, which is exact here.
+    DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, out_type, x->shape()));
+    if (out_type == DType::kU8) {
+      QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::uint8_t>().data());
+    } else {
+      QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::int8_t>().data());
+    }
+    return Status::Ok();
+  }
   std::vector<float> xf;
   if (x->dtype() == DType::kI32) {
     auto s = x->as<std::int32_t>();

@@ -1,6 +1,8 @@
 // Quantization kernels against naive references (double / int64 arithmetic).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -96,14 +98,29 @@ TEST(QuantizeLinearTest, RoundsHalfToEvenAndSaturates) {
     std::int32_t want;
   };
   const Case cases[] = {
-      {2.5f, 1, 0, DType::kU8, 2},     {3.5f, 1, 0, DType::kU8, 4},
-      {-2.5f, 1, 0, DType::kI8, -2},   {-3.5f, 1, 0, DType::kI8, -4},
-      {0.5f, 1, 0, DType::kI8, 0},     {1.5f, 1, 0, DType::kI8, 2},
-      {5.0f, 2, 10, DType::kU8, 12},   {7.0f, 2, 10, DType::kU8, 14},  // 3.5 -> 4
-      {300.0f, 1, 0, DType::kU8, 255}, {-1.0f, 1, 0, DType::kU8, 0},
-      {200.0f, 1, 0, DType::kI8, 127}, {-200.0f, 1, 0, DType::kI8, -128},
-      {-10.0f, 1, 5, DType::kU8, 0},   {1000.0f, 0.5f, -100, DType::kI8, 127},
-      {0.3f, 0.1f, 3, DType::kU8, 6},  {-129.4f, 1, 0, DType::kI8, -128},
+      {2.5f, 1, 0, DType::kU8, 2},
+      {3.5f, 1, 0, DType::kU8, 4},
+      {-2.5f, 1, 0, DType::kI8, -2},
+      {-3.5f, 1, 0, DType::kI8, -4},
+      {0.5f, 1, 0, DType::kI8, 0},
+      {1.5f, 1, 0, DType::kI8, 2},
+      {5.0f, 2, 10, DType::kU8, 12},
+      {7.0f, 2, 10, DType::kU8, 14},  // 3.5 -> 4
+      {300.0f, 1, 0, DType::kU8, 255},
+      {-1.0f, 1, 0, DType::kU8, 0},
+      {200.0f, 1, 0, DType::kI8, 127},
+      {-200.0f, 1, 0, DType::kI8, -128},
+      {-10.0f, 1, 5, DType::kU8, 0},
+      {1000.0f, 0.5f, -100, DType::kI8, 127},
+      {0.3f, 0.1f, 3, DType::kU8, 6},
+      {-129.4f, 1, 0, DType::kI8, -128},
+      // Outside the fast path's rounding range, infinities and NaN (-> the zero point).
+      {1e30f, 1, 0, DType::kI8, 127},
+      {-1e30f, 1, 3, DType::kU8, 0},
+      {std::numeric_limits<float>::infinity(), 1, 0, DType::kI8, 127},
+      {-std::numeric_limits<float>::infinity(), 1, 7, DType::kU8, 0},
+      {std::numeric_limits<float>::quiet_NaN(), 1, 5, DType::kU8, 5},
+      {std::numeric_limits<float>::quiet_NaN(), 1, -9, DType::kI8, -9},
   };
   for (const Case& c : cases) {
     for (int opset : {10, 13}) {
