@@ -239,8 +239,7 @@ TEST(TfliteModels, AudioPreprocessorNamesItsCustomOperators) {
 // seeded inputs; their outputs must agree. hey_rhasspy is left out: its two files are
 // different networks (64 hidden units in the TFLite file, 32 in the ONNX one), see
 // docs/fixtures.md. Not yet here: hey_jarvis (its TFLite file uses IF, which the
-// importer does not map yet) and melspectrogram (EXPAND_DIMS with two unknown
-// dimensions).
+// importer does not map yet).
 // ---------------------------------------------------------------------------------
 
 fs::path FixturesDir() {
@@ -307,6 +306,7 @@ INSTANTIATE_TEST_SUITE_P(
                       TwinCase{"hey_mycroft_v0.1", Shape{1, 16, 96}, 1e-5, 1e-4, false},
                       TwinCase{"timer_v0.1", Shape{1, 34, 96}, 1e-5, 1e-4, false},
                       TwinCase{"weather_v0.1", Shape{1, 22, 96}, 1e-5, 1e-4, false},
+                      TwinCase{"melspectrogram", Shape{1, 1760}, 1e-5, 1e-4, false},
                       TwinCase{"embedding_model", Shape{1, 76, 32, 1}, 1e-5, 1e-4, true}),
     [](const ::testing::TestParamInfo<TwinCase>& info) {
       std::string n = info.param.name;

@@ -275,7 +275,13 @@ class SubgraphImporter {
   Status Binary(const std::string& onnx_op, int act);
   Status Unary(const std::string& onnx_op, Attrs attrs = {});
   Status Reduce(const std::string& onnx_op, bool keep_dims);
-  Status ReshapeLike(int in, int out);  // data movement to the declared output shape
+  // Data movement to the declared output shape. `by_axes`: for EXPAND_DIMS / SQUEEZE,
+  // the ONNX op and axes to use when the declared shape has several unknown dimensions.
+  struct AxesOp {
+    std::string op;
+    Ints axes;
+  };
+  Status ReshapeLike(int in, int out, const AxesOp* by_axes = nullptr);
   Status Compare(const std::string& onnx_op, bool negate);
   Status StridedSlice(const tfl::Operator* op);
 
@@ -913,11 +919,25 @@ Status SubgraphImporter::Reduce(const std::string& onnx_op, bool keep_dims) {
   return Store(outs_[0], y);
 }
 
-Status SubgraphImporter::ReshapeLike(int in, int out) {
+Status SubgraphImporter::ReshapeLike(int in, int out, const AxesOp* by_axes) {
   Ints od = Dims(out);
   for (auto& d : od) d = d < 0 ? -1 : d;
   if (std::count(od.begin(), od.end(), -1) > 1) {
-    return Unsup("output " + Desc(out) + " has more than one unknown dimension");
+    // A reshape to a shape cannot say which unknown dimension is which; EXPAND_DIMS and
+    // SQUEEZE still can, by their axes (ONNX Unsqueeze / Squeeze take negative axes).
+    if (by_axes == nullptr) {
+      return Unsup("output " + Desc(out) + " has more than one unknown dimension");
+    }
+    std::vector<std::string> inputs(1);
+    if (!by_axes->axes.empty()) inputs.push_back(ConstI64(by_axes->axes, "axes"));
+    if (SameQuant(in, out) && T(in)->type() == T(out)->type()) {
+      DEEPEDGE_ASSIGN_OR_RETURN(inputs[0], Value(in));
+      EmitTo(by_axes->op, inputs, {names_[static_cast<std::size_t>(out)]});
+      defined_.insert(out);
+      return Status::Ok();
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(inputs[0], Float(in));
+    return Store(out, Emit(by_axes->op, inputs));
   }
   if (SameQuant(in, out) && T(in)->type() == T(out)->type()) {
     DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(in));
@@ -1138,11 +1158,25 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       return Reduce(name, o && o->keep_dims());
     }
     case kReshape:
-    case kSqueeze:
-    case kExpandDims:
       DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
       DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
       return ReshapeLike(In(0), outs_[0]);
+    case kSqueeze: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      AxesOp squeeze{"Squeeze", {}};
+      if (const auto* o = op->builtin_options_as_SqueezeOptions(); o && o->squeeze_dims())
+        for (int d : *o->squeeze_dims()) squeeze.axes.push_back(d);
+      return ReshapeLike(In(0), outs_[0], &squeeze);
+    }
+    case kExpandDims: {
+      DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
+      DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
+      DEEPEDGE_ASSIGN_OR_RETURN(Ints axis, ConstInts(In(1)));
+      if (axis.size() != 1) return Corrupt(op_label_ + ": EXPAND_DIMS axis must be one value");
+      AxesOp unsqueeze{"Unsqueeze", axis};
+      return ReshapeLike(In(0), outs_[0], &unsqueeze);
+    }
     case kTranspose: {
       DEEPEDGE_RETURN_IF_ERROR(NeedInputs(2));
       DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
