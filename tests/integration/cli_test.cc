@@ -24,12 +24,7 @@ class CliTest : public ::testing::Test {
     return testing::RunCli(DEEPEDGE_BINARY, dir_.path(), args);
   }
   std::string Zoo(const std::string& name) {
-    const std::string path = (dir_ / (name + ".onnx")).string();
-    if (!std::filesystem::exists(path)) {
-      Result r = Run("zoo export " + name + " -o " + path);
-      EXPECT_EQ(r.exit_code, 0) << r.err;
-    }
-    return path;
+    return testing::ZooModelViaCli(DEEPEDGE_BINARY, dir_.path(), name);
   }
   // Bad input: exit status 2, one line naming the problem, no crash, no output file.
   void ExpectBadInput(const std::string& args, const std::string& needle) {

@@ -24,12 +24,7 @@ class QuantizeCliTest : public ::testing::Test {
     return testing::RunCli(DEEPEDGE_BINARY, dir_.path(), args);
   }
   std::string Zoo(const std::string& name) {
-    const std::string path = (dir_ / (name + ".onnx")).string();
-    if (!std::filesystem::exists(path)) {
-      Result r = Run("zoo export " + name + " -o " + path);
-      EXPECT_EQ(r.exit_code, 0) << r.err;
-    }
-    return path;
+    return testing::ZooModelViaCli(DEEPEDGE_BINARY, dir_.path(), name);
   }
   void WriteSample(const std::filesystem::path& p, Shape shape) {
     std::filesystem::create_directories(p.parent_path());

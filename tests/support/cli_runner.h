@@ -1,6 +1,7 @@
 // Runs the real `deepedge` binary as a user would, for integration tests.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -37,6 +38,18 @@ inline CliResult RunCli(const std::string& binary, const std::filesystem::path& 
   r.out = ReadFileText(out).value();
   r.err = ReadFileText(err).value();
   return r;
+}
+
+// The zoo model `name` as DIR/NAME.onnx, exported through the binary on first use.
+// Returns the path; a failed export is a test failure carrying the command's stderr.
+inline std::string ZooModelViaCli(const std::string& binary, const std::filesystem::path& dir,
+                                  const std::string& name) {
+  const std::string path = (dir / (name + ".onnx")).string();
+  if (!std::filesystem::exists(path)) {
+    const CliResult r = RunCli(binary, dir, "zoo export " + name + " -o " + path);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  return path;
 }
 
 }  // namespace deepedge::testing
