@@ -31,25 +31,6 @@ struct Layer {
   i64 C, H, M, k, stride, group;
 };
 
-ir::Attribute Ints(std::vector<i64> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-ir::Attribute Int(i64 v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-ir::Attribute Float(float v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-
 std::shared_ptr<const Tensor> Filled(DType t, Shape s, unsigned seed) {
   Tensor x = Tensor::Allocate(t, std::move(s)).value();
   auto* b = static_cast<std::uint8_t*>(x.data());
@@ -83,23 +64,18 @@ std::shared_ptr<ir::Model> Graph(const Layer& l, bool int8) {
   n.inputs = {"x", "w", "b"};
   n.outputs = {"y"};
   const i64 p = l.k / 2;
-  n.attributes["kernel_shape"] = Ints({l.k, l.k});
-  n.attributes["strides"] = Ints({l.stride, l.stride});
-  n.attributes["pads"] = Ints({p, p, p, p});
-  n.attributes["group"] = Int(l.group);
+  n.attributes["kernel_shape"] = ir::Attribute::Ints({l.k, l.k});
+  n.attributes["strides"] = ir::Attribute::Ints({l.stride, l.stride});
+  n.attributes["pads"] = ir::Attribute::Ints({p, p, p, p});
+  n.attributes["group"] = ir::Attribute::Int(l.group);
   if (int8) {
-    n.attributes["x_scale"] = Float(0.02f);
-    n.attributes["x_zero_point"] = Int(-3);
-    ir::Attribute ws;
-    ws.kind = ir::Attribute::Kind::kFloats;
-    ws.floats.assign(static_cast<std::size_t>(l.M), 0.001f);
-    n.attributes["w_scale"] = ws;
-    n.attributes["y_scale"] = Float(0.05f);
-    n.attributes["y_zero_point"] = Int(-128);
-    ir::Attribute yt;
-    yt.kind = ir::Attribute::Kind::kString;
-    yt.s = "i8";
-    n.attributes["y_type"] = yt;
+    n.attributes["x_scale"] = ir::Attribute::Float(0.02f);
+    n.attributes["x_zero_point"] = ir::Attribute::Int(-3);
+    n.attributes["w_scale"] =
+        ir::Attribute::Floats(std::vector<float>(static_cast<std::size_t>(l.M), 0.001f));
+    n.attributes["y_scale"] = ir::Attribute::Float(0.05f);
+    n.attributes["y_zero_point"] = ir::Attribute::Int(-128);
+    n.attributes["y_type"] = ir::Attribute::String("i8");
   }
   m->graph.nodes.push_back(std::move(n));
   if (!int8) {
@@ -126,18 +102,12 @@ std::shared_ptr<ir::Model> FcGraph(bool int8) {
   n.inputs = {"x", "w", "b"};
   n.outputs = {"y"};
   if (int8) {
-    n.attributes["x_scale"] = Float(0.02f);
-    ir::Attribute ws;
-    ws.kind = ir::Attribute::Kind::kFloats;
-    ws.floats = {0.001f};
-    n.attributes["w_scale"] = ws;
-    n.attributes["y_scale"] = Float(0.05f);
-    ir::Attribute yt;
-    yt.kind = ir::Attribute::Kind::kString;
-    yt.s = "i8";
-    n.attributes["y_type"] = yt;
+    n.attributes["x_scale"] = ir::Attribute::Float(0.02f);
+    n.attributes["w_scale"] = ir::Attribute::Floats({0.001f});
+    n.attributes["y_scale"] = ir::Attribute::Float(0.05f);
+    n.attributes["y_type"] = ir::Attribute::String("i8");
   } else {
-    n.attributes["transB"] = Int(1);
+    n.attributes["transB"] = ir::Attribute::Int(1);
   }
   m->graph.nodes.push_back(std::move(n));
   if (!int8) {

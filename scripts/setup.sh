@@ -17,6 +17,8 @@ PACKAGES=(
   libopencv-dev libssl-dev python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
   time libtorch-dev dataset-fashion-mnist zlib1g-dev
+  libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc
+  chromium iproute2
 )
 
 # Node.js runs ONNX Runtime (npm onnxruntime-node), the reference in tests and benchmarks;

@@ -37,37 +37,6 @@ std::int32_t TypeMax(DType t) {
   return t == DType::kI8 ? 127 : 255;
 }
 
-ir::Attribute IntAttr(i64 v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-ir::Attribute FloatAttr(float v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-ir::Attribute StringAttr(std::string v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-ir::Attribute IntsAttr(std::vector<i64> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-ir::Attribute FloatsAttr(std::vector<float> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
-
 // Values read by nested graphs (also their outputs, which may name outer values).
 void CollectNestedReads(const ir::Graph& g, std::set<std::string>& reads) {
   for (const ir::Node& n : g.nodes) {
@@ -316,15 +285,15 @@ class Fuser {
   }
 
   static void SetQuantOut(ir::Node& n, const Q& q, std::int32_t lo, std::int32_t hi) {
-    n.attributes["y_scale"] = FloatAttr(q.scale);
-    n.attributes["y_zero_point"] = IntAttr(q.zp);
-    n.attributes["y_type"] = StringAttr(q.type == DType::kI8 ? "i8" : "u8");
-    if (lo > TypeMin(q.type)) n.attributes["act_min"] = IntAttr(lo);
-    if (hi < TypeMax(q.type)) n.attributes["act_max"] = IntAttr(hi);
+    n.attributes["y_scale"] = ir::Attribute::Float(q.scale);
+    n.attributes["y_zero_point"] = ir::Attribute::Int(q.zp);
+    n.attributes["y_type"] = ir::Attribute::String(q.type == DType::kI8 ? "i8" : "u8");
+    if (lo > TypeMin(q.type)) n.attributes["act_min"] = ir::Attribute::Int(lo);
+    if (hi < TypeMax(q.type)) n.attributes["act_max"] = ir::Attribute::Int(hi);
   }
   static void SetQuantIn(ir::Node& n, const std::string& prefix, const Dq& d) {
-    n.attributes[prefix + "_scale"] = FloatAttr(d.scale[0]);
-    n.attributes[prefix + "_zero_point"] = IntAttr(d.zp[0]);
+    n.attributes[prefix + "_scale"] = ir::Attribute::Float(d.scale[0]);
+    n.attributes[prefix + "_zero_point"] = ir::Attribute::Int(d.zp[0]);
   }
 
   // Output clamp of a Relu / Clip in the quantized domain; nullopt when `act` is not one.
@@ -598,8 +567,8 @@ class Fuser {
       if (const ir::Attribute* v = core.Find(a)) f.attributes[a] = *v;
     }
     SetQuantIn(f, "x", *x);
-    f.attributes["w_scale"] = FloatsAttr(w->scale);
-    f.attributes["w_zero_point"] = IntsAttr(ToI64(w->zp));
+    f.attributes["w_scale"] = ir::Attribute::Floats(w->scale);
+    f.attributes["w_zero_point"] = ir::Attribute::Ints(ToI64(w->zp));
     SetQuantOut(f, q, c.lo, c.hi);
     Commit(qi, c, std::move(f), dqs);
     ++stats_.conv;
@@ -658,8 +627,8 @@ class Fuser {
     f.inputs = {x->input, wname};
     if (!bias.empty()) f.inputs.push_back(bias);
     SetQuantIn(f, "x", *x);
-    f.attributes["w_scale"] = FloatsAttr(w->scale);
-    f.attributes["w_zero_point"] = IntsAttr(ToI64(w->zp));
+    f.attributes["w_scale"] = ir::Attribute::Floats(w->scale);
+    f.attributes["w_zero_point"] = ir::Attribute::Ints(ToI64(w->zp));
     SetQuantOut(f, q, c.lo, c.hi);
     Commit(qi, c, std::move(f), dqs);
     ++stats_.gemm;
@@ -719,7 +688,7 @@ class Fuser {
       std::sort(axes.begin(), axes.end());
       if (axes != std::vector<i64>{2, 3}) return false;
       f.op_type = "QGlobalAveragePool";
-      f.attributes["keepdims"] = IntAttr(core.GetInt("keepdims", 1));
+      f.attributes["keepdims"] = ir::Attribute::Int(core.GetInt("keepdims", 1));
     }
     f.inputs = {x->input};
     SetQuantIn(f, "x", *x);
@@ -783,7 +752,7 @@ class Fuser {
     l.name = fn.name;
     l.op_type = "QLookup";
     l.inputs = {x->input};
-    l.attributes["table"] = IntsAttr(std::move(table));
+    l.attributes["table"] = ir::Attribute::Ints(std::move(table));
     SetQuantOut(l, *q, TypeMin(q->type), TypeMax(q->type));
     Chain c;
     c.core = *p;

@@ -1,15 +1,21 @@
-// Real models with trained weights (pinned in fixtures.lock, fetched by
-// scripts/fetch_fixtures.sh, described in docs/fixtures.md): the `deepedge` binary against ONNX
-// Runtime (tools/ort/run_ort.js, onnxruntime-node, CPU) on the same fixed inputs.
+// Real models with trained weights: the `deepedge` binary against a reference runtime on the
+// same fixed inputs.
+//   - ONNX models (pinned in fixtures.lock, fetched by scripts/fetch_fixtures.sh, described in
+//     docs/fixtures.md) against ONNX Runtime (tools/ort/run_ort.js, onnxruntime-node, CPU).
+//   - TFLite models from ../shared/models/tflite-micro (checked by sha256) against TensorFlow
+//     Lite's own interpreter (tools/tflite/run_tflite.js, @tensorflow/tfjs-tflite's WebAssembly
+//     build).
 //
 // For each model, two tests:
-//   DeepEdgeMatchesOrt:       `deepedge infer --backend deepedge` must run it and agree with ONNX
-//                             Runtime on every output, element by element, within
-//                             |a - b| <= 1e-5 + 1e-4 * |b| (b: ONNX Runtime's value).
-//   OpenCvMatchesOrtOrRefuses: `--backend opencv` must either agree the same way or refuse with
-//                             one line "deepedge: error: ..." and exit status 2 (no crash, no
-//                             silently wrong answer).
-// Skipped, with the reason, when the fixture cache or node/onnxruntime-node is missing.
+//   DeepEdgeMatchesReference: `deepedge infer --backend deepedge` must run it and agree with the
+//                             reference on every output, element by element: floats within
+//                             |a - b| <= abs_tol + rel_tol * |b| (b: the reference's value; 1e-5
+//                             and 1e-4 unless the case says otherwise), integers exactly or, for
+//                             quantized outputs, within the case's int_tol quanta.
+//   OpenCvMatchesReferenceOrRefuses: `--backend opencv` must either agree the same way or refuse
+//                             with one line "deepedge: error: ..." and exit status 2 (no crash,
+//                             no silently wrong answer).
+// Skipped, with the reason, when the fixtures or node and the reference runtime are missing.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -60,13 +66,26 @@ struct InputRecipe {
   double a = 0, b = 0;
 };
 
+enum class Reference { kOrt, kTflite };
+
 struct ModelCase {
   std::string id;       // the test's name
-  std::string package;  // npm package in fixtures.lock
-  std::string file;     // path inside the package's package/ folder
+  std::string package;  // npm package in fixtures.lock; "" for ../shared/models/tflite-micro
+  std::string file;     // path inside the package's package/ folder (or tflite-micro/)
   std::string sha256;   // of that file, as fetched
   std::vector<InputRecipe> inputs;
+  Reference reference = Reference::kOrt;
+  // Integer outputs may differ from the reference by this many units (quanta of a quantized
+  // output: TFLite's reference kernels and XNNPACK's round some intermediate sums apart).
+  std::int64_t int_tol = 0;
+  // When > 0: the mean |difference| of an integer output must also stay at or below this.
+  double mean_int_tol = 0;
+  double abs_tol = kAbsTol, rel_tol = kRelTol;
 };
+
+std::string_view ReferenceName(Reference r) {
+  return r == Reference::kOrt ? "ONNX Runtime" : "TFLite";
+}
 
 // gtest prints a failing parameter with this (instead of its bytes).
 void PrintTo(const ModelCase& m, std::ostream* os) {
@@ -168,6 +187,44 @@ const std::vector<ModelCase>& Cases() {
                  "models/weather_v0.1.onnx",
                  "8441da8e746899e8d969528d5bad5651cdd563079c05962788f77753041f60e7",
                  {embeddings("onnx::Flatten_0", 22)}});
+
+    // TFLite Micro's models. Quantized inputs are filled in their integer range; an image's
+    // (p - a) / b with a = 0.5, b = 1/255 spans the int8 range.
+    auto tflite = [&c](std::string id, std::string file, std::string sha, InputRecipe in,
+                       std::int64_t int_tol) {
+      ModelCase m{std::move(id), "", std::move(file), std::move(sha), {std::move(in)}};
+      m.reference = Reference::kTflite;
+      m.int_tol = int_tol;
+      c.push_back(std::move(m));
+    };
+    tflite("tfl_person_detect_int8", "person_detection/person_detect.tflite",
+           "808cfdfc0cf3a6fa6f6fa26bfa379ea97c16d5db7334637766e39c3408502e9d",
+           {"input", DType::kI8, {1, 96, 96, 1}, Fill::kUniform, -128, 128}, 1);
+    // TFLite's interpreter hands these int8 convolutions to XNNPACK, which requantizes in
+    // float; DeepEdge rounds as TFLite's own kernels do (gemmlowp fixed point). Layer by
+    // layer (outputs cut out of the model) the first convolution differs in 185 of 401,408
+    // elements by 1, and the +-1 differences widen through the 1x1 projections; the mean signed
+    // difference stays near 0 at every layer (rounding, no bias). Hence a wider band here.
+    tflite("tfl_mobilenet_v2_int8", "imagenet/mobilenet_v2_quantized_1x3x224x224.tflite",
+           "2778683128d56fe4a3da6b8cdbbb00ec12663553f30a9b4fe927747ba637bb2f",
+           {"input.5", DType::kI8, {1, 3, 224, 224}, Fill::kImage, 0.5, 1.0 / 255}, 16);
+    c.back().mean_int_tol = 3.5;
+    tflite("tfl_mnist_lstm", "mnist_lstm/trained_lstm.tflite",
+           "479430996e6d6fce4d2fcd2e370af939918e743bc9a7c90907f09e8bafa59658",
+           {"serving_default_fixed_input:0", DType::kF32, {1, 28, 28}, Fill::kUniform, 0, 1}, 0);
+    tflite("tfl_mnist_lstm_int8", "mnist_lstm/trained_lstm_int8.tflite",
+           "a44e4d8a6c051db582414915ee28ee0462bd47e9f150e4a095fb5a126b88d885",
+           {"serving_default_fixed_input:0", DType::kI8, {1, 28, 28}, Fill::kUniform, -128, 128},
+           1);
+    tflite("tfl_hello_world", "misc/hello_world_float.tflite",
+           "ee939863195ca37ce063b18e14fb82aa0d98db6596ba41095757f6b560da1070",
+           {"serving_default_dense_input:0", DType::kF32, {1, 1}, Fill::kConst, 1.25}, 0);
+    tflite("tfl_hello_world_int8", "misc/hello_world_int8.tflite",
+           "505ee4fae7fa46ab67bea4c08b4969eb3eb8b9114c50595ec4a29d9a27993202",
+           {"serving_default_dense_input:0", DType::kI8, {1, 1}, Fill::kConst, 40}, 1);
+    tflite("tfl_micro_speech_int8", "micro_speech/micro_speech_quantized.tflite",
+           "09e5e2a9dfb2d8ed78802bf18ce297bff54281a66ca18e0c23d69ca14f822a83",
+           {"Reshape_1", DType::kI8, {1, 1960}, Fill::kUniform, -128, 128}, 1);
     return c;
   }();
   return cases;
@@ -254,6 +311,10 @@ Tensor MakeInput(const std::string& model_id, const InputRecipe& r) {
       case DType::kI32:
         t.as<std::int32_t>()[i] = static_cast<std::int32_t>(std::lround(v));
         break;
+      case DType::kI8:
+        t.as<std::int8_t>()[i] =
+            static_cast<std::int8_t>(std::clamp<double>(std::floor(v), -128, 127));
+        break;
       default:
         ADD_FAILURE() << "no input maker for " << DTypeName(r.dtype);
         return t;
@@ -319,6 +380,11 @@ fs::path FixtureCache() {
   return fs::path(Env("HOME")) / ".cache" / "deepedge" / "fixtures";
 }
 
+// TFLite Micro's models, shared between projects on this machine (../shared/models/README.md).
+fs::path SharedTfliteModels() {
+  return fs::path(DEEPEDGE_SOURCE_DIR) / ".." / "shared" / "models" / "tflite-micro";
+}
+
 // The version fixtures.lock pins for `package`, or "" when it lists none.
 std::string LockedVersion(const std::string& package) {
   std::ifstream in(fs::path(DEEPEDGE_SOURCE_DIR) / "fixtures.lock");
@@ -359,34 +425,38 @@ struct Comparison {
 };
 
 // `got` against the reference `want`: dtype, shape, then every element (floats within
-// kAbsTol + kRelTol * |want|, integers exactly; NaN only matches NaN).
-Comparison Compare(const Tensor& got, const Tensor& want) {
+// abs_tol + rel_tol * |want|, integers within int_tol; NaN only matches NaN).
+Comparison Compare(const Tensor& got, const Tensor& want, const ModelCase& m) {
   Comparison c;
   std::ostringstream s;
+  const std::string_view ref = ReferenceName(m.reference);
   if (got.dtype() != want.dtype()) {
-    s << "dtype " << DTypeName(got.dtype()) << ", ONNX Runtime's is " << DTypeName(want.dtype());
+    s << "dtype " << DTypeName(got.dtype()) << ", " << ref << "'s is " << DTypeName(want.dtype());
     return {false, s.str(), 0};
   }
   if (!(got.shape() == want.shape())) {
-    s << "shape " << got.shape().ToString() << ", ONNX Runtime's is " << want.shape().ToString();
+    s << "shape " << got.shape().ToString() << ", " << ref << "'s is " << want.shape().ToString();
     return {false, s.str(), 0};
   }
   const bool fp = IsFloat(want.dtype());
   std::int64_t bad = 0, worst = -1;
-  double worst_excess = -1;
+  double worst_excess = -1, sum_abs = 0;
   for (std::int64_t i = 0; i < want.element_count(); ++i) {
     const double a = ElementAsDouble(got, i), b = ElementAsDouble(want, i);
     double excess;  // |a - b| over what is allowed; > 1 fails
     if (std::isnan(a) || std::isnan(b)) {
       excess = std::isnan(a) && std::isnan(b) ? 0 : INFINITY;
     } else if (!fp) {
-      excess = a == b ? 0 : INFINITY;
+      const double diff = std::fabs(a - b);
+      c.max_abs = std::fmax(c.max_abs, diff);
+      sum_abs += diff;
+      excess = diff == 0 ? 0 : diff <= static_cast<double>(m.int_tol) ? 0.5 : INFINITY;
     } else if (std::isinf(a) || std::isinf(b)) {
       excess = a == b ? 0 : INFINITY;
     } else {
       const double diff = std::fabs(a - b);
       c.max_abs = std::fmax(c.max_abs, diff);
-      excess = diff / (kAbsTol + kRelTol * std::fabs(b));
+      excess = diff / (m.abs_tol + m.rel_tol * std::fabs(b));
     }
     if (excess > 1) ++bad;
     if (excess > worst_excess) {
@@ -395,16 +465,23 @@ Comparison Compare(const Tensor& got, const Tensor& want) {
     }
   }
   c.ok = bad == 0;
+  const double mean_abs =
+      sum_abs / static_cast<double>(std::max<std::int64_t>(1, want.element_count()));
+  if (!fp && m.mean_int_tol > 0) {
+    s << "mean |diff| " << mean_abs << " (allowed " << m.mean_int_tol << "); ";
+    c.ok = c.ok && mean_abs <= m.mean_int_tol;
+  }
   if (worst >= 0) {
     s.precision(9);
     s << (c.ok ? ""
                : std::to_string(bad) + " of " + std::to_string(want.element_count()) +
                      " elements out of tolerance; ")
       << "worst at " << IndexText(worst, want.shape()) << ": got " << ElementAsDouble(got, worst)
-      << ", ONNX Runtime " << ElementAsDouble(want, worst) << " (|diff| "
+      << ", " << ref << " " << ElementAsDouble(want, worst) << " (|diff| "
       << std::fabs(ElementAsDouble(got, worst) - ElementAsDouble(want, worst)) << ", allowed "
-      << kAbsTol + kRelTol * std::fabs(ElementAsDouble(want, worst)) << "); max |diff| "
-      << c.max_abs;
+      << (fp ? m.abs_tol + m.rel_tol * std::fabs(ElementAsDouble(want, worst))
+             : static_cast<double>(m.int_tol))
+      << "); max |diff| " << c.max_abs;
   }
   c.detail = s.str();
   return c;
@@ -416,17 +493,27 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
  protected:
   void SetUp() override {
     const ModelCase& m = GetParam();
-    const std::string version = LockedVersion(m.package);
-    ASSERT_FALSE(version.empty()) << "fixtures.lock lists no " << m.package;
-    model_ = FixtureCache() / (m.package + "@" + version) / "package" / m.file;
-    if (!fs::is_regular_file(model_)) {
-      GTEST_SKIP() << "fixture cache lacks " << model_.string()
-                   << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+    if (m.package.empty()) {
+      model_ = SharedTfliteModels() / m.file;
+      if (!fs::is_regular_file(model_)) {
+        GTEST_SKIP() << "no " << model_.string()
+                     << " (the shared TFLite Micro models are not on this machine)";
+      }
+    } else {
+      const std::string version = LockedVersion(m.package);
+      ASSERT_FALSE(version.empty()) << "fixtures.lock lists no " << m.package;
+      model_ = FixtureCache() / (m.package + "@" + version) / "package" / m.file;
+      if (!fs::is_regular_file(model_)) {
+        GTEST_SKIP() << "fixture cache lacks " << model_.string()
+                     << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+      }
     }
-    const fs::path ort_dir = fs::path(DEEPEDGE_SOURCE_DIR) / "tools" / "ort";
-    run_ort_ = ort_dir / "run_ort.js";
-    if (!fs::is_regular_file(ort_dir / "node_modules" / "onnxruntime-node" / "package.json")) {
-      GTEST_SKIP() << "onnxruntime-node is not installed in " << ort_dir.string()
+    const bool ort = m.reference == Reference::kOrt;
+    const fs::path tool_dir = fs::path(DEEPEDGE_SOURCE_DIR) / "tools" / (ort ? "ort" : "tflite");
+    const std::string runtime = ort ? "onnxruntime-node" : "@tensorflow/tfjs-tflite";
+    run_reference_ = tool_dir / (ort ? "run_ort.js" : "run_tflite.js");
+    if (!fs::is_regular_file(tool_dir / "node_modules" / runtime / "package.json")) {
+      GTEST_SKIP() << runtime << " is not installed in " << tool_dir.string()
                    << " (run scripts/fetch_fixtures.sh)";
     }
     if (RunCommand("node --version", dir_.path()).exit_code != 0) {
@@ -495,20 +582,21 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
   }
 
   void RunReference() {
-    Result ort = RunCommand("node " + Quote(run_ort_.string()) + " " + Quote(model_.string()) +
-                                " " + Quote((dir_ / "ort").string()) + input_args_,
-                            dir_.path());
-    ASSERT_EQ(ort.exit_code, 0) << "ONNX Runtime cannot run " << model_.string() << ": " << ort.err;
-    for (const auto& e : fs::directory_iterator(dir_ / "ort")) {
+    const std::string_view ref = ReferenceName(GetParam().reference);
+    Result r = RunCommand("node " + Quote(run_reference_.string()) + " " + Quote(model_.string()) +
+                              " " + Quote((dir_ / "ref").string()) + input_args_,
+                          dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << ref << " cannot run " << model_.string() << ": " << r.err;
+    for (const auto& e : fs::directory_iterator(dir_ / "ref")) {
       reference_.push_back(e.path().filename().string());
     }
     std::sort(reference_.begin(), reference_.end());
-    ASSERT_FALSE(reference_.empty()) << "ONNX Runtime wrote no output";
-    std::printf("[ reference] onnxruntime-node: %zu output(s) in %.2f s\n", reference_.size(),
-                ort.seconds);
+    ASSERT_FALSE(reference_.empty()) << ref << " wrote no output";
+    std::printf("[ reference] %s: %zu output(s) in %.2f s\n", std::string(ref).c_str(),
+                reference_.size(), r.seconds);
     // What the outputs hold: a comparison of all-zero or saturated outputs proves little.
     for (const std::string& file : reference_) {
-      Expected<Tensor> t = ReadNpy(dir_ / "ort" / file);
+      Expected<Tensor> t = ReadNpy(dir_ / "ref" / file);
       ASSERT_TRUE(t.has_value()) << t.status().ToString();
       double lo = INFINITY, hi = -INFINITY, sum = 0;
       for (std::int64_t i = 0; i < t->element_count(); ++i) {
@@ -539,14 +627,14 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
     return flags;
   }
 
-  // Every output `backend` wrote in `out_dir` against ONNX Runtime's; returns the failures.
+  // Every output `backend` wrote in `out_dir` against the reference's; returns the failures.
   std::vector<std::string> CompareOutputs(const std::string& backend, const fs::path& out_dir) {
+    const std::string ref(ReferenceName(GetParam().reference));
     std::vector<std::string> failures;
     for (const std::string& file : reference_) {
-      Expected<Tensor> want = ReadNpy(dir_ / "ort" / file);
+      Expected<Tensor> want = ReadNpy(dir_ / "ref" / file);
       if (!want.has_value()) {
-        failures.push_back(file +
-                           ": ONNX Runtime's output unreadable: " + want.status().ToString());
+        failures.push_back(file + ": " + ref + "'s output unreadable: " + want.status().ToString());
         continue;
       }
       if (!fs::exists(out_dir / file)) {
@@ -558,7 +646,7 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
         failures.push_back(file + ": unreadable: " + got.status().ToString());
         continue;
       }
-      const Comparison c = Compare(*got, *want);
+      const Comparison c = Compare(*got, *want, GetParam());
       std::printf("[ %8s ] %-40s %s %s\n", backend.c_str(), file.c_str(), c.ok ? "ok  " : "FAIL",
                   c.detail.c_str());
       if (!c.ok) failures.push_back(file + ": " + c.detail);
@@ -566,7 +654,7 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
     for (const auto& e : fs::directory_iterator(out_dir)) {
       const std::string f = e.path().filename().string();
       if (std::find(reference_.begin(), reference_.end(), f) == reference_.end()) {
-        failures.push_back(f + ": an output ONNX Runtime does not have");
+        failures.push_back(f + ": an output " + ref + " does not have");
       }
     }
     return failures;
@@ -579,12 +667,12 @@ class RealModelTest : public ::testing::TestWithParam<ModelCase> {
   }
 
   testing::TempDir dir_;
-  fs::path model_, run_ort_;
+  fs::path model_, run_reference_;
   std::string input_args_;
   std::vector<std::string> reference_;
 };
 
-TEST_P(RealModelTest, DeepEdgeMatchesOrt) {
+TEST_P(RealModelTest, DeepEdgeMatchesReference) {
   const fs::path out = dir_ / "deepedge";
   Result r = Infer("deepedge", out);
   ASSERT_FALSE(r.signaled) << "deepedge crashed on " << GetParam().id << ": " << r.err;
@@ -592,11 +680,11 @@ TEST_P(RealModelTest, DeepEdgeMatchesOrt) {
                             << model_.filename().string() << "): " << r.FirstErrLine();
   std::printf("[ deepedge ] ran in %.2f s\n", r.seconds);
   const std::vector<std::string> failures = CompareOutputs("deepedge", out);
-  EXPECT_TRUE(failures.empty()) << "deepedge disagrees with ONNX Runtime on " << GetParam().id
-                                << ":" << Join(failures);
+  EXPECT_TRUE(failures.empty()) << "deepedge disagrees with " << ReferenceName(GetParam().reference)
+                                << " on " << GetParam().id << ":" << Join(failures);
 }
 
-TEST_P(RealModelTest, OpenCvMatchesOrtOrRefuses) {
+TEST_P(RealModelTest, OpenCvMatchesReferenceOrRefuses) {
   const fs::path out = dir_ / "opencv";
   Result r = Infer("opencv", out);
   ASSERT_FALSE(r.signaled) << "the opencv backend crashed on " << GetParam().id << ": " << r.err;
@@ -611,7 +699,8 @@ TEST_P(RealModelTest, OpenCvMatchesOrtOrRefuses) {
   std::printf("[   opencv ] ran in %.2f s\n", r.seconds);
   const std::vector<std::string> failures = CompareOutputs("opencv", out);
   EXPECT_TRUE(failures.empty()) << "the opencv backend ran " << GetParam().id
-                                << " but disagrees with ONNX Runtime:" << Join(failures);
+                                << " but disagrees with " << ReferenceName(GetParam().reference)
+                                << ":" << Join(failures);
 }
 
 INSTANTIATE_TEST_SUITE_P(RealModels, RealModelTest, ::testing::ValuesIn(Cases()),

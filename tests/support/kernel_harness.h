@@ -39,28 +39,16 @@ inline ir::Node MakeNode(std::string op, std::vector<std::string> inputs,
   return n;
 }
 inline void SetInt(ir::Node& n, const std::string& name, std::int64_t v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInt;
-  a.i = v;
-  n.attributes[name] = a;
+  n.attributes[name] = ir::Attribute::Int(v);
 }
 inline void SetFloat(ir::Node& n, const std::string& name, float v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kFloat;
-  a.f = v;
-  n.attributes[name] = a;
+  n.attributes[name] = ir::Attribute::Float(v);
 }
 inline void SetInts(ir::Node& n, const std::string& name, std::vector<std::int64_t> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  n.attributes[name] = a;
+  n.attributes[name] = ir::Attribute::Ints(std::move(v));
 }
 inline void SetString(ir::Node& n, const std::string& name, std::string v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kString;
-  a.s = std::move(v);
-  n.attributes[name] = a;
+  n.attributes[name] = ir::Attribute::String(std::move(v));
 }
 
 // A KernelContext over caller-owned inputs; outputs are owned by the context.

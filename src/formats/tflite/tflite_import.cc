@@ -109,31 +109,6 @@ enum Op : int {
   kGelu = 150,
 };
 
-ir::Attribute AInt(std::int64_t v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-ir::Attribute AInts(Ints v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-ir::Attribute AFloat(float v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-ir::Attribute AStr(std::string v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-
 using Attrs = std::map<std::string, ir::Attribute>;
 
 // Permutes a dense row-major tensor's elements (any dtype) by `perm`.
@@ -238,10 +213,10 @@ class SubgraphImporter {
   // permuted at import, keeping their integer type and remapping a per-channel axis).
   Expected<std::string> PermutedWeight(int i, const std::vector<std::size_t>& perm);
   Expected<std::string> ToNchw(const std::string& v) {
-    return Emit("Transpose", {v}, {{"perm", AInts({0, 3, 1, 2})}}, "nchw");
+    return Emit("Transpose", {v}, {{"perm", ir::Attribute::Ints({0, 3, 1, 2})}}, "nchw");
   }
   Expected<std::string> ToNhwc(const std::string& v) {
-    return Emit("Transpose", {v}, {{"perm", AInts({0, 2, 3, 1})}}, "nhwc");
+    return Emit("Transpose", {v}, {{"perm", ir::Attribute::Ints({0, 2, 3, 1})}}, "nhwc");
   }
   // Explicit pads [top, left, bottom, right] for TFLite SAME / VALID.
   Expected<Ints> SpatialPads(int x, tfl::Padding padding, Ints kernel, Ints strides, Ints dil);
@@ -443,12 +418,12 @@ Expected<std::string> SubgraphImporter::Float(int i) {
     }
     DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(*q, dt, !is_i32, "dq"));
     Attrs a;
-    if (q->axis) a["axis"] = AInt(*q->axis);
+    if (q->axis) a["axis"] = ir::Attribute::Int(*q->axis);
     std::vector<std::string> ins{v, p.first};
     if (!p.second.empty()) ins.push_back(p.second);
     f = Emit("DequantizeLinear", ins, std::move(a), "dq");
   } else if (dt == DType::kF16) {
-    f = Emit("Cast", {v}, {{"to", AInt(1)}}, "f32");
+    f = Emit("Cast", {v}, {{"to", ir::Attribute::Int(1)}}, "f32");
   }
   float_cache_[i] = f;
   return f;
@@ -465,7 +440,7 @@ Status SubgraphImporter::Store(int i, const std::string& v) {
     }
     DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(*q, dt, true, "q"));
     Attrs a;
-    if (q->axis) a["axis"] = AInt(*q->axis);
+    if (q->axis) a["axis"] = ir::Attribute::Int(*q->axis);
     // Readers dequantize the stored integers again (not `v`): TFLite rounds and clamps
     // every quantized tensor, and QDQ fusion matches exactly this q -> dq form.
     EmitTo("QuantizeLinear", {v, p.first, p.second}, {target}, std::move(a));
@@ -508,7 +483,7 @@ Expected<std::string> SubgraphImporter::PermutedWeight(int i,
   if (!IsConst(i)) {
     DEEPEDGE_ASSIGN_OR_RETURN(std::string f, Float(i));
     Ints p(perm.begin(), perm.end());
-    return Emit("Transpose", {f}, {{"perm", AInts(p)}}, "w");
+    return Emit("Transpose", {f}, {{"perm", ir::Attribute::Ints(p)}}, "w");
   }
   DEEPEDGE_ASSIGN_OR_RETURN(auto t, ConstTensor(i));
   if (t->shape().rank() != perm.size()) {
@@ -519,7 +494,7 @@ Expected<std::string> SubgraphImporter::PermutedWeight(int i,
   const std::string w = AddInit(permuted, "w");
   auto q = Quant(i);
   if (!q) {
-    if (t->dtype() == DType::kF16) return Emit("Cast", {w}, {{"to", AInt(1)}}, "f32");
+    if (t->dtype() == DType::kF16) return Emit("Cast", {w}, {{"to", ir::Attribute::Int(1)}}, "f32");
     return w;
   }
   if (t->dtype() == DType::kI16) return Unsup(Desc(i) + " is an int16 weight");
@@ -532,7 +507,7 @@ Expected<std::string> SubgraphImporter::PermutedWeight(int i,
   }
   DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(qp, t->dtype(), t->dtype() != DType::kI32, "w"));
   Attrs a;
-  if (qp.axis) a["axis"] = AInt(*qp.axis);
+  if (qp.axis) a["axis"] = ir::Attribute::Int(*qp.axis);
   std::vector<std::string> ins{w, p.first};
   if (!p.second.empty()) ins.push_back(p.second);
   return Emit("DequantizeLinear", ins, std::move(a), "wdq");
@@ -608,11 +583,11 @@ Status SubgraphImporter::Conv(const tfl::Operator* op, bool depthwise) {
   std::vector<std::string> ins{xt, wf};
   if (!bf.empty()) ins.push_back(bf);
   std::string y = Emit("Conv", ins,
-                       {{"kernel_shape", AInts(kernel)},
-                        {"strides", AInts(strides)},
-                        {"dilations", AInts(dil)},
-                        {"pads", AInts(pads)},
-                        {"group", AInt(group)}});
+                       {{"kernel_shape", ir::Attribute::Ints(kernel)},
+                        {"strides", ir::Attribute::Ints(strides)},
+                        {"dilations", ir::Attribute::Ints(dil)},
+                        {"pads", ir::Attribute::Ints(pads)},
+                        {"group", ir::Attribute::Int(group)}});
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
   DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
   return Store(outs_[0], y);
@@ -628,7 +603,9 @@ Status SubgraphImporter::Pool(const tfl::Operator* op, const std::string& onnx_o
   DEEPEDGE_ASSIGN_OR_RETURN(Ints pads, SpatialPads(In(0), o->padding(), kernel, strides, {1, 1}));
   DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
   DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
-  Attrs a{{"kernel_shape", AInts(kernel)}, {"strides", AInts(strides)}, {"pads", AInts(pads)}};
+  Attrs a{{"kernel_shape", ir::Attribute::Ints(kernel)},
+          {"strides", ir::Attribute::Ints(strides)},
+          {"pads", ir::Attribute::Ints(pads)}};
   std::string y = Emit(onnx_op, {xt}, std::move(a));
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
   DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
@@ -665,10 +642,10 @@ Status SubgraphImporter::TransposeConv(const tfl::Operator* op) {
   std::vector<std::string> ins{xt, wf};
   if (!bf.empty()) ins.push_back(bf);
   std::string y = Emit("ConvTranspose", ins,
-                       {{"kernel_shape", AInts({wd[1], wd[2]})},
-                        {"strides", AInts(strides)},
-                        {"pads", AInts(pads)},
-                        {"output_padding", AInts(out_pad)}});
+                       {{"kernel_shape", ir::Attribute::Ints({wd[1], wd[2]})},
+                        {"strides", ir::Attribute::Ints(strides)},
+                        {"pads", ir::Attribute::Ints(pads)},
+                        {"output_padding", ir::Attribute::Ints(out_pad)}});
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
   DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
   return Store(outs_[0], y);
@@ -692,7 +669,7 @@ Status SubgraphImporter::FullyConnected(const tfl::Operator* op) {
   DEEPEDGE_ASSIGN_OR_RETURN(std::string bf, Float(In(2)));
   std::vector<std::string> ins{x2, wf};
   if (!bf.empty()) ins.push_back(bf);
-  std::string y = Emit("Gemm", ins, {{"transB", AInt(1)}});
+  std::string y = Emit("Gemm", ins, {{"transB", ir::Attribute::Int(1)}});
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
   const Shape os = ShapeOf(outs_[0]);
   if (os.rank() != 2) {
@@ -819,9 +796,10 @@ Status SubgraphImporter::Lstm(const tfl::Operator* op) {
     }
     pn = make(P, Shape{1, 3 * H}, "lstm_P");
   }
-  Attrs a{{"hidden_size", AInt(H)}, {"layout", AInt(o->time_major() ? 0 : 1)}};
-  if (cifg) a["input_forget"] = AInt(1);
-  if (o->cell_clip() > 0) a["clip"] = AFloat(o->cell_clip());
+  Attrs a{{"hidden_size", ir::Attribute::Int(H)},
+          {"layout", ir::Attribute::Int(o->time_major() ? 0 : 1)}};
+  if (cifg) a["input_forget"] = ir::Attribute::Int(1);
+  if (o->cell_clip() > 0) a["clip"] = ir::Attribute::Float(o->cell_clip());
   switch (o->fused_activation_function()) {
     case tfl::ActivationFunctionType::TANH:
       break;
@@ -864,12 +842,12 @@ Status SubgraphImporter::Resize(const tfl::Operator* op, bool bilinear) {
   if (size.size() != 2 || xd.size() != 4)
     return Corrupt(op_label_ + ": needs 4-D input and 2 sizes");
   Attrs a;
-  a["mode"] = AStr(bilinear ? "linear" : "nearest");
+  a["mode"] = ir::Attribute::String(bilinear ? "linear" : "nearest");
   std::string coord = align  ? "align_corners"
                       : half ? (bilinear ? "half_pixel" : "tf_half_pixel_for_nn")
                              : "asymmetric";
-  a["coordinate_transformation_mode"] = AStr(coord);
-  if (!bilinear) a["nearest_mode"] = AStr(align ? "round_prefer_ceil" : "floor");
+  a["coordinate_transformation_mode"] = ir::Attribute::String(coord);
+  if (!bilinear) a["nearest_mode"] = ir::Attribute::String(align ? "round_prefer_ceil" : "floor");
   DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(In(0)));
   DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
   std::string y = Emit("Resize", {xt, "", "", ConstI64({xd[0], xd[3], size[0], size[1]}, "sizes")},
@@ -912,9 +890,10 @@ Status SubgraphImporter::Reduce(const std::string& onnx_op, bool keep_dims) {
   DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
   std::string y;
   if (onnx_op == "ReduceSum") {  // opset 13+: axes is an input
-    y = Emit(onnx_op, {x, ConstI64(axes, "axes")}, {{"keepdims", AInt(keep_dims)}});
+    y = Emit(onnx_op, {x, ConstI64(axes, "axes")}, {{"keepdims", ir::Attribute::Int(keep_dims)}});
   } else {
-    y = Emit(onnx_op, {x}, {{"axes", AInts(axes)}, {"keepdims", AInt(keep_dims)}});
+    y = Emit(onnx_op, {x},
+             {{"axes", ir::Attribute::Ints(axes)}, {"keepdims", ir::Attribute::Int(keep_dims)}});
   }
   return Store(outs_[0], y);
 }
@@ -1119,7 +1098,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
     }
     case kLeakyRelu: {
       const auto* o = op->builtin_options_as_LeakyReluOptions();
-      return Unary("LeakyRelu", {{"alpha", AFloat(o ? o->alpha() : 0.2f)}});
+      return Unary("LeakyRelu", {{"alpha", ir::Attribute::Float(o ? o->alpha() : 0.2f)}});
     }
     case kSoftmax:
     case kLogSoftmax: {
@@ -1130,15 +1109,15 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       if (code == kSoftmax && o != nullptr && o->beta() != 1.f) {
         x = Emit("Mul", {x, ScalarF32(o->beta(), "beta")});
       }
-      return Store(outs_[0],
-                   Emit(code == kSoftmax ? "Softmax" : "LogSoftmax", {x}, {{"axis", AInt(-1)}}));
+      return Store(outs_[0], Emit(code == kSoftmax ? "Softmax" : "LogSoftmax", {x},
+                                  {{"axis", ir::Attribute::Int(-1)}}));
     }
     case kL2Normalization: {
       DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
       DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
-      std::string ss =
-          Emit("ReduceSum", {Emit("Mul", {x, x}), ConstI64({-1}, "axes")}, {{"keepdims", AInt(1)}});
+      std::string ss = Emit("ReduceSum", {Emit("Mul", {x, x}), ConstI64({-1}, "axes")},
+                            {{"keepdims", ir::Attribute::Int(1)}});
       std::string n = Emit("Sqrt", {Emit("Max", {ss, ScalarF32(1e-12f, "eps")})});
       return Store(outs_[0], Emit("Div", {x, n}));
     }
@@ -1184,12 +1163,12 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       if (SameQuant(In(0), outs_[0])) {
         DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
         EmitTo("Transpose", {x}, {names_[static_cast<std::size_t>(outs_[0])]},
-               {{"perm", AInts(perm)}});
+               {{"perm", ir::Attribute::Ints(perm)}});
         defined_.insert(outs_[0]);
         return Status::Ok();
       }
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
-      return Store(outs_[0], Emit("Transpose", {x}, {{"perm", AInts(perm)}}));
+      return Store(outs_[0], Emit("Transpose", {x}, {{"perm", ir::Attribute::Ints(perm)}}));
     }
     case kPad:
     case kPadV2:
@@ -1209,7 +1188,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
         const auto* o = op->builtin_options_as_MirrorPadOptions();
         if (o && o->mode() == tfl::MirrorPadMode::SYMMETRIC)
           return Unsup("SYMMETRIC mirror padding");
-        a["mode"] = AStr("reflect");
+        a["mode"] = ir::Attribute::String("reflect");
       }
       const bool ints = SameQuant(In(0), outs_[0]) && code != kPadV2;
       if (ints && Quant(In(0))) {
@@ -1247,11 +1226,11 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       }
       if (ints) {
         EmitTo("Concat", parts, {names_[static_cast<std::size_t>(outs_[0])]},
-               {{"axis", AInt(axis)}});
+               {{"axis", ir::Attribute::Int(axis)}});
         defined_.insert(outs_[0]);
         return Status::Ok();
       }
-      std::string y = Emit("Concat", parts, {{"axis", AInt(axis)}});
+      std::string y = Emit("Concat", parts, {{"axis", ir::Attribute::Int(axis)}});
       DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(act, y));
       return Store(outs_[0], y);
     }
@@ -1263,7 +1242,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       const bool ints = SameQuant(In(0), outs_[0]);
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, ints ? Value(In(0)) : Float(In(0)));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string idx, Value(In(1)));
-      Attrs a{{"axis", AInt(o ? o->axis() : 0)}};
+      Attrs a{{"axis", ir::Attribute::Int(o ? o->axis() : 0)}};
       if (ints) {
         EmitTo("Gather", {x, idx}, {names_[static_cast<std::size_t>(outs_[0])]}, a);
         defined_.insert(outs_[0]);
@@ -1276,7 +1255,8 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string idx, Value(In(1)));
-      return Store(outs_[0], Emit("GatherND", {x, Emit("Cast", {idx}, {{"to", AInt(7)}})}));
+      return Store(outs_[0],
+                   Emit("GatherND", {x, Emit("Cast", {idx}, {{"to", ir::Attribute::Int(7)}})}));
     }
     case kStridedSlice:
       return StridedSlice(op);
@@ -1319,7 +1299,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       ins.push_back(ConstI64(sizes, "split"));
       std::vector<std::string> tmp;
       for (std::size_t k = 0; k < outs_.size(); ++k) tmp.push_back(Tmp("split"));
-      EmitTo("Split", ins, tmp, {{"axis", AInt(ax)}});
+      EmitTo("Split", ins, tmp, {{"axis", ir::Attribute::Int(ax)}});
       for (std::size_t k = 0; k < outs_.size(); ++k) {
         EmitTo("Identity", {tmp[k]}, {Tmp("part")});
         DEEPEDGE_RETURN_IF_ERROR(Store(outs_[k], g_.nodes.back().outputs[0]));
@@ -1335,7 +1315,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
         DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Float(i));
         parts.push_back(Emit("Unsqueeze", {v, ConstI64({axis}, "axes")}));
       }
-      return Store(outs_[0], Emit("Concat", parts, {{"axis", AInt(axis)}}));
+      return Store(outs_[0], Emit("Concat", parts, {{"axis", ir::Attribute::Int(axis)}}));
     }
     case kUnpack: {
       DEEPEDGE_RETURN_IF_ERROR(NeedInputs(1));
@@ -1346,7 +1326,8 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
       std::vector<std::string> tmp;
       for (std::size_t k = 0; k < outs_.size(); ++k) tmp.push_back(Tmp("unpack"));
-      EmitTo("Split", {x, ConstI64(Ints(outs_.size(), 1), "split")}, tmp, {{"axis", AInt(axis)}});
+      EmitTo("Split", {x, ConstI64(Ints(outs_.size(), 1), "split")}, tmp,
+             {{"axis", ir::Attribute::Int(axis)}});
       for (std::size_t k = 0; k < outs_.size(); ++k) {
         DEEPEDGE_RETURN_IF_ERROR(
             Store(outs_[k], Emit("Squeeze", {tmp[k], ConstI64({axis}, "axes")})));
@@ -1358,7 +1339,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_RETURN_IF_ERROR(NeedOutputs(1));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string r, Value(In(1)));
-      return Store(outs_[0], Emit("Tile", {x, Emit("Cast", {r}, {{"to", AInt(7)}})}));
+      return Store(outs_[0], Emit("Tile", {x, Emit("Cast", {r}, {{"to", ir::Attribute::Int(7)}})}));
     }
     case kSelect:
     case kSelectV2: {
@@ -1378,7 +1359,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
           {DType::kI32, 6}, {DType::kI64, 7}, {DType::kBool, 9}, {DType::kF16, 10}};
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
       EmitTo("Cast", {x}, {names_[static_cast<std::size_t>(outs_[0])]},
-             {{"to", AInt(kOnnx.at(to))}});
+             {{"to", ir::Attribute::Int(kOnnx.at(to))}});
       defined_.insert(outs_[0]);
       return Status::Ok();
     }
@@ -1389,10 +1370,11 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_ASSIGN_OR_RETURN(Ints axis, ConstInts(In(1)));
       if (axis.size() != 1) return Corrupt(op_label_ + ": axis must be a scalar");
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
-      std::string y = Emit(code == kArgMax ? "ArgMax" : "ArgMin", {x},
-                           {{"axis", AInt(axis[0])}, {"keepdims", AInt(0)}});
+      std::string y =
+          Emit(code == kArgMax ? "ArgMax" : "ArgMin", {x},
+               {{"axis", ir::Attribute::Int(axis[0])}, {"keepdims", ir::Attribute::Int(0)}});
       DEEPEDGE_ASSIGN_OR_RETURN(DType to, DT(outs_[0]));
-      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", AInt(6)}});
+      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", ir::Attribute::Int(6)}});
       return Store(outs_[0], y);
     }
     case kShape: {
@@ -1401,7 +1383,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Value(In(0)));
       std::string y = Emit("Shape", {x});
       DEEPEDGE_ASSIGN_OR_RETURN(DType to, DT(outs_[0]));
-      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", AInt(6)}});
+      if (to == DType::kI32) y = Emit("Cast", {y}, {{"to", ir::Attribute::Int(6)}});
       return Store(outs_[0], y);
     }
     case kDepthToSpace:
@@ -1417,8 +1399,9 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       if (block <= 0) return Corrupt(op_label_ + ": block size must be positive");
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(x));
-      Attrs a{{"blocksize", AInt(block)}};
-      if (code == kDepthToSpace) a["mode"] = AStr("DCR");  // TensorFlow's channel order
+      Attrs a{{"blocksize", ir::Attribute::Int(block)}};
+      if (code == kDepthToSpace)
+        a["mode"] = ir::Attribute::String("DCR");  // TensorFlow's channel order
       std::string y = Emit(code == kDepthToSpace ? "DepthToSpace" : "SpaceToDepth", {xt}, a);
       DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
       return Store(outs_[0], y);
@@ -1434,7 +1417,7 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
         Ints perm(r);
         for (std::size_t k = 0; k < r; ++k) perm[k] = static_cast<std::int64_t>(k);
         if (r >= 2) std::swap(perm[r - 1], perm[r - 2]);
-        return Emit("Transpose", {v}, {{"perm", AInts(perm)}});
+        return Emit("Transpose", {v}, {{"perm", ir::Attribute::Ints(perm)}});
       };
       if (o && o->adj_x()) a = swap_last(a, In(0));
       if (o && o->adj_y()) b = swap_last(b, In(1));
@@ -1447,8 +1430,8 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       DEEPEDGE_ASSIGN_OR_RETURN(std::string x, Float(In(0)));
       DEEPEDGE_ASSIGN_OR_RETURN(std::string ax, Value(In(1)));
       return Store(outs_[0], Emit("CumSum", {x, ax},
-                                  {{"exclusive", AInt(o && o->exclusive())},
-                                   {"reverse", AInt(o && o->reverse())}}));
+                                  {{"exclusive", ir::Attribute::Int(o && o->exclusive())},
+                                   {"reverse", ir::Attribute::Int(o && o->reverse())}}));
     }
     case kDequantize: {
       // int -> float (DequantizeLinear); float16 -> float32 (Cast, folded for constants).

@@ -40,13 +40,6 @@ const engine::KernelRegistry& Registry() {
   return *r;
 }
 
-ir::Attribute Int(i64 v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-
 // Builds QDQ graphs: values are float unless made by Quant.
 class Builder {
  public:
@@ -98,10 +91,7 @@ class Builder {
     const std::string z = Init(
         Fresh("wz"), MakeTensor(DType::kI8, Shape{c}, std::vector<std::int8_t>(scales.size(), 0)));
     const std::string d = Node("DequantizeLinear", {w, sc, z});
-    ir::Attribute a;
-    a.kind = ir::Attribute::Kind::kInt;
-    a.i = axis;
-    Last().attributes["axis"] = a;
+    Last().attributes["axis"] = ir::Attribute::Int(axis);
     return d;
   }
   // int32 bias at scale x_scale * w_scale[m] behind a DequantizeLinear.
@@ -115,7 +105,7 @@ class Builder {
     const std::string zt =
         Init(Fresh("bz"), testing::I32(Shape{m}, std::vector<std::int32_t>(b.size(), 0)));
     const std::string d = Node("DequantizeLinear", {bt, st, zt});
-    Last().attributes["axis"] = Int(0);
+    Last().attributes["axis"] = ir::Attribute::Int(0);
     return d;
   }
   std::shared_ptr<ir::Model> model() const { return model_; }
@@ -125,13 +115,6 @@ class Builder {
   std::shared_ptr<ir::Model> model_;
   int counter_ = 0;
 };
-
-ir::Attribute Ints(std::vector<i64> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 
 std::vector<Tensor> Run(std::shared_ptr<const ir::Model> m, const std::vector<Tensor>& inputs,
                         int threads) {
@@ -216,7 +199,8 @@ TEST_P(QdqConvTest, FusesConvChainsAndAgreesWithTheFloatGraph) {
   const i64 p = c.k / 2;
   std::string y =
       b.Node("Conv", {x, w, bq},
-             {Ints({c.k, c.k}), Ints({c.stride, c.stride}), Ints({p, p, p, p}), Int(c.group)},
+             {ir::Attribute::Ints({c.k, c.k}), ir::Attribute::Ints({c.stride, c.stride}),
+              ir::Attribute::Ints({p, p, p, p}), ir::Attribute::Int(c.group)},
              {"kernel_shape", "strides", "pads", "group"});
   if (c.act == 1) y = b.Node("Relu", {y});
   if (c.act == 2) y = b.Node("Clip", {y, b.Scalar(0.0f), b.Scalar(6.0f)});
@@ -270,8 +254,8 @@ TEST(QdqPassTest, FusesGemmAndMatMul) {
     } else {
       std::vector<std::int32_t> bias(20);
       for (int i = 0; i < 20; ++i) bias[static_cast<std::size_t>(i)] = i * 50 - 500;
-      y = b.Node("Gemm", {x, b.Weights(Shape{20, 50}, ws, 7, 0), b.Bias(bias, sx, ws)}, {Int(1)},
-                 {"transB"});
+      y = b.Node("Gemm", {x, b.Weights(Shape{20, 50}, ws, 7, 0), b.Bias(bias, sx, ws)},
+                 {ir::Attribute::Int(1)}, {"transB"});
     }
     y = b.Node("Relu", {y});
     b.Output(b.QDQ(y, sy, -128, DType::kI8));
@@ -304,16 +288,21 @@ TEST(QdqPassTest, FusesPoolsMeansAndLookups) {
   };
   const std::vector<P> cases = {
       {"AveragePool",
-       {Ints({3, 3}), Ints({2, 2}), Ints({1, 1, 1, 1})},
+       {ir::Attribute::Ints({3, 3}), ir::Attribute::Ints({2, 2}),
+        ir::Attribute::Ints({1, 1, 1, 1})},
        {"kernel_shape", "strides", "pads"},
        0.05f},
-      {"AveragePool", {Ints({7, 7})}, {"kernel_shape"}, 0.05f},
+      {"AveragePool", {ir::Attribute::Ints({7, 7})}, {"kernel_shape"}, 0.05f},
       {"MaxPool",
-       {Ints({3, 3}), Ints({2, 2}), Ints({1, 1, 1, 1})},
+       {ir::Attribute::Ints({3, 3}), ir::Attribute::Ints({2, 2}),
+        ir::Attribute::Ints({1, 1, 1, 1})},
        {"kernel_shape", "strides", "pads"},
        0.05f},
       {"GlobalAveragePool", {}, {}, 0.02f},
-      {"ReduceMean", {Ints({2, 3}), Int(0)}, {"axes", "keepdims"}, 0.02f},
+      {"ReduceMean",
+       {ir::Attribute::Ints({2, 3}), ir::Attribute::Int(0)},
+       {"axes", "keepdims"},
+       0.02f},
       {"Sigmoid", {}, {}, 1.0f / 256},
       {"Tanh", {}, {}, 1.0f / 128},
       {"HardSwish", {}, {}, 0.05f},
@@ -332,12 +321,12 @@ TEST(QdqPassTest, RunsDataMovementOnQuantizedValues) {
   Builder b;
   const std::string x = b.QDQ(b.Input("x", Shape{1, 2, 3, 4}), 0.1f, 3, DType::kI8);
   const std::string c = b.QDQ(b.Input("c", Shape{1, 1, 3, 4}), 0.1f, 3, DType::kI8);
-  const std::string cat = b.Node("Concat", {x, c}, {Int(1)}, {"axis"});
+  const std::string cat = b.Node("Concat", {x, c}, {ir::Attribute::Int(1)}, {"axis"});
   const std::string catq = b.QDQ(cat, 0.1f, 3, DType::kI8);
   const std::string shape = b.Init("shape", testing::I64(Shape{2}, {1, 36}));
   const std::string r = b.QDQ(b.Node("Reshape", {catq, shape}), 0.1f, 3, DType::kI8);
   // Different output parameters: not a pure data movement, left alone.
-  const std::string t = b.Node("Transpose", {r}, {Ints({1, 0})}, {"perm"});
+  const std::string t = b.Node("Transpose", {r}, {ir::Attribute::Ints({1, 0})}, {"perm"});
   b.Output(b.QDQ(t, 0.2f, 3, DType::kI8));
   const auto stats =
       Compare(b, Ins(Input(Shape{1, 2, 3, 4}, -5, 5, 1), Input(Shape{1, 1, 3, 4}, -5, 5, 2)), 0.2f);
@@ -418,7 +407,8 @@ TEST(QdqPassTest, FusesAWholeSmallNetwork) {
     const i64 p = k / 2;
     std::string y =
         b.Node("Conv", {in, b.Weights(Shape{m, c / g, k, k}, ws, seed), b.Bias(bias, sx, ws)},
-               {Ints({k, k}), Ints({s, s}), Ints({p, p, p, p}), Int(g)},
+               {ir::Attribute::Ints({k, k}), ir::Attribute::Ints({s, s}),
+                ir::Attribute::Ints({p, p, p, p}), ir::Attribute::Int(g)},
                {"kernel_shape", "strides", "pads", "group"});
     if (act == 1) y = b.Node("Relu", {y});
     if (act == 2) y = b.Node("Clip", {y, b.Scalar(0.0f), b.Scalar(6.0f)});
@@ -433,7 +423,7 @@ TEST(QdqPassTest, FusesAWholeSmallNetwork) {
   std::vector<float> ws(5, 0.01f);
   const std::string fc =
       b.Node("Gemm", {flat, b.Weights(Shape{5, 8}, ws, 9), b.Bias({1, 2, 3, 4, 5}, 0.03f, ws)},
-             {Int(1)}, {"transB"});
+             {ir::Attribute::Int(1)}, {"transB"});
   b.Output(b.QDQ(fc, 0.01f, 0, t));
   // Rounding differences may compound through the layers: a few steps at most.
   const auto stats = Compare(b, Ins(Input(Shape{1, 3, 16, 16}, -1, 1, 12)), 0.01f, 4.0);
