@@ -3,6 +3,9 @@
 #   - each "fixture" package: `npm pack NAME@VERSION` into a temporary folder, its sha512
 #     integrity and sha256 checked against fixtures.lock, unpacked, then renamed into place as
 #     CACHE/NAME@VERSION/ (CACHE: $DEEPEDGE_FIXTURES, default ~/.cache/deepedge/fixtures);
+#   - each "asset" package (vega, vega-lite, vega-embed: the JavaScript `deepedge report` inlines):
+#     fetched and checked the same way, but only package/build/*.min.js, package.json and LICENSE
+#     are unpacked;
 #   - each "tool:DIR" package: `npm ci` in DIR (onnxruntime-node in tools/ort, TFLite's
 #     WebAssembly build from @tensorflow/tfjs-tflite in tools/tflite), pinned by DIR's
 #     package-lock.json, which must agree with fixtures.lock.
@@ -34,7 +37,7 @@ for arg in "$@"; do
     --no-tflite) SKIP_TOOLS="$SKIP_TOOLS tools/tflite" ;;
     --no-tools) SKIP_TOOLS="$SKIP_TOOLS tools/ort tools/tflite" ;;
     -h | --help)
-      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument $arg (see --help)" ;;
@@ -72,7 +75,7 @@ present=0
 
 # Makes CACHE/NAME@VERSION from the registry's tarball, or checks the one that is there.
 fetch_fixture() {
-  local name=$1 version=$2 integrity=$3 sha256=$4
+  local name=$1 version=$2 integrity=$3 sha256=$4 use=${5:-fixture}
   local dest="$CACHE/$name@$version" stamp=".deepedge-fixture-sha256"
   if [ -d "$dest" ]; then
     # A folder in place was renamed there whole, after its checks; its stamp says from what.
@@ -99,9 +102,14 @@ fetch_fixture() {
   [ "$got_int" = "$integrity" ] ||
     die "$name@$version: tarball integrity is $got_int, fixtures.lock pins $integrity"
   mkdir "$TMP/unpacked"
-  tar -xzf "$TMP/$tgz" -C "$TMP/unpacked" --no-same-owner --no-same-permissions ||
+  local members=()
+  [ "$use" = asset ] && members=(--wildcards 'package/package.json' 'package/LICENSE' 'package/build/*.min.js')
+  tar -xzf "$TMP/$tgz" -C "$TMP/unpacked" --no-same-owner --no-same-permissions "${members[@]}" ||
     die "$name@$version: cannot unpack $tgz"
   [ -f "$TMP/unpacked/package/package.json" ] || die "$name@$version: the tarball has no package/package.json"
+  if [ "$use" = asset ]; then
+    compgen -G "$TMP/unpacked/package/build/*.min.js" >/dev/null || die "$name@$version: the tarball has no build/*.min.js"
+  fi
   echo "$sha256" >"$TMP/unpacked/$stamp"
   echo "$tgz" >"$TMP/unpacked/.deepedge-fixture.tgz.name"
   if ! mv -T "$TMP/unpacked" "$dest" 2>/dev/null; then
@@ -169,7 +177,7 @@ while read -r -u 3 name version integrity sha256 use extra; do
   [[ "$integrity" == sha512-* ]] || die "fixtures.lock: $name: integrity must be sha512-..."
   [[ "$sha256" =~ ^[0-9a-f]{64}$ ]] || die "fixtures.lock: $name: sha256 must be 64 hex digits"
   case "$use" in
-    fixture) fetch_fixture "$name" "$version" "$integrity" "$sha256" ;;
+    fixture | asset) fetch_fixture "$name" "$version" "$integrity" "$sha256" "$use" ;;
     tool:*)
       case " $SKIP_TOOLS " in
         *" ${use#tool:} "*) echo "  skipped  $name@$version  (${use#tool:})" ;;

@@ -39,5 +39,11 @@ void AddCalibrateCommand(CLI::App& app, AppContext& ctx);
 void AddPredictCommand(CLI::App& app, AppContext& ctx);
 void AddPartitionCommand(CLI::App& app, AppContext& ctx);
 void AddSplitCommand(CLI::App& app, AppContext& ctx);
+void AddResultsCommand(CLI::App& app, AppContext& ctx);
+void AddCompareCommand(CLI::App& app, AppContext& ctx);
+void AddReportCommand(CLI::App& app, AppContext& ctx);
+void AddEvalCommand(CLI::App& app, AppContext& ctx);
+void AddServeCommand(CLI::App& app, AppContext& ctx);
+void AddRunCommand(CLI::App& app, AppContext& ctx);
 
 }  // namespace deepedge::app

@@ -20,6 +20,7 @@
 #include "deepedge/zoo.h"
 #include "model_info_util.h"
 #include "progress.h"
+#include "store_util.h"
 
 namespace deepedge::app {
 namespace {
@@ -44,6 +45,7 @@ struct BenchOptions {
   std::string json_path;
   std::string csv_path;
   bool profile_layers = false;
+  StoreOptions store;
 };
 
 std::string UtcNow() {
@@ -236,7 +238,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
       return ReportError(s);
     }
   }
-  return 0;
+  return StoreBenchRecords(o.store, records, environment, *info);
 }
 
 }  // namespace
@@ -289,6 +291,7 @@ void AddBenchCommand(CLI::App& app, AppContext& ctx) {
                 "Record per-layer times of the last query (top 10 printed; all in --json)");
   cmd->add_option("--json", o.json_path, "Write the records as JSON (docs/bench-json.md)");
   cmd->add_option("--csv", o.csv_path, "Write the records as CSV");
+  AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunBench(o, ctx); });
 }
 

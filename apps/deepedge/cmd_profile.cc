@@ -11,6 +11,7 @@
 #include "deepedge/file_util.h"
 #include "deepedge/stats.h"
 #include "model_info_util.h"
+#include "store_util.h"
 
 namespace deepedge::app {
 namespace {
@@ -25,6 +26,7 @@ struct ProfileOptions {
   int top = 0;
   InputOptions in;
   std::string json_path;
+  StoreOptions store;
 };
 
 struct LayerStats {
@@ -201,7 +203,13 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
     }
     if (Status s = WriteFileAtomic(o.json_path, doc.dump(2) + "\n"); !s.ok()) return ReportError(s);
   }
-  return 0;
+  ProfileSummary summary{*backend, ctx.backends.Find(*backend)->Version(), o.threads, o.runs,
+                         description, *options, {}, total, as_run, arena};
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const LayerStats& l = layers[i];
+    summary.layers.push_back({l.name, l.type, medians[i], l.output_bytes, l.macs});
+  }
+  return StoreProfileRun(o.store, *src, summary);
 }
 
 }  // namespace
@@ -222,6 +230,7 @@ void AddProfileCommand(CLI::App& app, AppContext& ctx) {
   cmd->add_option("--top", o.top, "Show only the N slowest layers (0: all, in graph order)");
   AddInputOptions(cmd, o.in);
   cmd->add_option("--json", o.json_path, "Write the per-layer profile as JSON");
+  AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunProfile(o, ctx); });
 }
 

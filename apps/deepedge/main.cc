@@ -44,6 +44,7 @@ void RegisterBackends(BackendRegistry& registry) {
   (void)registry.Register(MakeDeepEdgeBackend());
   if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
   (void)registry.Register(MakeNullBackend());
+  (void)registry.Register(MakeRemoteBackend());
 }
 
 }  // namespace
@@ -70,8 +71,14 @@ int main(int argc, char** argv) {
   AddPredictCommand(app, ctx);
   AddPartitionCommand(app, ctx);
   AddSplitCommand(app, ctx);
+  AddResultsCommand(app, ctx);
+  AddCompareCommand(app, ctx);
+  AddReportCommand(app, ctx);
+  AddEvalCommand(app, ctx);
   AddZooCommand(app, ctx);
   AddBackendsCommand(app, ctx);
+  AddServeCommand(app, ctx);
+  AddRunCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -17,6 +17,11 @@ std::unique_ptr<Backend> MakeDeepEdgeBackend();
 // per-query overhead. It accepts every model format and reports no inputs.
 std::unique_ptr<Backend> MakeNullBackend();
 
+// `remote`: a model served by a KServe v2 server (deepedge serve, Triton, ...), run
+// over REST with binary tensors. Options: `server=http://HOST:PORT` (required),
+// `model=NAME` (default: the model file's stem), `timeout_s`.
+std::unique_ptr<Backend> MakeRemoteBackend();
+
 // `opencv`: OpenCV DNN (Debian's 4.6). Loads ONNX, Caffe (prototxt + caffemodel),
 // TensorFlow frozen graphs (.pb) and Darknet (cfg + weights), f32 inputs, per-layer
 // timings from OpenCV's performance profile. OpenCV's thread count is process-wide:

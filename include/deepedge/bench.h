@@ -125,6 +125,10 @@ struct BenchResult {
   std::vector<LayerProfile> layer_profile;
   std::string layer_profile_status;
   std::vector<MonitorReport> monitors;
+  // Per-query latencies in ms, for distributions: the kept sample, at most 10,000 values
+  // (a uniform subsample of SampleRecorder's when it kept more). Order is query order
+  // unless the recorder had to sample (latency_sampled).
+  std::vector<double> latency_samples_ms;
 };
 
 // Creates the inputs for `infos` as `spec` says, with dynamic leading dimensions set

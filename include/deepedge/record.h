@@ -27,6 +27,23 @@ struct ModelRecord {
   std::optional<std::int64_t> macs;
 };
 
+// The headline accuracy of a `deepedge eval` run (a proportion with its Wilson
+// interval) and what it was measured on.
+struct AccuracyMetricRecord {
+  std::string name;  // "top1", "top5"
+  double value = 0;  // a proportion in [0, 1]
+  double ci_low = 0, ci_high = 1;
+  double confidence = 0.95;
+};
+struct AccuracyRecord {
+  AccuracyMetricRecord metric;               // the headline metric
+  std::vector<AccuracyMetricRecord> others;  // further metrics of the same run
+  std::int64_t samples = 0;                  // samples scored
+  std::int64_t bad_samples = 0;              // samples that could not be scored
+  std::string dataset;                       // what was read ("IDX test: PATH (...)")
+  std::string card;                          // the model card file
+};
+
 struct BenchRecord {
   std::string tool_version;
   std::string timestamp_utc;  // ISO 8601, e.g. "2026-11-29T10:00:00Z"
@@ -39,6 +56,9 @@ struct BenchRecord {
   int threads = 0;    // 0: the backend's default
   std::string input;  // "random (seed 42)", "zeros", "file: a.npy"
   BenchResult result;
+  // Added for `deepedge eval` (issue 5): the accuracy measured on labelled data;
+  // nullopt for a timing-only run. Written as "accuracy" in the JSON record.
+  std::optional<AccuracyRecord> accuracy = std::nullopt;
 };
 
 // A monitor's metric by monitor and metric name; nullopt when the monitor was

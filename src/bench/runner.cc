@@ -234,6 +234,15 @@ Expected<BenchResult> RunBenchmark(const SessionFactory& load, const BenchConfig
   result.samples = result.queries * config.batch;
   result.latency_ms = latencies_ms.Summarize();
   result.latency_sampled = latencies_ms.sampled();
+  {
+    // Every k-th kept value (k fractional) when more were kept than a record carries.
+    constexpr std::size_t kMaxSamples = 10000;
+    const std::span<const double> kept = latencies_ms.kept();
+    const std::size_t n = std::min(kept.size(), kMaxSamples);
+    result.latency_samples_ms.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      result.latency_samples_ms.push_back(kept[i * kept.size() / n]);
+  }
   if (result.phases.measured_s > 0) {
     result.throughput_qps = static_cast<double>(result.queries) / result.phases.measured_s;
     result.throughput_samples_per_s =

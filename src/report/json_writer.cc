@@ -68,6 +68,27 @@ json MonitorJson(const MonitorReport& m) {
   return j;
 }
 
+json AccuracyMetricJson(const AccuracyMetricRecord& m) {
+  return {{"name", m.name},
+          {"value", m.value},
+          {"ci_low", m.ci_low},
+          {"ci_high", m.ci_high},
+          {"confidence", m.confidence}};
+}
+
+// Present only for `deepedge eval` records (an optional field of the version-1 record).
+json AccuracyJson(const AccuracyRecord& a) {
+  json j = AccuracyMetricJson(a.metric);
+  json others = json::array();
+  for (const AccuracyMetricRecord& m : a.others) others.push_back(AccuracyMetricJson(m));
+  j["other_metrics"] = others;
+  j["samples"] = a.samples;
+  j["bad_samples"] = a.bad_samples;
+  j["dataset"] = a.dataset;
+  j["card"] = a.card;
+  return j;
+}
+
 json RecordJson(const BenchRecord& rec) {
   const BenchResult& r = rec.result;
   const Summary& l = r.latency_ms;
@@ -91,7 +112,7 @@ json RecordJson(const BenchRecord& rec) {
               {"unit", "mJ"},
               {"provenance", std::string(ProvenanceName(e->provenance))}};
   }
-  return {
+  json j = {
       {"tool_version", rec.tool_version},
       {"timestamp_utc", rec.timestamp_utc},
       {"environment", EnvironmentJson(rec.environment)},
@@ -153,6 +174,8 @@ json RecordJson(const BenchRecord& rec) {
       {"layer_profile", layers},
       {"layer_profile_status", r.layer_profile_status},
   };
+  if (rec.accuracy) j["accuracy"] = AccuracyJson(*rec.accuracy);
+  return j;
 }
 
 }  // namespace
