@@ -1,0 +1,312 @@
+// deepedge eval MODEL --data PATH: accuracy on labelled data, with its confidence
+// interval, as the model card says to prepare inputs and read outputs.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "app.h"
+#include "common.h"
+#include "deepedge/environment.h"
+#include "deepedge/eval.h"
+#include "deepedge/file_util.h"
+#include "deepedge/monitors.h"
+#include "deepedge/npy.h"
+#include "deepedge/report.h"
+#include "deepedge/stats.h"
+#include "model_info_util.h"
+
+namespace deepedge::app {
+namespace {
+
+struct EvalCmdOptions {
+  std::string model;
+  std::string weights;
+  std::string data;
+  std::string split = "test";
+  std::string card;
+  std::int64_t limit = 0;
+  bool keep_going = false;
+  std::string json_path;
+  std::string predictions_path;
+  std::string save_inputs_dir;
+  bool end_to_end = false;
+  std::string backend;
+  std::vector<std::string> backend_options;
+  int threads = 0;
+};
+
+constexpr std::size_t kBadSamplesPrinted = 20;
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string Percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %%", v * 100.0);
+  return buf;
+}
+
+void PrintMetric(const char* label, const ProportionMetric& m) {
+  std::printf("%-6s %s (%lld / %lld), 95%% Wilson interval [%.2f, %.2f] %%\n", label,
+              Percent(m.value).c_str(), static_cast<long long>(m.successes),
+              static_cast<long long>(m.trials), m.ci_low * 100.0, m.ci_high * 100.0);
+}
+
+void PrintTimes(const char* label, const std::vector<double>& ms) {
+  if (ms.empty()) return;
+  const Summary s = Summarize(ms);
+  std::printf("  %-15s mean %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms (%lld samples)\n", label,
+              s.mean, s.p50, s.p99, s.max, static_cast<long long>(s.count));
+}
+
+AccuracyMetricRecord ToRecord(const ProportionMetric& m) {
+  return {m.name, m.value, m.ci_low, m.ci_high, m.confidence};
+}
+
+// A progress line on stderr, only when stderr is a terminal, redrawn at most 5 times/s.
+class EvalProgress {
+ public:
+  EvalProgress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  void operator()(std::int64_t done, std::int64_t total) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    std::fprintf(stderr, "\r  eval %lld / %lld samples", static_cast<long long>(done),
+                 static_cast<long long>(total));
+    if (done == total) std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
+  if (Status s = CheckOutputPath(o.json_path, "--json"); !s.ok()) return ReportError(s);
+  if (Status s = CheckOutputPath(o.predictions_path, "--predictions"); !s.ok()) {
+    return ReportError(s);
+  }
+  Expected<ModelSource> src = ResolveModel(o.model, o.weights);
+  if (!src) return ReportError(src.status());
+
+  std::filesystem::path card_path = o.card;
+  if (card_path.empty()) {
+    std::optional<std::filesystem::path> beside = FindCardBeside(src->path);
+    if (!beside) {
+      return ReportError(NotFound("no model card for " + src->display_name() +
+                                  ": pass --card CARD.yaml (or put one beside the model with "
+                                  "the extension .yaml)"));
+    }
+    card_path = *beside;
+  }
+  Expected<ModelCard> card = ReadModelCard(card_path);
+  if (!card) return ReportError(card.status());
+
+  Expected<std::unique_ptr<ImageDataset>> data = OpenIdxDataset(o.data, o.split);
+  if (!data) return ReportError(data.status().WithContext("--data"));
+
+  Expected<ModelInfo> info = DescribeModel(*src);
+  if (!info) return ReportError(info.status());
+  Expected<ModelRecord> model_record = MakeModelRecord(*src, *info);
+  if (!model_record) return ReportError(model_record.status());
+  model_record->synthetic_weights = model_record->synthetic_weights || card->synthetic_weights;
+
+  Expected<std::string> backend = ChooseBackend(ctx, o.backend, src->format);
+  if (!backend) return ReportError(backend.status());
+  Expected<std::map<std::string, std::string>> options = ParseBackendOptions(o.backend_options);
+  if (!options) return ReportError(options.status());
+
+  SessionOptions so;
+  so.threads = o.threads;
+  so.backend_options = *options;
+  const auto load_start = std::chrono::steady_clock::now();
+  Expected<std::unique_ptr<Session>> session = ctx.backends.Load(*backend, *src, so);
+  if (!session) return ReportError(session.status());
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
+
+  // Monitors around the accuracy loop, so that the record carries CPU, memory and
+  // energy of the run like a bench record.
+  const MonitorPaths paths;
+  const EnvironmentInfo environment = CaptureEnvironment(paths, DEEPEDGE_BUILD_TYPE);
+  std::unique_ptr<Monitor> monitors[] = {MakeCpuMonitor(paths, SteadyNowNs),
+                                         MakeMemoryMonitor(paths, SteadyNowNs),
+                                         MakeEnergyMonitor(paths, SteadyNowNs)};
+  for (auto& m : monitors) (void)m->Start();
+
+  EvalOptions eo;
+  eo.limit = o.limit;
+  eo.keep_going = o.keep_going;
+  eo.end_to_end = o.end_to_end;
+  if (!o.save_inputs_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.save_inputs_dir, ec);
+    if (ec || !std::filesystem::is_directory(o.save_inputs_dir)) {
+      return ReportError(IoError("--save-inputs " + o.save_inputs_dir + ": cannot create it"));
+    }
+    eo.on_input = [dir = std::filesystem::path(o.save_inputs_dir)](std::int64_t i,
+                                                                   const Tensor& input) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%06lld.npy", static_cast<long long>(i));
+      return WriteFileAtomic(dir / name, EncodeNpy(input));
+    };
+  }
+  EvalProgress progress;
+  eo.progress = [&progress](std::int64_t done, std::int64_t total) { progress(done, total); };
+  Expected<ClassificationEval> r = EvaluateClassification(**session, *card, **data, eo);
+  for (auto& m : monitors) (void)m->Stop();
+  if (!r) return ReportError(r.status());
+
+  std::string predictions_path = o.predictions_path;
+  if (predictions_path.empty()) {
+    const std::filesystem::path dir = std::filesystem::path(CacheDir()) / "eval";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    predictions_path = (dir / (src->path.stem().string() + ".predictions.tsv")).string();
+  }
+  if (Status s = WriteFileAtomic(predictions_path, r->predictions); !s.ok()) {
+    return ReportError(s);
+  }
+
+  for (std::size_t i = 0; i < r->bad_samples.size() && i < kBadSamplesPrinted; ++i) {
+    std::fprintf(stderr, "deepedge: bad sample: %s\n", r->bad_samples[i].reason.c_str());
+  }
+  if (r->bad_samples.size() > kBadSamplesPrinted) {
+    std::fprintf(stderr, "deepedge: ... and %zu more bad samples (all in %s)\n",
+                 r->bad_samples.size() - kBadSamplesPrinted, predictions_path.c_str());
+  }
+
+  std::printf("model %s%s, backend %s, card %s\n", src->display_name().c_str(),
+              card->synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
+              backend->c_str(), card_path.c_str());
+  std::printf("data  %s\n", (*data)->Description().c_str());
+  std::printf("samples %lld evaluated, %zu bad, of %lld considered\n",
+              static_cast<long long>(r->samples_evaluated), r->bad_samples.size(),
+              static_cast<long long>(r->samples_considered));
+  PrintMetric("top-1", r->top1);
+  if (r->top5) PrintMetric("top-5", *r->top5);
+  if (r->confusion.classes() <= 20 && r->samples_evaluated > 0) {
+    std::printf("confusion matrix (rows: true class, columns: predicted class):\n%s",
+                r->confusion.Format(card->labels).c_str());
+  }
+  std::printf("accuracy run: %.2f s, each sample once (latency: use `deepedge bench`)\n",
+              r->wall_s);
+  PrintTimes("inference", r->inference_ms);
+  if (o.end_to_end) {
+    PrintTimes("preprocessing", r->preprocess_ms);
+    PrintTimes("postprocessing", r->postprocess_ms);
+  }
+  std::printf("predictions -> %s\n", predictions_path.c_str());
+
+  if (!o.json_path.empty()) {
+    BenchRecord rec;
+    rec.tool_version = DEEPEDGE_VERSION;
+    rec.timestamp_utc = UtcNow();
+    rec.environment = environment;
+    rec.warnings = EnvironmentWarnings(environment);
+    rec.warnings.push_back(
+        "accuracy run: every sample ran once without warm-up; its latency figures are not a "
+        "benchmark (use deepedge bench)");
+    if (card->synthetic_weights) {
+      rec.warnings.push_back("synthetic weights: the accuracy is meaningless");
+    }
+    rec.model = *model_record;
+    rec.backend = *backend;
+    rec.backend_version = ctx.backends.Find(*backend)->Version();
+    rec.backend_options = *options;
+    rec.threads = o.threads;
+    rec.input = "data: " + (*data)->Description();
+    BenchResult& b = rec.result;
+    b.stop = StopRule{};
+    b.phases.load_ms = load_ms;
+    b.phases.first_inference_ms = r->first_inference_ms;
+    b.phases.measured_s = r->wall_s;
+    b.queries = static_cast<std::int64_t>(r->inference_ms.size());
+    b.samples = b.queries;
+    b.latency_ms = Summarize(r->inference_ms);
+    if (r->wall_s > 0) {
+      b.throughput_qps = static_cast<double>(b.queries) / r->wall_s;
+      b.throughput_samples_per_s = b.throughput_qps;
+    }
+    if (auto arena = (*session)->ArenaBytes()) {
+      b.arena_mib = static_cast<double>(*arena) / 1048576.0;
+    }
+    Expected<ClassificationPlan> plan = PlanClassification(**session, *card);
+    if (plan) {
+      TensorInfo in = (*session)->Inputs()[static_cast<std::size_t>(plan->input_index)];
+      in.shape = plan->input_shape;
+      b.inputs.push_back(std::move(in));
+    }
+    b.layer_profile_status = "not collected by eval";
+    for (auto& m : monitors) b.monitors.push_back(m->Report());
+    AccuracyRecord acc;
+    acc.metric = ToRecord(r->top1);
+    if (r->top5) acc.others.push_back(ToRecord(*r->top5));
+    acc.samples = r->samples_evaluated;
+    acc.bad_samples = static_cast<std::int64_t>(r->bad_samples.size());
+    acc.dataset = (*data)->Description();
+    acc.card = card_path.string();
+    rec.accuracy = std::move(acc);
+    const BenchRecord records[] = {std::move(rec)};
+    if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
+      return ReportError(s);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddEvalCommand(CLI::App& app, AppContext& ctx) {
+  static EvalCmdOptions o;
+  CLI::App* cmd = app.add_subcommand(
+      "eval",
+      "Accuracy of a model on labelled data (each sample once), with its 95% Wilson interval;\n"
+      "inputs and outputs as the model card says (MODEL.yaml beside the model, or --card)");
+  cmd->add_option("model", o.model, "Model file")->required();
+  cmd->add_option("--weights", o.weights, "Weights file for two-file formats");
+  cmd->add_option("--data", o.data,
+                  "Labelled data: a directory of IDX files (Fashion-MNIST's names; Debian's "
+                  "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
+                  "an *images-idx3-ubyte[.gz] file")
+      ->required();
+  cmd->add_option("--split", o.split, "With a directory: test or train")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--card", o.card, "Model card (YAML; default: MODEL with .yaml)");
+  cmd->add_option("--limit", o.limit, "Evaluate only the first N samples (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--keep-going", o.keep_going,
+                "Count bad samples (label outside the label set, wrong size, ...) and go on "
+                "instead of stopping at the first");
+  cmd->add_option("--json", o.json_path,
+                  "Write a bench-format record with an \"accuracy\" object (docs/bench-json.md)");
+  cmd->add_option("--predictions", o.predictions_path,
+                  "Predictions file, one line per sample (default: in the cache directory)");
+  cmd->add_option("--save-inputs", o.save_inputs_dir,
+                  "Also write each sample's input, as the card prepares it, as DIR/NNNNNN.npy "
+                  "(calibration data for `deepedge quantize --calibration DIR`)");
+  cmd->add_flag("--end-to-end", o.end_to_end,
+                "Also time preprocessing and postprocessing per sample");
+  cmd->add_option("-b,--backend", o.backend, "Backend (default: the first that reads the format)");
+  cmd->add_option("-O,--backend-option", o.backend_options,
+                  "KEY=VALUE option of the backend; repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([&ctx] { ctx.exit_code = RunEval(o, ctx); });
+}
+
+}  // namespace deepedge::app

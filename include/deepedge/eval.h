@@ -1,0 +1,100 @@
+// The accuracy run of `deepedge eval`: every sample of a labelled data set through a
+// model once, scored against its labels.
+//
+// Accuracy mode is separate from timing (as in MLPerf): each sample runs once, with
+// no warm-up and no stop rule; per-sample inference times are kept because they are
+// free, but the latency figures that mean something come from `deepedge bench`.
+//
+// The loop takes a Session (include/deepedge/backend.h), so it works with every
+// backend and depends on none. Library: deepedge_eval.
+//
+// Thread-safety: EvaluateClassification uses the Session from the calling thread
+// only (a Session is single-threaded); it keeps no global state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "deepedge/backend.h"
+#include "deepedge/eval_dataset.h"
+#include "deepedge/metrics.h"
+#include "deepedge/model_card.h"
+#include "deepedge/tensor.h"
+
+namespace deepedge {
+
+struct EvalOptions {
+  std::int64_t limit = 0;   // evaluate the first `limit` samples; 0: all
+  bool keep_going = false;  // false: the first bad sample ends the run with its error
+  bool end_to_end = false;  // also time preprocessing and postprocessing per sample
+  // Called after each sample with (done, total); may be null. Runs on the loop's
+  // thread: keep it cheap.
+  std::function<void(std::int64_t, std::int64_t)> progress;
+  // Called with each good sample's input tensor (as the card prepared it) before it
+  // runs, e.g. to save calibration data for `deepedge quantize`; may be null. An error
+  // ends the run.
+  std::function<Status(std::int64_t index, const Tensor& input)> on_input;
+};
+
+// A sample that could not be scored, and why.
+struct BadSample {
+  std::int64_t index = 0;
+  std::string reason;
+};
+
+struct ClassificationEval {
+  std::int64_t samples_considered = 0;  // min(limit, data set size)
+  std::int64_t samples_evaluated = 0;   // scored (considered - bad)
+  std::vector<BadSample> bad_samples;
+  ProportionMetric top1;
+  std::optional<ProportionMetric> top5;  // when the card has at least 5 labels
+  ConfusionMatrix confusion;
+  // One line per considered sample, tab-separated, after a '#' header line:
+  //   index  label  predicted  correct(0/1)  top-k "class:score" pairs, space-separated
+  // A bad sample: index  label-or-"-"  "-"  "-"  "bad: REASON".
+  std::string predictions;
+  // Milliseconds per evaluated sample: Session::Run always; preprocessing (sample to
+  // input tensor) and postprocessing (scores to ranked answer) with end_to_end.
+  std::vector<double> inference_ms, preprocess_ms, postprocess_ms;
+  double first_inference_ms = 0;  // the first sample's Run (includes one-time costs)
+  double wall_s = 0;              // the whole loop
+};
+
+// How a card maps onto a model: the resolved input and output. Exposed for tests
+// and for `deepedge eval` to print.
+struct ClassificationPlan {
+  int input_index = 0;
+  int output_index = 0;
+  Shape input_shape;  // static, batch 1, in the card's layout
+  std::int64_t height = 0, width = 0;
+  int channels = 1;
+  std::int64_t classes = 0;
+};
+
+// Checks the card against the session's inputs and outputs. Errors (InvalidArgument,
+// naming the card file, the card field and the model's tensor): no input / output of
+// the card's name, several inputs and no name, an input that is not rank 4, a channel
+// count or layout that contradicts the model's shape, an input_dtype other than the
+// model's, a label count other than the output's class count, an output type that is
+// not float32.
+Expected<ClassificationPlan> PlanClassification(const Session& session, const ModelCard& card);
+
+// Turns one image into the model's input as the card says (resize, channel order,
+// scale, mean / std, layout, dtype, quantization), writing into `input` (allocated to
+// plan.input_shape / the card's dtype when empty). A sample that cannot be made into
+// the input (wrong size without a resize, a channel count the card cannot convert)
+// is InvalidArgument naming the sample: a bad sample.
+Status PreprocessImage(const ImageSample& sample, const ModelCard& card,
+                       const ClassificationPlan& plan, Tensor& input);
+
+// Runs the evaluation. Errors: those of PlanClassification; a bad sample when
+// !keep_going (Corrupt or InvalidArgument "sample I: REASON"); a failing Session::Run
+// (with context "sample I"); InvalidArgument when nothing was considered.
+Expected<ClassificationEval> EvaluateClassification(Session& session, const ModelCard& card,
+                                                    const ImageDataset& data,
+                                                    const EvalOptions& options);
+
+}  // namespace deepedge

@@ -1,0 +1,58 @@
+// Labelled data sets for `deepedge eval`.
+//
+// A data set is a random-access list of samples; reading one sample may fail on its
+// own (an image without a label, an unreadable file) without the set being unusable:
+// the evaluation reports that sample with the reason and counts it as bad.
+//
+// Thread-safety: Get() is const and reads only immutable state after Open*, so it
+// may be called from several threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deepedge/status.h"
+
+namespace deepedge {
+
+// One labelled image: pixels row-major, channels interleaved (HWC), uint8.
+struct ImageSample {
+  std::int64_t index = 0;
+  std::int64_t height = 0, width = 0;
+  int channels = 1;                  // 1 grey, 3 RGB
+  std::vector<std::uint8_t> pixels;  // height * width * channels
+  std::int64_t label = -1;           // class index as the data set states it
+};
+
+class ImageDataset {
+ public:
+  virtual ~ImageDataset() = default;
+  // "Fashion-MNIST test: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  // (10000 images)": what the record's `dataset` field says.
+  virtual std::string Description() const = 0;
+  virtual std::int64_t size() const = 0;
+  // Fills `out` with sample i (0 <= i < size()), reusing its storage. A Status that
+  // is not OK describes why this one sample is unusable (Corrupt / NotFound, the
+  // message naming the sample), not a failure of the whole set.
+  virtual Status Get(std::int64_t i, ImageSample& out) const = 0;
+};
+
+// An IDX image file and its label file (MNIST, Fashion-MNIST; plain or gzip).
+// `path` is either
+//  - a directory holding "<split>-images-idx3-ubyte[.gz]" and
+//    "<split>-labels-idx1-ubyte[.gz]", where <split> is "t10k" for `split` "test"
+//    and "train" for "train" (the published Fashion-MNIST names); or
+//  - the images file itself, its labels file found by replacing "images-idx3" with
+//    "labels-idx1" in the file name (with or without ".gz").
+// Errors (whole set unusable): NotFound naming the missing file, Corrupt for a file
+// that is not IDX (its header or length), InvalidArgument for an unknown split.
+// Counts that differ do not fail: the unmatched samples are bad ones ("image without
+// label", "label without image").
+Expected<std::unique_ptr<ImageDataset>> OpenIdxDataset(const std::filesystem::path& path,
+                                                       std::string_view split = "test");
+
+}  // namespace deepedge

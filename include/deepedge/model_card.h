@@ -1,0 +1,106 @@
+// Model cards: what `deepedge eval` needs to know about a model beyond its graph.
+//
+// A card is a small YAML file shipped beside a model (models/NAME.yaml). It states the
+// task, how a sample becomes the model's input (layout, channel order, resize, scale,
+// mean / std, input element type and quantization), the labels, and how the outputs
+// become an answer (softmax, top-k). The format, with every field, is documented in
+// docs/model-cards.md; in short:
+//
+//   card_version: 1
+//   task: classification          # text_recognition, keyword_spotting, vad, detection:
+//                                 # reserved, rejected as not supported yet
+//   weights: trained              # or synthetic (predictions meaningless)
+//   preprocessing:
+//     layout: NCHW                # or NHWC
+//     channels: gray              # gray, rgb or bgr (the order the model expects)
+//     resize: [28, 28]            # optional [height, width], bilinear
+//     scale: 1/255                # value = (pixel * scale - mean[c]) / std[c]
+//     mean: [0]                   # optional, one value or one per channel
+//     std: [1]                    # optional, one value or one per channel, no zero
+//     input_dtype: float32        # float32, int8 or uint8
+//     input_quantization: {scale: 0.0078125, zero_point: 128}   # int8 / uint8 only
+//   labels: [T-shirt/top, ...]    # or labels_file: PATH (one per line, relative to
+//                                 # the card), or synthetic_labels: N ("class 0" ...)
+//   postprocessing:
+//     softmax: false              # true: the outputs are logits, apply softmax
+//     top_k: 5                    # scores kept per prediction (<= number of labels)
+//
+// Parsing is strict: an unknown field (a typo), a missing required field, a value of
+// the wrong kind, or fields that contradict each other is an InvalidArgument whose
+// message names the card file and the field.
+//
+// Thread-safety: the functions keep no state. A ModelCard is a plain value.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deepedge/dtype.h"
+#include "deepedge/status.h"
+
+namespace deepedge {
+
+// The card format's version; bumped when a field changes meaning.
+inline constexpr int kModelCardVersion = 1;
+
+enum class CardTask { kClassification, kTextRecognition, kKeywordSpotting, kVad, kDetection };
+std::string_view CardTaskName(CardTask t);  // "classification", "text_recognition", ...
+
+enum class InputLayout { kNCHW, kNHWC };
+enum class ChannelOrder { kGray, kRgb, kBgr };
+std::string_view InputLayoutName(InputLayout l);    // "NCHW", "NHWC"
+std::string_view ChannelOrderName(ChannelOrder c);  // "gray", "rgb", "bgr"
+int ChannelCount(ChannelOrder c);                   // 1 or 3
+
+struct InputQuantization {
+  double scale = 1.0;  // real = (q - zero_point) * scale
+  std::int32_t zero_point = 0;
+};
+
+struct CardPreprocessing {
+  std::string input_name;  // empty: the model's only input
+  InputLayout layout = InputLayout::kNCHW;
+  ChannelOrder channels = ChannelOrder::kGray;
+  // Target size; nullopt: samples must already have the model's size.
+  std::optional<std::int64_t> resize_height, resize_width;
+  double scale = 1.0;
+  std::vector<double> mean;  // one per channel (a single card value is repeated)
+  std::vector<double> std;   // one per channel, none zero
+  DType input_dtype = DType::kF32;
+  std::optional<InputQuantization> input_quantization;  // set exactly for int8 / uint8
+};
+
+struct CardPostprocessing {
+  std::string output_name;  // empty: the model's first output
+  bool softmax = false;
+  int top_k = 5;
+};
+
+struct ModelCard {
+  std::filesystem::path path;  // the file it was read from (for messages)
+  std::string name;            // optional "name"; the file stem when absent
+  std::string model;           // optional "model": the model file the card describes
+  CardTask task = CardTask::kClassification;
+  bool synthetic_weights = false;
+  CardPreprocessing preprocessing;
+  std::vector<std::string> labels;
+  CardPostprocessing postprocessing;
+};
+
+// Parses card text. `path` is used in messages and to resolve labels_file (relative
+// to its directory). Errors: InvalidArgument "CARD: field 'F': problem"; Unsupported
+// for a task DeepEdge cannot evaluate yet.
+Expected<ModelCard> ParseModelCard(std::string_view yaml, const std::filesystem::path& path);
+
+// Reads and parses a card file; NotFound / Io when it cannot be read.
+Expected<ModelCard> ReadModelCard(const std::filesystem::path& path);
+
+// The card shipped beside a model: MODEL with its extension replaced by ".yaml";
+// nullopt when there is no such file.
+std::optional<std::filesystem::path> FindCardBeside(const std::filesystem::path& model);
+
+}  // namespace deepedge

@@ -1,0 +1,97 @@
+// InferenceServer: the KServe v2 / Open Inference Protocol over HTTP/REST
+// (`deepedge serve`). Library: deepedge_serve.
+//
+// Endpoints (all JSON; errors are {"error": "..."}):
+//   GET  /v2/health/live, /v2/health/ready            200 when live / every model loaded
+//   GET  /v2                                          server metadata
+//   GET  /v2/models/NAME[/versions/V]                 model metadata (404 unknown)
+//   GET  /v2/models/NAME[/versions/V]/ready           200 ready (404 unknown)
+//   POST /v2/models/NAME[/versions/V]/infer           inference, JSON or binary tensors
+//   GET  /metrics                                     Prometheus text format
+//
+// Statuses: 400 malformed request (bad JSON, unknown datatype, wrong input names,
+// dtypes or shapes, size mismatches); 404 unknown model, version or path; 413 body
+// over max_request_bytes; 503 queue full or server stopping; 504 the request did not
+// finish within request_timeout_s (queue wait included); 500 the backend failed.
+//
+// Execution model: HTTP connection threads (http_threads of them) parse and check a
+// request, then put it on one bounded queue (queue_capacity) and wait. `workers`
+// threads take requests from the queue; worker i runs them on its own Session of the
+// model (one session per worker per model, so a Session is only ever used by one
+// thread, as backend.h requires). A full queue is refused at once with 503 (back-
+// pressure) instead of letting latency grow without bound. A request that times out
+// while queued is dropped without running; one that times out while running finishes
+// on its worker and its result is discarded (a backend cannot be interrupted).
+//
+// Each infer response carries, in its "parameters", the server-side split of its
+// latency: "queue_time_us" (admission to start of compute) and "compute_time_us"
+// (Session::Run plus copying inputs), so a client can subtract them from what it saw.
+//
+// Slow or stalled clients hold one HTTP thread each until read_timeout_s expires;
+// the other threads keep serving. Every listener binds to 127.0.0.1 unless told
+// otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "deepedge/kserve.h"
+#include "deepedge/model_repository.h"
+#include "deepedge/status.h"
+
+namespace deepedge {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 8000;  // 0: any free port (see InferenceServer::port())
+  int workers = 1;  // inference threads, each with its own sessions
+  int queue_capacity = 16;
+  std::size_t max_request_bytes = 64u << 20;  // whole HTTP body
+  double request_timeout_s = 30.0;            // from admission to response
+  int http_threads = 0;                       // 0: max(8, 2 * (workers + queue_capacity))
+  double read_timeout_s = 5.0;                // a client silent this long mid-request is dropped
+  double keep_alive_timeout_s = 5.0;          // an idle keep-alive connection is closed after this
+  std::string server_name = "deepedge";
+  std::string server_version = "";
+  kserve::Limits limits;  // codec limits for every request
+};
+
+// Thread-safety: Start/Stop from one controlling thread; the other members from any.
+// Lifetime: the destructor stops the server (gracefully) if it is running.
+class InferenceServer {
+ public:
+  // Loads the latest version of every model in `repository`, `workers` sessions each,
+  // through `factory`. Fails on the first model that does not load (naming its file)
+  // or on invalid options.
+  static Expected<std::unique_ptr<InferenceServer>> Create(ModelRepository repository,
+                                                           ModelSessionFactory factory,
+                                                           ServerOptions options);
+  ~InferenceServer();
+  InferenceServer(const InferenceServer&) = delete;
+  InferenceServer& operator=(const InferenceServer&) = delete;
+
+  // Binds the listener and starts the HTTP and worker threads; returns once the
+  // socket accepts connections. Fails (Unavailable) when the address cannot be bound.
+  Status Start();
+  // The bound port (after Start()).
+  int port() const;
+
+  // Graceful stop: new inference requests get 503, the listener closes, requests
+  // already admitted finish and get their responses, then every thread is joined.
+  // Blocks until done (at most about max(request_timeout_s, read_timeout_s,
+  // keep_alive_timeout_s)). Idempotent.
+  void Stop();
+
+  // The Prometheus text exposition served at /metrics.
+  std::string MetricsText() const;
+
+  struct Impl;
+
+ private:
+  explicit InferenceServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deepedge

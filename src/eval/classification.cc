@@ -1,0 +1,343 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "deepedge/eval.h"
+
+namespace deepedge {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double MsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+}
+
+Status CardError(const ModelCard& card, std::string_view field, const std::string& problem) {
+  return InvalidArgument("card " + card.path.string() + ": field '" + std::string(field) +
+                         "': " + problem);
+}
+
+std::string DimText(std::int64_t d) {
+  return d == Shape::kDynamic ? "?" : std::to_string(d);
+}
+
+// Bilinear sample of channel c at (y, x) in source pixel coordinates, edges clamped.
+float Bilinear(const ImageSample& s, double y, double x, int c) {
+  y = std::clamp(y, 0.0, static_cast<double>(s.height - 1));
+  x = std::clamp(x, 0.0, static_cast<double>(s.width - 1));
+  const auto y0 = static_cast<std::int64_t>(y), x0 = static_cast<std::int64_t>(x);
+  const std::int64_t y1 = std::min(y0 + 1, s.height - 1), x1 = std::min(x0 + 1, s.width - 1);
+  const double fy = y - static_cast<double>(y0), fx = x - static_cast<double>(x0);
+  auto px = [&](std::int64_t yy, std::int64_t xx) {
+    return static_cast<double>(
+        s.pixels[static_cast<std::size_t>((yy * s.width + xx) * s.channels + c)]);
+  };
+  const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
+  const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
+  return static_cast<float>(top * (1 - fy) + bottom * fy);
+}
+
+}  // namespace
+
+Expected<ClassificationPlan> PlanClassification(const Session& session, const ModelCard& card) {
+  if (card.task != CardTask::kClassification) {
+    return Unsupported("card " + card.path.string() + ": task '" +
+                       std::string(CardTaskName(card.task)) + "' is not classification");
+  }
+  const CardPreprocessing& pre = card.preprocessing;
+  const auto& inputs = session.Inputs();
+  const auto& outputs = session.Outputs();
+  ClassificationPlan plan;
+
+  if (pre.input_name.empty()) {
+    if (inputs.size() != 1) {
+      return CardError(card, "preprocessing.input",
+                       "the model has " + std::to_string(inputs.size()) +
+                           " inputs; name the one that takes the image");
+    }
+  } else {
+    auto it = std::find_if(inputs.begin(), inputs.end(),
+                           [&](const TensorInfo& t) { return t.name == pre.input_name; });
+    if (it == inputs.end()) {
+      return CardError(card, "preprocessing.input",
+                       "the model has no input '" + pre.input_name + "'");
+    }
+    plan.input_index = static_cast<int>(it - inputs.begin());
+  }
+  const TensorInfo& in = inputs[static_cast<std::size_t>(plan.input_index)];
+  if (in.shape.rank() != 4) {
+    return CardError(card, "preprocessing.layout",
+                     "input '" + in.name + "' has shape " + in.shape.ToString() + ", not rank 4 (" +
+                         std::string(InputLayoutName(pre.layout)) + ")");
+  }
+  if (in.dtype != pre.input_dtype) {
+    return CardError(card, "preprocessing.input_dtype",
+                     "the card says " + std::string(DTypeName(pre.input_dtype)) + " but input '" +
+                         in.name + "' is " + std::string(DTypeName(in.dtype)));
+  }
+  const bool nchw = pre.layout == InputLayout::kNCHW;
+  const std::int64_t n = in.shape[0];
+  const std::int64_t c = in.shape[nchw ? 1 : 3];
+  std::int64_t h = in.shape[nchw ? 2 : 1];
+  std::int64_t w = in.shape[nchw ? 3 : 2];
+  plan.channels = ChannelCount(pre.channels);
+  if (n != 1 && n != Shape::kDynamic) {
+    return CardError(card, "preprocessing.input",
+                     "input '" + in.name + "' has batch " + std::to_string(n) +
+                         "; eval feeds one sample at a time");
+  }
+  if (c != plan.channels) {
+    return CardError(card, "preprocessing.channels",
+                     std::string(ChannelOrderName(pre.channels)) + " is " +
+                         std::to_string(plan.channels) + " channel(s), but input '" + in.name +
+                         "' " + in.shape.ToString() + " has " + DimText(c) + " in " +
+                         std::string(InputLayoutName(pre.layout)) + " (wrong layout?)");
+  }
+  if (pre.resize_height) {
+    if ((h != Shape::kDynamic && h != *pre.resize_height) ||
+        (w != Shape::kDynamic && w != *pre.resize_width)) {
+      return CardError(card, "preprocessing.resize",
+                       std::to_string(*pre.resize_height) + "x" +
+                           std::to_string(*pre.resize_width) + " but input '" + in.name +
+                           "' takes " + DimText(h) + "x" + DimText(w));
+    }
+    h = *pre.resize_height;
+    w = *pre.resize_width;
+  } else if (h == Shape::kDynamic || w == Shape::kDynamic) {
+    return CardError(card, "preprocessing.resize",
+                     "missing: input '" + in.name + "' " + in.shape.ToString() +
+                         " has a dynamic height or width");
+  }
+  plan.height = h;
+  plan.width = w;
+  plan.input_shape = nchw ? Shape{1, c, h, w} : Shape{1, h, w, c};
+
+  const CardPostprocessing& post = card.postprocessing;
+  if (outputs.empty()) return InvalidArgument("the model has no outputs");
+  if (!post.output_name.empty()) {
+    auto it = std::find_if(outputs.begin(), outputs.end(),
+                           [&](const TensorInfo& t) { return t.name == post.output_name; });
+    if (it == outputs.end()) {
+      return CardError(card, "postprocessing.output",
+                       "the model has no output '" + post.output_name + "'");
+    }
+    plan.output_index = static_cast<int>(it - outputs.begin());
+  }
+  const TensorInfo& out = outputs[static_cast<std::size_t>(plan.output_index)];
+  if (out.dtype != DType::kF32) {
+    return CardError(card, "postprocessing.output",
+                     "output '" + out.name + "' is " + std::string(DTypeName(out.dtype)) +
+                         "; eval scores float32 outputs");
+  }
+  // Classes: the product of the static non-batch dimensions ([1, K] or [K]); a
+  // dynamic output is checked on the first run instead.
+  std::int64_t classes = 1;
+  for (std::size_t i = 0; i < out.shape.rank(); ++i) {
+    const std::int64_t d = out.shape[i];
+    if (d == Shape::kDynamic) {
+      if (i == 0) continue;
+      classes = -1;
+      break;
+    }
+    if (!(i == 0 && out.shape.rank() > 1)) classes *= d;
+  }
+  if (classes > 0 && classes != static_cast<std::int64_t>(card.labels.size())) {
+    return CardError(card, "labels",
+                     std::to_string(card.labels.size()) + " labels, but output '" + out.name +
+                         "' " + out.shape.ToString() + " has " + std::to_string(classes) +
+                         " classes");
+  }
+  plan.classes = static_cast<std::int64_t>(card.labels.size());
+  return plan;
+}
+
+Status PreprocessImage(const ImageSample& s, const ModelCard& card, const ClassificationPlan& plan,
+                       Tensor& input) {
+  const CardPreprocessing& pre = card.preprocessing;
+  const std::string id = "sample " + std::to_string(s.index);
+  if (s.channels != 1 && s.channels != 3) {
+    return InvalidArgument(id + ": " + std::to_string(s.channels) +
+                           " channels (1 grey or 3 RGB expected)");
+  }
+  if (s.height < 1 || s.width < 1 ||
+      s.pixels.size() != static_cast<std::size_t>(s.height * s.width * s.channels)) {
+    return InvalidArgument(id + ": " + std::to_string(s.pixels.size()) + " bytes for a " +
+                           std::to_string(s.height) + "x" + std::to_string(s.width) + "x" +
+                           std::to_string(s.channels) + " image");
+  }
+  const bool resize = s.height != plan.height || s.width != plan.width;
+  if (resize && !pre.resize_height) {
+    return InvalidArgument(id + ": image " + std::to_string(s.height) + "x" +
+                           std::to_string(s.width) + ", the model takes " +
+                           std::to_string(plan.height) + "x" + std::to_string(plan.width) +
+                           " and the card has no preprocessing.resize");
+  }
+  if (input.empty() || input.shape() != plan.input_shape || input.dtype() != pre.input_dtype) {
+    DEEPEDGE_ASSIGN_OR_RETURN(input, Tensor::Allocate(pre.input_dtype, plan.input_shape));
+  }
+  const int oc = plan.channels;
+  const bool nchw = pre.layout == InputLayout::kNCHW;
+  // Pixel-centre alignment (as OpenCV's INTER_LINEAR and PIL's bilinear do).
+  const double sy = static_cast<double>(s.height) / static_cast<double>(plan.height);
+  const double sx = static_cast<double>(s.width) / static_cast<double>(plan.width);
+  const std::int64_t hw = plan.height * plan.width;
+  float rgb[3];
+  for (std::int64_t y = 0; y < plan.height; ++y) {
+    for (std::int64_t x = 0; x < plan.width; ++x) {
+      // Source value of each source channel at this output pixel.
+      for (int c = 0; c < s.channels; ++c) {
+        if (resize) {
+          rgb[c] = Bilinear(s, (static_cast<double>(y) + 0.5) * sy - 0.5,
+                            (static_cast<double>(x) + 0.5) * sx - 0.5, c);
+        } else {
+          rgb[c] = s.pixels[static_cast<std::size_t>((y * s.width + x) * s.channels + c)];
+        }
+      }
+      for (int c = 0; c < oc; ++c) {
+        float v = 0;
+        if (pre.channels == ChannelOrder::kGray) {
+          // ITU-R BT.601 luma, as OpenCV's RGB2GRAY.
+          v = s.channels == 1 ? rgb[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+        } else {
+          const int src = pre.channels == ChannelOrder::kBgr ? 2 - c : c;
+          v = s.channels == 1 ? rgb[0] : rgb[src];
+        }
+        const double value =
+            (static_cast<double>(v) * pre.scale - pre.mean[static_cast<std::size_t>(c)]) /
+            pre.std[static_cast<std::size_t>(c)];
+        const std::int64_t at = nchw ? c * hw + y * plan.width + x : (y * plan.width + x) * oc + c;
+        if (pre.input_dtype == DType::kF32) {
+          input.as<float>()[static_cast<std::size_t>(at)] = static_cast<float>(value);
+        } else {
+          const InputQuantization& q = *pre.input_quantization;
+          const double qv = std::nearbyint(value / q.scale) + q.zero_point;
+          if (pre.input_dtype == DType::kI8) {
+            input.as<std::int8_t>()[static_cast<std::size_t>(at)] =
+                static_cast<std::int8_t>(std::clamp(qv, -128.0, 127.0));
+          } else {
+            input.as<std::uint8_t>()[static_cast<std::size_t>(at)] =
+                static_cast<std::uint8_t>(std::clamp(qv, 0.0, 255.0));
+          }
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Expected<ClassificationEval> EvaluateClassification(Session& session, const ModelCard& card,
+                                                    const ImageDataset& data,
+                                                    const EvalOptions& options) {
+  DEEPEDGE_ASSIGN_OR_RETURN(ClassificationPlan plan, PlanClassification(session, card));
+  const auto& inputs_info = session.Inputs();
+  const std::int64_t total = options.limit > 0 ? std::min(options.limit, data.size()) : data.size();
+  if (total <= 0) return InvalidArgument("no samples to evaluate in " + data.Description());
+
+  // Other inputs (none for a plain classifier) would need data the card does not
+  // describe.
+  if (inputs_info.size() != 1) {
+    return CardError(card, "preprocessing.input",
+                     "the model has " + std::to_string(inputs_info.size()) +
+                         " inputs; eval feeds classifiers with one");
+  }
+
+  ClassificationEval r;
+  r.samples_considered = total;
+  r.confusion = ConfusionMatrix(static_cast<int>(plan.classes));
+  const int k = card.postprocessing.top_k;
+  const bool has_top5 = plan.classes >= 5;
+  std::int64_t top1 = 0, top5 = 0;
+  r.inference_ms.reserve(static_cast<std::size_t>(total));
+  r.predictions =
+      "# index\tlabel\tpredicted\tcorrect\ttop" + std::to_string(k) + " (class:score)\n";
+  r.predictions.reserve(static_cast<std::size_t>(total) * 64);
+
+  std::vector<Tensor> in(1);
+  std::vector<Tensor> outputs;
+  std::vector<float> scores;
+  ImageSample sample;
+  char buf[64];
+  const auto loop_start = SteadyClock::now();
+
+  auto bad = [&](std::int64_t i, std::int64_t label, const Status& why) -> Status {
+    r.bad_samples.push_back({i, why.message()});
+    r.predictions += std::to_string(i) + "\t" + (label >= 0 ? std::to_string(label) : "-") +
+                     "\t-\t-\tbad: " + why.message() + "\n";
+    if (options.progress) options.progress(i + 1, total);
+    if (!options.keep_going) {
+      return Status(why.code(), why.message() + " (--keep-going counts bad samples and goes on)");
+    }
+    return Status::Ok();
+  };
+
+  for (std::int64_t i = 0; i < total; ++i) {
+    auto t0 = SteadyClock::now();
+    sample.label = -1;
+    if (Status s = data.Get(i, sample); !s.ok()) {
+      DEEPEDGE_RETURN_IF_ERROR(bad(i, -1, s));
+      continue;
+    }
+    if (sample.label < 0 || sample.label >= plan.classes) {
+      DEEPEDGE_RETURN_IF_ERROR(
+          bad(i, sample.label,
+              Corrupt("sample " + std::to_string(i) + ": label " + std::to_string(sample.label) +
+                      " is outside the card's label set (0.." + std::to_string(plan.classes - 1) +
+                      ")")));
+      continue;
+    }
+    if (Status s = PreprocessImage(sample, card, plan, in[0]); !s.ok()) {
+      DEEPEDGE_RETURN_IF_ERROR(bad(i, sample.label, s));
+      continue;
+    }
+    if (options.end_to_end) r.preprocess_ms.push_back(MsSince(t0));
+    if (options.on_input) DEEPEDGE_RETURN_IF_ERROR(options.on_input(i, in[0]));
+
+    t0 = SteadyClock::now();
+    if (Status s = session.Run(in, outputs); !s.ok()) {
+      return s.WithContext("sample " + std::to_string(i));
+    }
+    const double run_ms = MsSince(t0);
+    if (r.inference_ms.empty()) r.first_inference_ms = run_ms;
+    r.inference_ms.push_back(run_ms);
+
+    t0 = SteadyClock::now();
+    if (outputs.size() <= static_cast<std::size_t>(plan.output_index)) {
+      return Internal("the session returned " + std::to_string(outputs.size()) + " outputs");
+    }
+    const Tensor& out = outputs[static_cast<std::size_t>(plan.output_index)];
+    if (out.dtype() != DType::kF32 || out.element_count() != plan.classes) {
+      return CardError(card, "labels",
+                       std::to_string(plan.classes) + " labels, but the output of sample " +
+                           std::to_string(i) + " is " + std::string(DTypeName(out.dtype())) + " " +
+                           out.shape().ToString());
+    }
+    scores.assign(out.as<float>().begin(), out.as<float>().end());
+    if (card.postprocessing.softmax) Softmax(scores);
+    const std::vector<int> ranked = TopK(scores, k);
+    const int label = static_cast<int>(sample.label);
+    const int predicted = ranked.front();
+    const bool correct = predicted == label;
+    top1 += correct;
+    if (has_top5) top5 += InTopK(scores, label, 5);
+    r.confusion.Add(label, predicted);
+    ++r.samples_evaluated;
+    r.predictions += std::to_string(i) + "\t" + std::to_string(label) + "\t" +
+                     std::to_string(predicted) + "\t" + (correct ? "1" : "0") + "\t";
+    for (std::size_t j = 0; j < ranked.size(); ++j) {
+      std::snprintf(buf, sizeof buf, "%s%d:%.6g", j ? " " : "", ranked[j],
+                    static_cast<double>(scores[static_cast<std::size_t>(ranked[j])]));
+      r.predictions += buf;
+    }
+    r.predictions += "\n";
+    if (options.end_to_end) r.postprocess_ms.push_back(MsSince(t0));
+    if (options.progress) options.progress(i + 1, total);
+  }
+  r.wall_s = std::chrono::duration<double>(SteadyClock::now() - loop_start).count();
+  r.top1 = MakeProportionMetric("top1", top1, r.samples_evaluated);
+  if (has_top5) r.top5 = MakeProportionMetric("top5", top5, r.samples_evaluated);
+  return r;
+}
+
+}  // namespace deepedge

@@ -1,0 +1,446 @@
+#include "deepedge/model_card.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "deepedge/file_util.h"
+
+namespace deepedge {
+
+std::string_view CardTaskName(CardTask t) {
+  switch (t) {
+    case CardTask::kClassification:
+      return "classification";
+    case CardTask::kTextRecognition:
+      return "text_recognition";
+    case CardTask::kKeywordSpotting:
+      return "keyword_spotting";
+    case CardTask::kVad:
+      return "vad";
+    case CardTask::kDetection:
+      return "detection";
+  }
+  return "?";
+}
+
+std::string_view InputLayoutName(InputLayout l) {
+  return l == InputLayout::kNCHW ? "NCHW" : "NHWC";
+}
+
+std::string_view ChannelOrderName(ChannelOrder c) {
+  switch (c) {
+    case ChannelOrder::kGray:
+      return "gray";
+    case ChannelOrder::kRgb:
+      return "rgb";
+    case ChannelOrder::kBgr:
+      return "bgr";
+  }
+  return "?";
+}
+
+int ChannelCount(ChannelOrder c) {
+  return c == ChannelOrder::kGray ? 1 : 3;
+}
+
+namespace {
+
+// Reads one card, turning every problem into a Status that names the card and field.
+// yaml-cpp reports through exceptions; they are caught here and never leave.
+class CardReader {
+ public:
+  explicit CardReader(const std::filesystem::path& path) : path_(path.string()) {}
+
+  Status Error(std::string_view field, std::string_view problem) const {
+    return InvalidArgument("card " + path_ + ": field '" + std::string(field) +
+                           "': " + std::string(problem));
+  }
+  Status Contradiction(std::string_view a, std::string_view b, std::string_view why) const {
+    return InvalidArgument("card " + path_ + ": fields '" + std::string(a) + "' and '" +
+                           std::string(b) + "' contradict: " + std::string(why));
+  }
+
+  // Every key of `map` must be one of `known`; `where` is the map's own field path.
+  Status CheckKeys(const YAML::Node& map, std::string_view where,
+                   std::initializer_list<std::string_view> known) const {
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) return Error(where, "a key is not a plain name");
+      const std::string key = kv.first.as<std::string>();
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || key == k;
+      if (!ok) {
+        std::string list;
+        for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        return Error(Join(where, key), "unknown field (known: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::string Join(std::string_view where, std::string_view key) {
+    return where.empty() ? std::string(key) : std::string(where) + "." + std::string(key);
+  }
+
+  Expected<std::string> String(const YAML::Node& n, std::string_view field) const {
+    if (!n.IsScalar()) return Error(field, "expected a text value");
+    return n.as<std::string>();
+  }
+
+  // A number, or a fraction "A/B" (so that "1/255" can be written exactly).
+  Expected<double> Number(const YAML::Node& n, std::string_view field) const {
+    if (!n.IsScalar()) return Error(field, "expected a number");
+    const std::string s = n.as<std::string>();
+    const auto slash = s.find('/');
+    if (slash != std::string::npos) {
+      Expected<double> a = ParseDouble(s.substr(0, slash));
+      Expected<double> b = ParseDouble(s.substr(slash + 1));
+      if (!a || !b || *b == 0.0) return Error(field, "'" + s + "' is not a number or fraction");
+      return *a / *b;
+    }
+    Expected<double> v = ParseDouble(s);
+    if (!v) return Error(field, "'" + s + "' is not a number");
+    return *v;
+  }
+
+  Expected<std::int64_t> Integer(const YAML::Node& n, std::string_view field) const {
+    if (!n.IsScalar()) return Error(field, "expected an integer");
+    const std::string s = n.as<std::string>();
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      return Error(field, "'" + s + "' is not an integer");
+    }
+    return v;
+  }
+
+  Expected<bool> Bool(const YAML::Node& n, std::string_view field) const {
+    if (!n.IsScalar()) return Error(field, "expected true or false");
+    const std::string s = n.as<std::string>();
+    if (s == "true") return true;
+    if (s == "false") return false;
+    return Error(field, "'" + s + "' is not true or false");
+  }
+
+  // A number or a list of numbers.
+  Expected<std::vector<double>> Numbers(const YAML::Node& n, std::string_view field) const {
+    std::vector<double> out;
+    if (n.IsScalar()) {
+      DEEPEDGE_ASSIGN_OR_RETURN(double v, Number(n, field));
+      out.push_back(v);
+      return out;
+    }
+    if (!n.IsSequence() || n.size() == 0) return Error(field, "expected a number or a list");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      DEEPEDGE_ASSIGN_OR_RETURN(double v,
+                                Number(n[i], std::string(field) + "[" + std::to_string(i) + "]"));
+      out.push_back(v);
+    }
+    return out;
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  static Expected<double> ParseDouble(std::string s) {
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (s.empty()) return InvalidArgument("empty");
+    std::istringstream in(s);
+    in.imbue(std::locale::classic());
+    double v = 0;
+    in >> v;
+    if (in.fail() || !in.eof() || !std::isfinite(v)) return InvalidArgument("not a number");
+    return v;
+  }
+
+  std::string path_;
+};
+
+Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPreprocessing& p) {
+  constexpr std::string_view kWhere = "preprocessing";
+  if (!node) return r.Error(kWhere, "missing");
+  if (!node.IsMap()) return r.Error(kWhere, "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, kWhere,
+                                       {"input", "layout", "channels", "resize", "scale", "mean",
+                                        "std", "input_dtype", "input_quantization"}));
+  if (node["input"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(p.input_name, r.String(node["input"], "preprocessing.input"));
+  }
+
+  if (!node["layout"]) return r.Error("preprocessing.layout", "missing (NCHW or NHWC)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string layout, r.String(node["layout"], "preprocessing.layout"));
+  if (layout == "NCHW") {
+    p.layout = InputLayout::kNCHW;
+  } else if (layout == "NHWC") {
+    p.layout = InputLayout::kNHWC;
+  } else {
+    return r.Error("preprocessing.layout", "'" + layout + "' is not NCHW or NHWC");
+  }
+
+  if (!node["channels"]) return r.Error("preprocessing.channels", "missing (gray, rgb or bgr)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string ch, r.String(node["channels"], "preprocessing.channels"));
+  if (ch == "gray") {
+    p.channels = ChannelOrder::kGray;
+  } else if (ch == "rgb") {
+    p.channels = ChannelOrder::kRgb;
+  } else if (ch == "bgr") {
+    p.channels = ChannelOrder::kBgr;
+  } else {
+    return r.Error("preprocessing.channels", "'" + ch + "' is not gray, rgb or bgr");
+  }
+  const int c = ChannelCount(p.channels);
+
+  if (const YAML::Node rs = node["resize"]) {
+    if (!rs.IsSequence() || rs.size() != 2) {
+      return r.Error("preprocessing.resize", "expected [height, width]");
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t h, r.Integer(rs[0], "preprocessing.resize[0]"));
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t w, r.Integer(rs[1], "preprocessing.resize[1]"));
+    if (h < 1 || w < 1 || h > 16384 || w > 16384) {
+      return r.Error("preprocessing.resize", "height and width must be in 1..16384");
+    }
+    p.resize_height = h;
+    p.resize_width = w;
+  }
+
+  if (!node["scale"]) return r.Error("preprocessing.scale", "missing (e.g. 1/255, or 1)");
+  DEEPEDGE_ASSIGN_OR_RETURN(p.scale, r.Number(node["scale"], "preprocessing.scale"));
+  if (p.scale == 0.0) return r.Error("preprocessing.scale", "must not be 0");
+
+  for (const char* key : {"mean", "std"}) {
+    const std::string field = std::string("preprocessing.") + key;
+    std::vector<double> v(static_cast<std::size_t>(c), key[0] == 'm' ? 0.0 : 1.0);
+    if (node[key]) {
+      DEEPEDGE_ASSIGN_OR_RETURN(v, r.Numbers(node[key], field));
+      if (v.size() == 1) v.assign(static_cast<std::size_t>(c), v[0]);
+      if (static_cast<int>(v.size()) != c) {
+        return r.Contradiction(field, "preprocessing.channels",
+                               std::to_string(v.size()) + " values for " + std::to_string(c) +
+                                   " channel(s) (" + ch + ")");
+      }
+    }
+    if (key[0] == 's') {
+      for (double s : v) {
+        if (s == 0.0) return r.Error(field, "a standard deviation of 0 divides by zero");
+      }
+      p.std = v;
+    } else {
+      p.mean = v;
+    }
+  }
+
+  if (!node["input_dtype"]) {
+    return r.Error("preprocessing.input_dtype", "missing (float32, int8 or uint8)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string dt,
+                            r.String(node["input_dtype"], "preprocessing.input_dtype"));
+  if (dt == "float32") {
+    p.input_dtype = DType::kF32;
+  } else if (dt == "int8") {
+    p.input_dtype = DType::kI8;
+  } else if (dt == "uint8") {
+    p.input_dtype = DType::kU8;
+  } else {
+    return r.Error("preprocessing.input_dtype", "'" + dt + "' is not float32, int8 or uint8");
+  }
+
+  const YAML::Node q = node["input_quantization"];
+  if (p.input_dtype == DType::kF32) {
+    if (q) {
+      return r.Contradiction("preprocessing.input_quantization", "preprocessing.input_dtype",
+                             "a float32 input is not quantized");
+    }
+    return Status::Ok();
+  }
+  if (!q) {
+    return r.Error("preprocessing.input_quantization",
+                   "missing: an " + dt + " input needs {scale, zero_point}");
+  }
+  if (!q.IsMap())
+    return r.Error("preprocessing.input_quantization", "expected {scale, zero_point}");
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(q, "preprocessing.input_quantization", {"scale", "zero_point"}));
+  InputQuantization iq;
+  if (!q["scale"]) return r.Error("preprocessing.input_quantization.scale", "missing");
+  if (!q["zero_point"]) return r.Error("preprocessing.input_quantization.zero_point", "missing");
+  DEEPEDGE_ASSIGN_OR_RETURN(iq.scale,
+                            r.Number(q["scale"], "preprocessing.input_quantization.scale"));
+  if (!(iq.scale > 0.0)) return r.Error("preprocessing.input_quantization.scale", "must be > 0");
+  DEEPEDGE_ASSIGN_OR_RETURN(
+      std::int64_t zp, r.Integer(q["zero_point"], "preprocessing.input_quantization.zero_point"));
+  const std::int64_t lo = p.input_dtype == DType::kI8 ? -128 : 0;
+  const std::int64_t hi = p.input_dtype == DType::kI8 ? 127 : 255;
+  if (zp < lo || zp > hi) {
+    return r.Contradiction("preprocessing.input_quantization.zero_point",
+                           "preprocessing.input_dtype",
+                           std::to_string(zp) + " is outside " + dt + "'s range " +
+                               std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  iq.zero_point = static_cast<std::int32_t>(zp);
+  p.input_quantization = iq;
+  return Status::Ok();
+}
+
+Status ParseLabels(const CardReader& r, const YAML::Node& root, const std::filesystem::path& path,
+                   std::vector<std::string>& labels) {
+  const char* kinds[] = {"labels", "labels_file", "synthetic_labels"};
+  std::vector<std::string> given;
+  for (const char* k : kinds) {
+    if (root[k]) given.emplace_back(k);
+  }
+  if (given.empty()) {
+    return r.Error("labels", "missing (a list, labels_file: PATH or synthetic_labels: N)");
+  }
+  if (given.size() > 1) return r.Contradiction(given[0], given[1], "give exactly one");
+
+  if (const YAML::Node n = root["labels"]) {
+    if (!n.IsSequence() || n.size() == 0) return r.Error("labels", "expected a non-empty list");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      DEEPEDGE_ASSIGN_OR_RETURN(std::string s, r.String(n[i], "labels[" + std::to_string(i) + "]"));
+      labels.push_back(std::move(s));
+    }
+  } else if (const YAML::Node f = root["labels_file"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string file, r.String(f, "labels_file"));
+    std::filesystem::path p = file;
+    if (p.is_relative()) p = path.parent_path() / p;
+    Expected<std::string> text = ReadFileText(p);
+    if (!text) return r.Error("labels_file", text.status().message());
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) labels.push_back(line);
+    }
+    if (labels.empty()) return r.Error("labels_file", p.string() + " holds no labels");
+  } else {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t n,
+                              r.Integer(root["synthetic_labels"], "synthetic_labels"));
+    if (n < 1 || n > 1000000) return r.Error("synthetic_labels", "must be in 1..1000000");
+    for (std::int64_t i = 0; i < n; ++i) labels.push_back("class " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
+                           CardPostprocessing& p) {
+  if (!node) return r.Error("postprocessing", "missing");
+  if (!node.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, "postprocessing", {"output", "softmax", "top_k"}));
+  if (node["output"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(p.output_name, r.String(node["output"], "postprocessing.output"));
+  }
+  if (!node["softmax"]) {
+    return r.Error("postprocessing.softmax",
+                   "missing (true: the outputs are logits; false: they are already scores)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(p.softmax, r.Bool(node["softmax"], "postprocessing.softmax"));
+  if (node["top_k"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t k, r.Integer(node["top_k"], "postprocessing.top_k"));
+    if (k < 1) return r.Error("postprocessing.top_k", "must be at least 1");
+    if (static_cast<std::size_t>(k) > label_count) {
+      return r.Contradiction(
+          "postprocessing.top_k", "labels",
+          "top " + std::to_string(k) + " of only " + std::to_string(label_count) + " labels");
+    }
+    p.top_k = static_cast<int>(k);
+  } else {
+    p.top_k = static_cast<int>(std::min<std::size_t>(5, label_count));
+  }
+  return Status::Ok();
+}
+
+Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
+                                  const std::filesystem::path& path) {
+  if (!root || root.IsNull()) return InvalidArgument("card " + r.path() + ": empty file");
+  if (!root.IsMap()) return InvalidArgument("card " + r.path() + ": not a YAML mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(
+      root, "",
+      {"card_version", "name", "model", "description", "task", "weights", "dataset",
+       "preprocessing", "labels", "labels_file", "synthetic_labels", "postprocessing"}));
+  ModelCard card;
+  card.path = path;
+  if (!root["card_version"]) return r.Error("card_version", "missing (1)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t version, r.Integer(root["card_version"], "card_version"));
+  if (version != kModelCardVersion) {
+    return r.Error("card_version", std::to_string(version) + " is not a version this DeepEdge " +
+                                       "reads (" + std::to_string(kModelCardVersion) + ")");
+  }
+  card.name = path.stem().string();
+  if (root["name"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(card.name, r.String(root["name"], "name"));
+  }
+  if (root["model"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(card.model, r.String(root["model"], "model"));
+  }
+  for (const char* k : {"description", "dataset"}) {
+    if (root[k]) DEEPEDGE_RETURN_IF_ERROR(r.String(root[k], k).status());
+  }
+
+  if (!root["task"]) return r.Error("task", "missing (classification)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string task, r.String(root["task"], "task"));
+  bool known = false;
+  for (CardTask t : {CardTask::kClassification, CardTask::kTextRecognition,
+                     CardTask::kKeywordSpotting, CardTask::kVad, CardTask::kDetection}) {
+    if (task == CardTaskName(t)) {
+      card.task = t;
+      known = true;
+    }
+  }
+  if (!known) {
+    return r.Error("task", "'" + task +
+                               "' is not one of classification, text_recognition, "
+                               "keyword_spotting, vad, detection");
+  }
+  if (card.task != CardTask::kClassification) {
+    return Unsupported("card " + r.path() + ": field 'task': '" + task +
+                       "' cards are not supported yet (classification only)");
+  }
+
+  if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string weights, r.String(root["weights"], "weights"));
+  if (weights != "trained" && weights != "synthetic") {
+    return r.Error("weights", "'" + weights + "' is not trained or synthetic");
+  }
+  card.synthetic_weights = weights == "synthetic";
+
+  DEEPEDGE_RETURN_IF_ERROR(ParsePreprocessing(r, root["preprocessing"], card.preprocessing));
+  DEEPEDGE_RETURN_IF_ERROR(ParseLabels(r, root, path, card.labels));
+  DEEPEDGE_RETURN_IF_ERROR(
+      ParsePostprocessing(r, root["postprocessing"], card.labels.size(), card.postprocessing));
+  return card;
+}
+
+}  // namespace
+
+Expected<ModelCard> ParseModelCard(std::string_view yaml, const std::filesystem::path& path) {
+  const CardReader reader(path);
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    return ParseCardTree(reader, root, path);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's message carries the line and column of the syntax error.
+    return InvalidArgument("card " + path.string() + ": not valid YAML: " + e.what());
+  } catch (const std::exception& e) {
+    return InvalidArgument("card " + path.string() + ": " + e.what());
+  }
+}
+
+Expected<ModelCard> ReadModelCard(const std::filesystem::path& path) {
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(path));
+  return ParseModelCard(text, path);
+}
+
+std::optional<std::filesystem::path> FindCardBeside(const std::filesystem::path& model) {
+  std::filesystem::path card = model;
+  card.replace_extension(".yaml");
+  std::error_code ec;
+  if (card != model && std::filesystem::is_regular_file(card, ec)) return card;
+  return std::nullopt;
+}
+
+}  // namespace deepedge
