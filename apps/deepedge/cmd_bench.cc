@@ -129,7 +129,8 @@ int RunBench(BenchOptions o, AppContext& ctx) {
   if (backends.empty() && default_job) {
     for (const Backend* b : ctx.backends.All()) {
       const auto formats = b->GetCapabilities().formats;
-      if (b->Available().ok() &&
+      // `remote` needs a server (-O server=URL): only when named.
+      if (b->Available().ok() && b->Name() != "remote" &&
           std::find(formats.begin(), formats.end(), src->format) != formats.end()) {
         backends.emplace_back(b->Name());
       }

@@ -17,6 +17,7 @@
 #include "deepedge/report.h"
 #include "deepedge/stats.h"
 #include "model_info_util.h"
+#include "store_util.h"
 
 namespace deepedge::app {
 namespace {
@@ -36,6 +37,7 @@ struct EvalCmdOptions {
   std::string backend;
   std::vector<std::string> backend_options;
   int threads = 0;
+  StoreOptions store;
 };
 
 constexpr std::size_t kBadSamplesPrinted = 20;
@@ -210,7 +212,7 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   }
   std::printf("predictions -> %s\n", predictions_path.c_str());
 
-  if (!o.json_path.empty()) {
+  {
     BenchRecord rec;
     rec.tool_version = DEEPEDGE_VERSION;
     rec.timestamp_utc = UtcNow();
@@ -259,12 +261,14 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
     acc.dataset = (*data)->Description();
     acc.card = card_path.string();
     rec.accuracy = std::move(acc);
-    const BenchRecord records[] = {std::move(rec)};
-    if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
-      return ReportError(s);
+    const std::vector<BenchRecord> records{std::move(rec)};
+    if (!o.json_path.empty()) {
+      if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
+        return ReportError(s);
+      }
     }
+    return StoreBenchRecords(o.store, records, environment, *info);
   }
-  return 0;
 }
 
 }  // namespace
@@ -306,6 +310,7 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
       ->allow_extra_args(false);
   cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
       ->check(CLI::NonNegativeNumber);
+  AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunEval(o, ctx); });
 }
 

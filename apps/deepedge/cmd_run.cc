@@ -127,6 +127,9 @@ struct Estimates {
   double up_bps = 0, down_bps = 0;  // bytes/s
   double rtt_ms = 0;
   double server_factor = 0;  // server time / device time for the same layers
+  // Observed device time / profiled time: per-layer profiles miss what a CPU quota
+  // (cgroup throttling) or other load does to a whole run.
+  double device_factor = 1;
   // Each estimate is the median of its last 5 samples: one cold start on the server or
   // one stalled transfer must not move the cut, a real change moves it in 3 samples.
   std::map<const double*, std::deque<double>> window;
@@ -264,7 +267,7 @@ class Runner {
 
   partition::CostInputs Inputs(double factor) const {
     partition::CostInputs in;
-    in.edge_ms = edge_ms_;
+    for (double t : edge_ms_) in.edge_ms.push_back(t * est_.device_factor);
     for (double t : edge_ms_) in.server_ms.push_back(t * factor);
     in.link = {est_.up_bps, est_.down_bps, est_.rtt_ms};
     return in;
@@ -388,12 +391,12 @@ class Runner {
     const double now_cost = Predict(candidates_[current_]), best_cost = Predict(candidates_[best]);
     if (best != current_ && best_cost < (1 - o_.hysteresis) * now_cost) {
       if (++better_streak_ >= 2) {
-        char why[160];
+        char why[256];
         std::snprintf(why, sizeof why,
                       "predicted %.1f -> %.1f ms (uplink %.2f Mbit/s, downlink %.2f Mbit/s, RTT "
-                      "%.1f ms, server x%.2f)",
+                      "%.1f ms, device x%.2f, server x%.2f of the profile)",
                       now_cost, best_cost, est_.up_bps * 8 / 1e6, est_.down_bps * 8 / 1e6,
-                      est_.rtt_ms, est_.server_factor);
+                      est_.rtt_ms, est_.device_factor, est_.server_factor);
         switches_.push_back({q, candidates_[current_].label, candidates_[best].label, why});
         std::fprintf(stderr, "deepedge run: query %d: moving to %s: %s\n", q,
                      candidates_[best].label.c_str(), why);
@@ -405,7 +408,16 @@ class Runner {
     }
   }
 
+  // How much slower than profiled this device runs the `on_edge` layers right now.
+  void LearnDevice(double observed_ms, const std::vector<bool>& on_edge) {
+    double profiled = 0;
+    for (std::size_t i = 0; i < edge_ms_.size(); ++i)
+      if (on_edge[i]) profiled += edge_ms_[i];
+    if (profiled > 0 && observed_ms > 0) est_.Add(est_.device_factor, observed_ms / profiled);
+  }
+
   void Learn(const Candidate& c, const QueryRecord& r) {
+    if (r.head_ms > 0) LearnDevice(r.head_ms, c.on_edge);
     if (r.download_ms > 0.05 && r.download_bytes > 0)
       est_.Add(est_.down_bps, static_cast<double>(r.download_bytes) / (r.download_ms / 1e3));
     const double wire = r.upload_ms - est_.rtt_ms;
@@ -483,6 +495,7 @@ class Runner {
       DEEPEDGE_RETURN_IF_ERROR(whole_->Run(inputs_, outs));
       r.local_ms = MsSince(t0);
       r.total_ms = r.local_ms;
+      LearnDevice(r.local_ms, std::vector<bool>(graph_.layers.size(), true));
       if (!c.server_model.empty())
         r.plan = c.label + (ServerDown() ? " (server down: all on the device)"
                                          : " (not served: all on the device)");
@@ -685,6 +698,7 @@ class Runner {
     j["estimates"] = {{"uplink_mbit_s", est_.up_bps * 8 / 1e6},
                       {"downlink_mbit_s", est_.down_bps * 8 / 1e6},
                       {"rtt_ms", est_.rtt_ms},
+                      {"device_time_factor", est_.device_factor},
                       {"server_time_factor", est_.server_factor}};
     if (Status s = WriteFileAtomic(o_.json_path, j.dump(2) + "\n"); !s.ok()) ReportError(s);
   }

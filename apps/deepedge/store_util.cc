@@ -185,6 +185,20 @@ RunRecord BenchRunRecord(const BenchRecord& rec, const DeviceRecord& device,
   AddMetric(r, "phase.first_inference", res.phases.first_inference_ms, "ms");
 
   r.latency_samples_ms = res.latency_samples_ms;
+  if (rec.accuracy) {
+    // An accuracy run (`deepedge eval`): proportions in percent with their Wilson bounds.
+    r.kind = "eval";
+    r.config["dataset"] = rec.accuracy->dataset;
+    r.config["card"] = rec.accuracy->card;
+    r.config["samples"] = std::to_string(rec.accuracy->samples);
+    r.config["bad_samples"] = std::to_string(rec.accuracy->bad_samples);
+    std::vector<AccuracyMetricRecord> all{rec.accuracy->metric};
+    all.insert(all.end(), rec.accuracy->others.begin(), rec.accuracy->others.end());
+    for (const AccuracyMetricRecord& a : all) {
+      r.metrics.push_back(
+          {"accuracy." + a.name, a.value * 100.0, "%", false, a.ci_low * 100.0, a.ci_high * 100.0});
+    }
+  }
   for (const LayerProfile& p : res.layer_profile) {
     r.layers.push_back({p.name, p.type, p.time_ms, p.output_bytes, p.macs});
   }

@@ -56,6 +56,10 @@ struct ServerOptions {
   std::string server_name = "deepedge";
   std::string server_version = "";
   kserve::Limits limits;  // codec limits for every request
+  // Run each session once on zeros at load (dynamic dimensions taken as 1), so the
+  // first client does not pay the backend's first-run set-up; a failing warm-up run
+  // is ignored (the model may need real data or other dimensions).
+  bool warm_up = true;
 };
 
 // Thread-safety: Start/Stop from one controlling thread; the other members from any.

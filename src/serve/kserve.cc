@@ -474,9 +474,11 @@ Status AppendData(std::string& out, const Tensor& t, const std::string& name) {
   return Status::Ok();
 }
 
-// Appends one tensor object; binary tensors get binary_data_size and their bytes go
-// to `binary`.
-Status AppendTensor(std::string& out, std::string& binary, const NamedTensor& nt, bool as_binary) {
+// The tensors whose bytes follow the JSON part, in order (copied once, by Finish).
+using BinaryParts = std::vector<const Tensor*>;
+
+// Appends one tensor object; binary tensors get binary_data_size and join `binary`.
+Status AppendTensor(std::string& out, BinaryParts& binary, const NamedTensor& nt, bool as_binary) {
   if (nt.name.empty()) return InvalidArgument("a tensor has an empty name");
   if (!nt.tensor.shape().is_static()) {
     return InvalidArgument("tensor \"" + nt.name + "\" has a dynamic shape");
@@ -488,7 +490,7 @@ Status AppendTensor(std::string& out, std::string& binary, const NamedTensor& nt
   if (as_binary) {
     head["parameters"] = {{"binary_data_size", nt.tensor.byte_size()}};
     out += head.dump(-1, ' ', false, json::error_handler_t::replace);
-    binary.append(reinterpret_cast<const char*>(nt.tensor.data()), nt.tensor.byte_size());
+    binary.push_back(&nt.tensor);
     return Status::Ok();
   }
   std::string text = head.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -500,11 +502,21 @@ Status AppendTensor(std::string& out, std::string& binary, const NamedTensor& nt
   return Status::Ok();
 }
 
-EncodedBody Finish(std::string json_part, std::string binary) {
+// One allocation and one copy of each tensor: the body can be hundreds of MiB.
+EncodedBody Finish(std::string json_part, const BinaryParts& binary) {
   EncodedBody b;
   b.json_size = json_part.size();
-  b.body = std::move(json_part);
-  b.body += binary;
+  std::size_t total = json_part.size();
+  for (const Tensor* t : binary) total += t->byte_size();
+  if (total == json_part.size()) {
+    b.body = std::move(json_part);
+    return b;
+  }
+  b.body.reserve(total);
+  b.body = json_part;
+  for (const Tensor* t : binary) {
+    b.body.append(static_cast<const char*>(t->data()), t->byte_size());
+  }
   return b;
 }
 
@@ -604,7 +616,7 @@ Expected<std::optional<std::size_t>> ParseHeaderLength(std::string_view value,
 
 Expected<EncodedBody> EncodeInferRequest(const InferRequest& request, bool binary_inputs) {
   std::string out = "{";
-  std::string binary;
+  BinaryParts binary;
   if (!request.id.empty())
     out += "\"id\":" + json(request.id).dump(-1, ' ', false, json::error_handler_t::replace) + ",";
   if (!request.parameters.empty()) {
@@ -628,7 +640,7 @@ Expected<EncodedBody> EncodeInferRequest(const InferRequest& request, bool binar
     out += ",\"outputs\":" + outs.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   out += '}';
-  return Finish(std::move(out), std::move(binary));
+  return Finish(std::move(out), binary);
 }
 
 Expected<InferRequest> DecodeInferRequest(std::string_view body,
@@ -686,7 +698,7 @@ Expected<InferRequest> DecodeInferRequest(std::string_view body,
 Expected<EncodedBody> EncodeInferResponse(const InferResponse& response) {
   std::string out = "{\"model_name\":" +
                     json(response.model_name).dump(-1, ' ', false, json::error_handler_t::replace);
-  std::string binary;
+  BinaryParts binary;
   if (!response.model_version.empty()) {
     out += ",\"model_version\":" +
            json(response.model_version).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -704,7 +716,7 @@ Expected<EncodedBody> EncodeInferResponse(const InferResponse& response) {
         AppendTensor(out, binary, response.outputs[i], response.outputs[i].binary));
   }
   out += "]}";
-  return Finish(std::move(out), std::move(binary));
+  return Finish(std::move(out), binary);
 }
 
 Expected<InferResponse> DecodeInferResponse(std::string_view body,

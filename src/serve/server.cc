@@ -94,6 +94,23 @@ int HttpCodeFor(const Status& s) {
   }
 }
 
+void WarmUp(Session& session) {
+  std::vector<Tensor> inputs, outputs;
+  for (const TensorInfo& info : session.Inputs()) {
+    Shape shape = info.shape;
+    for (std::size_t d = 0; d < shape.rank(); ++d) {
+      if (shape[d] == Shape::kDynamic) shape[d] = 1;
+    }
+    Expected<Tensor> t = Tensor::Allocate(info.dtype, std::move(shape));
+    if (!t) return;
+    inputs.push_back(std::move(*t));
+  }
+  try {
+    (void)session.Run(inputs, outputs);
+  } catch (const std::exception&) {  // a backend must not throw; warm-up is optional
+  }
+}
+
 }  // namespace
 
 struct InferenceServer::Impl {
@@ -491,6 +508,7 @@ Expected<std::unique_ptr<InferenceServer>> InferenceServer::Create(ModelReposito
           }
         }
       }
+      if (impl->options.warm_up) WarmUp(**s);
       lm->sessions.push_back(std::move(*s));
     }
     impl->models.push_back(std::move(lm));

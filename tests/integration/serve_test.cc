@@ -340,6 +340,7 @@ TEST_F(ServeTest, SigtermDuringLoadFinishesCleanly) {
   const std::string name = InputName(port);
   const kserve::EncodedBody body = Request(name, true, true);
   std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
   std::vector<std::future<std::pair<int, int>>> clients;
   for (int c = 0; c < 4; ++c) {
     clients.push_back(std::async(std::launch::async, [&] {
@@ -348,6 +349,7 @@ TEST_F(ServeTest, SigtermDuringLoadFinishesCleanly) {
         HttpReply r = Post(port, body);
         if (r.status == 200) {
           ++ok;
+          ++answered;
         } else if (r.status == -1) {
           break;  // the listener is closed
         } else {
@@ -358,7 +360,11 @@ TEST_F(ServeTest, SigtermDuringLoadFinishesCleanly) {
       return std::pair{ok, other};
     }));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM once the server is busy answering (not after a fixed sleep: the machine
+  // may be loaded).
+  for (int i = 0; i < 3000 && answered.load() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(server->Signal(SIGTERM), 0) << server->err();
   stop = true;
   int ok = 0;

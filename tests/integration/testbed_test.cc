@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -91,6 +92,10 @@ struct Profile {
   const char* name;
   double up_mbit, down_mbit, rtt_ms;
 };
+
+void PrintTo(const Profile& p, std::ostream* os) {
+  *os << p.name;
+}
 
 class TestbedProfileTest : public TestbedTest, public ::testing::WithParamInterface<Profile> {};
 

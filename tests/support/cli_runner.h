@@ -24,13 +24,15 @@ struct CliResult {
 };
 
 // Runs `binary args` through the shell with stdin closed, capturing stdout and stderr
-// in files under `dir`. XDG_CACHE_HOME points into `dir`, so the zoo's cache and any
-// other per-user file the command writes stay private to the test.
+// in files under `dir`. XDG_CACHE_HOME and XDG_DATA_HOME point into `dir`, so the zoo's
+// cache, the results store and any other per-user file the command writes stay private to
+// the test.
 inline CliResult RunCli(const std::string& binary, const std::filesystem::path& dir,
                         const std::string& args) {
   const auto out = dir / "stdout", err = dir / "stderr";
-  const std::string cmd = "XDG_CACHE_HOME='" + (dir / "cache").string() + "' '" + binary + "' " +
-                          args + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const std::string cmd = "XDG_CACHE_HOME='" + (dir / "cache").string() + "' XDG_DATA_HOME='" +
+                          (dir / "data").string() + "' '" + binary + "' " + args + " >'" +
+                          out.string() + "' 2>'" + err.string() + "' </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.signaled = WIFSIGNALED(status);

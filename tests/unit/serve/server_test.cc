@@ -282,6 +282,7 @@ TEST_F(ServerTest, StopFinishesAdmittedRequestsAndRefusesNewOnes) {
   ServerOptions o;
   o.workers = 1;
   o.keep_alive_timeout_s = 1;
+  o.warm_up = false;  // count only the client's run
   StartServer(o);
   gate_.Close();
   auto a = std::async(std::launch::async, [&] { return Infer(kJsonRequest); });
@@ -298,6 +299,13 @@ TEST_F(ServerTest, StopFinishesAdmittedRequestsAndRefusesNewOnes) {
   EXPECT_TRUE(kserve::DecodeInferResponse(ra.body, std::nullopt));
   stopper.get();
   EXPECT_EQ(gate_.runs, 1);
+}
+
+TEST_F(ServerTest, EverySessionIsWarmedUpOnceAtLoad) {
+  ServerOptions o;
+  o.workers = 3;
+  StartServer(o);
+  EXPECT_EQ(gate_.runs, 3);
 }
 
 TEST_F(ServerTest, StalledClientDoesNotBlockOthers) {
