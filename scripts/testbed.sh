@@ -151,8 +151,9 @@ cmd_up() {
   valid_rate "$up"
   valid_rate "$down"
   [[ $rtt =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--rtt '$rtt': milliseconds expected"
-  [[ $cpus =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v c="$cpus" 'BEGIN{exit !(c > 0)}' ||
+  if ! [[ $cpus =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v c="$cpus" 'BEGIN{exit !(c > 0)}'; then
     die "--device-cpus '$cpus': a positive number of CPUs expected"
+  fi
   [[ $ports =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--ports '$ports': comma-separated port numbers expected"
   names
   need_root
@@ -193,8 +194,8 @@ cmd_up() {
     echo $! >"$STATE/relay-$p.pid"
   done
   for p in ${ports//,/ }; do
-    local i
-    for i in $(seq 50); do
+    local _
+    for _ in $(seq 50); do
       [[ -s $STATE/relay-$p.ready ]] && break
       kill -0 "$(cat "$STATE/relay-$p.pid")" 2>/dev/null || break
       sleep 0.1
@@ -334,7 +335,7 @@ teardown() {
     # Anything left in the device cgroup goes back to the root before removal.
     local parent
     parent=$(dirname "$cg")
-    for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do echo "$pid" >"$parent/cgroup.procs" 2>/dev/null; done
+    while read -r pid; do echo "$pid" >"$parent/cgroup.procs" 2>/dev/null; done <"$cg/cgroup.procs"
     rmdir "$cg" 2>/dev/null
   fi
   rm -rf "$STATE"

@@ -229,7 +229,9 @@ class Runner {
     spec.seed = o_.seed;
     spec.shapes = shapes;
     DEEPEDGE_ASSIGN_OR_RETURN(inputs_, MakeInputs(whole_->Inputs(), spec, 1));
-    return Status::Ok();
+    // One unmeasured run: first runs pay one-off setup that no query should carry.
+    std::vector<Tensor> warm;
+    return whole_->Run(inputs_, warm);
   }
 
   Expected<std::unique_ptr<Session>> LoadLocal(const ModelSource& src) {
@@ -506,6 +508,8 @@ class Runner {
     if (!AllServer(c.on_edge) && !c.head) {
       DEEPEDGE_ASSIGN_OR_RETURN(
           c.head, LoadLocal(ModelSource::FromBytes(ModelFormat::kOnnx, c.split->head)));
+      std::map<std::string, Tensor> warm = GraphInputs();  // unmeasured first run
+      DEEPEDGE_RETURN_IF_ERROR(RunPart(*c.head, warm));
     }
     std::map<std::string, Tensor> values = GraphInputs();
     const Clock::time_point t0 = Clock::now();
