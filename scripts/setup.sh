@@ -18,7 +18,7 @@ PACKAGES=(
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
   time libtorch-dev dataset-fashion-mnist zlib1g-dev
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc
-  chromium iproute2
+  chromium iproute2 clang libclang-rt-14-dev
 )
 
 # Node.js runs ONNX Runtime (npm onnxruntime-node), the reference in tests and benchmarks;

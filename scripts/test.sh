@@ -2,7 +2,8 @@
 # Runs DeepEdge's whole test suite through CTest:
 #   1. the Release tree (build/): every unit and integration test;
 #   2. a sanitizer tree (build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer,
-#      Debug): every unit test again.
+#      Debug): every unit test again;
+#   3. a 20 s libFuzzer smoke run over the KServe v2 request parsers (build-fuzz/, clang).
 # Installs missing Debian packages first (scripts/setup.sh --deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,6 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPEDGE_SANITIZE=O
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+echo "== libFuzzer smoke run: KServe v2 request and response decoders"
+tests/fuzz/smoke.sh 20

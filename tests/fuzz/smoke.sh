@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-20}
 build=${BUILD_DIR:-build-fuzz}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS=-Wno-unknown-warning-option \
   -DDEEPEDGE_FUZZ=ON -DDEEPEDGE_UNIT_TESTS_ONLY=ON -DDEEPEDGE_WITH_OPENCV=OFF >/dev/null
 cmake --build "$build" --target kserve_fuzz -j2
