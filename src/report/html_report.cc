@@ -899,14 +899,22 @@ std::string FormatHtmlReport(std::span<const RunRecord> records, const HtmlRepor
   const std::vector<std::string> labels = RunLabels(records);
   std::vector<Chart> charts;
   std::size_t layers_left_out = 0;
-  LatencyCharts(records, labels, charts);
-  // samples/s compares across batch sizes; other throughput figures only when it is absent.
-  if (MetricCharts(records, labels, "Throughput", {"throughput.samples_per_s"}, charts) == 0) {
-    MetricCharts(records, labels, "Throughput", {"throughput."}, charts);
+  // Accuracy runs time each sample once without warm-up (their records say so): they
+  // feed the accuracy charts only, never the timing and resource ones.
+  std::vector<RunRecord> timed;
+  for (const RunRecord& r : records) {
+    if (r.kind != "eval") timed.push_back(r);
   }
-  MetricCharts(records, labels, "CPU", {"cpu.utilisation"}, charts);
-  MetricCharts(records, labels, "Memory", {"memory.peak"}, charts);
-  MetricCharts(records, labels, "Energy", {"energy.per_inference", "energy.average_power"}, charts);
+  const std::vector<std::string> timed_labels = RunLabels(timed);
+  LatencyCharts(timed, timed_labels, charts);
+  // samples/s compares across batch sizes; other throughput figures only when it is absent.
+  if (MetricCharts(timed, timed_labels, "Throughput", {"throughput.samples_per_s"}, charts) == 0) {
+    MetricCharts(timed, timed_labels, "Throughput", {"throughput."}, charts);
+  }
+  MetricCharts(timed, timed_labels, "CPU", {"cpu.utilisation"}, charts);
+  MetricCharts(timed, timed_labels, "Memory", {"memory.peak"}, charts);
+  MetricCharts(timed, timed_labels, "Energy", {"energy.per_inference", "energy.average_power"},
+               charts);
   AccuracyCharts(records, labels, charts);
   ParetoCharts(records, charts);
   LayerCharts(records, labels, charts, layers_left_out);
