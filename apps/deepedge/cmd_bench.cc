@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <sstream>
 
@@ -47,15 +46,6 @@ struct BenchOptions {
   bool profile_layers = false;
   StoreOptions store;
 };
-
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Exports the default zoo model into the cache once; the zoo is deterministic.
 Expected<std::string> DefaultModelPath() {
@@ -209,7 +199,7 @@ int RunBench(BenchOptions o, AppContext& ctx) {
     }
     BenchRecord rec;
     rec.tool_version = DEEPEDGE_VERSION;
-    rec.timestamp_utc = UtcNow();
+    rec.timestamp_utc = UtcNowIso();
     rec.environment = environment;
     rec.warnings = env_warnings;
     for (std::string& w : ResultWarnings(*result)) rec.warnings.push_back(std::move(w));

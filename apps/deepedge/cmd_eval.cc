@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 
 #include "app.h"
@@ -41,15 +40,6 @@ struct EvalCmdOptions {
 };
 
 constexpr std::size_t kBadSamplesPrinted = 20;
-
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string Percent(double v) {
   char buf[32];
@@ -215,7 +205,7 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   {
     BenchRecord rec;
     rec.tool_version = DEEPEDGE_VERSION;
-    rec.timestamp_utc = UtcNow();
+    rec.timestamp_utc = UtcNowIso();
     rec.environment = environment;
     rec.warnings = EnvironmentWarnings(environment);
     rec.warnings.push_back(
