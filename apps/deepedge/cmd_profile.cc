@@ -203,8 +203,11 @@ int RunProfile(const ProfileOptions& o, AppContext& ctx) {
     }
     if (Status s = WriteFileAtomic(o.json_path, doc.dump(2) + "\n"); !s.ok()) return ReportError(s);
   }
-  ProfileSummary summary{*backend, ctx.backends.Find(*backend)->Version(), o.threads, o.runs,
-                         description, *options, {}, total, as_run, arena};
+  ProfileSummary summary{*backend,    ctx.backends.Find(*backend)->Version(),
+                         o.threads,   o.runs,
+                         description, *options,
+                         {},          total,
+                         as_run,      arena};
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerStats& l = layers[i];
     summary.layers.push_back({l.name, l.type, medians[i], l.output_bytes, l.macs});
