@@ -82,6 +82,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# A private copy of the binary: a rebuild of the tree during the run must not swap it.
+cp "$D" "$WORK/deepedge"
+D=$WORK/deepedge
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 

@@ -11,6 +11,7 @@
 #include "deepedge/file_util.h"
 #include "deepedge/partition.h"
 #include "partition_util.h"
+#include "store_util.h"
 
 namespace deepedge::app {
 namespace {
@@ -29,6 +30,7 @@ struct PartitionOptions {
   int stages = 0;
   std::string json_path;
   MeasureOptions m;
+  StoreOptions store;
 };
 
 json BreakdownJson(const partition::Breakdown& b) {
@@ -225,7 +227,35 @@ int RunPartition(const PartitionOptions& o, AppContext& ctx) {
   if (!o.json_path.empty()) {
     if (Status s = WriteFileAtomic(o.json_path, doc.dump(2) + "\n"); !s.ok()) return ReportError(s);
   }
-  return 0;
+  if (o.store.disabled) return 0;
+  // The stored run: each plan's predicted breakdown as split.<plan>@<link>.<component>
+  // (the report stacks them per link), the whole plan document as details.
+  Expected<RunRecord> run = NewModelRun(o.store, *src, "partition", "planner", DEEPEDGE_VERSION);
+  if (!run) return ReportError(run.status().WithContext("run not stored"));
+  char link_name[96];
+  std::snprintf(link_name, sizeof link_name, "up %.3g MB/s, down %.3g MB/s, RTT %.0f ms", *up / 1e6,
+                *down / 1e6, o.rtt_ms);
+  run->config["link"] = link_name;
+  run->config["objective"] = o.objective;
+  run->config["server_load"] = std::to_string(o.server_load);
+  for (const auto& [name, b] : {std::pair{"chosen", plan.cost}, std::pair{"all-edge", all_edge},
+                                std::pair{"all-server", all_server}}) {
+    const std::string prefix = std::string("split.") + name + "@" + link_name + ".";
+    for (const auto& [component, ms] :
+         {std::pair{"edge", b.edge_ms}, std::pair{"upload", b.upload_ms},
+          std::pair{"server", b.server_ms}, std::pair{"download", b.download_ms},
+          std::pair{"rtt", b.rtt_ms}}) {
+      run->metrics.push_back({prefix + component, ms, "ms", true, {}, {}});
+    }
+  }
+  run->metrics.push_back({"partition.speedup_over_all_edge",
+                          all_edge.total_ms / plan.cost.total_ms,
+                          "x",
+                          true,
+                          {},
+                          {}});
+  run->details_json = doc.dump();
+  return StoreRuns(o.store, std::span<const RunRecord>(&*run, 1));
 }
 
 }  // namespace
@@ -253,6 +283,7 @@ void AddPartitionCommand(CLI::App& app, AppContext& ctx) {
                   "Plan a pipeline over N devices like the edge instead (throughput)");
   cmd->add_option("--json", o.json_path, "Write the plan as JSON (input of deepedge split)");
   AddMeasureOptions(cmd, o.m);
+  AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunPartition(o, ctx); });
 }
 

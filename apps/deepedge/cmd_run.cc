@@ -34,7 +34,9 @@
 #include "deepedge/file_util.h"
 #include "deepedge/partition.h"
 #include "deepedge/remote.h"
+#include "deepedge/stats.h"
 #include "partition_util.h"
+#include "store_util.h"
 
 namespace deepedge::app {
 namespace {
@@ -58,6 +60,7 @@ struct RunOptions {
   bool per_query = false;
   std::uint64_t seed = 42;
   MeasureOptions measure;
+  StoreOptions store;
 };
 
 // One way of running the model: the layers on the device, the rest on the server.
@@ -168,8 +171,8 @@ class Runner {
         if (left > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(left));
       }
     }
-    Report(records);
-    return 0;
+    if (int rc = Report(records); rc != 0) return rc;
+    return StoreRun(records);
   }
 
  private:
@@ -613,7 +616,8 @@ class Runner {
     return v[v.size() / 2];
   }
 
-  void Report(const std::vector<QueryRecord>& records) {
+  // Prints the per-plan medians and writes --json; returns the exit status.
+  int Report(const std::vector<QueryRecord>& records) {
     std::map<std::string, std::vector<const QueryRecord*>> by;
     for (const QueryRecord& r : records) by[r.mode + " | " + r.plan].push_back(&r);
     std::printf("%s on %s: %zu queries, all completed\n", stem_.c_str(), o_.server.c_str(),
@@ -661,7 +665,7 @@ class Runner {
                     c.label.c_str(), c.max_abs_diff);
     for (const Switch& s : switches_)
       std::printf("query %d: %s -> %s: %s\n", s.query, s.from.c_str(), s.to.c_str(), s.why.c_str());
-    if (o_.json_path.empty()) return;
+    if (o_.json_path.empty()) return 0;
     nlohmann::json j;
     j["schema"] = "deepedge.run";
     j["schema_version"] = 1;
@@ -704,7 +708,65 @@ class Runner {
                       {"rtt_ms", est_.rtt_ms},
                       {"device_time_factor", est_.device_factor},
                       {"server_time_factor", est_.server_factor}};
-    if (Status s = WriteFileAtomic(o_.json_path, j.dump(2) + "\n"); !s.ok()) ReportError(s);
+    if (Status s = WriteFileAtomic(o_.json_path, j.dump(2) + "\n"); !s.ok()) return ReportError(s);
+    return 0;
+  }
+
+  // The results store's record of this run (kind "run"): end-to-end latency per query,
+  // how many queries ran where, and each mode and plan's median breakdown as
+  // split.<mode> <plan>@<server>.<component> in ms.
+  int StoreRun(const std::vector<QueryRecord>& records) {
+    if (o_.store.disabled) return 0;
+    const Backend* local = ctx_.backends.Find(backend_);
+    Expected<RunRecord> run =
+        NewModelRun(o_.store, source_, "run", backend_, local ? local->Version() : "");
+    if (!run) return ReportError(run.status().WithContext("run not stored"));
+    run->config["server"] = o_.server;
+    run->config["split"] = o_.split;
+    run->config["queries"] = std::to_string(records.size());
+    run->config["link"] = o_.server;
+    std::map<std::string, std::vector<const QueryRecord*>> by;
+    std::map<std::string, int> per_mode;
+    for (const QueryRecord& r : records) {
+      run->latency_samples_ms.push_back(r.total_ms);
+      by[r.mode + " " + r.plan].push_back(&r);
+      ++per_mode[r.mode];
+    }
+    const Summary total = Summarize(run->latency_samples_ms);
+    run->metrics.push_back(
+        {"latency.p50", total.p50, "ms", false,
+         total.median_ci_valid ? std::optional(total.median_ci_low) : std::nullopt,
+         total.median_ci_valid ? std::optional(total.median_ci_high) : std::nullopt});
+    run->metrics.push_back({"latency.mean", total.mean, "ms", false, {}, {}});
+    run->metrics.push_back({"latency.p99", total.p99, "ms", false, {}, {}});
+    for (const auto& [mode, n] : per_mode) {
+      run->metrics.push_back(
+          {"run.queries_" + mode, static_cast<double>(n), "queries", false, {}, {}});
+    }
+    for (const auto& [key, rs] : by) {
+      auto med = [&rs](auto f) {
+        std::vector<double> v;
+        for (const QueryRecord* r : rs) v.push_back(std::max(0.0, f(*r)));
+        return Median(v);
+      };
+      const std::string prefix = "split." + key + "@" + o_.server + ".";
+      for (const auto& [component, value] :
+           {std::pair{"head", med([](const QueryRecord& r) { return r.head_ms; })},
+            std::pair{"serialization",
+                      med([](const QueryRecord& r) { return r.serialize_ms + r.deserialize_ms; })},
+            std::pair{"upload", med([](const QueryRecord& r) { return r.upload_ms; })},
+            std::pair{"server_queue", med([](const QueryRecord& r) { return r.server_queue_ms; })},
+            std::pair{"server", med([](const QueryRecord& r) { return r.server_compute_ms; })},
+            std::pair{"download", med([](const QueryRecord& r) { return r.download_ms; })},
+            std::pair{"local", med([](const QueryRecord& r) { return r.local_ms; })}}) {
+        run->metrics.push_back({prefix + component, value, "ms", false, {}, {}});
+      }
+    }
+    for (const Switch& sw : switches_) {
+      run->warnings.push_back("query " + std::to_string(sw.query) + ": moved from " + sw.from +
+                              " to " + sw.to + ": " + sw.why);
+    }
+    return StoreRuns(o_.store, std::span<const RunRecord>(&*run, 1));
   }
 
   AppContext& ctx_;
@@ -763,6 +825,7 @@ void AddRunCommand(CLI::App& app, AppContext& ctx) {
   cmd->add_flag("--per-query", o.per_query, "Print one line per query");
   cmd->add_option("--seed", o.seed, "Seed of the random inputs");
   AddMeasureOptions(cmd, o.measure);
+  AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] {
     Runner runner(ctx, o);
     ctx.exit_code = runner.Main();

@@ -251,18 +251,29 @@ int StoreBenchRecords(const StoreOptions& o, const std::vector<BenchRecord>& rec
   return StoreRuns(o, runs);
 }
 
+Expected<RunRecord> NewModelRun(const StoreOptions& o, const ModelSource& source,
+                                const std::string& kind, const std::string& backend,
+                                const std::string& backend_version) {
+  Expected<ModelInfo> info = DescribeModel(source);
+  if (!info) return info.status();
+  Expected<ModelRecord> model = MakeModelRecord(source, *info);
+  if (!model) return model.status();
+  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, DEEPEDGE_BUILD_TYPE);
+  RunRecord r = Head(kind, UtcNowIso(), MakeDeviceRecord(env, o.device), backend, backend_version,
+                     *model, ModelPrecision(*info));
+  r.warnings = EnvironmentWarnings(env);
+  r.details_json = nlohmann::json({{"model_path", model->path}}).dump();
+  return r;
+}
+
 int StoreProfileRun(const StoreOptions& o, const ModelSource& source, const ProfileSummary& p) {
   if (o.disabled) return 0;
-  Expected<ModelInfo> info = DescribeModel(source);
-  Expected<ModelRecord> model =
-      info ? MakeModelRecord(source, *info) : Expected<ModelRecord>(info.status());
-  if (!model) {
-    (void)ReportError(model.status().WithContext("run not stored"));
+  Expected<RunRecord> head = NewModelRun(o, source, "profile", p.backend, p.backend_version);
+  if (!head) {
+    (void)ReportError(head.status().WithContext("run not stored"));
     return kExitFailure;
   }
-  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, DEEPEDGE_BUILD_TYPE);
-  RunRecord r = Head("profile", UtcNowIso(), MakeDeviceRecord(env, o.device), p.backend,
-                     p.backend_version, *model, ModelPrecision(*info));
+  RunRecord& r = *head;
   r.config["threads"] = std::to_string(p.threads);
   r.config["runs"] = std::to_string(p.runs);
   r.config["input"] = p.input;
@@ -274,8 +285,6 @@ int StoreProfileRun(const StoreOptions& o, const ModelSource& source, const Prof
     AddMetric(r, "memory.arena", static_cast<double>(*p.arena_bytes) / (1 << 20), "MiB");
   }
   r.layers = p.layers;
-  r.warnings = EnvironmentWarnings(env);
-  r.details_json = nlohmann::json({{"model_path", model->path}}).dump();
   return StoreRuns(o, std::span<const RunRecord>(&r, 1));
 }
 

@@ -80,4 +80,12 @@ struct ProfileSummary {
 };
 int StoreProfileRun(const StoreOptions& o, const ModelSource& source, const ProfileSummary& p);
 
+// A record of `kind` for a run of `source` on this machine, ready for its metrics: tool
+// version, time, device (o.device or the host name), backend, model with its precision,
+// the environment's warnings and details_json {"model_path"}. Fails when the model
+// cannot be described.
+Expected<RunRecord> NewModelRun(const StoreOptions& o, const ModelSource& source,
+                                const std::string& kind, const std::string& backend,
+                                const std::string& backend_version);
+
 }  // namespace deepedge::app
