@@ -22,10 +22,13 @@
 # Nothing is downloaded. A step that fails is reported and the suite goes on; the exit status
 # is then 1.
 set -uo pipefail
+# Paths the caller gives are relative to where it stands, not to the repository.
+REPORT=$(realpath -m "${1:-deepedge-report.html}")
+[ -n "${DEEPEDGE_STORE:-}" ] && DEEPEDGE_STORE=$(realpath -m "$DEEPEDGE_STORE")
+[ -n "${DEEPEDGE:-}" ] && DEEPEDGE=$(realpath -m "$DEEPEDGE")
 cd "$(dirname "$0")/.."
 
 D=${DEEPEDGE:-build/apps/deepedge/deepedge}
-REPORT=${1:-deepedge-report.html}
 SECONDS_MIN=${DEEPEDGE_SUITE_SECONDS:-2}
 DATA=/usr/share/datasets/fashion-mnist
 if [ ! -x "$D" ]; then
