@@ -223,12 +223,14 @@ struct VecOf {
 };
 
 // C[MR x NR] = alpha * A_strip * B_strip + beta * C (beta == 0: C not read).
-// a: kc groups of MR floats; b: kc groups of NR = W * NV floats.
-template <int MR, int W, int NV>
+// b: kc groups of NR = W * NV floats. a: kc groups of MR floats (packed), or with
+// kRowsA MR rows of kc floats, lda apart (unpacked: as the Winograd transform writes it;
+// the broadcasts read MR sequential streams, which costs about the same from cache).
+template <int MR, int W, int NV, bool kRowsA = false>
 __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* __restrict a,
                                                            const float* __restrict b,
                                                            float* __restrict c, i64 ldc,
-                                                           float alpha, float beta) {
+                                                           float alpha, float beta, i64 lda = 0) {
   using V = typename VecOf<W>::type;
   V acc[MR][NV];
   for (int i = 0; i < MR; ++i)
@@ -237,10 +239,10 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
     V bv[NV];
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
     for (int i = 0; i < MR; ++i) {
-      const V av = V{} + a[i];
+      const V av = V{} + (kRowsA ? a[i * lda] : a[i]);
       for (int j = 0; j < NV; ++j) acc[i][j] += av * bv[j];
     }
-    a += MR;
+    a += kRowsA ? 1 : MR;
     b += W * NV;
   }
   const V va = V{} + alpha;
@@ -272,11 +274,14 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
 
 using MicroKernelFn = void (*)(i64 kc, const float* a, const float* b, float* c, i64 ldc,
                                float alpha, float beta);
+using MicroKernelRowsAFn = void (*)(i64 kc, const float* a, i64 lda, const float* b, float* c,
+                                    i64 ldc, float alpha, float beta);
 
 struct MicroKernel {
   int mr;
   int nr;
   MicroKernelFn fn;
+  MicroKernelRowsAFn fn_rows_a;
   const char* name;
 };
 
@@ -293,6 +298,10 @@ void MicroKernelGeneric(i64 kc, const float* a, const float* b, float* c, i64 ld
                         float beta) {
   MicroKernelBody<kGenericMr, 4, 2>(kc, a, b, c, ldc, alpha, beta);
 }
+void MicroKernelGenericRowsA(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc,
+                             float alpha, float beta) {
+  MicroKernelBody<kGenericMr, 4, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
+}
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DEEPEDGE_NN_X86 1
@@ -301,10 +310,20 @@ __attribute__((target("avx512f"))) void MicroKernelAvx512(i64 kc, const float* a
                                                           float beta) {
   MicroKernelBody<14, 16, 2>(kc, a, b, c, ldc, alpha, beta);
 }
+__attribute__((target("avx512f"))) void MicroKernelAvx512RowsA(i64 kc, const float* a, i64 lda,
+                                                               const float* b, float* c, i64 ldc,
+                                                               float alpha, float beta) {
+  MicroKernelBody<14, 16, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
+}
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a, const float* b,
                                                          float* c, i64 ldc, float alpha,
                                                          float beta) {
   MicroKernelBody<6, 8, 2>(kc, a, b, c, ldc, alpha, beta);
+}
+__attribute__((target("avx2,fma"))) void MicroKernelAvx2RowsA(i64 kc, const float* a, i64 lda,
+                                                              const float* b, float* c, i64 ldc,
+                                                              float alpha, float beta) {
+  MicroKernelBody<6, 8, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
 #endif
 
@@ -315,13 +334,13 @@ const std::vector<MicroKernel>& AvailableMicroKernels() {
 #ifdef DEEPEDGE_NN_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
-      v.push_back(MicroKernel{14, 32, MicroKernelAvx512, "avx512 14x32"});
+      v.push_back(MicroKernel{14, 32, MicroKernelAvx512, MicroKernelAvx512RowsA, "avx512 14x32"});
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      v.push_back(MicroKernel{6, 16, MicroKernelAvx2, "avx2 6x16"});
+      v.push_back(MicroKernel{6, 16, MicroKernelAvx2, MicroKernelAvx2RowsA, "avx2 6x16"});
     }
 #endif
-    v.push_back(MicroKernel{kGenericMr, 8, MicroKernelGeneric,
+    v.push_back(MicroKernel{kGenericMr, 8, MicroKernelGeneric, MicroKernelGenericRowsA,
                             kGenericMr == 8 ? "generic 8x8" : "generic 4x8"});
     return v;
   }();
@@ -603,6 +622,11 @@ void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::
 
 const char* SgemmKernelName() {
   return SelectMicroKernel().name;
+}
+
+SgemmMicroKernel CurrentSgemmMicroKernel() {
+  const MicroKernel& k = SelectMicroKernel();
+  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a};
 }
 
 std::vector<std::string> SgemmKernelNames() {

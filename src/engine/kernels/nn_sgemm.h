@@ -25,6 +25,20 @@ void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::
            std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
            std::int64_t ldb, float beta, float* c, std::int64_t ldc);
 
+// The register-blocked micro-kernel behind Sgemm, for callers that lay out B in its
+// packed form themselves and so skip Sgemm's packing (the Winograd convolution):
+// fn(kc, a, lda, b, c, ldc, alpha, beta) sets c[mr x nr] (row stride ldc) to
+// alpha * A * B + beta * c, where A is mr rows of kc floats, lda apart, b holds kc
+// groups of nr floats (row p of an nr-column strip of B), and beta == 0 means c is not
+// read. Stateless and thread-safe; the value stays valid for the process.
+struct SgemmMicroKernel {
+  int mr;
+  int nr;
+  void (*fn)(std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
+             std::int64_t ldc, float alpha, float beta);
+};
+SgemmMicroKernel CurrentSgemmMicroKernel();
+
 // "avx512 14x32", "avx2 6x16", "generic 4x8": the micro-kernel this CPU runs.
 const char* SgemmKernelName();
 

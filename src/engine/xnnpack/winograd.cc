@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 #include "engine/kernels/nn_sgemm.h"
@@ -11,6 +12,7 @@ namespace deepedge::engine::xnn {
 namespace {
 
 constexpr std::size_t kLanes = 16;  // channels per step of the transforms
+constexpr std::size_t kKc = 256;    // depth of one micro-kernel call (cache blocking)
 
 // The transforms run over blocks of 16 channels held in fixed-size arrays, which the
 // compiler vectorises; target_clones builds them for AVX-512 and AVX2 too.
@@ -20,12 +22,15 @@ struct Geometry {
   std::size_t h, w, c, tiles_y, tiles_x, pad_top, pad_left;
 };
 
-// V[xi][t - t0][c] = (B^T d B)[xi] for the 4x4 input tile d of each tile t in [t0, t1).
+// 16 channels in one vector (four on SSE, two on AVX2, one on AVX-512).
+typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float))));
+
+// The transformed inputs V = B^T d B of the 4x4 input tiles d of tiles [t0, t1): element
+// (tile t, channel c) of product matrix xi goes to v[xi * xi_stride + (t - base) * C + c].
 DEEPEDGE_WINOGRAD_CLONES
-void InputTransform(const float* in, const Geometry& g, std::size_t t0, std::size_t t1,
-                    const float* zeros, float* v) {
-  const std::size_t tb = t1 - t0, c = g.c, per_image = g.tiles_y * g.tiles_x;
-  const std::size_t stride = tb * c;  // between the 16 matrices
+void InputTransform(const float* in, const Geometry& g, std::size_t base, std::size_t t0,
+                    std::size_t t1, const float* zeros, float* v, std::size_t xi_stride) {
+  const std::size_t c = g.c, per_image = g.tiles_y * g.tiles_x;
   for (std::size_t t = t0; t < t1; ++t) {
     const std::size_t img = t / per_image, ty = (t % per_image) / g.tiles_x, tx = t % g.tiles_x;
     const std::ptrdiff_t y0 =
@@ -45,75 +50,102 @@ void InputTransform(const float* in, const Geometry& g, std::size_t t0, std::siz
                               : zeros;
       }
     }
-    float* dst = v + (t - t0) * c;
+    float* dst = v + (t - base) * c;
     for (std::size_t cb = 0; cb < c; cb += kLanes) {
       const std::size_t nl = std::min(kLanes, c - cb);
-      float d[16][kLanes] = {};
-      for (std::size_t q = 0; q < 16; ++q) std::memcpy(d[q], p[q] + cb, nl * sizeof(float));
-      float r[16][kLanes];
+      Lanes d[16];
+      for (std::size_t q = 0; q < 16; ++q) {
+        if (nl == kLanes) {
+          std::memcpy(&d[q], p[q] + cb, sizeof(Lanes));
+        } else {
+          d[q] = Lanes{};
+          std::memcpy(&d[q], p[q] + cb, nl * sizeof(float));
+        }
+      }
+      Lanes r[16];
       for (std::size_t j = 0; j < 4; ++j) {
-        for (std::size_t l = 0; l < kLanes; ++l) {
-          r[0 + j][l] = d[0 + j][l] - d[8 + j][l];
-          r[4 + j][l] = d[4 + j][l] + d[8 + j][l];
-          r[8 + j][l] = d[8 + j][l] - d[4 + j][l];
-          r[12 + j][l] = d[4 + j][l] - d[12 + j][l];
-        }
+        r[0 + j] = d[0 + j] - d[8 + j];
+        r[4 + j] = d[4 + j] + d[8 + j];
+        r[8 + j] = d[8 + j] - d[4 + j];
+        r[12 + j] = d[4 + j] - d[12 + j];
       }
-      float o[16][kLanes];
+      Lanes o[16];
       for (std::size_t i = 0; i < 4; ++i) {
-        for (std::size_t l = 0; l < kLanes; ++l) {
-          o[i * 4 + 0][l] = r[i * 4 + 0][l] - r[i * 4 + 2][l];
-          o[i * 4 + 1][l] = r[i * 4 + 1][l] + r[i * 4 + 2][l];
-          o[i * 4 + 2][l] = r[i * 4 + 2][l] - r[i * 4 + 1][l];
-          o[i * 4 + 3][l] = r[i * 4 + 1][l] - r[i * 4 + 3][l];
+        o[i * 4 + 0] = r[i * 4 + 0] - r[i * 4 + 2];
+        o[i * 4 + 1] = r[i * 4 + 1] + r[i * 4 + 2];
+        o[i * 4 + 2] = r[i * 4 + 2] - r[i * 4 + 1];
+        o[i * 4 + 3] = r[i * 4 + 1] - r[i * 4 + 3];
+      }
+      // Fixed-size copies for whole vectors: a variable length becomes `rep movs`,
+      // whose start-up cost was half of this transform's time.
+      if (nl == kLanes) {
+        for (std::size_t q = 0; q < 16; ++q)
+          std::memcpy(dst + q * xi_stride + cb, &o[q], sizeof(Lanes));
+      } else {
+        for (std::size_t q = 0; q < 16; ++q) {
+          std::memcpy(dst + q * xi_stride + cb, &o[q], nl * sizeof(float));
         }
       }
-      for (std::size_t q = 0; q < 16; ++q) std::memcpy(dst + q * stride + cb, o[q], nl * 4);
     }
   }
 }
 
-// out tile = A^T m A + bias, clamped, for each tile t in [t0, t1); m is M[xi][t - t0][k].
+// out tile = A^T m A + bias, clamped, for each tile t in [t0, t1); element (tile t,
+// channel j) of product xi is m[xi * xi_stride + (t - base) * ldm + j].
 DEEPEDGE_WINOGRAD_CLONES
-void OutputTransform(const float* m, const Geometry& g, std::size_t k, std::size_t out_h,
-                     std::size_t out_w, std::size_t t0, std::size_t t1, const float* bias, float lo,
-                     float hi, float* out) {
-  const std::size_t tb = t1 - t0, per_image = g.tiles_y * g.tiles_x;
-  const std::size_t stride = tb * k;
+void OutputTransform(const float* m, const Geometry& g, std::size_t k, std::size_t ldm,
+                     std::size_t xi_stride, std::size_t out_h, std::size_t out_w, std::size_t base,
+                     std::size_t t0, std::size_t t1, const float* bias, float lo, float hi,
+                     float* out) {
+  const std::size_t per_image = g.tiles_y * g.tiles_x;
+  const Lanes vlo = Lanes{} + lo, vhi = Lanes{} + hi;
   for (std::size_t t = t0; t < t1; ++t) {
     const std::size_t img = t / per_image, ty = (t % per_image) / g.tiles_x, tx = t % g.tiles_x;
     const std::size_t oy = ty * 2, ox = tx * 2;
     const bool row1 = oy + 1 < out_h, col1 = ox + 1 < out_w;
     float* y00 = out + ((img * out_h + oy) * out_w + ox) * k;
     float* y10 = y00 + out_w * k;
-    const float* src = m + (t - t0) * k;
+    const float* src = m + (t - base) * ldm;
     for (std::size_t kb = 0; kb < k; kb += kLanes) {
+      // ldm is a multiple of kLanes: a full vector load past k stays inside the row.
       const std::size_t nl = std::min(kLanes, k - kb);
-      float a[16][kLanes] = {};
-      for (std::size_t q = 0; q < 16; ++q) std::memcpy(a[q], src + q * stride + kb, nl * 4);
-      float b[kLanes] = {};
-      std::memcpy(b, bias + kb, nl * 4);
-      float s[8][kLanes];  // A^T a: two rows of four
+      Lanes a[16];
+      for (std::size_t q = 0; q < 16; ++q)
+        std::memcpy(&a[q], src + q * xi_stride + kb, sizeof(Lanes));
+      Lanes b;
+      if (nl == kLanes) {
+        std::memcpy(&b, bias + kb, sizeof(Lanes));
+      } else {
+        b = Lanes{};
+        std::memcpy(&b, bias + kb, nl * sizeof(float));
+      }
+      Lanes s[8];  // A^T a: two rows of four
       for (std::size_t j = 0; j < 4; ++j) {
-        for (std::size_t l = 0; l < kLanes; ++l) {
-          s[j][l] = a[j][l] + a[4 + j][l] + a[8 + j][l];
-          s[4 + j][l] = a[4 + j][l] - a[8 + j][l] - a[12 + j][l];
-        }
+        s[j] = a[j] + a[4 + j] + a[8 + j];
+        s[4 + j] = a[4 + j] - a[8 + j] - a[12 + j];
       }
-      float y[4][kLanes];
+      Lanes y[4];
       for (std::size_t r = 0; r < 2; ++r) {
-        for (std::size_t l = 0; l < kLanes; ++l) {
-          const float v0 = s[r * 4 + 0][l] + s[r * 4 + 1][l] + s[r * 4 + 2][l] + b[l];
-          const float v1 = s[r * 4 + 1][l] - s[r * 4 + 2][l] - s[r * 4 + 3][l] + b[l];
-          y[r * 2 + 0][l] = std::min(std::max(v0, lo), hi);
-          y[r * 2 + 1][l] = std::min(std::max(v1, lo), hi);
-        }
+        const Lanes v0 = s[r * 4 + 0] + s[r * 4 + 1] + s[r * 4 + 2] + b;
+        const Lanes v1 = s[r * 4 + 1] - s[r * 4 + 2] - s[r * 4 + 3] + b;
+        y[r * 2 + 0] = v0 < vlo ? vlo : (v0 > vhi ? vhi : v0);
+        y[r * 2 + 1] = v1 < vlo ? vlo : (v1 > vhi ? vhi : v1);
       }
-      std::memcpy(y00 + kb, y[0], nl * 4);
-      if (col1) std::memcpy(y00 + k + kb, y[1], nl * 4);
-      if (row1) {
-        std::memcpy(y10 + kb, y[2], nl * 4);
-        if (col1) std::memcpy(y10 + k + kb, y[3], nl * 4);
+      if (nl == kLanes) {
+        std::memcpy(y00 + kb, &y[0], sizeof(Lanes));
+        if (col1) std::memcpy(y00 + k + kb, &y[1], sizeof(Lanes));
+        if (row1) {
+          std::memcpy(y10 + kb, &y[2], sizeof(Lanes));
+          if (col1) std::memcpy(y10 + k + kb, &y[3], sizeof(Lanes));
+        }
+      } else {
+        const std::size_t bytes = nl * sizeof(float);
+        std::memcpy(y00 + kb, &y[0], bytes);
+        if (col1) std::memcpy(y00 + k + kb, &y[1], bytes);
+        if (row1) {
+          std::memcpy(y10 + kb, &y[2], bytes);
+          if (col1) std::memcpy(y10 + k + kb, &y[3], bytes);
+        }
       }
     }
   }
@@ -125,11 +157,15 @@ Winograd3x3::Winograd3x3(const float* filter, const float* bias, std::size_t c_i
                          std::size_t c_out, float out_min, float out_max)
     : c_in_(c_in),
       c_out_(c_out),
-      u_(16 * c_in * c_out),
+      uk_(nn::CurrentSgemmMicroKernel()),
+      n_strips_((c_out + static_cast<std::size_t>(uk_.nr) - 1) / static_cast<std::size_t>(uk_.nr)),
+      u_(16 * n_strips_ * c_in * static_cast<std::size_t>(uk_.nr), 0.0f),
       bias_(bias, bias + c_out),
       out_min_(out_min),
       out_max_(out_max) {
-  // U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], in double.
+  const std::size_t nr = static_cast<std::size_t>(uk_.nr);
+  // U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], in double, stored
+  // as the micro-kernel's column strips (columns past C_out stay zero).
   for (std::size_t k = 0; k < c_out; ++k) {
     for (std::size_t c = 0; c < c_in; ++c) {
       double g[3][3];
@@ -147,7 +183,8 @@ Winograd3x3::Winograd3x3(const float* filter, const float* bias, std::size_t c_i
         const double u[4] = {gg[i][0], 0.5 * (gg[i][0] + gg[i][1] + gg[i][2]),
                              0.5 * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
         for (std::size_t j = 0; j < 4; ++j) {
-          u_[((i * 4 + j) * c_in + c) * c_out + k] = static_cast<float>(u[j]);
+          const std::size_t xi = i * 4 + j;
+          u_[((xi * n_strips_ + k / nr) * c_in + c) * nr + k % nr] = static_cast<float>(u[j]);
         }
       }
     }
@@ -160,41 +197,63 @@ void Winograd3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::s
   const Geometry g{h, w, c_in_, (out_h + 1) / 2, (out_w + 1) / 2, pad_top, pad_left};
   const std::size_t tiles = n * g.tiles_y * g.tiles_x;
   if (tiles == 0) return;
-  // Tiles go in chunks whose transformed inputs and products stay in the caches
-  // (about 4 MiB), but not so small that SGEMM's packing of the weights dominates.
-  const std::size_t per_tile = 16 * (c_in_ + c_out_) * sizeof(float);
-  const std::size_t max_tb = std::max<std::size_t>(32, (std::size_t{4} << 20) / per_tile);
-  const std::size_t threads = ctx != nullptr ? static_cast<std::size_t>(ctx->threads()) : 1;
-  std::size_t chunks = (tiles + max_tb - 1) / max_tb;
-  if (threads > 1 && chunks < threads && tiles >= 64 * threads) chunks = threads;
-  const std::size_t tb = (tiles + chunks - 1) / chunks;
-  chunks = (tiles + tb - 1) / tb;
+  const std::size_t mr = static_cast<std::size_t>(uk_.mr), nr = static_cast<std::size_t>(uk_.nr);
+  // Rows of M: whole column strips, rounded up to whole vectors of the output transform.
+  const std::size_t ldm = (n_strips_ * nr + kLanes - 1) / kLanes * kLanes;
+  // Tiles go in chunks whose transformed inputs and products stay in the caches (about
+  // 2 MiB); a whole layer in one chunk when it fits, so the filter streams once.
+  const std::size_t per_tile = 16 * (c_in_ + ldm) * sizeof(float);
+  const std::size_t strips_total = (tiles + mr - 1) / mr;
+  const std::size_t strips_per_chunk =
+      std::min(strips_total, std::max<std::size_t>(1, (std::size_t{2} << 20) / (per_tile * mr)));
+  const std::size_t chunk_tiles = strips_per_chunk * mr;
+  thread_local std::vector<float> v_buf, m_buf;
+  if (v_buf.size() < 16 * chunk_tiles * c_in_) v_buf.resize(16 * chunk_tiles * c_in_);
+  if (m_buf.size() < 16 * chunk_tiles * ldm) m_buf.resize(16 * chunk_tiles * ldm);
+  float* const v = v_buf.data();
+  float* const m = m_buf.data();
   const std::vector<float> zeros(c_in_, 0.0f);
 
-  auto run_chunk = [&](std::size_t chunk, KernelContext* gemm_ctx) {
-    thread_local std::vector<float> v, m;
-    const std::size_t t0 = chunk * tb, t1 = std::min(tiles, t0 + tb), nt = t1 - t0;
-    if (v.size() < 16 * nt * c_in_) v.resize(16 * nt * c_in_);
-    if (m.size() < 16 * nt * c_out_) m.resize(16 * nt * c_out_);
-    InputTransform(in, g, t0, t1, zeros.data(), v.data());
-    for (std::size_t xi = 0; xi < 16; ++xi) {
-      nn::Sgemm(gemm_ctx, false, false, static_cast<std::int64_t>(nt),
-                static_cast<std::int64_t>(c_out_), static_cast<std::int64_t>(c_in_), 1.0f,
-                v.data() + xi * nt * c_in_, static_cast<std::int64_t>(c_in_),
-                u_.data() + xi * c_in_ * c_out_, static_cast<std::int64_t>(c_out_), 0.0f,
-                m.data() + xi * nt * c_out_, static_cast<std::int64_t>(c_out_));
+  auto parallel = [ctx](std::size_t count,
+                        const std::function<void(std::size_t, std::size_t)>& fn) {
+    if (ctx != nullptr && ctx->threads() > 1 && count > 1) {
+      ctx->ParallelFor(count, fn);
+    } else {
+      fn(0, count);
     }
-    OutputTransform(m.data(), g, c_out_, out_h, out_w, t0, t1, bias_.data(), out_min_, out_max_,
-                    out);
   };
-  if (threads > 1 && chunks >= threads) {
-    // One chunk per task, each on one thread.
-    ctx->ParallelFor(chunks, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) run_chunk(i, nullptr);
+  for (std::size_t t0 = 0; t0 < tiles; t0 += chunk_tiles) {
+    const std::size_t nt = std::min(chunk_tiles, tiles - t0);
+    const std::size_t ms = (nt + mr - 1) / mr;
+    const std::size_t v_xi = ms * mr * c_in_;  // between the 16 matrices of V
+    const std::size_t m_xi = ms * mr * ldm;    // and of M
+    parallel(nt, [&](std::size_t a0, std::size_t a1) {
+      InputTransform(in, g, t0, t0 + a0, t0 + a1, zeros.data(), v, v_xi);
     });
-  } else {
-    // Few chunks: the products use the threads.
-    for (std::size_t i = 0; i < chunks; ++i) run_chunk(i, ctx);
+    // Rows past the last tile of the last strip: zero, so the products stay finite.
+    for (std::size_t xi = 0; xi < 16; ++xi) {
+      std::fill(v + xi * v_xi + nt * c_in_, v + (xi + 1) * v_xi, 0.0f);
+    }
+    // M[xi] = V[xi] * U[xi], one (xi, column strip) pair per task.
+    parallel(16 * n_strips_, [&](std::size_t p0, std::size_t p1) {
+      for (std::size_t p = p0; p < p1; ++p) {
+        const std::size_t xi = p / n_strips_, js = p % n_strips_;
+        const float* b = u_.data() + (xi * n_strips_ + js) * c_in_ * nr;
+        for (std::size_t k0 = 0; k0 < c_in_; k0 += kKc) {
+          const std::size_t kc = std::min(kKc, c_in_ - k0);
+          for (std::size_t s = 0; s < ms; ++s) {
+            const float* a = v + xi * v_xi + s * mr * c_in_ + k0;
+            float* c = m + xi * m_xi + s * mr * ldm + js * nr;
+            uk_.fn(static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(c_in_), b + k0 * nr,
+                   c, static_cast<std::int64_t>(ldm), 1.0f, k0 == 0 ? 0.0f : 1.0f);
+          }
+        }
+      }
+    });
+    parallel(nt, [&](std::size_t a0, std::size_t a1) {
+      OutputTransform(m, g, c_out_, ldm, m_xi, out_h, out_w, t0, t0 + a0, t0 + a1, bias_.data(),
+                      out_min_, out_max_, out);
+    });
   }
 }
 
@@ -205,7 +264,7 @@ bool WinogradPays(std::size_t c_in, std::size_t c_out, std::size_t tiles) {
 bool WinogradEnabled() {
   static const bool enabled = [] {
     const char* e = std::getenv("DEEPEDGE_WINOGRAD");
-    return e != nullptr && std::string_view(e) == "on";
+    return e == nullptr || std::string_view(e) != "off";
   }();
   return enabled;
 }

@@ -3,18 +3,20 @@
 // For 3x3 convolutions with stride 1, dilation 1 and one group, the F(2x2, 3x3)
 // algorithm computes each 2x2 output tile from a 4x4 input tile with 16 products
 // instead of 36: the work becomes 16 matrix products [tiles x C_in] x [C_in x C_out]
-// (2.25x fewer multiply-adds), done with the engine's SGEMM, between an input and an
-// output transform. The 2022 XNNPACK runs these convolutions as direct (indirect
-// GEMM) convolutions only, which is where the engine lost most to ONNX Runtime on
-// ResNet-style networks (see WinogradEnabled for why it is opt-in). Rounding differs
-// from the direct form by a few ulps per product (the transforms only add, subtract
-// and halve).
+// (2.25x fewer multiply-adds), between an input and an output transform. The 2022
+// XNNPACK runs these convolutions as direct (indirect GEMM) convolutions only, which is
+// where the engine lost most to ONNX Runtime on ResNet-style networks. The products
+// run on the engine's SGEMM micro-kernel directly: the filter is transformed and packed
+// into its column strips once, and the input transform writes its row strips, so
+// nothing is packed per call. Rounding differs from the direct form by a few ulps per
+// product (the transforms only add, subtract and halve).
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/nn_sgemm.h"
 
 namespace deepedge::engine::xnn {
 
@@ -38,7 +40,9 @@ class Winograd3x3 {
 
  private:
   std::size_t c_in_, c_out_;
-  std::vector<float> u_;  // transformed filter: [16][C_in][C_out]
+  nn::SgemmMicroKernel uk_;  // chosen at construction; the packing follows its mr, nr
+  std::size_t n_strips_;     // column strips of nr output channels
+  std::vector<float> u_;     // transformed filter, packed: [16][n_strips][C_in][nr]
   std::vector<float> bias_;
   float out_min_, out_max_;
 };
@@ -48,11 +52,8 @@ class Winograd3x3 {
 // pay for the transforms.
 bool WinogradPays(std::size_t c_in, std::size_t c_out, std::size_t tiles);
 
-// Whether XNNPACK regions use the Winograd form at all: only when the environment
-// sets DEEPEDGE_WINOGRAD=on. Off by default: measured on this project's 2-core VM
-// (ResNet-18, 1 thread) the 16 products through the engine's SGEMM, which packs
-// both operands on every call, plus the transforms cost about as much as XNNPACK's
-// direct 3x3 convolution (about 80 GMAC/s there), not less.
+// Whether XNNPACK regions use the Winograd form: yes unless the environment sets
+// DEEPEDGE_WINOGRAD=off (to compare against XNNPACK's direct convolution).
 bool WinogradEnabled();
 
 }  // namespace deepedge::engine::xnn

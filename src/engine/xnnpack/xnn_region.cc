@@ -159,8 +159,8 @@ struct Op {
   ReshapeKind reshape = ReshapeKind::kReshape;
   std::vector<std::int64_t> shape_arg;  // Reshape target / Squeeze, Unsqueeze axes
   bool allowzero = false;
-  // 3x3 stride-1 convolutions: the Winograd form (made once the weights are final),
-  // and whether this build runs it (it depends on the spatial size).
+  // 3x3 stride-1 convolutions: the Winograd form (made by the first build whose
+  // spatial size makes it pay), and whether this build runs it.
   std::shared_ptr<const Winograd3x3> winograd;
   bool use_winograd = false;
   // Per build.
@@ -437,18 +437,6 @@ Status RegionKernel::Translate() {
     values_[static_cast<std::size_t>(v)].external =
         static_cast<int>(inputs_.size() + outputs_.size());
     outputs_.push_back(v);
-  }
-  // Weights are final now (BatchNormalization folded, activations fused).
-  for (Op& op : ops_) {
-    const Window& w = op.window;
-    if (op.kind == OpKind::kConv && op.groups == 1 && op.filter_dims[1] == 3 &&
-        op.filter_dims[2] == 3 && w.stride[0] == 1 && w.stride[1] == 1 && w.dilation[0] == 1 &&
-        w.dilation[1] == 1 && WinogradEnabled() &&
-        WinogradPays(op.filter_dims[3], op.channels_out, 1 << 20)) {
-      op.winograd =
-          std::make_shared<const Winograd3x3>(op.filter.data(), op.bias.data(), op.filter_dims[3],
-                                              op.channels_out, op.out_min, op.out_max);
-    }
   }
   return Status::Ok();
 }
@@ -1339,10 +1327,22 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
   bool any_winograd = false;
   for (Op& op : ops_) {
     op.use_winograd = false;
-    if (op.winograd == nullptr) continue;
+    const Window& w = op.window;
+    if (!(op.kind == OpKind::kConv && op.groups == 1 && op.filter_dims[1] == 3 &&
+          op.filter_dims[2] == 3 && w.stride[0] == 1 && w.stride[1] == 1 && w.dilation[0] == 1 &&
+          w.dilation[1] == 1 && WinogradEnabled())) {
+      continue;
+    }
     const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
     const std::size_t tiles = y[0] * ((y[1] + 1) / 2) * ((y[2] + 1) / 2);
-    op.use_winograd = WinogradPays(op.winograd->c_in(), op.winograd->c_out(), tiles);
+    op.use_winograd = WinogradPays(op.filter_dims[3], op.channels_out, tiles);
+    // The Winograd form (16/9 of the filter's size) is made the first time a shape
+    // needs it, so convolutions on small maps never hold one.
+    if (op.use_winograd && op.winograd == nullptr) {
+      op.winograd =
+          std::make_shared<const Winograd3x3>(op.filter.data(), op.bias.data(), op.filter_dims[3],
+                                              op.channels_out, op.out_min, op.out_max);
+    }
     any_winograd = any_winograd || op.use_winograd;
   }
 

@@ -1,4 +1,6 @@
-// The Winograd F(2x2, 3x3) convolution against a direct NHWC convolution.
+// The Winograd F(2x2, 3x3) convolution against a direct NHWC convolution, on every
+// SGEMM micro-kernel this CPU has (their strip sizes set the packing), on one thread
+// and on two.
 #include "engine/xnnpack/winograd.h"
 
 #include <gtest/gtest.h>
@@ -7,7 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "engine/kernels/nn_sgemm.h"
+#include "support/kernel_harness.h"
 
 namespace deepedge::engine::xnn {
 namespace {
@@ -53,31 +59,45 @@ std::vector<float> Direct(const Case& t, const std::vector<float>& in, const std
 TEST(WinogradTest, MatchesDirectConvolution) {
   const float inf = INFINITY;
   const Case cases[] = {
-      {1, 8, 8, 16, 16, 1, 1, 1, 1, -inf, inf},    // "same" padding, even size
-      {2, 7, 5, 17, 33, 1, 1, 1, 1, 0, inf},       // odd sizes, ragged channel blocks, Relu
-      {1, 6, 9, 3, 5, 0, 0, 0, 0, -inf, inf},      // no padding
-      {1, 9, 6, 20, 18, 2, 0, 1, 2, -1.0f, 1.5f},  // asymmetric padding, Clip
-      {1, 56, 56, 64, 64, 1, 1, 1, 1, 0, 6.0f},    // a ResNet stage, several chunks
+      {1, 8, 8, 16, 16, 1, 1, 1, 1, -inf, inf},     // "same" padding, even size
+      {2, 7, 5, 17, 33, 1, 1, 1, 1, 0, inf},        // odd sizes, ragged channel blocks, Relu
+      {1, 6, 9, 3, 5, 0, 0, 0, 0, -inf, inf},       // no padding
+      {1, 9, 6, 20, 18, 2, 0, 1, 2, -1.0f, 1.5f},   // asymmetric padding, Clip
+      {1, 56, 56, 64, 64, 1, 1, 1, 1, 0, 6.0f},     // a ResNet stage, several chunks
+      {1, 14, 14, 300, 40, 1, 1, 1, 1, -inf, inf},  // C_in past one depth block (256)
   };
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (const Case& t : cases) {
-    const std::size_t oh = t.h + t.pad_top + t.pad_bottom - 2;
-    const std::size_t ow = t.w + t.pad_left + t.pad_right - 2;
-    std::vector<float> in(t.n * t.h * t.w * t.c), f(t.k * 9 * t.c), bias(t.k);
-    for (float& v : in) v = dist(rng);
-    for (float& v : f) v = dist(rng);
-    for (float& v : bias) v = dist(rng);
-    const std::vector<float> want = Direct(t, in, f, bias, oh, ow);
-    Winograd3x3 wino(f.data(), bias.data(), t.c, t.k, t.lo, t.hi);
-    std::vector<float> got(want.size(), NAN);
-    wino.Run(nullptr, in.data(), t.n, t.h, t.w, t.pad_top, t.pad_left, oh, ow, got.data());
-    const float tol = 1e-5f * static_cast<float>(9 * t.c);
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      ASSERT_NEAR(got[i], want[i], tol)
-          << "case " << t.h << "x" << t.w << "x" << t.c << "->" << t.k << " at " << i;
+  const std::string original = nn::SgemmKernelName();
+  ir::Node node;
+  node.op_type = "Conv";
+  node.name = "winograd_test";
+  for (const std::string& kernel : nn::SgemmKernelNames()) {
+    ASSERT_TRUE(nn::SetSgemmKernel(kernel));
+    for (int threads : {1, 2}) {
+      testing::SingleNodeContext two_threads(node, {}, 2);
+      KernelContext* ctx = threads == 1 ? nullptr : &two_threads;
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (const Case& t : cases) {
+        const std::size_t oh = t.h + t.pad_top + t.pad_bottom - 2;
+        const std::size_t ow = t.w + t.pad_left + t.pad_right - 2;
+        std::vector<float> in(t.n * t.h * t.w * t.c), f(t.k * 9 * t.c), bias(t.k);
+        for (float& v : in) v = dist(rng);
+        for (float& v : f) v = dist(rng);
+        for (float& v : bias) v = dist(rng);
+        const std::vector<float> want = Direct(t, in, f, bias, oh, ow);
+        Winograd3x3 wino(f.data(), bias.data(), t.c, t.k, t.lo, t.hi);
+        std::vector<float> got(want.size(), NAN);
+        wino.Run(ctx, in.data(), t.n, t.h, t.w, t.pad_top, t.pad_left, oh, ow, got.data());
+        const float tol = 1e-5f * static_cast<float>(9 * t.c);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          ASSERT_NEAR(got[i], want[i], tol)
+              << kernel << ", " << threads << " thread(s), case " << t.h << "x" << t.w << "x" << t.c
+              << "->" << t.k << " at " << i;
+        }
+      }
     }
   }
+  ASSERT_TRUE(nn::SetSgemmKernel(original));
 }
 
 TEST(WinogradTest, PaysOnlyForLargeEnoughShapes) {
