@@ -78,8 +78,8 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 // ---- Device profiles and latency prediction --------------------------------------------
 
 // Regression class of a layer for prediction: "conv", "depthwise", "fc", "pool",
-// "eltwise", "activation", "batchnorm", "lrn", "softmax", "memory"; "" when the op
-// has no class (the predictor then refuses it).
+// "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
+// "memory"; "" when the op has no class (LayerCosts then estimates it, labelled).
 std::string LayerClass(const Layer& layer);
 
 // One latency model: time_ms = f(macs, input_bytes, output_bytes).
@@ -98,7 +98,9 @@ struct Sample {
   double time_ms = 0;
 };
 
-// Fits both forms by least squares and keeps the one with the smaller leave-one-out
+// Fits both forms by least squares on the relative error (linear: weights 1/t^2, so
+// small layers count as much as large ones; loglog residuals are relative already),
+// over every subset of the three features, and keeps the one with the smaller leave-one-out
 // error. Needs at least 2 samples with positive times; InvalidArgument otherwise.
 Expected<LatencyFit> FitLatency(const std::vector<Sample>& samples);
 
@@ -141,14 +143,24 @@ int MatchProfileEntry(const LayerGraph& graph, std::string_view entry_name);
 struct LayerCost {
   double time_ms = 0;
   bool measured = false;  // from the profile's layers, else predicted
+  // Predicted layers only. fused: folded by the engine into the op producing its input
+  // (0 ms). fallback_class: the layer's type has no fit in the profile (not calibrated)
+  // and it was predicted from this class's fit instead ("" when its own class's was).
+  bool fused = false;
+  std::string fallback_class = {};
 };
 
 // Per-layer times of `graph` on `device`. When the profile holds layers it must be of
 // this model (InvalidArgument naming both hashes otherwise); layers it lacks (folded
 // by the engine, e.g. a BatchNormalization after a Conv) cost 0. Without layers, each
-// layer is predicted from its class's fit; a BatchNormalization whose input comes
-// from a Conv with no other consumer is folded (0 ms), as the engine does.
-// Errors: InvalidArgument when a layer's class has no fit ("unknown layer type").
+// layer is predicted from its class's fit, with the engine's fusions mirrored (0 ms,
+// `fused`): a BatchNormalization whose input comes from a Conv or Gemm with no other
+// consumer; a Relu or Clip whose input comes, with no other consumer, from a Conv,
+// Gemm, MatMul, pooling or two-input Add/Sub/Mul/Div (or a BatchNormalization folded
+// into one). A layer whose class has no fit (or that has no class) is predicted from
+// the "eltwise" fit, a memory-bound estimate by its bytes, and labelled
+// (`fallback_class`). Errors: InvalidArgument when neither fit exists ("unknown layer
+// type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
 
 // One single-layer ONNX model of the calibration sweep.
@@ -159,9 +171,10 @@ struct CalibrationCase {
   std::vector<std::uint8_t> model;  // serialized ONNX, static shapes, synthetic weights
 };
 
-// The sweep `deepedge calibrate` runs: convolution, depthwise, fully connected, pooling,
-// element-wise, activation, batch norm, LRN, softmax and memory layers at sizes
-// spanning the zoo's (`quick`: fewer per class, for tests).
+// The sweep `deepedge calibrate` runs: convolution, depthwise (3x3 and 5x5), fully
+// connected, pooling, element-wise, activation, sigmoid, resize (nearest 2x), batch
+// norm, LRN, softmax and memory layers at sizes spanning the zoo's and a 640x640 OCR
+// detector's (`quick`: fewer per class, for tests).
 Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick);
 
 // ---- The planner ---------------------------------------------------------------------

@@ -40,6 +40,49 @@ Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, 
   return c;
 }
 
+// One node of `op` on input "x" (Resize: nearest, with constant `scales`).
+Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const Dims& out,
+                                   const std::string& op, const std::vector<float>& scales) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.set_producer_name("deepedge-calibrate");
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("calib");
+  zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name("layer");
+  n->add_input("x");
+  if (op == "Resize") {
+    n->add_input("");  // roi
+    n->add_input("scales");
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name("scales");
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(static_cast<std::int64_t>(scales.size()));
+    for (float v : scales) t->add_float_data(v);
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("mode");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s("nearest");
+  }
+  n->add_output("layer");
+  zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
+  std::string desc;
+  for (std::size_t i = 1; i < in.size(); ++i) desc += (i > 1 ? "x" : "") + std::to_string(in[i]);
+  CalibrationCase c;
+  c.layer_class = cls;
+  c.description = op + " " + desc;
+  c.layer = "layer";
+  c.model.assign(bytes.begin(), bytes.end());
+  return c;
+}
+
 std::int64_t OutSize(std::int64_t hw, std::int64_t k, std::int64_t s, std::int64_t pad) {
   return (hw + 2 * pad - k) / s + 1;
 }
@@ -71,7 +114,16 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {128, 256, 28, 1, 2},
                                         {3, 64, 224, 7, 2},
                                         {256, 512, 14, 1, 1},
-                                        {96, 256, 27, 5, 1}})) {
+                                        {96, 256, 27, 5, 1},
+                                        // Detector-sized maps (PP-OCR at 640x640): few
+                                        // channels, large planes, out of the caches.
+                                        {8, 16, 320, 3, 1},
+                                        {32, 32, 160, 3, 1},
+                                        {16, 64, 160, 1, 1},
+                                        // Narrow nets (MobileNet 0.25): under 5 M MACs.
+                                        {64, 64, 14, 1, 1},
+                                        {256, 256, 7, 1, 1},
+                                        {32, 32, 28, 3, 1}})) {
     const std::int64_t pad = c.k / 2, o = OutSize(c.hw, c.k, c.s, pad);
     DEEPEDGE_RETURN_IF_ERROR(add(Make(
         "conv",
@@ -89,8 +141,9 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
         })));
   }
   struct D {
-    std::int64_t c, hw, s;
+    std::int64_t c, hw, s, k = 3;
   };
+  // 5x5 too (PP-LCNet, MobileNet v3): at the same bytes it does 2.8x the MACs.
   for (const D& d : pick(std::vector<D>{{32, 112, 1},
                                         {64, 112, 2},
                                         {128, 56, 1},
@@ -98,22 +151,27 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {512, 14, 1},
                                         {1024, 7, 1},
                                         {144, 56, 1},
-                                        {384, 14, 1}})) {
-    const std::int64_t o = OutSize(d.hw, 3, d.s, 1);
-    DEEPEDGE_RETURN_IF_ERROR(add(
-        Make("depthwise",
-             "depthwise " + std::to_string(d.c) + " 3x3 s" + std::to_string(d.s) + " " +
-                 std::to_string(d.hw) + "x" + std::to_string(d.hw),
-             {1, d.c, d.hw, d.hw}, {1, d.c, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
-               return b.Conv("layer", x,
-                             {.in_channels = d.c,
-                              .out_channels = d.c,
-                              .kernel = 3,
-                              .stride = d.s,
-                              .pad = 1,
-                              .group = d.c,
-                              .bias = true});
-             })));
+                                        {384, 14, 1},
+                                        {16, 320, 1},
+                                        {64, 160, 1},
+                                        {96, 40, 1, 5},
+                                        {192, 20, 1, 5},
+                                        {48, 80, 2, 5}})) {
+    const std::int64_t pad = d.k / 2, o = OutSize(d.hw, d.k, d.s, pad);
+    DEEPEDGE_RETURN_IF_ERROR(add(Make(
+        "depthwise",
+        "depthwise " + std::to_string(d.c) + " " + std::to_string(d.k) + "x" + std::to_string(d.k) +
+            " s" + std::to_string(d.s) + " " + std::to_string(d.hw) + "x" + std::to_string(d.hw),
+        {1, d.c, d.hw, d.hw}, {1, d.c, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
+          return b.Conv("layer", x,
+                        {.in_channels = d.c,
+                         .out_channels = d.c,
+                         .kernel = d.k,
+                         .stride = d.s,
+                         .pad = pad,
+                         .group = d.c,
+                         .bias = true});
+        })));
   }
   struct F {
     std::int64_t in, out;
@@ -154,8 +212,8 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   struct E {
     std::int64_t c, hw;
   };
-  const std::vector<E> sizes = {{64, 56}, {128, 28}, {32, 112}, {256, 14},
-                                {512, 7}, {24, 56},  {64, 112}};
+  const std::vector<E> sizes = {{64, 56}, {128, 28}, {32, 112}, {256, 14}, {512, 7},
+                                {24, 56}, {64, 112}, {16, 320}, {64, 160}};
   for (const E& e : pick(sizes)) {
     const Dims d = {1, e.c, e.hw, e.hw};
     const std::string sz =
@@ -193,6 +251,17 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
     DEEPEDGE_RETURN_IF_ERROR(add(Make(
         "softmax", "softmax " + std::to_string(n), {1, n}, {1, n},
         [&](zoo::GraphBuilder& b, const std::string& x) { return b.Softmax("layer", x, 1); })));
+  }
+  // A Sigmoid costs an exp per element, 10-20x a Relu of the same size: a class of its
+  // own. (Tanh, 20x a Sigmoid in this engine, is left uncalibrated.)
+  for (const E& e : pick(std::vector<E>{{64, 56}, {32, 112}, {256, 14}, {16, 160}, {128, 28}})) {
+    const Dims d = {1, e.c, e.hw, e.hw};
+    DEEPEDGE_RETURN_IF_ERROR(add(MakeNode("sigmoid", d, d, "Sigmoid", {})));
+  }
+  // Nearest-neighbour upsampling (FPN necks): a class of its own, by bytes.
+  for (const E& e : pick(std::vector<E>{{96, 20}, {96, 40}, {24, 80}, {96, 80}, {256, 14}})) {
+    const Dims in = {1, e.c, e.hw, e.hw}, out = {1, e.c, 2 * e.hw, 2 * e.hw};
+    DEEPEDGE_RETURN_IF_ERROR(add(MakeNode("resize", in, out, "Resize", {1, 1, 2, 2})));
   }
   for (const E& e : pick(std::vector<E>{{512, 1}, {256, 6}, {1024, 1}, {64, 14}})) {
     DEEPEDGE_RETURN_IF_ERROR(add(

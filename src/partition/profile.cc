@@ -24,9 +24,12 @@ std::string LayerClass(const Layer& l) {
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Sum" || t == "Max" ||
       t == "Min")
     return "eltwise";
-  if (t == "Relu" || t == "Clip" || t == "Sigmoid" || t == "Tanh" || t == "LeakyRelu" ||
-      t == "HardSigmoid" || t == "HardSwish" || t == "Elu" || t == "PRelu")
+  if (t == "Relu" || t == "Clip" || t == "LeakyRelu" || t == "HardSigmoid" || t == "HardSwish" ||
+      t == "PRelu")
     return "activation";
+  // An exp per element: 10-20x a Relu of the same size.
+  if (t == "Sigmoid") return "sigmoid";
+  if (t == "Resize" || t == "Upsample") return "resize";
   if (t == "BatchNormalization") return "batchnorm";
   if (t == "LRN") return "lrn";
   if (t == "Softmax" || t == "LogSoftmax") return "softmax";
@@ -48,11 +51,12 @@ std::vector<double> Features(const Sample& s, bool log) {
   return {1.0, f(s.macs), f(s.input_bytes), f(s.output_bytes)};
 }
 
-// Ridge-regularised least squares on columns scaled to unit maximum, so that MACs (1e9)
-// and bytes (1e6) are both well conditioned; a constant or all-zero column gets a zero
-// coefficient instead of a singular system.
+// Weighted, ridge-regularised least squares on columns scaled to unit maximum, so that
+// MACs (1e9) and bytes (1e6) are both well conditioned; a constant or all-zero column
+// gets a zero coefficient instead of a singular system.
 std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
-                                 const std::vector<double>& y, unsigned mask) {
+                                 const std::vector<double>& y, const std::vector<double>& w,
+                                 unsigned mask) {
   std::vector<double> scale(kFeatures, 0);
   for (const auto& r : x)
     for (int j = 0; j < kFeatures; ++j)
@@ -72,14 +76,15 @@ std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
             scale[static_cast<std::size_t>(k)] > 0
                 ? x[i][static_cast<std::size_t>(k)] / scale[static_cast<std::size_t>(k)]
                 : 0;
-        a[j][k] += xj * xk;
+        a[j][k] += w[i] * xj * xk;
       }
-      a[j][kFeatures] += xj * y[i];
+      a[j][kFeatures] += w[i] * xj * y[i];
     }
   }
+  double wsum = 0;
+  for (double v : w) wsum += v;
   for (int j = 0; j < kFeatures; ++j)
-    a[j][j] +=
-        1e-9 * static_cast<double>(x.size()) + (scale[static_cast<std::size_t>(j)] > 0 ? 0 : 1);
+    a[j][j] += 1e-9 * wsum + (scale[static_cast<std::size_t>(j)] > 0 ? 0 : 1);
   for (int c = 0; c < kFeatures; ++c) {  // Gaussian elimination, partial pivoting
     int piv = c;
     for (int r = c + 1; r < kFeatures; ++r)
@@ -102,14 +107,19 @@ std::vector<double> LeastSquares(const std::vector<std::vector<double>>& x,
 
 LatencyFit Fit(const std::vector<Sample>& s, bool log, unsigned mask) {
   std::vector<std::vector<double>> x;
-  std::vector<double> y;
+  std::vector<double> y, w;
   for (const Sample& v : s) {
     x.push_back(Features(v, log));
     y.push_back(log ? std::log(v.time_ms) : v.time_ms);
+    // Linear: least squares on the relative error (weight 1/t^2), so that the 5 us
+    // layers count as much as the 5 ms ones; unweighted, the large layers set the
+    // intercept and small layers came out 10-100x too slow. Log-log residuals are
+    // relative already.
+    w.push_back(log ? 1.0 : 1.0 / (v.time_ms * v.time_ms));
   }
   LatencyFit f;
   f.form = log ? "loglog" : "linear";
-  f.coef = LeastSquares(x, y, mask);
+  f.coef = LeastSquares(x, y, w, mask);
   f.samples = static_cast<int>(s.size());
   return f;
 }
@@ -331,20 +341,52 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
       return InvalidArgument("no layer of the device profile is a node of the model");
     return out;
   }
+  // The producer of layer i's first input when only layer i reads it, else -1.
+  auto sole_producer = [&](std::size_t i) -> int {
+    const Layer& l = graph.layers[i];
+    if (l.inputs.empty()) return -1;
+    const DataTensor& x = graph.tensors[static_cast<std::size_t>(l.inputs[0])];
+    return x.consumers.size() == 1 && !x.graph_output ? x.producer : -1;
+  };
   for (std::size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& l = graph.layers[i];
-    if (l.type == "BatchNormalization" && !l.inputs.empty()) {
-      const DataTensor& x = graph.tensors[static_cast<std::size_t>(l.inputs[0])];
-      if (x.producer >= 0 && graph.layers[static_cast<std::size_t>(x.producer)].type == "Conv" &&
-          x.consumers.size() == 1 && !x.graph_output)
-        continue;  // folded into the Conv by the engine
+    // Mirrors the engine's fusions (src/engine/xnnpack: BatchNormalization folded into
+    // the weights, Relu / Clip into the producer's output clamp): these layers cost
+    // nothing of their own, and predicting them as stand-alone passes over memory
+    // over-predicted every MobileNet block by two layers.
+    int p = sole_producer(i);
+    if (l.type == "BatchNormalization" && p >= 0) {
+      const std::string& pt = graph.layers[static_cast<std::size_t>(p)].type;
+      if (pt == "Conv" || pt == "Gemm") {
+        out[i].fused = true;
+        continue;
+      }
+    }
+    if ((l.type == "Relu" || l.type == "Clip") && p >= 0) {
+      if (out[static_cast<std::size_t>(p)].fused &&
+          graph.layers[static_cast<std::size_t>(p)].type == "BatchNormalization")
+        p = sole_producer(static_cast<std::size_t>(p));
+      static const std::set<std::string> kTakesClamp = {
+          "Conv",          "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
+          "GlobalMaxPool", "Add",  "Sub",    "Mul",     "Div"};
+      if (p >= 0 && kTakesClamp.count(graph.layers[static_cast<std::size_t>(p)].type)) {
+        out[i].fused = true;
+        continue;
+      }
     }
     const std::string cls = LayerClass(l);
     auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
     if (it == device.fits.end()) {
-      return InvalidArgument("unknown layer type " + l.type + " (layer '" + l.name +
-                             "'): the device profile has no latency fit for " +
-                             (cls.empty() ? "it" : "class " + cls));
+      // Not calibrated: a labelled estimate from the memory-bound eltwise fit (these
+      // layers read and write their tensors once), not a silent 0.
+      it = device.fits.find("eltwise");
+      if (it == device.fits.end()) {
+        return InvalidArgument("unknown layer type " + l.type + " (layer '" + l.name +
+                               "'): the device profile has no latency fit for " +
+                               (cls.empty() ? "it" : "class " + cls) +
+                               " nor the eltwise fit to estimate it from");
+      }
+      out[i].fallback_class = "eltwise";
     }
     out[i].time_ms = it->second.Predict(l.macs, l.input_bytes, l.output_bytes);
   }

