@@ -3,6 +3,8 @@
 //   - in-process Session::Run vs the same model behind InferenceServer on loopback,
 //     the client encoding the request and decoding the response each query
 //     (binary tensors and JSON tensors, 1x3x224x224 FP32 input);
+//   - the same over gRPC (raw tensor contents, KServeGrpcClient) where the build has
+//     gRPC;
 //   - server throughput at concurrency 1, 4 and 16 (binary tensors, keep-alive
 //     connections), with p50 / p99 latency.
 // Usage: serve_overhead [--model mobilenet_v1_1.0_224] [--threads 1] [--workers 2] [--queries 60]
@@ -18,6 +20,10 @@
 #include <vector>
 
 #include "deepedge/backends.h"
+#ifdef DEEPEDGE_HAVE_GRPC
+#include "deepedge/grpc_server.h"
+#include "deepedge/kserve_grpc_client.h"
+#endif
 #include "deepedge/kserve.h"
 #include "deepedge/server.h"
 #include "deepedge/zoo.h"
@@ -156,7 +162,26 @@ int Main(int argc, char** argv) {
               model.c_str(), in_shape.ToString().c_str(), threads, workers,
               std::thread::hardware_concurrency());
 
-  // Interleave the three ways so that machine load drifts hit them alike.
+#ifdef DEEPEDGE_HAVE_GRPC
+  GrpcServerOptions gopts;
+  gopts.port = 0;
+  Expected<std::unique_ptr<GrpcInferenceServer>> grpc_server =
+      GrpcInferenceServer::Start(**server, gopts);
+  if (!grpc_server) {
+    std::fprintf(stderr, "gRPC server: %s\n", grpc_server.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<KServeGrpcClient> grpc_client =
+      KServeGrpcClient::Connect("127.0.0.1:" + std::to_string((*grpc_server)->port())).value();
+  kserve::InferRequest grpc_request;
+  grpc_request.inputs.push_back(
+      {in_info.name,
+       Tensor::Borrow(input.dtype(), input.shape(), input.data(), input.byte_size()).value()});
+  for (int warm = 0; warm < 3; ++warm) (void)grpc_client->Infer("m", grpc_request);
+#endif
+  std::vector<double> grpc_ms, grpc_overhead_ms;
+
+  // Interleave the ways so that machine load drifts hit them alike.
   std::vector<double> local_ms, bin_ms, json_ms;
   std::vector<double> bin_overhead_ms, json_overhead_ms;  // client latency - server time
   Client client(port);
@@ -186,6 +211,26 @@ int Main(int argc, char** argv) {
       bin_overhead_ms.push_back(bin_ms.back() - client.last_server_ms);
       server_ms.push_back(client.last_server_ms);
     }
+#ifdef DEEPEDGE_HAVE_GRPC
+    for (int q = 0; q <= kBlock; ++q) {
+      auto t0 = Clock::now();
+      Expected<kserve::InferResponse> r = grpc_client->Infer("m", grpc_request);
+      if (!r) {
+        std::fprintf(stderr, "gRPC: %s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      if (!q) continue;
+      grpc_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      double server = 0;
+      for (const char* key : {"queue_time_us", "compute_time_us"}) {
+        auto it = r->parameters.find(key);
+        if (it != r->parameters.end() && std::holds_alternative<std::int64_t>(it->second)) {
+          server += static_cast<double>(std::get<std::int64_t>(it->second)) / 1000.0;
+        }
+      }
+      grpc_overhead_ms.push_back(grpc_ms.back() - server);
+    }
+#endif
     for (int q = 0; q <= kBlock / 3; ++q) {  // JSON queries are slow: fewer of them
       auto t0 = Clock::now();
       if (!client.Infer(in_info.name, input, false)) return 1;
@@ -203,6 +248,11 @@ int Main(int argc, char** argv) {
               bin.mean_ms, bin_ms.size());
   std::printf("%-34s %8.2f %8.2f %8.2f %6zu\n", "offloaded, JSON tensors", js.p50_ms, js.p99_ms,
               js.mean_ms, json_ms.size());
+  const Stats grpc = Summarize(grpc_ms);
+  if (!grpc_ms.empty()) {
+    std::printf("%-34s %8.2f %8.2f %8.2f %6zu\n", "offloaded, gRPC raw contents", grpc.p50_ms,
+                grpc.p99_ms, grpc.mean_ms, grpc_ms.size());
+  }
   const Stats bin_over = Summarize(bin_overhead_ms), js_over = Summarize(json_overhead_ms);
   std::printf("%-34s %8.2f %8.2f %8.2f %6zu\n", "  of which server queue+compute",
               Summarize(server_ms).p50_ms, Summarize(server_ms).p99_ms,
@@ -211,6 +261,12 @@ int Main(int argc, char** argv) {
   std::printf("  binary %.2f ms, JSON %.2f ms\n", bin_over.p50_ms, js_over.p50_ms);
   std::printf("offload (binary) / in-process, p50: %.3fx  (target <= 1.10x)\n",
               bin.p50_ms / local.p50_ms);
+  if (!grpc_ms.empty()) {
+    std::printf("protocol cost per query, gRPC raw, p50: %.2f ms\n",
+                Summarize(grpc_overhead_ms).p50_ms);
+    std::printf("offload (gRPC) / in-process, p50: %.3fx  (target <= 1.10x)\n",
+                grpc.p50_ms / local.p50_ms);
+  }
   std::printf(
       "JSON / binary tensors, end-to-end p50: %.2fx; protocol cost p50: %.1fx  (target "
       ">= 5x)\n",
@@ -243,6 +299,10 @@ int Main(int argc, char** argv) {
     std::printf("%-12d %10.1f %8.2f %8.2f %6zu\n", conc, static_cast<double>(all.size()) / wall,
                 s.p50_ms, s.p99_ms, all.size());
   }
+#ifdef DEEPEDGE_HAVE_GRPC
+  (*server)->BeginDrain();
+  (*grpc_server)->Stop();
+#endif
   (*server)->Stop();
   return 0;
 }

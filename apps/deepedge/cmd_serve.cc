@@ -1,13 +1,18 @@
-// deepedge serve --models DIR: a KServe v2 / Open Inference Protocol server (REST).
+// deepedge serve --models DIR: a KServe v2 / Open Inference Protocol server (REST, and
+// gRPC with --grpc where the build has gRPC).
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
 #include "app.h"
 #include "common.h"
 #include "deepedge/server.h"
+#ifdef DEEPEDGE_HAVE_GRPC
+#include "deepedge/grpc_server.h"
+#endif
 
 namespace deepedge::app {
 namespace {
@@ -15,6 +20,7 @@ namespace {
 struct ServeOptions {
   std::string models;
   std::string http = "127.0.0.1:8000";
+  std::string grpc;  // empty: no gRPC listener
   int workers = 1;
   int queue = 16;
   double max_request_mib = 64;
@@ -25,10 +31,10 @@ struct ServeOptions {
 };
 
 // "ADDR:PORT" (the port after the last ':'; "[::1]:8000" for IPv6).
-Status ParseListen(const std::string& s, std::string& address, int& port) {
+Status ParseListen(const std::string& flag, const std::string& s, std::string& address, int& port) {
   const std::size_t colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-    return InvalidArgument("--http " + s + ": expected ADDRESS:PORT");
+    return InvalidArgument(flag + " " + s + ": expected ADDRESS:PORT");
   }
   address = s.substr(0, colon);
   if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
@@ -38,14 +44,28 @@ Status ParseListen(const std::string& s, std::string& address, int& port) {
   const char* last = s.data() + s.size();
   auto r = std::from_chars(first, last, port);
   if (r.ec != std::errc() || r.ptr != last || port < 0 || port > 65535) {
-    return InvalidArgument("--http " + s + ": the port is not a number in 0-65535");
+    return InvalidArgument(flag + " " + s + ": the port is not a number in 0-65535");
   }
   return Status::Ok();
 }
 
 int RunServe(const ServeOptions& o, AppContext& ctx) {
   ServerOptions so;
-  if (Status s = ParseListen(o.http, so.address, so.port); !s.ok()) return ReportError(s);
+  if (Status s = ParseListen("--http", o.http, so.address, so.port); !s.ok()) {
+    return ReportError(s);
+  }
+#ifdef DEEPEDGE_HAVE_GRPC
+  GrpcServerOptions go;
+  if (!o.grpc.empty()) {
+    if (Status s = ParseListen("--grpc", o.grpc, go.address, go.port); !s.ok()) {
+      return ReportError(s);
+    }
+  }
+#else
+  if (!o.grpc.empty()) {
+    return ReportError(Unsupported("--grpc: this deepedge was built without gRPC"));
+  }
+#endif
   if (!(o.max_request_mib > 0) || o.max_request_mib > 1 << 20) {
     return ReportError(InvalidArgument("--max-request-mib must be in (0, 1048576]"));
   }
@@ -88,6 +108,23 @@ int RunServe(const ServeOptions& o, AppContext& ctx) {
   if (Status s = (*server)->Start(); !s.ok()) return ReportError(s);
   std::printf("serving %s with %d worker(s), queue %d\n", o.models.c_str(), o.workers, o.queue);
   std::printf("listening on http://%s:%d\n", so.address.c_str(), (*server)->port());
+#ifdef DEEPEDGE_HAVE_GRPC
+  std::unique_ptr<GrpcInferenceServer> grpc_server;
+  if (!o.grpc.empty()) {
+    // gRPC's message limit is an int.
+    go.max_message_bytes = std::min<std::size_t>(so.max_request_bytes, (1u << 31) - 1);
+    go.max_threads = std::max(8, 2 * (so.workers + so.queue_capacity));
+    go.shutdown_grace_s = so.request_timeout_s + 1;  // an admitted request may take that long
+    go.limits = so.limits;
+    Expected<std::unique_ptr<GrpcInferenceServer>> g = GrpcInferenceServer::Start(**server, go);
+    if (!g) {
+      (*server)->Stop();
+      return ReportError(g.status());
+    }
+    grpc_server = std::move(*g);
+    std::printf("listening on grpc://%s:%d\n", go.address.c_str(), grpc_server->port());
+  }
+#endif
   std::fflush(stdout);
 
   int sig = 0;
@@ -95,6 +132,11 @@ int RunServe(const ServeOptions& o, AppContext& ctx) {
   std::printf("received %s, stopping: finishing admitted requests\n",
               sig == SIGINT ? "SIGINT" : "SIGTERM");
   std::fflush(stdout);
+  // Both front ends refuse new work from here; admitted requests still finish.
+  (*server)->BeginDrain();
+#ifdef DEEPEDGE_HAVE_GRPC
+  if (grpc_server) grpc_server->Stop();
+#endif
   (*server)->Stop();
   std::printf("stopped\n");
   return 0;
@@ -107,10 +149,13 @@ void AddServeCommand(CLI::App& app, AppContext& ctx) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Serve a Triton-layout model repository (DIR/NAME/VERSION/model.onnx) over the KServe "
-      "v2 / Open Inference Protocol (HTTP/REST, JSON and binary tensors)");
+      "v2 / Open Inference Protocol (HTTP/REST, JSON and binary tensors; gRPC with --grpc)");
   cmd->add_option("--models", o.models, "Model repository directory")->required();
   cmd->add_option("--http", o.http,
                   "Listen address ADDR:PORT (default 127.0.0.1:8000; port 0: any free port)");
+  cmd->add_option("--grpc", o.grpc,
+                  "Also serve the protocol over gRPC on ADDR:PORT (e.g. 127.0.0.1:8001; "
+                  "port 0: any free port; default: no gRPC)");
   cmd->add_option("--workers", o.workers, "Inference threads, each with its own sessions")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--queue", o.queue, "Requests that may wait; beyond that 503")

@@ -27,6 +27,10 @@
 // latency: "queue_time_us" (admission to start of compute) and "compute_time_us"
 // (Session::Run plus copying inputs), so a client can subtract them from what it saw.
 //
+// The same request path serves the gRPC front end (include/deepedge/grpc_server.h,
+// `deepedge serve --grpc`) through Infer() below: one queue, one set of workers, one
+// /metrics for both protocols.
+//
 // Slow or stalled clients hold one HTTP thread each until read_timeout_s expires;
 // the other threads keep serving. Every listener binds to 127.0.0.1 unless told
 // otherwise.
@@ -85,11 +89,49 @@ class InferenceServer {
   // Graceful stop: new inference requests get 503, the listener closes, requests
   // already admitted finish and get their responses, then every thread is joined.
   // Blocks until done (at most about max(request_timeout_s, read_timeout_s,
-  // keep_alive_timeout_s)). Idempotent.
+  // keep_alive_timeout_s)). Idempotent. A GrpcInferenceServer on this server must be
+  // stopped first (its handlers call Infer()).
   void Stop();
 
   // The Prometheus text exposition served at /metrics.
   std::string MetricsText() const;
+
+  // --- The protocol-independent request path, shared with other front ends (the
+  // gRPC listener, include/deepedge/grpc_server.h). Thread-safe between Start() and
+  // Stop(); the same queue, back-pressure, timeout and metrics as HTTP requests.
+
+  // Why a request failed; each front end maps it to its own status (HTTP, gRPC).
+  enum class Outcome {
+    kOk,
+    kInvalid,       // malformed request, wrong inputs, datatypes or shapes (HTTP 400)
+    kNotFound,      // unknown model or version (404)
+    kQueueFull,     // back-pressure: the queue is full (503)
+    kStopping,      // the server is shutting down (503)
+    kTimeout,       // not finished within request_timeout_s (504)
+    kUnavailable,   // the backend reported a resource unavailable (503)
+    kBackendError,  // the backend failed (500)
+  };
+  struct InferResult {
+    Outcome outcome = Outcome::kOk;
+    std::string message;             // why, when outcome != kOk
+    kserve::InferResponse response;  // when kOk
+  };
+  // Runs one decoded request on `model` (`version` empty: the loaded one). The
+  // request's output tensors are moved out of it. Never throws.
+  InferResult Infer(const std::string& model, const std::string& version,
+                    kserve::InferRequest request);
+  // False once Stop() or BeginDrain() has been called.
+  bool Ready() const;
+  // NotFound for an unknown model or version.
+  Expected<kserve::ModelMetadata> ModelMetadataFor(const std::string& model,
+                                                   const std::string& version) const;
+  kserve::ServerMetadata ServerMetadataInfo() const;
+  // New inference requests are refused (kStopping) from now on, on every front end;
+  // requests already admitted still finish. Lets another front end drain before Stop().
+  void BeginDrain();
+  // Counts one request of another front end in /metrics, as
+  // deepedge_grpc_requests_total{model, code} (code: that protocol's status name).
+  void CountGrpcRequest(const std::string& model, const std::string& code);
 
   struct Impl;
 

@@ -129,6 +129,7 @@ struct InferenceServer::Impl {
   // Metrics.
   mutable std::mutex metrics_mu;
   std::map<std::pair<std::string, int>, std::uint64_t> request_counts;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> grpc_counts;  // model, code
   struct Times {
     double queue_sum = 0.0, compute_sum = 0.0;
     std::uint64_t count = 0;
@@ -245,6 +246,108 @@ struct InferenceServer::Impl {
     return Status::Ok();
   }
 
+  // The shared request path: checks `request` against `m`, queues it, waits for it.
+  InferenceServer::InferResult RunInfer(const LoadedModel& m, kserve::InferRequest& request) {
+    using Outcome = InferenceServer::Outcome;
+    InferenceServer::InferResult result;
+    auto fail = [&](Outcome o, std::string message) {
+      result.outcome = o;
+      result.message = std::move(message);
+      return std::move(result);
+    };
+    if (draining.load()) return fail(Outcome::kStopping, "server is shutting down");
+    // Which outputs to return, and how.
+    std::vector<std::pair<std::size_t, bool>> wanted;  // output index, binary
+    const bool all_binary = request.binary_data_output();
+    if (request.outputs.empty()) {
+      for (std::size_t i = 0; i < m.outputs.size(); ++i) wanted.emplace_back(i, all_binary);
+    } else {
+      for (const kserve::RequestedOutput& o : request.outputs) {
+        auto it = std::find_if(m.outputs.begin(), m.outputs.end(),
+                               [&](const TensorInfo& t) { return t.name == o.name; });
+        if (it == m.outputs.end()) {
+          return fail(Outcome::kInvalid,
+                      "model \"" + m.name + "\" has no output \"" + o.name + "\"");
+        }
+        const auto index = static_cast<std::size_t>(it - m.outputs.begin());
+        for (const auto& w : wanted) {
+          if (w.first == index) {
+            return fail(Outcome::kInvalid, "output \"" + o.name + "\" is requested twice");
+          }
+        }
+        wanted.emplace_back(index, o.binary || all_binary);
+      }
+    }
+
+    auto job = std::make_shared<Job>();
+    job->model = &m;
+    if (Status s = MatchInputs(m, request, job->inputs); !s.ok()) {
+      return fail(Outcome::kInvalid, s.message());
+    }
+    job->admitted = Clock::now();
+    switch (queue.TryPush(job)) {
+      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kOk:
+        break;
+      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kFull:
+        return fail(Outcome::kQueueFull, "queue full (" + std::to_string(options.queue_capacity) +
+                                             " requests waiting); retry later");
+      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kClosed:
+        return fail(Outcome::kStopping, "server is shutting down");
+    }
+    ++in_flight;
+    std::unique_lock<std::mutex> lock(job->mu);
+    const bool done =
+        job->cv.wait_for(lock, std::chrono::duration<double>(options.request_timeout_s),
+                         [&] { return job->state == Job::State::kDone; });
+    --in_flight;
+    if (!done) {
+      job->state = Job::State::kAbandoned;
+      return fail(Outcome::kTimeout, "inference did not finish within " +
+                                         std::to_string(options.request_timeout_s) + " s");
+    }
+    lock.unlock();
+    if (!job->status.ok()) {
+      return fail(HttpCodeFor(job->status) == 503 ? Outcome::kUnavailable : Outcome::kBackendError,
+                  "model \"" + m.name + "\": " + job->status.message());
+    }
+
+    kserve::InferResponse& response = result.response;
+    response.model_name = m.name;
+    response.model_version = m.version;
+    response.id = request.id;
+    response.parameters["queue_time_us"] = static_cast<std::int64_t>(job->queue_s * 1e6);
+    response.parameters["compute_time_us"] = static_cast<std::int64_t>(job->compute_s * 1e6);
+    for (const auto& [index, binary] : wanted) {
+      if (index >= job->outputs.size()) {
+        return fail(Outcome::kBackendError,
+                    "model \"" + m.name + "\": the backend returned fewer outputs");
+      }
+      // `wanted` names each output once, so each output tensor is moved out once.
+      response.outputs.push_back({m.outputs[index].name, std::move(job->outputs[index]), binary});
+    }
+    return result;
+  }
+
+  static int HttpCodeForOutcome(InferenceServer::Outcome o) {
+    switch (o) {
+      case InferenceServer::Outcome::kOk:
+        return 200;
+      case InferenceServer::Outcome::kInvalid:
+        return 400;
+      case InferenceServer::Outcome::kNotFound:
+        return 404;
+      case InferenceServer::Outcome::kQueueFull:
+      case InferenceServer::Outcome::kStopping:
+      case InferenceServer::Outcome::kUnavailable:
+        return 503;
+      case InferenceServer::Outcome::kTimeout:
+        return 504;
+      case InferenceServer::Outcome::kBackendError:
+        return 500;
+    }
+    return 500;
+  }
+
   // Returns the HTTP status it set.
   int Infer(const httplib::Request& req, httplib::Response& res, std::string& model_label) {
     if (draining.load()) {
@@ -267,79 +370,13 @@ struct InferenceServer::Impl {
       SetError(res, 400, request.status().message());
       return 400;
     }
-    // Which outputs to return, and how.
-    std::vector<std::pair<std::size_t, bool>> wanted;  // output index, binary
-    const bool all_binary = request->binary_data_output();
-    if (request->outputs.empty()) {
-      for (std::size_t i = 0; i < m->outputs.size(); ++i) wanted.emplace_back(i, all_binary);
-    } else {
-      for (const kserve::RequestedOutput& o : request->outputs) {
-        auto it = std::find_if(m->outputs.begin(), m->outputs.end(),
-                               [&](const TensorInfo& t) { return t.name == o.name; });
-        if (it == m->outputs.end()) {
-          SetError(res, 400, "model \"" + m->name + "\" has no output \"" + o.name + "\"");
-          return 400;
-        }
-        wanted.emplace_back(static_cast<std::size_t>(it - m->outputs.begin()),
-                            o.binary || all_binary);
-      }
-    }
-
-    auto job = std::make_shared<Job>();
-    job->model = m;
-    if (Status s = MatchInputs(*m, *request, job->inputs); !s.ok()) {
-      SetError(res, 400, s.message());
-      return 400;
-    }
-    job->admitted = Clock::now();
-    switch (queue.TryPush(job)) {
-      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kOk:
-        break;
-      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kFull:
-        SetError(res, 503,
-                 "queue full (" + std::to_string(options.queue_capacity) +
-                     " requests waiting); retry later");
-        return 503;
-      case serve::BoundedQueue<std::shared_ptr<Job>>::PushResult::kClosed:
-        SetError(res, 503, "server is shutting down");
-        return 503;
-    }
-    ++in_flight;
-    std::unique_lock<std::mutex> lock(job->mu);
-    const bool done =
-        job->cv.wait_for(lock, std::chrono::duration<double>(options.request_timeout_s),
-                         [&] { return job->state == Job::State::kDone; });
-    --in_flight;
-    if (!done) {
-      job->state = Job::State::kAbandoned;
-      SetError(
-          res, 504,
-          "inference did not finish within " + std::to_string(options.request_timeout_s) + " s");
-      return 504;
-    }
-    lock.unlock();
-    if (!job->status.ok()) {
-      const int code = HttpCodeFor(job->status) == 503 ? 503 : 500;
-      SetError(res, code, "model \"" + m->name + "\": " + job->status.message());
+    InferenceServer::InferResult result = RunInfer(*m, *request);
+    if (result.outcome != InferenceServer::Outcome::kOk) {
+      const int code = HttpCodeForOutcome(result.outcome);
+      SetError(res, code, result.message);
       return code;
     }
-
-    kserve::InferResponse response;
-    response.model_name = m->name;
-    response.model_version = m->version;
-    response.id = request->id;
-    response.parameters["queue_time_us"] = static_cast<std::int64_t>(job->queue_s * 1e6);
-    response.parameters["compute_time_us"] = static_cast<std::int64_t>(job->compute_s * 1e6);
-    for (const auto& [index, binary] : wanted) {
-      if (index >= job->outputs.size()) {
-        SetError(res, 500, "model \"" + m->name + "\": the backend returned fewer outputs");
-        return 500;
-      }
-      // Several requested entries cannot name the same output (the codec refuses
-      // duplicates), so each output tensor is moved out once.
-      response.outputs.push_back({m->outputs[index].name, std::move(job->outputs[index]), binary});
-    }
-    Expected<kserve::EncodedBody> body = kserve::EncodeInferResponse(response);
+    Expected<kserve::EncodedBody> body = kserve::EncodeInferResponse(result.response);
     if (!body) {
       SetError(res, 500, body.status().message());
       return 500;
@@ -440,6 +477,15 @@ struct InferenceServer::Impl {
     for (const auto& [key, n] : request_counts) {
       out += "deepedge_inference_requests_total{model=\"" + EscapeLabel(key.first) + "\",code=\"" +
              std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+    }
+    if (!grpc_counts.empty()) {
+      out +=
+          "# HELP deepedge_grpc_requests_total gRPC inference requests by model and gRPC "
+          "status.\n# TYPE deepedge_grpc_requests_total counter\n";
+      for (const auto& [key, n] : grpc_counts) {
+        out += "deepedge_grpc_requests_total{model=\"" + EscapeLabel(key.first) + "\",code=\"" +
+               EscapeLabel(key.second) + "\"} " + std::to_string(n) + "\n";
+      }
     }
     auto summary = [&](const char* name, const char* help, bool queue_time) {
       out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " summary\n";
@@ -579,5 +625,85 @@ void InferenceServer::Stop() {
 std::string InferenceServer::MetricsText() const {
   return impl_->Metrics();
 }
+
+namespace {
+
+// The model `name` at `version` ("" = the loaded one), or null with why in `message`.
+const LoadedModel* FindVersion(const InferenceServer::Impl& s, const std::string& name,
+                               const std::string& version, std::string& message);
+
+}  // namespace
+
+InferenceServer::InferResult InferenceServer::Infer(const std::string& model,
+                                                    const std::string& version,
+                                                    kserve::InferRequest request) {
+  InferResult result;
+  try {
+    if (!impl_->started || impl_->draining.load()) {
+      result.outcome = Outcome::kStopping;
+      result.message = impl_->started ? "server is shutting down" : "server is not started";
+      return result;
+    }
+    const LoadedModel* m = FindVersion(*impl_, model, version, result.message);
+    if (!m) {
+      result.outcome = Outcome::kNotFound;
+      return result;
+    }
+    return impl_->RunInfer(*m, request);
+  } catch (const std::exception& e) {  // e.g. bad_alloc: reported, never propagated
+    result = {};
+    result.outcome = Outcome::kBackendError;
+    result.message = std::string("internal error: ") + e.what();
+    return result;
+  }
+}
+
+bool InferenceServer::Ready() const {
+  return impl_->started && !impl_->draining.load();
+}
+
+Expected<kserve::ModelMetadata> InferenceServer::ModelMetadataFor(
+    const std::string& model, const std::string& version) const {
+  std::string message;
+  const LoadedModel* m = FindVersion(*impl_, model, version, message);
+  if (!m) return NotFound(message);
+  return kserve::ModelMetadata{m->name,
+                               {m->version},
+                               std::string(ModelFormatName(m->format)),
+                               ToMetadata(m->inputs),
+                               ToMetadata(m->outputs)};
+}
+
+kserve::ServerMetadata InferenceServer::ServerMetadataInfo() const {
+  return {impl_->options.server_name, impl_->options.server_version, {"binary_tensor_data"}};
+}
+
+void InferenceServer::BeginDrain() {
+  impl_->draining = true;
+}
+
+void InferenceServer::CountGrpcRequest(const std::string& model, const std::string& code) {
+  std::lock_guard<std::mutex> lock(impl_->metrics_mu);
+  ++impl_->grpc_counts[{model, code}];
+}
+
+namespace {
+
+const LoadedModel* FindVersion(const InferenceServer::Impl& s, const std::string& name,
+                               const std::string& version, std::string& message) {
+  const LoadedModel* m = s.FindModel(name);
+  if (!m) {
+    message = "unknown model \"" + name + "\"";
+    return nullptr;
+  }
+  if (!version.empty() && version != m->version) {
+    message = "model \"" + name + "\" has no loaded version \"" + version + "\" (serving " +
+              m->version + ")";
+    return nullptr;
+  }
+  return m;
+}
+
+}  // namespace
 
 }  // namespace deepedge

@@ -1,12 +1,17 @@
 // `remote`: runs a model on a KServe v2 server (deepedge serve, Triton, ...) through
-// the binary REST protocol, so bench and eval measure a server the way they measure
-// a local backend (the network and the server's queue included).
+// the binary REST protocol (server=http://...) or gRPC (server=grpc://..., where the
+// build has gRPC), so bench and eval measure a server the way they measure a local
+// backend (the network and the server's queue included).
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <map>
 
 #include "deepedge/backends.h"
 #include "deepedge/remote.h"
+#ifdef DEEPEDGE_HAVE_GRPC
+#include "deepedge/kserve_grpc_client.h"
+#endif
 
 namespace deepedge {
 namespace {
@@ -27,11 +32,15 @@ Expected<std::vector<TensorInfo>> ToInfos(const std::vector<kserve::TensorMetada
   return out;
 }
 
+// One remote inference with borrowed inputs: the protocol's client call.
+using InferFn = std::function<Expected<std::vector<kserve::NamedTensor>>(
+    std::vector<kserve::NamedTensor>& inputs)>;
+
 class RemoteSession final : public Session {
  public:
-  RemoteSession(std::unique_ptr<remote::Client> client, std::string model,
-                std::vector<TensorInfo> inputs, std::vector<TensorInfo> outputs)
-      : client_(std::move(client)),
+  RemoteSession(InferFn infer, std::string model, std::vector<TensorInfo> inputs,
+                std::vector<TensorInfo> outputs)
+      : infer_(std::move(infer)),
         model_(std::move(model)),
         inputs_(std::move(inputs)),
         outputs_(std::move(outputs)) {}
@@ -54,7 +63,7 @@ class RemoteSession final : public Session {
       if (!view) return view.status();
       named.push_back({inputs_[i].name, std::move(*view), true});
     }
-    Expected<std::vector<kserve::NamedTensor>> got = client_->Infer(model_, named);
+    Expected<std::vector<kserve::NamedTensor>> got = infer_(named);
     if (!got) return got.status();
     outputs.resize(outputs_.size());
     for (std::size_t i = 0; i < outputs_.size(); ++i) {
@@ -70,7 +79,7 @@ class RemoteSession final : public Session {
   }
 
  private:
-  std::unique_ptr<remote::Client> client_;
+  InferFn infer_;
   std::string model_;
   std::vector<TensorInfo> inputs_, outputs_;
 };
@@ -78,7 +87,13 @@ class RemoteSession final : public Session {
 class RemoteBackend final : public Backend {
  public:
   std::string_view Name() const override { return "remote"; }
-  std::string Version() const override { return "KServe v2 REST"; }
+  std::string Version() const override {
+#ifdef DEEPEDGE_HAVE_GRPC
+    return "KServe v2 REST and gRPC";
+#else
+    return "KServe v2 REST";
+#endif
+  }
   Capabilities GetCapabilities() const override {
     Capabilities caps;
     // The server loads the model; the local file only names it.
@@ -88,9 +103,10 @@ class RemoteBackend final : public Backend {
     return caps;
   }
   std::vector<OptionSpec> Options() const override {
-    return {{"server", "KServe v2 server URL, http://HOST:PORT (required)", "", {}},
-            {"model", "Model name on the server (default: the model file's stem)", "", {}},
-            {"timeout_s", "Seconds to wait for each request's reads and writes", "10", {}}};
+    return {
+        {"server", "KServe v2 server URL, http://HOST:PORT or grpc://HOST:PORT (required)", "", {}},
+        {"model", "Model name on the server (default: the model file's stem)", "", {}},
+        {"timeout_s", "Seconds to wait for each request's reads and writes", "10", {}}};
   }
   Expected<std::unique_ptr<Session>> Load(const ModelSource& source,
                                           const SessionOptions& options) const override {
@@ -116,12 +132,39 @@ class RemoteBackend final : public Backend {
       if (end == t.c_str() || *end != '\0' || !(co.timeout_s > 0))
         return InvalidArgument("backend 'remote': timeout_s='" + t + "' is not a positive number");
     }
-    DEEPEDGE_ASSIGN_OR_RETURN(std::unique_ptr<remote::Client> client, remote::Client::Create(co));
-    DEEPEDGE_ASSIGN_OR_RETURN(kserve::ModelMetadata meta, client->ModelMetadata(model));
+    kserve::ModelMetadata meta;
+    InferFn infer;
+    if (url.starts_with("grpc://")) {
+#ifdef DEEPEDGE_HAVE_GRPC
+      GrpcClientOptions go;
+      go.timeout_s = co.timeout_s;
+      DEEPEDGE_ASSIGN_OR_RETURN(std::unique_ptr<KServeGrpcClient> g,
+                                KServeGrpcClient::Connect(url, go));
+      DEEPEDGE_ASSIGN_OR_RETURN(meta, g->ModelMetadata(model));
+      std::shared_ptr<KServeGrpcClient> client = std::move(g);
+      infer = [client, model](std::vector<kserve::NamedTensor>& inputs)
+          -> Expected<std::vector<kserve::NamedTensor>> {
+        kserve::InferRequest request;
+        request.inputs = std::move(inputs);
+        DEEPEDGE_ASSIGN_OR_RETURN(kserve::InferResponse response, client->Infer(model, request));
+        return std::move(response.outputs);
+      };
+#else
+      return Unsupported("backend 'remote': " + url + ": this build has no gRPC");
+#endif
+    } else {
+      DEEPEDGE_ASSIGN_OR_RETURN(std::unique_ptr<remote::Client> c, remote::Client::Create(co));
+      DEEPEDGE_ASSIGN_OR_RETURN(meta, c->ModelMetadata(model));
+      // A Session is used by one thread at a time, as remote::Client must be.
+      std::shared_ptr<remote::Client> client = std::move(c);
+      infer = [client, model](std::vector<kserve::NamedTensor>& inputs) {
+        return client->Infer(model, inputs);
+      };
+    }
     DEEPEDGE_ASSIGN_OR_RETURN(std::vector<TensorInfo> ins, ToInfos(meta.inputs, "input"));
     DEEPEDGE_ASSIGN_OR_RETURN(std::vector<TensorInfo> outs, ToInfos(meta.outputs, "output"));
     return std::unique_ptr<Session>(
-        std::make_unique<RemoteSession>(std::move(client), model, std::move(ins), std::move(outs)));
+        std::make_unique<RemoteSession>(std::move(infer), model, std::move(ins), std::move(outs)));
   }
 };
 
