@@ -67,25 +67,12 @@ Expected<Measured> MeasureBoth(AppContext& ctx, const ModelSource& source,
     DEEPEDGE_ASSIGN_OR_RETURN(auto session, ctx.backends.Load(m.median.backend, source, so));
     DEEPEDGE_ASSIGN_OR_RETURN(inputs, MakeInputs(session->Inputs(), spec, 1));
     DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<double>> times;
-    std::map<std::string, LayerProfile> info;
-    for (int r = 0; r < o.runs; ++r) {
-      DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
-      DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
-      for (const LayerProfile& l : prof) {
-        if (!info.count(l.name)) {
-          order.push_back(l.name);
-          info[l.name] = l;
-        }
-        times[l.name].push_back(l.time_ms);
-      }
-    }
-    for (const std::string& n : order) {
-      LayerProfile l = info[n];
-      l.time_ms = Median(times[n]);
+    DEEPEDGE_ASSIGN_OR_RETURN(LayerTimes lt, CollectLayerTimes(*session, inputs, o.runs));
+    for (const std::string& n : lt.order) {
+      LayerProfile l = lt.info[n];
+      l.time_ms = Median(lt.times[n]);
       m.median.layers.push_back(l);
-      m.layer_fastest[n] = *std::min_element(times[n].begin(), times[n].end());
+      m.layer_fastest[n] = *std::min_element(lt.times[n].begin(), lt.times[n].end());
     }
   }
   // The whole model as it normally runs (no per-layer timing overhead).

@@ -38,6 +38,24 @@ Expected<std::map<std::string, Shape>> ParseInputShapes(const MeasureOptions& o)
   return out;
 }
 
+Expected<LayerTimes> CollectLayerTimes(Session& session, const std::vector<Tensor>& inputs,
+                                       int runs) {
+  LayerTimes lt;
+  std::vector<Tensor> outputs;
+  for (int r = 0; r < runs; ++r) {
+    DEEPEDGE_RETURN_IF_ERROR(session.Run(inputs, outputs));
+    DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session.LastProfile());
+    for (const LayerProfile& l : prof) {
+      if (!lt.info.count(l.name)) {
+        lt.order.push_back(l.name);
+        lt.info[l.name] = l;
+      }
+      lt.times[l.name].push_back(l.time_ms);
+    }
+  }
+  return lt;
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
@@ -80,23 +98,10 @@ Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSo
   DEEPEDGE_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(session->Inputs(), spec, 1));
   std::vector<Tensor> outputs;
   DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<double>> times;
-  std::map<std::string, LayerProfile> info;
-  for (int r = 0; r < o.runs; ++r) {
-    DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
-    DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
-    for (const LayerProfile& l : prof) {
-      if (!info.count(l.name)) {
-        order.push_back(l.name);
-        info[l.name] = l;
-      }
-      times[l.name].push_back(l.time_ms);
-    }
-  }
-  for (const std::string& n : order) {
-    LayerProfile l = info[n];
-    l.time_ms = Median(times[n]);
+  DEEPEDGE_ASSIGN_OR_RETURN(LayerTimes lt, CollectLayerTimes(*session, inputs, o.runs));
+  for (const std::string& n : lt.order) {
+    LayerProfile l = lt.info[n];
+    l.time_ms = Median(lt.times[n]);
     p.layers.push_back(l);
   }
   session.reset();

@@ -37,6 +37,16 @@ Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSo
 Expected<double> TimeSingleLayer(AppContext& ctx, const ModelSource& source,
                                  const std::string& layer, const MeasureOptions& o);
 
+// Each layer's times over `runs` profiled runs of `session` (which must have been
+// loaded with profile_layers), layers in the order they first appear.
+struct LayerTimes {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> times;  // ms, one per run
+  std::map<std::string, LayerProfile> info;          // the first run's entry
+};
+Expected<LayerTimes> CollectLayerTimes(Session& session, const std::vector<Tensor>& inputs,
+                                       int runs);
+
 std::string HostName();
 
 }  // namespace deepedge::app
