@@ -3,7 +3,8 @@
 #   1. the Release tree (build/): every unit and integration test;
 #   2. a sanitizer tree (build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer,
 #      Debug): every unit test again;
-#   3. a 20 s libFuzzer smoke run over the KServe v2 request parsers (build-fuzz/, clang).
+#   3. a 20 s libFuzzer smoke run over the KServe v2 REST and gRPC request decoders
+#      (build-fuzz/, clang; 10 s each).
 # Installs missing Debian packages first (scripts/setup.sh --deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
