@@ -80,12 +80,7 @@ void AddInferCommand(CLI::App& app, AppContext& ctx) {
       "infer", "Run one inference and write every output as NAME.npy in --output-dir");
   cmd->add_option("model", o.model, "Model file")->required();
   cmd->add_option("--weights", o.weights, "Weights file for two-file formats");
-  cmd->add_option("-b,--backend", o.backend, "Backend (default: the first that reads the format)");
-  cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable")
-      ->allow_extra_args(false);
-  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
-      ->check(CLI::NonNegativeNumber);
+  AddBackendOptions(cmd, o.backend, o.backend_options, o.threads);
   AddInputOptions(cmd, o.in);
   cmd->add_option("-o,--output-dir", o.output_dir, "Directory for the .npy outputs (created)")
       ->required();

@@ -222,12 +222,7 @@ void AddProfileCommand(CLI::App& app, AppContext& ctx) {
   CLI::App* cmd = app.add_subcommand("profile", "Per-layer time, output bytes and MACs of a model");
   cmd->add_option("model", o.model, "Model file")->required();
   cmd->add_option("--weights", o.weights, "Weights file for two-file formats");
-  cmd->add_option("-b,--backend", o.backend, "Backend (default: the first that reads the format)");
-  cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable")
-      ->allow_extra_args(false);
-  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
-      ->check(CLI::NonNegativeNumber);
+  AddBackendOptions(cmd, o.backend, o.backend_options, o.threads);
   cmd->add_option("--runs", o.runs, "Profiled runs; each layer's median is reported")
       ->capture_default_str();
   cmd->add_option("--top", o.top, "Show only the N slowest layers (0: all, in graph order)");

@@ -164,14 +164,10 @@ void AddServeCommand(CLI::App& app, AppContext& ctx) {
                   "Largest request body, MiB; beyond that 413 (default 64)");
   cmd->add_option("--timeout", o.timeout_s,
                   "Seconds a request may take, queue included; beyond that 504 (default 30)");
-  cmd->add_option("-b,--backend", o.backend, "Backend (default: the first that reads the format)");
-  cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable")
-      ->allow_extra_args(false);
-  cmd->add_option("-t,--threads", o.threads,
-                  "Threads per session (0: the backend's default; with several workers, "
-                  "cores / workers avoids oversubscription)")
-      ->check(CLI::NonNegativeNumber);
+  AddBackendOptions(cmd, o.backend, o.backend_options, o.threads,
+                    "Backend (default: the first that reads the format)",
+                    "Threads per session (0: the backend's default; with several workers, "
+                    "cores / workers avoids oversubscription)");
   cmd->callback([&ctx] { ctx.exit_code = RunServe(o, ctx); });
 }
 

@@ -7,6 +7,16 @@
 
 namespace deepedge::app {
 
+void AddBackendOptions(CLI::App* cmd, std::string& backend,
+                       std::vector<std::string>& backend_options, int& threads,
+                       const std::string& backend_help, const std::string& threads_help) {
+  cmd->add_option("-b,--backend", backend, backend_help);
+  cmd->add_option("-O,--backend-option", backend_options,
+                  "KEY=VALUE option of the backend; repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("-t,--threads", threads, threads_help)->check(CLI::NonNegativeNumber);
+}
+
 void AddInputOptions(CLI::App* cmd, InputOptions& o) {
   cmd->add_option("-i,--input", o.inputs,
                   "random (default), zeros, FILE or NAME=FILE (.npy, or raw bytes of the exact "

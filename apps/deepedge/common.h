@@ -15,6 +15,13 @@
 
 namespace deepedge::app {
 
+// -b/--backend, -O/--backend-option (repeatable KEY=VALUE), -t/--threads (>= 0), with
+// the help texts the command wants for the backend and the threads.
+void AddBackendOptions(
+    CLI::App* cmd, std::string& backend, std::vector<std::string>& backend_options, int& threads,
+    const std::string& backend_help = "Backend (default: the first that reads the format)",
+    const std::string& threads_help = "Inference threads (0: the backend's default)");
+
 // --input, --input-shape, --seed.
 struct InputOptions {
   std::vector<std::string> inputs;

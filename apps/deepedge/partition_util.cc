@@ -13,13 +13,8 @@
 namespace deepedge::app {
 
 void AddMeasureOptions(CLI::App* cmd, MeasureOptions& o) {
-  cmd->add_option("-b,--backend", o.backend,
-                  "Backend that measures (default: the first that reads ONNX)");
-  cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable")
-      ->allow_extra_args(false);
-  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
-      ->check(CLI::NonNegativeNumber);
+  AddBackendOptions(cmd, o.backend, o.backend_options, o.threads,
+                    "Backend that measures (default: the first that reads ONNX)");
   cmd->add_option("--runs", o.runs, "Measured runs per model (medians are kept)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
