@@ -15,6 +15,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
   libopencv-dev libssl-dev python3-jsonschema
+  libfreetype-dev fonts-dejavu-core fonts-liberation
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
   time libtorch-dev dataset-fashion-mnist zlib1g-dev
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc

@@ -84,6 +84,103 @@ class EvalProgress {
   std::chrono::steady_clock::time_point last_{};
 };
 
+// The report of a text_recognition run: exact-match accuracy and CER, predictions
+// file, and the bench-format record (exact_match the headline, cer another metric).
+int ReportText(const EvalCmdOptions& o, AppContext& ctx, const ModelSource& src,
+               const ModelCard& card, const std::filesystem::path& card_path,
+               const ImageDataset& data, Session& session, const TextRecognitionEval& r,
+               const ModelRecord& model_record, const std::string& backend,
+               const std::map<std::string, std::string>& options, double load_ms,
+               const EnvironmentInfo& environment, std::unique_ptr<Monitor> (&monitors)[3],
+               const ModelInfo& info) {
+  std::string predictions_path = o.predictions_path;
+  if (predictions_path.empty()) {
+    const std::filesystem::path dir = std::filesystem::path(CacheDir()) / "eval";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    predictions_path = (dir / (src.path.stem().string() + ".predictions.tsv")).string();
+  }
+  if (Status s = WriteFileAtomic(predictions_path, r.predictions); !s.ok()) {
+    return ReportError(s);
+  }
+  for (std::size_t i = 0; i < r.bad_samples.size() && i < kBadSamplesPrinted; ++i) {
+    std::fprintf(stderr, "deepedge: bad sample: %s\n", r.bad_samples[i].reason.c_str());
+  }
+  if (r.bad_samples.size() > kBadSamplesPrinted) {
+    std::fprintf(stderr, "deepedge: ... and %zu more bad samples (all in %s)\n",
+                 r.bad_samples.size() - kBadSamplesPrinted, predictions_path.c_str());
+  }
+  std::printf("model %s%s, backend %s, card %s\n", src.display_name().c_str(),
+              card.synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
+              backend.c_str(), card_path.c_str());
+  std::printf("data  %s\n", data.Description().c_str());
+  std::printf("samples %lld evaluated, %zu bad, of %lld considered\n",
+              static_cast<long long>(r.samples_evaluated), r.bad_samples.size(),
+              static_cast<long long>(r.samples_considered));
+  PrintMetric("exact", r.exact_match);
+  std::printf("CER    %s (%lld edits / %lld reference characters)\n",
+              Percent(r.cer.value()).c_str(), static_cast<long long>(r.cer.edits),
+              static_cast<long long>(r.cer.reference_chars));
+  std::printf("accuracy run: %.2f s, each sample once (latency: use `deepedge bench`)\n", r.wall_s);
+  PrintTimes("inference", r.inference_ms);
+  if (o.end_to_end) {
+    PrintTimes("preprocessing", r.preprocess_ms);
+    PrintTimes("postprocessing", r.postprocess_ms);
+  }
+  std::printf("predictions -> %s\n", predictions_path.c_str());
+
+  BenchRecord rec;
+  rec.tool_version = DEEPEDGE_VERSION;
+  rec.timestamp_utc = UtcNowIso();
+  rec.environment = environment;
+  rec.warnings = EnvironmentWarnings(environment);
+  rec.warnings.push_back(
+      "accuracy run: every sample ran once without warm-up; its latency figures are not a "
+      "benchmark (use deepedge bench)");
+  if (card.synthetic_weights)
+    rec.warnings.push_back("synthetic weights: the accuracy is meaningless");
+  rec.model = model_record;
+  rec.backend = backend;
+  rec.backend_version = ctx.backends.Find(backend)->Version();
+  rec.backend_options = options;
+  rec.threads = o.threads;
+  rec.input = "data: " + data.Description();
+  BenchResult& b = rec.result;
+  b.stop = StopRule{};
+  b.phases.load_ms = load_ms;
+  b.phases.first_inference_ms = r.first_inference_ms;
+  b.phases.measured_s = r.wall_s;
+  b.queries = static_cast<std::int64_t>(r.inference_ms.size());
+  b.samples = b.queries;
+  b.latency_ms = Summarize(r.inference_ms);
+  if (r.wall_s > 0) {
+    b.throughput_qps = static_cast<double>(b.queries) / r.wall_s;
+    b.throughput_samples_per_s = b.throughput_qps;
+  }
+  if (auto arena = session.ArenaBytes()) b.arena_mib = static_cast<double>(*arena) / 1048576.0;
+  b.layer_profile_status = "not collected by eval";
+  for (auto& m : monitors) b.monitors.push_back(m->Report());
+  AccuracyRecord acc;
+  acc.metric = ToRecord(r.exact_match);
+  // CER as a proportion of reference characters with its Wilson interval, which treats
+  // characters as independent (so it is too narrow); capped at 1 (the record's range).
+  const ProportionMetric cer = MakeProportionMetric(
+      "cer", std::min(r.cer.edits, r.cer.reference_chars), r.cer.reference_chars);
+  acc.others.push_back(ToRecord(cer));
+  acc.samples = r.samples_evaluated;
+  acc.bad_samples = static_cast<std::int64_t>(r.bad_samples.size());
+  acc.dataset = data.Description();
+  acc.card = card_path.string();
+  rec.accuracy = std::move(acc);
+  const std::vector<BenchRecord> records{std::move(rec)};
+  if (!o.json_path.empty()) {
+    if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
+      return ReportError(s);
+    }
+  }
+  return StoreBenchRecords(o.store, records, environment, info);
+}
+
 int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   if (Status s = CheckOutputPath(o.json_path, "--json"); !s.ok()) return ReportError(s);
   if (Status s = CheckOutputPath(o.predictions_path, "--predictions"); !s.ok()) {
@@ -105,7 +202,9 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   Expected<ModelCard> card = ReadModelCard(card_path);
   if (!card) return ReportError(card.status());
 
-  Expected<std::unique_ptr<ImageDataset>> data = OpenIdxDataset(o.data, o.split);
+  const bool text = card->task == CardTask::kTextRecognition;
+  Expected<std::unique_ptr<ImageDataset>> data =
+      text ? OpenTextLineDataset(o.data) : OpenIdxDataset(o.data, o.split);
   if (!data) return ReportError(data.status().WithContext("--data"));
 
   Expected<ModelInfo> info = DescribeModel(*src);
@@ -157,6 +256,13 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   }
   EvalProgress progress;
   eo.progress = [&progress](std::int64_t done, std::int64_t total) { progress(done, total); };
+  if (text) {
+    Expected<TextRecognitionEval> t = EvaluateTextRecognition(**session, *card, **data, eo);
+    for (auto& m : monitors) (void)m->Stop();
+    if (!t) return ReportError(t.status());
+    return ReportText(o, ctx, *src, *card, card_path, **data, **session, *t, *model_record,
+                      *backend, *options, load_ms, environment, monitors, *info);
+  }
   Expected<ClassificationEval> r = EvaluateClassification(**session, *card, **data, eo);
   for (auto& m : monitors) (void)m->Stop();
   if (!r) return ReportError(r.status());
@@ -274,7 +380,8 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
   cmd->add_option("--data", o.data,
                   "Labelled data: a directory of IDX files (Fashion-MNIST's names; Debian's "
                   "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
-                  "an *images-idx3-ubyte[.gz] file")
+                  "an *images-idx3-ubyte[.gz] file; for a text_recognition card a directory "
+                  "with labels.tsv and PGM/PPM line images (deepedge-render-text)")
       ->required();
   cmd->add_option("--split", o.split, "With a directory: test or train")
       ->check(CLI::IsMember({"test", "train"}))

@@ -8,13 +8,18 @@
 // The loop takes a Session (include/deepedge/backend.h), so it works with every
 // backend and depends on none. Library: deepedge_eval.
 //
-// Thread-safety: EvaluateClassification uses the Session from the calling thread
-// only (a Session is single-threaded); it keeps no global state.
+// Two tasks: classification (top-1 / top-5) and text_recognition (exact-match
+// accuracy and character error rate of a CTC line recogniser).
+//
+// Thread-safety: EvaluateClassification and EvaluateTextRecognition use the Session
+// from the calling thread only (a Session is single-threaded); they keep no global
+// state.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -96,5 +101,60 @@ Status PreprocessImage(const ImageSample& sample, const ModelCard& card,
 Expected<ClassificationEval> EvaluateClassification(Session& session, const ModelCard& card,
                                                     const ImageDataset& data,
                                                     const EvalOptions& options);
+
+// ---- Text recognition (task text_recognition: a CTC line recogniser) ----
+
+// CTC greedy (best path) decoding of `steps` x `classes` scores, row-major: the
+// highest class per step (ties to the lower index), repeats merged, `blank` dropped.
+// Returns the class indices of the decoded text. Requires scores.size() ==
+// steps * classes.
+std::vector<int> CtcGreedyDecode(std::span<const float> scores, std::int64_t steps,
+                                 std::int64_t classes, int blank = 0);
+
+struct TextRecognitionEval {
+  std::int64_t samples_considered = 0;
+  std::int64_t samples_evaluated = 0;
+  std::vector<BadSample> bad_samples;
+  ProportionMetric exact_match;  // the whole line equal, byte for byte
+  CharErrorRate cer;             // over the evaluated lines, in code points
+  // One line per considered sample, tab-separated, after a '#' header line:
+  //   index  text  predicted  correct(0/1)  edits
+  // (tabs and newlines in a prediction are written as spaces). A bad sample:
+  //   index  text-or-"-"  "-"  "-"  "bad: REASON".
+  std::string predictions;
+  std::vector<double> inference_ms, preprocess_ms, postprocess_ms;
+  double first_inference_ms = 0;
+  double wall_s = 0;
+};
+
+struct TextRecognitionPlan {
+  int input_index = 0;
+  int output_index = 0;
+  std::int64_t height = 0;     // the input's height
+  std::int64_t min_width = 0;  // narrower lines are padded to this width
+  std::int64_t max_width = 0;  // wider lines are squeezed to this width
+  int channels = 3;
+  std::int64_t classes = 0;  // charset size, blank included
+};
+
+// Checks a text_recognition card against the session. Errors (InvalidArgument naming
+// the card and field): those of PlanClassification's input checks, a static input
+// height other than resize's, a static input width other than resize's width when
+// max_width differs, a float32 output whose last dimension is not the charset size.
+Expected<TextRecognitionPlan> PlanTextRecognition(const Session& session, const ModelCard& card);
+
+// One text line into the model's input as PaddleOCR prepares it: bilinear resize to
+// the plan's height keeping the aspect ratio (width ceil(h * w / H), at most
+// max_width), scale / mean / std, then zero padding on the right to
+// max(min_width, that width). `input` is (re)allocated to [1, C, H, W]. Bad image:
+// InvalidArgument naming the sample.
+Status PreprocessTextLine(const ImageSample& sample, const ModelCard& card,
+                          const TextRecognitionPlan& plan, Tensor& input);
+
+// Runs the evaluation of a text recogniser over `data` (samples with `text`).
+// Errors as EvaluateClassification's.
+Expected<TextRecognitionEval> EvaluateTextRecognition(Session& session, const ModelCard& card,
+                                                      const ImageDataset& data,
+                                                      const EvalOptions& options);
 
 }  // namespace deepedge

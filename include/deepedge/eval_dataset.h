@@ -26,6 +26,7 @@ struct ImageSample {
   int channels = 1;                  // 1 grey, 3 RGB
   std::vector<std::uint8_t> pixels;  // height * width * channels
   std::int64_t label = -1;           // class index as the data set states it
+  std::string text;                  // text-line data: the line's transcript (UTF-8)
 };
 
 class ImageDataset {
@@ -54,5 +55,17 @@ class ImageDataset {
 // label", "label without image").
 Expected<std::unique_ptr<ImageDataset>> OpenIdxDataset(const std::filesystem::path& path,
                                                        std::string_view split = "test");
+
+// A text-line data set (for text_recognition cards): a directory holding labels.tsv,
+// one "FILE<TAB>TEXT" line per sample (FILE relative to the directory; '#' lines and
+// empty lines skipped), and the images, binary PGM (P5, grey) or PPM (P6, RGB) with
+// maxval 255, as tools/render_text writes them. Samples are in labels.tsv's order.
+// Errors (whole set unusable): NotFound without labels.tsv, Corrupt for a line without
+// a tab (naming the line). A missing or unreadable image is a bad sample.
+Expected<std::unique_ptr<ImageDataset>> OpenTextLineDataset(const std::filesystem::path& dir);
+
+// Decodes a binary PGM (P5) or PPM (P6) image with maxval 255 into `out` (pixels,
+// height, width, channels). Corrupt naming `what` on anything else.
+Status DecodePnm(std::string_view bytes, const std::string& what, ImageSample& out);
 
 }  // namespace deepedge

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace deepedge {
@@ -46,6 +47,24 @@ bool InTopK(std::span<const float> scores, int label, int k);
 
 // In place, numerically stable (the maximum is subtracted first).
 void Softmax(std::span<float> values);
+
+// UTF-8 to code points; each byte of an invalid or truncated sequence (and an
+// overlong or surrogate encoding) becomes U+FFFD, so that any input gives a result.
+std::u32string Utf8ToCodePoints(std::string_view utf8);
+
+// Levenshtein distance (insertions, deletions, substitutions, each 1) between two
+// code-point strings; O(|a| * |b|) time, O(|b|) memory.
+std::int64_t EditDistance(std::u32string_view a, std::u32string_view b);
+
+// Character error rate over a set of lines: the sum of edit distances over the sum of
+// reference lengths, in code points. May exceed 1 (insertions); 0 with no reference
+// characters.
+struct CharErrorRate {
+  std::int64_t edits = 0;
+  std::int64_t reference_chars = 0;
+  void Add(std::string_view reference, std::string_view hypothesis);  // both UTF-8
+  double value() const;
+};
 
 // counts[truth][predicted] over `classes` classes.
 class ConfusionMatrix {

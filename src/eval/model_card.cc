@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -167,7 +168,7 @@ Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPrepr
   if (!node.IsMap()) return r.Error(kWhere, "expected a mapping of fields");
   DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, kWhere,
                                        {"input", "layout", "channels", "resize", "scale", "mean",
-                                        "std", "input_dtype", "input_quantization"}));
+                                        "std", "input_dtype", "input_quantization", "max_width"}));
   if (node["input"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(p.input_name, r.String(node["input"], "preprocessing.input"));
   }
@@ -326,11 +327,87 @@ Status ParseLabels(const CardReader& r, const YAML::Node& root, const std::files
   return Status::Ok();
 }
 
+// The text_recognition fields: charset, use_space_char, preprocessing.resize /
+// max_width, postprocessing.decode.
+Status ParseTextRecognition(const CardReader& r, const YAML::Node& root,
+                            const std::filesystem::path& path, ModelCard& card) {
+  for (const char* k : {"labels", "labels_file", "synthetic_labels"}) {
+    if (root[k]) {
+      return r.Contradiction(k, "task", "a text_recognition card gives a charset, not labels");
+    }
+  }
+  CardTextRecognition& t = card.text;
+  if (root["use_space_char"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(t.use_space_char, r.Bool(root["use_space_char"], "use_space_char"));
+  }
+  if (!root["charset"]) {
+    return r.Error("charset",
+                   "missing: the file of the recogniser's characters, one a line (a path "
+                   "relative to the card, or fixture:REL in the fixture cache)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(t.charset_source, r.String(root["charset"], "charset"));
+  if (t.charset_source.empty() || t.charset_source == "fixture:") {
+    return r.Error("charset", "empty path");
+  }
+  t.charset_path = ResolveCardFile(t.charset_source, path);
+  Expected<std::string> text = ReadFileText(t.charset_path);
+  if (!text) {
+    std::string hint;
+    if (t.charset_source.rfind("fixture:", 0) == 0) hint = " (run scripts/fetch_fixtures.sh)";
+    return r.Error("charset", text.status().message() + hint);
+  }
+  Expected<std::vector<std::string>> charset = ParseCharset(*text, t.use_space_char);
+  if (!charset)
+    return r.Error("charset", t.charset_path.string() + ": " + charset.status().message());
+  t.charset = std::move(*charset);
+
+  const CardPreprocessing& pre = card.preprocessing;
+  if (!pre.resize_height) {
+    return r.Error("preprocessing.resize",
+                   "missing: a text_recognition card needs [height, width] (e.g. [48, 320])");
+  }
+  if (pre.input_dtype != DType::kF32) {
+    return r.Error("preprocessing.input_dtype", "text_recognition supports float32 inputs only");
+  }
+  t.max_width = *pre.resize_width;
+  if (const YAML::Node mw = root["preprocessing"]["max_width"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(t.max_width, r.Integer(mw, "preprocessing.max_width"));
+    if (t.max_width < *pre.resize_width || t.max_width > 16384) {
+      return r.Contradiction("preprocessing.max_width", "preprocessing.resize",
+                             std::to_string(t.max_width) + " is not in " +
+                                 std::to_string(*pre.resize_width) + "..16384 (the resize width)");
+    }
+  }
+
+  const YAML::Node node = root["postprocessing"];
+  if (!node) return r.Error("postprocessing", "missing (decode: ctc_greedy)");
+  if (!node.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, "postprocessing", {"output", "softmax", "decode"}));
+  CardPostprocessing& p = card.postprocessing;
+  if (node["output"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(p.output_name, r.String(node["output"], "postprocessing.output"));
+  }
+  if (node["softmax"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(p.softmax, r.Bool(node["softmax"], "postprocessing.softmax"));
+  }
+  if (!node["decode"]) return r.Error("postprocessing.decode", "missing (ctc_greedy)");
+  DEEPEDGE_ASSIGN_OR_RETURN(p.decode, r.String(node["decode"], "postprocessing.decode"));
+  if (p.decode != "ctc_greedy") {
+    return r.Error("postprocessing.decode", "'" + p.decode + "' is not ctc_greedy");
+  }
+  p.top_k = 1;
+  return Status::Ok();
+}
+
 Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
                            CardPostprocessing& p) {
   if (!node) return r.Error("postprocessing", "missing");
   if (!node.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
-  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, "postprocessing", {"output", "softmax", "top_k"}));
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(node, "postprocessing", {"output", "softmax", "top_k", "decode"}));
+  if (node["decode"]) {
+    return r.Error("postprocessing.decode", "only for text_recognition cards");
+  }
   if (node["output"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(p.output_name, r.String(node["output"], "postprocessing.output"));
   }
@@ -358,10 +435,11 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
                                   const std::filesystem::path& path) {
   if (!root || root.IsNull()) return InvalidArgument("card " + r.path() + ": empty file");
   if (!root.IsMap()) return InvalidArgument("card " + r.path() + ": not a YAML mapping of fields");
-  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(
-      root, "",
-      {"card_version", "name", "model", "description", "task", "weights", "dataset",
-       "preprocessing", "labels", "labels_file", "synthetic_labels", "postprocessing"}));
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(root, "",
+                  {"card_version", "name", "model", "description", "task", "weights", "dataset",
+                   "preprocessing", "labels", "labels_file", "synthetic_labels", "postprocessing",
+                   "charset", "use_space_char"}));
   ModelCard card;
   card.path = path;
   if (!root["card_version"]) return r.Error("card_version", "missing (1)");
@@ -381,7 +459,7 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
     if (root[k]) DEEPEDGE_RETURN_IF_ERROR(r.String(root[k], k).status());
   }
 
-  if (!root["task"]) return r.Error("task", "missing (classification)");
+  if (!root["task"]) return r.Error("task", "missing (classification or text_recognition)");
   DEEPEDGE_ASSIGN_OR_RETURN(std::string task, r.String(root["task"], "task"));
   bool known = false;
   for (CardTask t : {CardTask::kClassification, CardTask::kTextRecognition,
@@ -396,9 +474,9 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
                                "' is not one of classification, text_recognition, "
                                "keyword_spotting, vad, detection");
   }
-  if (card.task != CardTask::kClassification) {
+  if (card.task != CardTask::kClassification && card.task != CardTask::kTextRecognition) {
     return Unsupported("card " + r.path() + ": field 'task': '" + task +
-                       "' cards are not supported yet (classification only)");
+                       "' cards are not supported yet (classification, text_recognition)");
   }
 
   if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
@@ -409,6 +487,16 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
   card.synthetic_weights = weights == "synthetic";
 
   DEEPEDGE_RETURN_IF_ERROR(ParsePreprocessing(r, root["preprocessing"], card.preprocessing));
+  if (card.task == CardTask::kTextRecognition) {
+    DEEPEDGE_RETURN_IF_ERROR(ParseTextRecognition(r, root, path, card));
+    return card;
+  }
+  for (const char* k : {"charset", "use_space_char"}) {
+    if (root[k]) return r.Error(k, "only for text_recognition cards");
+  }
+  if (root["preprocessing"]["max_width"]) {
+    return r.Error("preprocessing.max_width", "only for text_recognition cards");
+  }
   DEEPEDGE_RETURN_IF_ERROR(ParseLabels(r, root, path, card.labels));
   DEEPEDGE_RETURN_IF_ERROR(
       ParsePostprocessing(r, root["postprocessing"], card.labels.size(), card.postprocessing));
@@ -433,6 +521,43 @@ Expected<ModelCard> ParseModelCard(std::string_view yaml, const std::filesystem:
 Expected<ModelCard> ReadModelCard(const std::filesystem::path& path) {
   DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(path));
   return ParseModelCard(text, path);
+}
+
+Expected<std::vector<std::string>> ParseCharset(std::string_view text, bool use_space_char) {
+  std::vector<std::string> out{""};  // class 0: the CTC blank
+  std::size_t line_no = 0, start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      return InvalidArgument("line " + std::to_string(line_no) +
+                             " is empty (one character a line expected)");
+    }
+    out.emplace_back(line);
+    start = end + 1;
+  }
+  if (out.size() == 1) return InvalidArgument("no characters");
+  if (use_space_char) out.emplace_back(" ");
+  return out;
+}
+
+std::filesystem::path ResolveCardFile(std::string_view file, const std::filesystem::path& card) {
+  constexpr std::string_view kFixture = "fixture:";
+  if (file.substr(0, kFixture.size()) == kFixture) {
+    std::filesystem::path root;
+    if (const char* env = std::getenv("DEEPEDGE_FIXTURES"); env && *env) {
+      root = env;
+    } else if (const char* home = std::getenv("HOME"); home && *home) {
+      root = std::filesystem::path(home) / ".cache" / "deepedge" / "fixtures";
+    }
+    return root / std::filesystem::path(file.substr(kFixture.size()));
+  }
+  std::filesystem::path p(file);
+  if (p.is_relative()) p = card.parent_path() / p;
+  return p;
 }
 
 std::optional<std::filesystem::path> FindCardBeside(const std::filesystem::path& model) {
