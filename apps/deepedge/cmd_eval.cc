@@ -401,12 +401,7 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
                   "(calibration data for `deepedge quantize --calibration DIR`)");
   cmd->add_flag("--end-to-end", o.end_to_end,
                 "Also time preprocessing and postprocessing per sample");
-  cmd->add_option("-b,--backend", o.backend, "Backend (default: the first that reads the format)");
-  cmd->add_option("-O,--backend-option", o.backend_options,
-                  "KEY=VALUE option of the backend; repeatable")
-      ->allow_extra_args(false);
-  cmd->add_option("-t,--threads", o.threads, "Inference threads (0: the backend's default)")
-      ->check(CLI::NonNegativeNumber);
+  AddBackendOptions(cmd, o.backend, o.backend_options, o.threads);
   AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunEval(o, ctx); });
 }
