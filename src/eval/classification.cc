@@ -4,40 +4,19 @@
 #include <cstdio>
 
 #include "deepedge/eval.h"
+#include "eval/eval_common.h"
 
 namespace deepedge {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-double MsSince(SteadyClock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-}
-
-Status CardError(const ModelCard& card, std::string_view field, const std::string& problem) {
-  return InvalidArgument("card " + card.path.string() + ": field '" + std::string(field) +
-                         "': " + problem);
-}
-
-std::string DimText(std::int64_t d) {
-  return d == Shape::kDynamic ? "?" : std::to_string(d);
-}
-
-// Bilinear sample of channel c at (y, x) in source pixel coordinates, edges clamped.
-float Bilinear(const ImageSample& s, double y, double x, int c) {
-  y = std::clamp(y, 0.0, static_cast<double>(s.height - 1));
-  x = std::clamp(x, 0.0, static_cast<double>(s.width - 1));
-  const auto y0 = static_cast<std::int64_t>(y), x0 = static_cast<std::int64_t>(x);
-  const std::int64_t y1 = std::min(y0 + 1, s.height - 1), x1 = std::min(x0 + 1, s.width - 1);
-  const double fy = y - static_cast<double>(y0), fx = x - static_cast<double>(x0);
-  auto px = [&](std::int64_t yy, std::int64_t xx) {
-    return static_cast<double>(
-        s.pixels[static_cast<std::size_t>((yy * s.width + xx) * s.channels + c)]);
-  };
-  const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
-  const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
-  return static_cast<float>(top * (1 - fy) + bottom * fy);
-}
+using eval_internal::Bilinear;
+using eval_internal::CardError;
+using eval_internal::CardInputIndex;
+using eval_internal::CardOutputIndex;
+using eval_internal::CheckBatchAndChannels;
+using eval_internal::DimText;
+using eval_internal::MsSince;
+using eval_internal::SteadyClock;
 
 }  // namespace
 
@@ -51,21 +30,8 @@ Expected<ClassificationPlan> PlanClassification(const Session& session, const Mo
   const auto& outputs = session.Outputs();
   ClassificationPlan plan;
 
-  if (pre.input_name.empty()) {
-    if (inputs.size() != 1) {
-      return CardError(card, "preprocessing.input",
-                       "the model has " + std::to_string(inputs.size()) +
-                           " inputs; name the one that takes the image");
-    }
-  } else {
-    auto it = std::find_if(inputs.begin(), inputs.end(),
-                           [&](const TensorInfo& t) { return t.name == pre.input_name; });
-    if (it == inputs.end()) {
-      return CardError(card, "preprocessing.input",
-                       "the model has no input '" + pre.input_name + "'");
-    }
-    plan.input_index = static_cast<int>(it - inputs.begin());
-  }
+  DEEPEDGE_ASSIGN_OR_RETURN(plan.input_index, CardInputIndex(card, inputs));
+
   const TensorInfo& in = inputs[static_cast<std::size_t>(plan.input_index)];
   if (in.shape.rank() != 4) {
     return CardError(card, "preprocessing.layout",
@@ -83,18 +49,7 @@ Expected<ClassificationPlan> PlanClassification(const Session& session, const Mo
   std::int64_t h = in.shape[nchw ? 2 : 1];
   std::int64_t w = in.shape[nchw ? 3 : 2];
   plan.channels = ChannelCount(pre.channels);
-  if (n != 1 && n != Shape::kDynamic) {
-    return CardError(card, "preprocessing.input",
-                     "input '" + in.name + "' has batch " + std::to_string(n) +
-                         "; eval feeds one sample at a time");
-  }
-  if (c != plan.channels) {
-    return CardError(card, "preprocessing.channels",
-                     std::string(ChannelOrderName(pre.channels)) + " is " +
-                         std::to_string(plan.channels) + " channel(s), but input '" + in.name +
-                         "' " + in.shape.ToString() + " has " + DimText(c) + " in " +
-                         std::string(InputLayoutName(pre.layout)) + " (wrong layout?)");
-  }
+  DEEPEDGE_RETURN_IF_ERROR(CheckBatchAndChannels(card, in, n, c, plan.channels));
   if (pre.resize_height) {
     if ((h != Shape::kDynamic && h != *pre.resize_height) ||
         (w != Shape::kDynamic && w != *pre.resize_width)) {
@@ -114,17 +69,7 @@ Expected<ClassificationPlan> PlanClassification(const Session& session, const Mo
   plan.width = w;
   plan.input_shape = nchw ? Shape{1, c, h, w} : Shape{1, h, w, c};
 
-  const CardPostprocessing& post = card.postprocessing;
-  if (outputs.empty()) return InvalidArgument("the model has no outputs");
-  if (!post.output_name.empty()) {
-    auto it = std::find_if(outputs.begin(), outputs.end(),
-                           [&](const TensorInfo& t) { return t.name == post.output_name; });
-    if (it == outputs.end()) {
-      return CardError(card, "postprocessing.output",
-                       "the model has no output '" + post.output_name + "'");
-    }
-    plan.output_index = static_cast<int>(it - outputs.begin());
-  }
+  DEEPEDGE_ASSIGN_OR_RETURN(plan.output_index, CardOutputIndex(card, outputs));
   const TensorInfo& out = outputs[static_cast<std::size_t>(plan.output_index)];
   if (out.dtype != DType::kF32) {
     return CardError(card, "postprocessing.output",

@@ -1,0 +1,101 @@
+// Helpers shared by the task evaluators (classification.cc, text_recognition.cc);
+// private to src/eval.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deepedge/eval.h"
+
+namespace deepedge::eval_internal {
+
+using SteadyClock = std::chrono::steady_clock;
+
+inline double MsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+}
+
+// "card PATH: field 'F': problem", the one form every card error takes.
+inline Status CardError(const ModelCard& card, std::string_view field, const std::string& problem) {
+  return InvalidArgument("card " + card.path.string() + ": field '" + std::string(field) +
+                         "': " + problem);
+}
+
+inline std::string DimText(std::int64_t d) {
+  return d == Shape::kDynamic ? "?" : std::to_string(d);
+}
+
+// Bilinear sample of channel c at (y, x) in source pixel coordinates, edges clamped.
+inline float Bilinear(const ImageSample& s, double y, double x, int c) {
+  y = std::clamp(y, 0.0, static_cast<double>(s.height - 1));
+  x = std::clamp(x, 0.0, static_cast<double>(s.width - 1));
+  const auto y0 = static_cast<std::int64_t>(y), x0 = static_cast<std::int64_t>(x);
+  const std::int64_t y1 = std::min(y0 + 1, s.height - 1), x1 = std::min(x0 + 1, s.width - 1);
+  const double fy = y - static_cast<double>(y0), fx = x - static_cast<double>(x0);
+  auto px = [&](std::int64_t yy, std::int64_t xx) {
+    return static_cast<double>(
+        s.pixels[static_cast<std::size_t>((yy * s.width + xx) * s.channels + c)]);
+  };
+  const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
+  const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
+  return static_cast<float>(top * (1 - fy) + bottom * fy);
+}
+
+// The input the card names (preprocessing.input), or the model's only input.
+inline Expected<int> CardInputIndex(const ModelCard& card, const std::vector<TensorInfo>& inputs) {
+  const std::string& name = card.preprocessing.input_name;
+  if (name.empty()) {
+    if (inputs.size() != 1) {
+      return CardError(card, "preprocessing.input",
+                       "the model has " + std::to_string(inputs.size()) +
+                           " inputs; name the one that takes the image");
+    }
+    return 0;
+  }
+  auto it = std::find_if(inputs.begin(), inputs.end(),
+                         [&](const TensorInfo& t) { return t.name == name; });
+  if (it == inputs.end()) {
+    return CardError(card, "preprocessing.input", "the model has no input '" + name + "'");
+  }
+  return static_cast<int>(it - inputs.begin());
+}
+
+// The output the card names (postprocessing.output), or the model's first.
+inline Expected<int> CardOutputIndex(const ModelCard& card,
+                                     const std::vector<TensorInfo>& outputs) {
+  if (outputs.empty()) return InvalidArgument("the model has no outputs");
+  const std::string& name = card.postprocessing.output_name;
+  if (name.empty()) return 0;
+  auto it = std::find_if(outputs.begin(), outputs.end(),
+                         [&](const TensorInfo& t) { return t.name == name; });
+  if (it == outputs.end()) {
+    return CardError(card, "postprocessing.output", "the model has no output '" + name + "'");
+  }
+  return static_cast<int>(it - outputs.begin());
+}
+
+// An image input of batch 1 (or dynamic) with as many channels (c, read in the card's
+// layout) as the card's channel order has.
+inline Status CheckBatchAndChannels(const ModelCard& card, const TensorInfo& in, std::int64_t n,
+                                    std::int64_t c, int channels) {
+  const CardPreprocessing& pre = card.preprocessing;
+  if (n != 1 && n != Shape::kDynamic) {
+    return CardError(card, "preprocessing.input",
+                     "input '" + in.name + "' has batch " + std::to_string(n) +
+                         "; eval feeds one sample at a time");
+  }
+  if (c != channels) {
+    return CardError(card, "preprocessing.channels",
+                     std::string(ChannelOrderName(pre.channels)) + " is " +
+                         std::to_string(channels) + " channel(s), but input '" + in.name + "' " +
+                         in.shape.ToString() + " has " + DimText(c) + " in " +
+                         std::string(InputLayoutName(pre.layout)) + " (wrong layout?)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace deepedge::eval_internal
