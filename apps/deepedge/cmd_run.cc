@@ -15,7 +15,9 @@
 // --split auto plans with the partition planner from a measured profile of this
 // device, a server speed estimated from the compute times the server reports, and
 // link estimates from each transfer; it re-plans after every query and moves its cut
-// when another served plan is predicted to be --hysteresis better twice in a row.
+// when another served plan is predicted to be --hysteresis better twice in a row, or at
+// once when an offload failed after so long that the uplink must have dropped far below
+// its estimate (a rate drop stalls the running connection until the server gives up).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -143,6 +145,11 @@ struct Estimates {
     std::vector<double> sorted(w.begin(), w.end());
     std::sort(sorted.begin(), sorted.end());
     v = sorted[sorted.size() / 2];
+  }
+  // A level shift seen at once (see Runner::LearnFailedTransfer): the window restarts.
+  void Reset(double& v, double x) {
+    window[&v] = {x};
+    v = x;
   }
 };
 
@@ -390,12 +397,13 @@ class Runner {
     return best;
   }
 
-  void Replan(int q) {
+  // `urgent`: the current plan just failed a query; a better plan is taken at once.
+  void Replan(int q, bool urgent = false) {
     if (!adaptive_ || candidates_.size() < 2) return;
     const std::size_t best = Choose();
     const double now_cost = Predict(candidates_[current_]), best_cost = Predict(candidates_[best]);
     if (best != current_ && best_cost < (1 - o_.hysteresis) * now_cost) {
-      if (++better_streak_ >= 2) {
+      if (++better_streak_ >= 2 || urgent) {
         char why[256];
         std::snprintf(why, sizeof why,
                       "predicted %.1f -> %.1f ms (uplink %.2f Mbit/s, downlink %.2f Mbit/s, RTT "
@@ -421,19 +429,34 @@ class Runner {
     if (profiled > 0 && observed_ms > 0) est_.Add(est_.device_factor, observed_ms / profiled);
   }
 
-  void Learn(const Candidate& c, const QueryRecord& r) {
+  // `first`: the plan's first offloaded query, whose server time carries the server's
+  // one-off setup of that model (seconds for large weights): not a speed sample.
+  void Learn(const Candidate& c, const QueryRecord& r, bool first) {
     if (r.head_ms > 0) LearnDevice(r.head_ms, c.on_edge);
     if (r.download_ms > 0.05 && r.download_bytes > 0)
       est_.Add(est_.down_bps, static_cast<double>(r.download_bytes) / (r.download_ms / 1e3));
     const double wire = r.upload_ms - est_.rtt_ms;
     if (wire > 0.1 * r.upload_ms && wire > 0.05 && r.upload_bytes > 0)
       est_.Add(est_.up_bps, static_cast<double>(r.upload_bytes) / (wire / 1e3));
-    if (r.server_compute_ms > 0 && !edge_ms_.empty()) {
+    if (r.server_compute_ms > 0 && !edge_ms_.empty() && !first) {
       double device_ms = 0;
       for (std::size_t i = 0; i < c.on_edge.size(); ++i)
         if (!c.on_edge[i]) device_ms += edge_ms_[i];
       if (device_ms > 0) est_.Add(est_.server_factor, r.server_compute_ms / device_ms);
     }
+  }
+
+  // A request of `bytes` that failed after `elapsed_ms` got less than `bytes` through in
+  // that time. When that bounds the uplink far below its estimate, the link dropped
+  // under the connection (which stalls a running TCP stream until the server gives up
+  // on it): the bound replaces the estimate rather than waiting for 3 of 5 samples.
+  // Returns whether it did.
+  bool LearnFailedTransfer(std::uint64_t bytes, double elapsed_ms) {
+    if (bytes == 0 || elapsed_ms <= est_.rtt_ms) return false;
+    const double bound = static_cast<double>(bytes) / ((elapsed_ms - est_.rtt_ms) / 1e3);
+    if (!(bound < est_.up_bps / 4)) return false;
+    est_.Reset(est_.up_bps, bound);
+    return true;
   }
 
   // Runs the graph-input tensors through `session`, taking its inputs by name from
@@ -484,8 +507,9 @@ class Runner {
     }
     std::size_t use = current_;
     // On all-device, offload one query now and then to learn whether it pays again.
+    // (Not while the server counts as down: such a query would run here anyway.)
     if (adaptive_ && candidates_[use].server_model.empty() && o_.probe_every > 0 &&
-        q % o_.probe_every == o_.probe_every - 1) {
+        q % o_.probe_every == o_.probe_every - 1 && !ServerDown()) {
       double best = 1e300;
       for (std::size_t i = 0; i < candidates_.size(); ++i)
         if (candidates_[i].served && Predict(candidates_[i]) < best)
@@ -533,7 +557,11 @@ class Runner {
       send.push_back({name, std::move(v), true});
     }
     remote::InferTiming t;
+    std::uint64_t send_bytes = 0;
+    for (const kserve::NamedTensor& n : send) send_bytes += n.tensor.byte_size();
+    const Clock::time_point ts = Clock::now();
     Expected<std::vector<kserve::NamedTensor>> got = client_->Infer(c.server_model, send, &t);
+    const double infer_ms = MsSince(ts);
     if (got) {
       r.mode = "offload";
       r.serialize_ms = t.serialize_ms;
@@ -545,8 +573,9 @@ class Runner {
       r.upload_bytes = t.request_bytes;
       r.download_bytes = t.response_bytes;
       r.total_ms = MsSince(t0);
-      if (!c.checked) Check(c, *got);
-      Learn(c, r);
+      const bool first = !c.checked;
+      if (first) Check(c, *got);
+      Learn(c, r, first);
       Replan(q);
       return r;
     }
@@ -555,6 +584,13 @@ class Runner {
     r.error = got.status().message();
     std::fprintf(stderr, "deepedge run: query %d: %s; finishing on the device, retry in %.1f s\n",
                  q, r.error.c_str(), o_.retry_s);
+    if (adaptive_ && LearnFailedTransfer(send_bytes, infer_ms)) {
+      std::fprintf(stderr,
+                   "deepedge run: query %d: %llu bytes not through in %.0f ms: uplink below "
+                   "%.2f Mbit/s\n",
+                   q, static_cast<unsigned long long>(send_bytes), infer_ms, est_.up_bps * 8 / 1e6);
+      Replan(q, true);
+    }
     down_until_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(o_.retry_s));
     const Clock::time_point tl = Clock::now();
