@@ -16,6 +16,7 @@ using eval_internal::CardOutputIndex;
 using eval_internal::CheckBatchAndChannels;
 using eval_internal::DimText;
 using eval_internal::MsSince;
+using eval_internal::RunSample;
 using eval_internal::SteadyClock;
 
 }  // namespace
@@ -239,19 +240,11 @@ Expected<ClassificationEval> EvaluateClassification(Session& session, const Mode
     if (options.end_to_end) r.preprocess_ms.push_back(MsSince(t0));
     if (options.on_input) DEEPEDGE_RETURN_IF_ERROR(options.on_input(i, in[0]));
 
+    DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* out_ptr,
+                              RunSample(session, in, outputs, plan.output_index, i, r.inference_ms,
+                                        r.first_inference_ms));
     t0 = SteadyClock::now();
-    if (Status s = session.Run(in, outputs); !s.ok()) {
-      return s.WithContext("sample " + std::to_string(i));
-    }
-    const double run_ms = MsSince(t0);
-    if (r.inference_ms.empty()) r.first_inference_ms = run_ms;
-    r.inference_ms.push_back(run_ms);
-
-    t0 = SteadyClock::now();
-    if (outputs.size() <= static_cast<std::size_t>(plan.output_index)) {
-      return Internal("the session returned " + std::to_string(outputs.size()) + " outputs");
-    }
-    const Tensor& out = outputs[static_cast<std::size_t>(plan.output_index)];
+    const Tensor& out = *out_ptr;
     if (out.dtype() != DType::kF32 || out.element_count() != plan.classes) {
       return CardError(card, "labels",
                        std::to_string(plan.classes) + " labels, but the output of sample " +

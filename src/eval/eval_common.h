@@ -98,4 +98,23 @@ inline Status CheckBatchAndChannels(const ModelCard& card, const TensorInfo& in,
   return Status::Ok();
 }
 
+// Runs sample i through the session, appending its time to inference_ms (and setting
+// first_inference_ms on the first sample), and returns the output the plan reads.
+inline Expected<const Tensor*> RunSample(Session& session, const std::vector<Tensor>& in,
+                                         std::vector<Tensor>& outputs, int output_index,
+                                         std::int64_t i, std::vector<double>& inference_ms,
+                                         double& first_inference_ms) {
+  const auto t0 = SteadyClock::now();
+  if (Status s = session.Run(in, outputs); !s.ok()) {
+    return s.WithContext("sample " + std::to_string(i));
+  }
+  const double run_ms = MsSince(t0);
+  if (inference_ms.empty()) first_inference_ms = run_ms;
+  inference_ms.push_back(run_ms);
+  if (outputs.size() <= static_cast<std::size_t>(output_index)) {
+    return Internal("the session returned " + std::to_string(outputs.size()) + " outputs");
+  }
+  return &outputs[static_cast<std::size_t>(output_index)];
+}
+
 }  // namespace deepedge::eval_internal
