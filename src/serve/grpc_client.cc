@@ -69,6 +69,9 @@ Status FromGrpc(const grpc::Status& s) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
+    // This client never cancels its own calls: a cancelled call is one the server
+    // dropped while stopping (it had not reached a handler yet), so try elsewhere.
+    case grpc::StatusCode::CANCELLED:
       code = StatusCode::kUnavailable;
       break;
     default:

@@ -20,6 +20,7 @@
 #include "deepedge/npy.h"
 #include "support/cli_runner.h"
 #include "support/raw_http.h"
+#include "support/serve_process.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
@@ -28,86 +29,7 @@ namespace {
 using testing::Http;
 using testing::HttpReply;
 
-// A running `deepedge serve`: started with --http 127.0.0.1:0, its port read from the
-// "listening on http://127.0.0.1:PORT" line. Killed (SIGKILL) if still running at the end.
-class ServeProcess {
- public:
-  ServeProcess(const std::filesystem::path& dir, const std::vector<std::string>& args) {
-    int out[2];
-    if (::pipe(out) != 0) return;
-    err_path_ = dir / "serve.stderr";
-    const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const std::string cache = (dir / "cache").string();
-    std::vector<std::string> all = {DEEPEDGE_BINARY, "serve", "--http", "127.0.0.1:0"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      ::dup2(out[1], 1);
-      if (err >= 0) ::dup2(err, 2);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    if (err >= 0) ::close(err);
-    out_ = ::fdopen(out[0], "r");
-    char line[512];
-    while (out_ && std::fgets(line, sizeof line, out_)) {
-      stdout_ += line;
-      const char* p = std::strstr(line, "listening on http://127.0.0.1:");
-      if (p) {
-        port_ = std::atoi(p + std::strlen("listening on http://127.0.0.1:"));
-        break;
-      }
-    }
-  }
-  ~ServeProcess() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_) std::fclose(out_);
-  }
-  int port() const { return port_; }
-  std::string err() const {
-    Expected<std::string> text = ReadFileText(err_path_);
-    return text ? *text : "";
-  }
-
-  // Sends `sig` and waits (at most `timeout_s`) for the exit; returns the exit code,
-  // or -1 for a signal death or a timeout.
-  int Signal(int sig, double timeout_s = 30) {
-    ::kill(pid_, sig);
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        char line[512];
-        while (out_ && std::fgets(line, sizeof line, out_)) stdout_ += line;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  const std::string& stdout_text() const { return stdout_; }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int port_ = -1;
-  std::FILE* out_ = nullptr;
-  std::string stdout_;
-  std::filesystem::path err_path_;
-};
+using testing::ServeProcess;
 
 class ServeTest : public ::testing::Test {
  protected:
@@ -129,7 +51,7 @@ class ServeTest : public ::testing::Test {
 
   std::unique_ptr<ServeProcess> Serve(std::vector<std::string> extra = {}) {
     extra.insert(extra.begin(), {"--models", (dir_ / "repo").string()});
-    auto p = std::make_unique<ServeProcess>(dir_.path(), extra);
+    auto p = std::make_unique<ServeProcess>(DEEPEDGE_BINARY, dir_.path(), extra);
     EXPECT_GT(p->port(), 0) << p->stdout_text() << p->err();
     return p;
   }
