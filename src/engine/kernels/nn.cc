@@ -272,16 +272,67 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
   }
 }
 
+// The same product with an epilogue, for callers that fold a bias and an activation
+// into the last pass over C (the 1x1 convolution): c[MR x NR] = clamp(init + A * B,
+// lo, hi), where init is c itself (accumulate), else the bias row (NR floats), else 0.
+// A is MR rows of kc floats, lda apart (unpacked).
+template <int MR, int W, int NV>
+__attribute__((always_inline)) inline void MicroKernelEpilogueBody(
+    i64 kc, const float* __restrict a, i64 lda, const float* __restrict b, float* __restrict c,
+    i64 ldc, const float* __restrict bias, bool accumulate, bool clamp, float lo, float hi) {
+  using V = typename VecOf<W>::type;
+  V acc[MR][NV];
+  if (accumulate) {
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) std::memcpy(&acc[i][j], c + i * ldc + j * W, sizeof(V));
+  } else {
+    V init[NV];
+    for (int j = 0; j < NV; ++j) {
+      init[j] = V{};
+      if (bias != nullptr) std::memcpy(&init[j], bias + j * W, sizeof(V));
+    }
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) acc[i][j] = init[j];
+  }
+  for (i64 p = 0; p < kc; ++p) {
+    V bv[NV];
+    for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
+    for (int i = 0; i < MR; ++i) {
+      const V av = V{} + a[i * lda];
+      for (int j = 0; j < NV; ++j) acc[i][j] += av * bv[j];
+    }
+    ++a;
+    b += W * NV;
+  }
+  if (clamp) {
+    const V vlo = V{} + lo, vhi = V{} + hi;
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) {
+        V x = acc[i][j];
+        x = x < vlo ? vlo : x;
+        x = x > vhi ? vhi : x;
+        acc[i][j] = x;
+      }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) std::memcpy(c + i * ldc + j * W, &acc[i][j], sizeof(V));
+}
+
 using MicroKernelFn = void (*)(i64 kc, const float* a, const float* b, float* c, i64 ldc,
                                float alpha, float beta);
 using MicroKernelRowsAFn = void (*)(i64 kc, const float* a, i64 lda, const float* b, float* c,
                                     i64 ldc, float alpha, float beta);
+
+using MicroKernelEpilogueFn = void (*)(i64 kc, const float* a, i64 lda, const float* b, float* c,
+                                       i64 ldc, const float* bias, bool accumulate, bool clamp,
+                                       float lo, float hi);
 
 struct MicroKernel {
   int mr;
   int nr;
   MicroKernelFn fn;
   MicroKernelRowsAFn fn_rows_a;
+  MicroKernelEpilogueFn fn_epilogue;
   const char* name;
 };
 
@@ -302,6 +353,11 @@ void MicroKernelGenericRowsA(i64 kc, const float* a, i64 lda, const float* b, fl
                              float alpha, float beta) {
   MicroKernelBody<kGenericMr, 4, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
+void MicroKernelGenericEpilogue(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc,
+                                const float* bias, bool accumulate, bool clamp, float lo,
+                                float hi) {
+  MicroKernelEpilogueBody<kGenericMr, 4, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DEEPEDGE_NN_X86 1
@@ -315,6 +371,13 @@ __attribute__((target("avx512f"))) void MicroKernelAvx512RowsA(i64 kc, const flo
                                                                float alpha, float beta) {
   MicroKernelBody<14, 16, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
+__attribute__((target("avx512f"))) void MicroKernelAvx512Epilogue(i64 kc, const float* a, i64 lda,
+                                                                  const float* b, float* c, i64 ldc,
+                                                                  const float* bias,
+                                                                  bool accumulate, bool clamp,
+                                                                  float lo, float hi) {
+  MicroKernelEpilogueBody<14, 16, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a, const float* b,
                                                          float* c, i64 ldc, float alpha,
                                                          float beta) {
@@ -325,6 +388,12 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2RowsA(i64 kc, const floa
                                                               float alpha, float beta) {
   MicroKernelBody<6, 8, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
+__attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const float* a, i64 lda,
+                                                                 const float* b, float* c, i64 ldc,
+                                                                 const float* bias, bool accumulate,
+                                                                 bool clamp, float lo, float hi) {
+  MicroKernelEpilogueBody<6, 8, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
 #endif
 
 // The micro-kernels this CPU can run, best first.
@@ -334,13 +403,16 @@ const std::vector<MicroKernel>& AvailableMicroKernels() {
 #ifdef DEEPEDGE_NN_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
-      v.push_back(MicroKernel{14, 32, MicroKernelAvx512, MicroKernelAvx512RowsA, "avx512 14x32"});
+      v.push_back(MicroKernel{14, 32, MicroKernelAvx512, MicroKernelAvx512RowsA,
+                              MicroKernelAvx512Epilogue, "avx512 14x32"});
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      v.push_back(MicroKernel{6, 16, MicroKernelAvx2, MicroKernelAvx2RowsA, "avx2 6x16"});
+      v.push_back(MicroKernel{6, 16, MicroKernelAvx2, MicroKernelAvx2RowsA, MicroKernelAvx2Epilogue,
+                              "avx2 6x16"});
     }
 #endif
     v.push_back(MicroKernel{kGenericMr, 8, MicroKernelGeneric, MicroKernelGenericRowsA,
+                            MicroKernelGenericEpilogue,
                             kGenericMr == 8 ? "generic 8x8" : "generic 4x8"});
     return v;
   }();
@@ -626,7 +698,7 @@ const char* SgemmKernelName() {
 
 SgemmMicroKernel CurrentSgemmMicroKernel() {
   const MicroKernel& k = SelectMicroKernel();
-  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a};
+  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a, k.fn_epilogue};
 }
 
 std::vector<std::string> SgemmKernelNames() {

@@ -31,11 +31,19 @@ void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::
 // alpha * A * B + beta * c, where A is mr rows of kc floats, lda apart, b holds kc
 // groups of nr floats (row p of an nr-column strip of B), and beta == 0 means c is not
 // read. Stateless and thread-safe; the value stays valid for the process.
+//
+// fn_epilogue(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi) is the same product
+// with the epilogue of a convolution folded in: c = A * B + init, where init is c itself
+// when accumulate (a later block of the depth), else the bias row (nr floats; null: 0);
+// then, when clamp, each result is clamped to [lo, hi] (a fused Relu / Clip).
 struct SgemmMicroKernel {
   int mr;
   int nr;
   void (*fn)(std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
              std::int64_t ldc, float alpha, float beta);
+  void (*fn_epilogue)(std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
+                      std::int64_t ldc, const float* bias, bool accumulate, bool clamp, float lo,
+                      float hi);
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/xnnpack/pointwise.h"
 #include "engine/xnnpack/winograd.h"
 #include "engine/xnnpack/xnn_ops.h"
 #include "engine/xnnpack/xnn_pass.h"
@@ -163,6 +164,11 @@ struct Op {
   // spatial size makes it pay), and whether this build runs it.
   std::shared_ptr<const Winograd3x3> winograd;
   bool use_winograd = false;
+  // 1x1 stride-1 convolutions: the engine's own GEMM form (made at the first build).
+  std::shared_ptr<const Pointwise1x1> pointwise;
+  bool use_pointwise = false;
+  // Whether this build runs the op on the engine's kernel instead of XNNPACK.
+  bool own_kernel() const { return use_winograd || use_pointwise; }
   // Per build.
   std::vector<float> slope_buffer;
 };
@@ -190,12 +196,13 @@ std::size_t Product(const std::vector<std::size_t>& d) {
 constexpr std::size_t kTile = 32;
 
 void TransposeBlock(const float* src, float* dst, std::size_t rows, std::size_t cols,
-                    std::size_t r0, std::size_t r1) {
-  // dst[c][r] = src[r][c] for r in [r0, r1): src is rows x cols, dst is cols x rows.
+                    std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+  // dst[c][r] = src[r][c] for r in [r0, r1), c in [c0, c1): src is rows x cols, dst is
+  // cols x rows.
   for (std::size_t rb = r0; rb < r1; rb += kTile) {
     const std::size_t re = std::min(r1, rb + kTile);
-    for (std::size_t cb = 0; cb < cols; cb += kTile) {
-      const std::size_t ce = std::min(cols, cb + kTile);
+    for (std::size_t cb = c0; cb < c1; cb += kTile) {
+      const std::size_t ce = std::min(c1, cb + kTile);
       for (std::size_t r = rb; r < re; ++r) {
         const float* s = src + r * cols;
         for (std::size_t c = cb; c < ce; ++c) dst[c * rows + r] = s[c];
@@ -204,26 +211,32 @@ void TransposeBlock(const float* src, float* dst, std::size_t rows, std::size_t 
   }
 }
 
-// For each of n images: src is [a][b], dst is [b][a].
+// For each of n images: src is [a][b], dst is [b][a]. Tasks are blocks of rows and of
+// columns: an image's three colour planes ([3][H*W]) are one block of rows, and only the
+// split of their columns lets the threads share the work.
 void Transpose(KernelContext& ctx, const float* src, float* dst, std::size_t n, std::size_t a,
                std::size_t b) {
   if (a == 1 || b == 1) {
     std::memcpy(dst, src, n * a * b * sizeof(float));
     return;
   }
-  const std::size_t blocks = (a + kTile - 1) / kTile;
+  constexpr std::size_t kColBlock = 2048;
+  const std::size_t row_blocks = (a + kTile - 1) / kTile;
+  const std::size_t col_blocks = (b + kColBlock - 1) / kColBlock;
+  const std::size_t per_image = row_blocks * col_blocks;
   auto body = [&](std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) {
-      const std::size_t img = t / blocks;
-      const std::size_t blk = t % blocks;
-      TransposeBlock(src + img * a * b, dst + img * a * b, a, b, blk * kTile,
-                     std::min(a, (blk + 1) * kTile));
+      const std::size_t img = t / per_image;
+      const std::size_t rb = (t % per_image) / col_blocks, cb = t % col_blocks;
+      TransposeBlock(src + img * a * b, dst + img * a * b, a, b, rb * kTile,
+                     std::min(a, (rb + 1) * kTile), cb * kColBlock,
+                     std::min(b, (cb + 1) * kColBlock));
     }
   };
   if (n * a * b < (1u << 16)) {
-    body(0, n * blocks);
+    body(0, n * per_image);
   } else {
-    ctx.ParallelFor(n * blocks, body);
+    ctx.ParallelFor(n * per_image, body);
   }
 }
 
@@ -346,6 +359,7 @@ class RegionKernel final : public OpKernel {
   Status BuildSteps(const std::vector<std::pair<std::size_t, std::size_t>>& ranges,
                     std::vector<Step>& steps);
   float* ValueBuffer(int v);
+  void AssignSlots(const std::vector<std::pair<std::size_t, std::size_t>>& ranges);
   Status RunStep(KernelContext& ctx, const Step& step);
   Status RunSteps(KernelContext& ctx, const std::vector<Step>& steps);
   Status RunProfiled(KernelContext& ctx);
@@ -388,7 +402,11 @@ class RegionKernel final : public OpKernel {
   // them) instead of one runtime; profiling runs one step per op.
   std::vector<Step> steps_;
   std::vector<Step> op_steps_;
-  std::vector<std::vector<float>> value_buffers_;  // per value, when it crosses steps
+  // Values that cross step borders share buffers by liveness (slot_of_[v], or -1 for a
+  // buffer of the value's own: profiling's one-op steps).
+  std::vector<int> slot_of_;
+  std::vector<std::vector<float>> slots_;
+  std::vector<std::vector<float>> value_buffers_;
 };
 
 Status RegionKernel::Translate() {
@@ -1324,7 +1342,7 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     if (v.is_static) v.dims = v.static_dims;
   }
   for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(ComputeDims(op));
-  bool any_winograd = false;
+  bool any_own = false;
   for (Op& op : ops_) {
     op.use_winograd = false;
     const Window& w = op.window;
@@ -1343,7 +1361,31 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
           std::make_shared<const Winograd3x3>(op.filter.data(), op.bias.data(), op.filter_dims[3],
                                               op.channels_out, op.out_min, op.out_max);
     }
-    any_winograd = any_winograd || op.use_winograd;
+    any_own = any_own || op.use_winograd;
+  }
+  for (Op& op : ops_) {
+    op.use_pointwise = false;
+    if (!(op.kind == OpKind::kConv && op.groups == 1 && op.filter_dims[1] == 1 &&
+          op.filter_dims[2] == 1 && PointwiseEnabled())) {
+      continue;
+    }
+    // Only when the output is the input's own grid: stride 1 and no padding.
+    const std::vector<std::size_t>& x = values_[static_cast<std::size_t>(op.in[0])].dims;
+    const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
+    if (!PointwisePays(op.filter_dims[3], op.channels_out, x[0] * x[1] * x[2])) continue;
+    auto r =
+        ResolveWindow(op.window, static_cast<std::int64_t>(x[1]), static_cast<std::int64_t>(x[2]));
+    if (!r || r->top != 0 || r->left != 0 || x[1] != y[1] || x[2] != y[2] ||
+        op.window.stride[0] != 1 || op.window.stride[1] != 1) {
+      continue;
+    }
+    op.use_pointwise = true;
+    if (op.pointwise == nullptr) {
+      op.pointwise =
+          std::make_shared<const Pointwise1x1>(op.filter.data(), op.bias.data(), op.filter_dims[3],
+                                               op.channels_out, op.out_min, op.out_max);
+    }
+    any_own = true;
   }
 
   // The thread pool.
@@ -1372,18 +1414,21 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     out_shapes_.emplace_back(ToNchw(v.dims));
   }
   value_buffers_.assign(values_.size(), {});
+  slot_of_.assign(values_.size(), -1);
+  slots_.clear();
 
-  if (any_winograd) {
-    // XNNPACK runtimes for the runs of ops between the Winograd convolutions.
+  if (any_own) {
+    // XNNPACK runtimes for the runs of ops between those on the engine's kernels.
     std::vector<std::pair<std::size_t, std::size_t>> ranges;
     for (std::size_t i = 0; i < ops_.size();) {
       std::size_t j = i + 1;
-      if (!ops_[i].use_winograd) {
-        while (j < ops_.size() && !ops_[j].use_winograd) ++j;
+      if (!ops_[i].own_kernel()) {
+        while (j < ops_.size() && !ops_[j].own_kernel()) ++j;
       }
       ranges.emplace_back(i, j);
       i = j;
     }
+    AssignSlots(ranges);
     DEEPEDGE_RETURN_IF_ERROR(BuildSteps(ranges, steps_));
   } else {
     // One subgraph for the whole region.
@@ -1528,6 +1573,73 @@ std::int64_t RegionKernel::OpMacs(const Op& op) const {
   }
 }
 
+void RegionKernel::AssignSlots(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
+  // Each value that one step writes and a later one reads is live from its producing
+  // step to its last reading step. Walking the steps in order, a value takes a free slot
+  // (the smallest that fits, else the largest, which grows) and gives it back after its
+  // last reader: consecutive layers then reuse a few cache-warm buffers, as XNNPACK's
+  // own planner does inside a runtime, instead of each value touching fresh memory.
+  // Sharing at step granularity is also safe for profiling's one-op steps, which run
+  // the same ops in the same order.
+  std::vector<std::size_t> step_of(ops_.size(), 0);
+  for (std::size_t s = 0; s < ranges.size(); ++s) {
+    for (std::size_t j = ranges[s].first; j < ranges[s].second; ++j) step_of[j] = s;
+  }
+  std::vector<bool> external(values_.size(), false);
+  for (int v : inputs_) external[static_cast<std::size_t>(v)] = true;
+  for (int v : outputs_) external[static_cast<std::size_t>(v)] = true;
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> last_read(values_.size(), kNone);
+  for (std::size_t j = 0; j < ops_.size(); ++j) {
+    for (int v : ops_[j].in) {
+      const std::size_t vi = static_cast<std::size_t>(v);
+      const Value& val = values_[vi];
+      if (val.is_static || external[vi] || val.producer < 0) continue;
+      if (step_of[static_cast<std::size_t>(val.producer)] == step_of[j]) continue;
+      last_read[vi] = last_read[vi] == kNone ? step_of[j] : std::max(last_read[vi], step_of[j]);
+    }
+  }
+  std::vector<std::size_t> slot_size;  // floats
+  std::vector<bool> slot_free;
+  for (std::size_t s = 0; s < ranges.size(); ++s) {
+    for (std::size_t j = ranges[s].first; j < ranges[s].second; ++j) {
+      const std::size_t v = static_cast<std::size_t>(ops_[j].out);
+      if (last_read[v] == kNone) continue;
+      const std::size_t need = Product(values_[v].dims) + kExtraFloats;
+      int best = -1;
+      for (std::size_t k = 0; k < slot_size.size(); ++k) {
+        if (!slot_free[k]) continue;
+        const bool fits = slot_size[k] >= need;
+        if (best < 0) {
+          best = static_cast<int>(k);
+          continue;
+        }
+        const std::size_t b = slot_size[static_cast<std::size_t>(best)];
+        const bool best_fits = b >= need;
+        if ((fits && (!best_fits || slot_size[k] < b)) ||
+            (!fits && !best_fits && slot_size[k] > b)) {
+          best = static_cast<int>(k);
+        }
+      }
+      if (best < 0) {
+        best = static_cast<int>(slot_size.size());
+        slot_size.push_back(0);
+        slot_free.push_back(true);
+      }
+      const std::size_t k = static_cast<std::size_t>(best);
+      slot_size[k] = std::max(slot_size[k], need);
+      slot_free[k] = false;
+      slot_of_[v] = best;
+    }
+    for (std::size_t v = 0; v < values_.size(); ++v) {
+      if (slot_of_[v] >= 0 && last_read[v] == s)
+        slot_free[static_cast<std::size_t>(slot_of_[v])] = true;
+    }
+  }
+  slots_.resize(slot_size.size());
+  for (std::size_t k = 0; k < slot_size.size(); ++k) slots_[k].assign(slot_size[k], 0.0f);
+}
+
 float* RegionKernel::ValueBuffer(int v) {
   // Region inputs and outputs live in the external buffers; other values crossing a
   // step border get a buffer of their own.
@@ -1537,6 +1649,8 @@ float* RegionKernel::ValueBuffer(int v) {
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     if (outputs_[i] == v) return out_buffers_[i].data();
   }
+  const int slot = slot_of_[static_cast<std::size_t>(v)];
+  if (slot >= 0) return slots_[static_cast<std::size_t>(slot)].data();
   std::vector<float>& b = value_buffers_[static_cast<std::size_t>(v)];
   if (b.empty()) b.assign(Product(values_[static_cast<std::size_t>(v)].dims) + kExtraFloats, 0.0f);
   return b.data();
@@ -1551,7 +1665,7 @@ Status RegionKernel::BuildSteps(const std::vector<std::pair<std::size_t, std::si
     Step step;
     step.begin = begin;
     step.end = end;
-    if (end == begin + 1 && ops_[begin].use_winograd) {
+    if (end == begin + 1 && ops_[begin].own_kernel()) {
       ValueBuffer(ops_[begin].in[0]);
       ValueBuffer(ops_[begin].out);
       steps.push_back(std::move(step));
@@ -1638,6 +1752,10 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
   const Op& op = ops_[step.begin];
   const std::vector<std::size_t>& x = values_[static_cast<std::size_t>(op.in[0])].dims;
   const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
+  if (op.use_pointwise) {
+    op.pointwise->Run(&ctx, ValueBuffer(op.in[0]), x[0] * x[1] * x[2], ValueBuffer(op.out));
+    return Status::Ok();
+  }
   auto r =
       ResolveWindow(op.window, static_cast<std::int64_t>(x[1]), static_cast<std::int64_t>(x[2]));
   if (!r) return Internal(node_desc_ + ": " + r.status().message());

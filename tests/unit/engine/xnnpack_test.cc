@@ -833,6 +833,27 @@ TEST(XnnpackPassTest, ResidualAddAndPerChannelConstants) {
   CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 8, 6, 6}));
 }
 
+// Layers deep enough for the engine's own kernels (1x1 convolutions from 128 channels,
+// a Winograd 3x3) between XNNPACK ops split the region into steps whose border values
+// share buffers by liveness; `a` is read again three steps after it is made, so a
+// buffer handed on too early would corrupt the sum.
+TEST(XnnpackPassTest, OwnKernelStepsShareBuffersByLiveness) {
+  Builder b;
+  b.Input("x", {1, 128, 12, 12});
+  const std::string a = b.Relu("a_r", b.Conv("a", "x", 128, 128, 1, 1, 0));
+  const std::string d = b.Relu("d_r", b.Conv("d", a, 128, 128, 3, 1, 1, 128));
+  const std::string e = b.Conv("e", d, 128, 128, 1, 1, 0);
+  b.Node("Add", {e, a}, {"sum"});
+  const std::string g = b.Relu("g_r", b.Conv("g", "sum", 128, 64, 3, 1, 1));
+  const std::string h = b.Conv("h", g, 64, 130, 1, 1, 0);
+  b.Output(h);
+  Partitioned p = Partition(b.graph());
+  ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"});
+  for (int threads : {1, 2}) {
+    CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 128, 12, 12}), threads);
+  }
+}
+
 TEST(XnnpackPassTest, ActivationsAndStandaloneBatchNorm) {
   Builder b;
   b.Input("x", {2, 6, 5, 4});

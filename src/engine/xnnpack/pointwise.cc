@@ -1,0 +1,145 @@
+#include "engine/xnnpack/pointwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace deepedge::engine::xnn {
+namespace {
+
+constexpr std::size_t kKc = 256;                 // depth of one micro-kernel call (cache blocking)
+constexpr std::size_t kMaxMr = 16;               // the largest strip height of the micro-kernels
+constexpr std::size_t kMaxNr = 32;               // and width
+constexpr std::size_t kRowBlock = 256 << 10;     // bytes of input rows one task keeps in L2
+constexpr std::size_t kSmallFilter = 256 << 10;  // packed filter bytes swept per row strip
+
+}  // namespace
+
+Pointwise1x1::Pointwise1x1(const float* filter, const float* bias, std::size_t c_in,
+                           std::size_t c_out, float out_min, float out_max)
+    : c_in_(c_in),
+      c_out_(c_out),
+      uk_(nn::CurrentSgemmMicroKernel()),
+      n_strips_((c_out + static_cast<std::size_t>(uk_.nr) - 1) / static_cast<std::size_t>(uk_.nr)),
+      b_(n_strips_ * c_in * static_cast<std::size_t>(uk_.nr), 0.0f),
+      bias_(n_strips_ * static_cast<std::size_t>(uk_.nr), 0.0f),
+      out_min_(out_min),
+      out_max_(out_max) {
+  const std::size_t nr = static_cast<std::size_t>(uk_.nr);
+  for (std::size_t k = 0; k < c_out; ++k) {
+    for (std::size_t c = 0; c < c_in; ++c) {
+      b_[((k / nr) * c_in + c) * nr + k % nr] = filter[k * c_in + c];
+    }
+  }
+  std::copy(bias, bias + c_out, bias_.begin());
+}
+
+void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, float* out) const {
+  const std::size_t mr = static_cast<std::size_t>(uk_.mr), nr = static_cast<std::size_t>(uk_.nr);
+  const std::size_t m_strips = (pixels + mr - 1) / mr;
+  if (m_strips == 0 || n_strips_ == 0) return;
+  const std::size_t threads = ctx != nullptr ? static_cast<std::size_t>(ctx->threads()) : 1;
+
+  // Tasks are blocks of (row strips x column strips). Deep layers on small maps, whose
+  // filter outweighs their input, split the columns: each core then streams only its
+  // share of the filter. Otherwise the rows split, in blocks whose input stays in L2
+  // while every column strip of the filter passes over it, and small enough to give
+  // each thread several tasks (the pool balances them).
+  const bool split_columns = n_strips_ * nr >= pixels;
+  std::size_t rows_per_task = m_strips, cols_per_task = n_strips_;
+  if (split_columns) {
+    cols_per_task = std::max<std::size_t>(1, n_strips_ / (threads * 4));
+  } else {
+    const std::size_t cap = std::max<std::size_t>(1, kRowBlock / (mr * c_in_ * sizeof(float)));
+    const std::size_t want = threads > 1 ? std::max<std::size_t>(1, m_strips / (threads * 8)) : cap;
+    rows_per_task = std::min(cap, want);
+  }
+  const std::size_t row_tasks = (m_strips + rows_per_task - 1) / rows_per_task;
+  const std::size_t col_tasks = (n_strips_ + cols_per_task - 1) / cols_per_task;
+
+  const bool clamp =
+      !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
+  const bool small_filter = c_in_ * n_strips_ * nr * sizeof(float) <= kSmallFilter;
+  auto run = [&](std::size_t t0, std::size_t t1) {
+    alignas(64) float tile[kMaxMr * kMaxNr];
+    alignas(64) float rows[kMaxMr * kKc];
+    // Output tile (row strip ms, column strip js): the product over all of C_in, with
+    // the bias and the clamp folded into the micro-kernel; a partial tile is computed in
+    // `tile` and copied out.
+    auto tile_product = [&](std::size_t ms, std::size_t js) {
+      const float* b = b_.data() + js * c_in_ * nr;
+      const std::size_t n0 = js * nr, ncols = std::min(nr, c_out_ - n0);
+      const std::size_t m0 = ms * mr, nrows = std::min(mr, pixels - m0);
+      const bool whole = nrows == mr && ncols == nr;
+      float* c = whole ? out + m0 * c_out_ + n0 : tile;
+      const std::size_t ldc = whole ? c_out_ : nr;
+      for (std::size_t k0 = 0; k0 < c_in_; k0 += kKc) {
+        const std::size_t kc = std::min(kKc, c_in_ - k0);
+        const float* a = in + m0 * c_in_ + k0;
+        std::size_t lda = c_in_;
+        if (nrows < mr) {
+          // The last strip: its rows past the input are zeros in a copy, never read
+          // from beyond the caller's buffer.
+          std::fill(rows, rows + mr * kc, 0.0f);
+          for (std::size_t r = 0; r < nrows; ++r) {
+            std::memcpy(rows + r * kc, a + r * c_in_, kc * sizeof(float));
+          }
+          a = rows;
+          lda = kc;
+        }
+        // The first block of the depth starts from the bias, the last one clamps.
+        const bool last = k0 + kc >= c_in_;
+        uk_.fn_epilogue(static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
+                        b + k0 * nr, c, static_cast<std::int64_t>(ldc), bias_.data() + n0, k0 != 0,
+                        last && clamp, out_min_, out_max_);
+      }
+      if (!whole) {
+        for (std::size_t r = 0; r < nrows; ++r) {
+          std::memcpy(out + (m0 + r) * c_out_ + n0, tile + r * nr, ncols * sizeof(float));
+        }
+      }
+    };
+    for (std::size_t t = t0; t < t1; ++t) {
+      const std::size_t ms0 = (t / col_tasks) * rows_per_task;
+      const std::size_t ms1 = std::min(m_strips, ms0 + rows_per_task);
+      const std::size_t js0 = (t % col_tasks) * cols_per_task;
+      const std::size_t js1 = std::min(n_strips_, js0 + cols_per_task);
+      // A filter that fits in L2 is swept once per row strip, so each output row is
+      // written whole, once (small filters, large maps: the output dominates the
+      // traffic). A larger one goes column strip by column strip, each staying in L1
+      // while the task's row strips pass under it.
+      if (small_filter) {
+        for (std::size_t ms = ms0; ms < ms1; ++ms) {
+          for (std::size_t js = js0; js < js1; ++js) tile_product(ms, js);
+        }
+      } else {
+        for (std::size_t js = js0; js < js1; ++js) {
+          for (std::size_t ms = ms0; ms < ms1; ++ms) tile_product(ms, js);
+        }
+      }
+    }
+  };
+  const std::size_t tasks = row_tasks * col_tasks;
+  if (threads > 1 && tasks > 1) {
+    ctx->ParallelFor(tasks, run);
+  } else {
+    run(0, tasks);
+  }
+}
+
+bool PointwisePays(std::size_t c_in, std::size_t c_out, std::size_t pixels) {
+  return c_in >= 128 && c_out >= 32 && pixels >= 64;
+}
+
+bool PointwiseEnabled() {
+  static const bool enabled = [] {
+    const char* e = std::getenv("DEEPEDGE_POINTWISE");
+    return e == nullptr || std::string_view(e) != "off";
+  }();
+  return enabled;
+}
+
+}  // namespace deepedge::engine::xnn
