@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/xnnpack/depthwise.h"
 #include "engine/xnnpack/pointwise.h"
 #include "engine/xnnpack/winograd.h"
 #include "engine/xnnpack/xnn_ops.h"
@@ -167,8 +168,11 @@ struct Op {
   // 1x1 stride-1 convolutions: the engine's own GEMM form (made at the first build).
   std::shared_ptr<const Pointwise1x1> pointwise;
   bool use_pointwise = false;
+  // 3x3 depthwise convolutions, stride 1 or 2.
+  std::shared_ptr<const Depthwise3x3> depthwise;
+  bool use_depthwise = false;
   // Whether this build runs the op on the engine's kernel instead of XNNPACK.
-  bool own_kernel() const { return use_winograd || use_pointwise; }
+  bool own_kernel() const { return use_winograd || use_pointwise || use_depthwise; }
   // Per build.
   std::vector<float> slope_buffer;
 };
@@ -1387,6 +1391,23 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     }
     any_own = true;
   }
+  for (Op& op : ops_) {
+    op.use_depthwise = false;
+    const Window& w = op.window;
+    if (!(op.kind == OpKind::kDepthwiseConv && op.multiplier == 1 && op.filter_dims[1] == 3 &&
+          op.filter_dims[2] == 3 && w.stride[0] == w.stride[1] &&
+          (w.stride[0] == 1 || w.stride[0] == 2) && w.dilation[0] == 1 && w.dilation[1] == 1 &&
+          DepthwiseEnabled())) {
+      continue;
+    }
+    op.use_depthwise = true;
+    if (op.depthwise == nullptr) {
+      op.depthwise = std::make_shared<const Depthwise3x3>(
+          op.filter.data(), op.bias.data(), op.channels_out, static_cast<std::size_t>(w.stride[0]),
+          op.out_min, op.out_max);
+    }
+    any_own = true;
+  }
 
   // The thread pool.
   pthreadpool_t pool = shared_pool_ != nullptr ? shared_pool_ : ctx.thread_pool();
@@ -1759,6 +1780,12 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
   auto r =
       ResolveWindow(op.window, static_cast<std::int64_t>(x[1]), static_cast<std::int64_t>(x[2]));
   if (!r) return Internal(node_desc_ + ": " + r.status().message());
+  if (op.use_depthwise) {
+    op.depthwise->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2],
+                      static_cast<std::size_t>(r->top), static_cast<std::size_t>(r->left), y[1],
+                      y[2], ValueBuffer(op.out));
+    return Status::Ok();
+  }
   op.winograd->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2], static_cast<std::size_t>(r->top),
                    static_cast<std::size_t>(r->left), y[1], y[2], ValueBuffer(op.out));
   return Status::Ok();
