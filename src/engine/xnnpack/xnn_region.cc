@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/kernel_util.h"
+#include "engine/xnnpack/conv_gemm.h"
 #include "engine/xnnpack/depthwise.h"
 #include "engine/xnnpack/pointwise.h"
 #include "engine/xnnpack/winograd.h"
@@ -171,8 +172,13 @@ struct Op {
   // 3x3 depthwise convolutions, stride 1 or 2.
   std::shared_ptr<const Depthwise3x3> depthwise;
   bool use_depthwise = false;
+  // Other large or 3-channel convolutions: im2col + the engine's GEMM.
+  std::shared_ptr<const ConvGemm> conv_gemm;
+  bool use_conv_gemm = false;
   // Whether this build runs the op on the engine's kernel instead of XNNPACK.
-  bool own_kernel() const { return use_winograd || use_pointwise || use_depthwise; }
+  bool own_kernel() const {
+    return use_winograd || use_pointwise || use_depthwise || use_conv_gemm;
+  }
   // Per build.
   std::vector<float> slope_buffer;
 };
@@ -1392,6 +1398,23 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     any_own = true;
   }
   for (Op& op : ops_) {
+    op.use_conv_gemm = false;
+    const Window& w = op.window;
+    if (!(op.kind == OpKind::kConv && op.groups == 1 && !op.use_winograd && !op.use_pointwise &&
+          w.dilation[0] == 1 && w.dilation[1] == 1 && ConvGemmEnabled() &&
+          ConvGemmPays(op.filter_dims[3], op.filter_dims[1], op.filter_dims[2], op.channels_out,
+                       w.stride[0] == w.stride[1] ? static_cast<std::size_t>(w.stride[0]) : 0))) {
+      continue;
+    }
+    op.use_conv_gemm = true;
+    if (op.conv_gemm == nullptr) {
+      op.conv_gemm = std::make_shared<const ConvGemm>(
+          op.filter.data(), op.bias.data(), op.channels_out, op.filter_dims[1], op.filter_dims[2],
+          op.filter_dims[3], op.out_min, op.out_max);
+    }
+    any_own = true;
+  }
+  for (Op& op : ops_) {
     op.use_depthwise = false;
     const Window& w = op.window;
     if (!(op.kind == OpKind::kDepthwiseConv && op.multiplier == 1 && op.filter_dims[1] == 3 &&
@@ -1780,6 +1803,19 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
   auto r =
       ResolveWindow(op.window, static_cast<std::int64_t>(x[1]), static_cast<std::int64_t>(x[2]));
   if (!r) return Internal(node_desc_ + ": " + r.status().message());
+  if (op.use_conv_gemm) {
+    const ConvGemmGeometry geo{x[0],
+                               x[1],
+                               x[2],
+                               y[1],
+                               y[2],
+                               static_cast<std::size_t>(op.window.stride[0]),
+                               static_cast<std::size_t>(op.window.stride[1]),
+                               static_cast<std::size_t>(r->top),
+                               static_cast<std::size_t>(r->left)};
+    op.conv_gemm->Run(&ctx, ValueBuffer(op.in[0]), geo, ValueBuffer(op.out));
+    return Status::Ok();
+  }
   if (op.use_depthwise) {
     op.depthwise->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2],
                       static_cast<std::size_t>(r->top), static_cast<std::size_t>(r->left), y[1],

@@ -854,6 +854,23 @@ TEST(XnnpackPassTest, OwnKernelStepsShareBuffersByLiveness) {
   }
 }
 
+// A 7x7 stride-2 stem over 3 channels and a 2.4 MB stride-1 filter on a 10x10 map run
+// as im2col products on the engine's kernel (the second streams its filter), inside a
+// region, on the executor's real thread pool.
+TEST(XnnpackPassTest, StemAndLargeFilterConvolutionsOnTheEnginesGemm) {
+  Builder b;
+  b.Input("x", {1, 3, 20, 20});
+  const std::string stem = b.Relu("stem_r", b.Conv("stem", "x", 3, 32, 7, 2, 3));
+  const std::string widen = b.Conv("widen", stem, 32, 128, 1, 1, 0);
+  const std::string deep = b.Relu("deep_r", b.Conv("deep", widen, 128, 512, 3, 1, 1));
+  b.Output(deep);
+  Partitioned p = Partition(b.graph());
+  ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"});
+  for (int threads : {1, 2}) {
+    CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 3, 20, 20}), threads);
+  }
+}
+
 TEST(XnnpackPassTest, ActivationsAndStandaloneBatchNorm) {
   Builder b;
   b.Input("x", {2, 6, 5, 4});

@@ -1,0 +1,117 @@
+// The im2col convolution on the engine's micro-kernel against a direct double-precision
+// one, on every SGEMM micro-kernel this CPU has, on one thread and on two, in both of
+// its modes: a small filter swept over blocks of gathered rows (a 7x7 stride-2 stem),
+// and a filter large enough to be streamed block by block (3x3 on 7x7 with deep
+// channels), with padding, ragged channel counts and partial strips.
+#include "engine/xnnpack/conv_gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/kernels/nn_sgemm.h"
+#include "support/kernel_harness.h"
+
+namespace deepedge::engine::xnn {
+namespace {
+
+struct Case {
+  ConvGemmGeometry g;
+  std::size_t c_in, c_out, kh, kw;
+  float lo, hi;
+};
+
+std::vector<float> Direct(const Case& t, const std::vector<float>& in, const std::vector<float>& f,
+                          const std::vector<float>& bias) {
+  const ConvGemmGeometry& g = t.g;
+  std::vector<float> out(g.n * g.out_h * g.out_w * t.c_out);
+  for (std::size_t b = 0; b < g.n; ++b) {
+    for (std::size_t y = 0; y < g.out_h; ++y) {
+      for (std::size_t x = 0; x < g.out_w; ++x) {
+        for (std::size_t o = 0; o < t.c_out; ++o) {
+          double acc = bias[o];
+          for (std::size_t i = 0; i < t.kh; ++i) {
+            for (std::size_t j = 0; j < t.kw; ++j) {
+              const long iy = static_cast<long>(y * g.stride_h + i) - static_cast<long>(g.pad_top);
+              const long ix = static_cast<long>(x * g.stride_w + j) - static_cast<long>(g.pad_left);
+              if (iy < 0 || ix < 0 || iy >= static_cast<long>(g.h) || ix >= static_cast<long>(g.w))
+                continue;
+              for (std::size_t c = 0; c < t.c_in; ++c) {
+                acc += static_cast<double>(in[((b * g.h + static_cast<std::size_t>(iy)) * g.w +
+                                               static_cast<std::size_t>(ix)) *
+                                                  t.c_in +
+                                              c]) *
+                       f[((o * t.kh + i) * t.kw + j) * t.c_in + c];
+              }
+            }
+          }
+          out[((b * g.out_h + y) * g.out_w + x) * t.c_out + o] =
+              std::min(std::max(static_cast<float>(acc), t.lo), t.hi);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(ConvGemmTest, MatchesDirectConvolution) {
+  const float inf = INFINITY;
+  const Case cases[] = {
+      // ResNet-18's stem on a smaller image: 7x7 stride 2, pad 3, 3 channels, Relu.
+      {{1, 32, 32, 16, 16, 2, 2, 3, 3}, 3, 64, 7, 7, 0.0f, inf},
+      // Two images, odd sizes, asymmetric stride and padding, ragged output channels.
+      {{2, 11, 9, 5, 6, 2, 1, 1, 2}, 4, 45, 5, 5, -inf, inf},
+      // Streamed: 3x3 on 7x7 with 512 -> 512 channels (9.4 MB), Clip.
+      {{1, 7, 7, 7, 7, 1, 1, 1, 1}, 512, 512, 3, 3, -0.5f, 0.5f},
+      // Streamed with a ragged last depth block and output strip.
+      {{1, 5, 6, 5, 6, 1, 1, 1, 1}, 300, 500, 3, 3, -inf, inf},
+  };
+  const std::string original = nn::SgemmKernelName();
+  ir::Node node;
+  node.op_type = "Conv";
+  node.name = "conv_gemm_test";
+  for (const std::string& kernel : nn::SgemmKernelNames()) {
+    ASSERT_TRUE(nn::SetSgemmKernel(kernel));
+    for (int threads : {1, 2}) {
+      testing::SingleNodeContext two_threads(node, {}, 2);
+      KernelContext* ctx = threads == 1 ? nullptr : &two_threads;
+      std::mt19937 rng(11);
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (const Case& t : cases) {
+        std::vector<float> in(t.g.n * t.g.h * t.g.w * t.c_in), f(t.c_out * t.kh * t.kw * t.c_in),
+            bias(t.c_out);
+        for (float& v : in) v = dist(rng);
+        for (float& v : f) v = dist(rng);
+        for (float& v : bias) v = dist(rng);
+        const std::vector<float> want = Direct(t, in, f, bias);
+        const ConvGemm conv(f.data(), bias.data(), t.c_out, t.kh, t.kw, t.c_in, t.lo, t.hi);
+        // Exactly sized buffers: ASan catches a read or write past either.
+        std::vector<float> got(want.size(), NAN);
+        conv.Run(ctx, in.data(), t.g, got.data());
+        const float tol = 2e-6f * static_cast<float>(t.kh * t.kw * t.c_in);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          ASSERT_NEAR(got[i], want[i], tol)
+              << kernel << ", " << threads << " thread(s), case " << t.g.h << "x" << t.g.w << "x"
+              << t.c_in << "->" << t.c_out << " at " << i;
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(nn::SetSgemmKernel(original));
+}
+
+TEST(ConvGemmTest, PaysForStemsAndLargeStrideOneFilters) {
+  EXPECT_TRUE(ConvGemmPays(3, 7, 7, 64, 2));      // ResNet-18's stem
+  EXPECT_TRUE(ConvGemmPays(512, 3, 3, 512, 1));   // its last stage
+  EXPECT_FALSE(ConvGemmPays(256, 3, 3, 512, 2));  // strided: XNNPACK is as fast
+  EXPECT_FALSE(ConvGemmPays(3, 3, 3, 32, 2));     // MobileNet's 3x3 stem
+  EXPECT_FALSE(ConvGemmPays(64, 3, 3, 64, 1));    // a small filter
+}
+
+}  // namespace
+}  // namespace deepedge::engine::xnn
