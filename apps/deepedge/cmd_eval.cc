@@ -84,70 +84,91 @@ class EvalProgress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// The report of a text_recognition run: exact-match accuracy and CER, predictions
-// file, and the bench-format record (exact_match the headline, cer another metric).
-int ReportText(const EvalCmdOptions& o, AppContext& ctx, const ModelSource& src,
-               const ModelCard& card, const std::filesystem::path& card_path,
-               const ImageDataset& data, Session& session, const TextRecognitionEval& r,
-               const ModelRecord& model_record, const std::string& backend,
-               const std::map<std::string, std::string>& options, double load_ms,
-               const EnvironmentInfo& environment, std::unique_ptr<Monitor> (&monitors)[3],
-               const ModelInfo& info) {
-  std::string predictions_path = o.predictions_path;
-  if (predictions_path.empty()) {
+// What both tasks' reports need from the run.
+struct EvalRun {
+  const EvalCmdOptions& o;
+  AppContext& ctx;
+  const ModelSource& src;
+  const ModelCard& card;
+  const std::filesystem::path& card_path;
+  const ImageDataset& data;
+  Session& session;
+  const ModelRecord& model_record;
+  const std::string& backend;
+  const std::map<std::string, std::string>& options;
+  double load_ms;
+  const EnvironmentInfo& environment;
+  std::unique_ptr<Monitor> (&monitors)[3];
+  const ModelInfo& info;
+};
+
+// Writes the per-sample predictions (--predictions, or beside the cache) and lists the
+// bad samples on stderr; returns the file's path. R is either task's result.
+template <typename R>
+Expected<std::string> WritePredictions(const EvalRun& run, const R& r) {
+  std::string path = run.o.predictions_path;
+  if (path.empty()) {
     const std::filesystem::path dir = std::filesystem::path(CacheDir()) / "eval";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    predictions_path = (dir / (src.path.stem().string() + ".predictions.tsv")).string();
+    path = (dir / (run.src.path.stem().string() + ".predictions.tsv")).string();
   }
-  if (Status s = WriteFileAtomic(predictions_path, r.predictions); !s.ok()) {
-    return ReportError(s);
-  }
+  DEEPEDGE_RETURN_IF_ERROR(WriteFileAtomic(path, r.predictions));
   for (std::size_t i = 0; i < r.bad_samples.size() && i < kBadSamplesPrinted; ++i) {
     std::fprintf(stderr, "deepedge: bad sample: %s\n", r.bad_samples[i].reason.c_str());
   }
   if (r.bad_samples.size() > kBadSamplesPrinted) {
     std::fprintf(stderr, "deepedge: ... and %zu more bad samples (all in %s)\n",
-                 r.bad_samples.size() - kBadSamplesPrinted, predictions_path.c_str());
+                 r.bad_samples.size() - kBadSamplesPrinted, path.c_str());
   }
-  std::printf("model %s%s, backend %s, card %s\n", src.display_name().c_str(),
-              card.synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
-              backend.c_str(), card_path.c_str());
-  std::printf("data  %s\n", data.Description().c_str());
+  return path;
+}
+
+template <typename R>
+void PrintHeader(const EvalRun& run, const R& r) {
+  std::printf("model %s%s, backend %s, card %s\n", run.src.display_name().c_str(),
+              run.card.synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
+              run.backend.c_str(), run.card_path.c_str());
+  std::printf("data  %s\n", run.data.Description().c_str());
   std::printf("samples %lld evaluated, %zu bad, of %lld considered\n",
               static_cast<long long>(r.samples_evaluated), r.bad_samples.size(),
               static_cast<long long>(r.samples_considered));
-  PrintMetric("exact", r.exact_match);
-  std::printf("CER    %s (%lld edits / %lld reference characters)\n",
-              Percent(r.cer.value()).c_str(), static_cast<long long>(r.cer.edits),
-              static_cast<long long>(r.cer.reference_chars));
+}
+
+template <typename R>
+void PrintFooter(const EvalRun& run, const R& r, const std::string& predictions_path) {
   std::printf("accuracy run: %.2f s, each sample once (latency: use `deepedge bench`)\n", r.wall_s);
   PrintTimes("inference", r.inference_ms);
-  if (o.end_to_end) {
+  if (run.o.end_to_end) {
     PrintTimes("preprocessing", r.preprocess_ms);
     PrintTimes("postprocessing", r.postprocess_ms);
   }
   std::printf("predictions -> %s\n", predictions_path.c_str());
+}
 
+// The bench-format record of the run, without its accuracy (each task adds its own).
+template <typename R>
+BenchRecord MakeRecord(const EvalRun& run, const R& r) {
   BenchRecord rec;
   rec.tool_version = DEEPEDGE_VERSION;
   rec.timestamp_utc = UtcNowIso();
-  rec.environment = environment;
-  rec.warnings = EnvironmentWarnings(environment);
+  rec.environment = run.environment;
+  rec.warnings = EnvironmentWarnings(run.environment);
   rec.warnings.push_back(
       "accuracy run: every sample ran once without warm-up; its latency figures are not a "
       "benchmark (use deepedge bench)");
-  if (card.synthetic_weights)
+  if (run.card.synthetic_weights) {
     rec.warnings.push_back("synthetic weights: the accuracy is meaningless");
-  rec.model = model_record;
-  rec.backend = backend;
-  rec.backend_version = ctx.backends.Find(backend)->Version();
-  rec.backend_options = options;
-  rec.threads = o.threads;
-  rec.input = "data: " + data.Description();
+  }
+  rec.model = run.model_record;
+  rec.backend = run.backend;
+  rec.backend_version = run.ctx.backends.Find(run.backend)->Version();
+  rec.backend_options = run.options;
+  rec.threads = run.o.threads;
+  rec.input = "data: " + run.data.Description();
   BenchResult& b = rec.result;
   b.stop = StopRule{};
-  b.phases.load_ms = load_ms;
+  b.phases.load_ms = run.load_ms;
   b.phases.first_inference_ms = r.first_inference_ms;
   b.phases.measured_s = r.wall_s;
   b.queries = static_cast<std::int64_t>(r.inference_ms.size());
@@ -157,28 +178,82 @@ int ReportText(const EvalCmdOptions& o, AppContext& ctx, const ModelSource& src,
     b.throughput_qps = static_cast<double>(b.queries) / r.wall_s;
     b.throughput_samples_per_s = b.throughput_qps;
   }
-  if (auto arena = session.ArenaBytes()) b.arena_mib = static_cast<double>(*arena) / 1048576.0;
+  if (auto arena = run.session.ArenaBytes()) b.arena_mib = static_cast<double>(*arena) / 1048576.0;
   b.layer_profile_status = "not collected by eval";
-  for (auto& m : monitors) b.monitors.push_back(m->Report());
+  for (auto& m : run.monitors) b.monitors.push_back(m->Report());
+  return rec;
+}
+
+template <typename R>
+AccuracyRecord MakeAccuracy(const EvalRun& run, const R& r) {
   AccuracyRecord acc;
+  acc.samples = r.samples_evaluated;
+  acc.bad_samples = static_cast<std::int64_t>(r.bad_samples.size());
+  acc.dataset = run.data.Description();
+  acc.card = run.card_path.string();
+  return acc;
+}
+
+// Writes --json and adds the record to the results store; the command's exit status.
+int SaveRecord(const EvalRun& run, BenchRecord rec) {
+  const std::vector<BenchRecord> records{std::move(rec)};
+  if (!run.o.json_path.empty()) {
+    if (Status s = WriteFileAtomic(run.o.json_path, FormatBenchJson(records)); !s.ok()) {
+      return ReportError(s);
+    }
+  }
+  return StoreBenchRecords(run.o.store, records, run.environment, run.info);
+}
+
+// text_recognition: exact-match accuracy the headline, CER another metric.
+int ReportText(const EvalRun& run, const TextRecognitionEval& r) {
+  Expected<std::string> predictions = WritePredictions(run, r);
+  if (!predictions) return ReportError(predictions.status());
+  PrintHeader(run, r);
+  PrintMetric("exact", r.exact_match);
+  std::printf("CER    %s (%lld edits / %lld reference characters)\n",
+              Percent(r.cer.value()).c_str(), static_cast<long long>(r.cer.edits),
+              static_cast<long long>(r.cer.reference_chars));
+  PrintFooter(run, r, *predictions);
+
+  BenchRecord rec = MakeRecord(run, r);
+  AccuracyRecord acc = MakeAccuracy(run, r);
   acc.metric = ToRecord(r.exact_match);
   // CER as a proportion of reference characters with its Wilson interval, which treats
   // characters as independent (so it is too narrow); capped at 1 (the record's range).
   const ProportionMetric cer = MakeProportionMetric(
       "cer", std::min(r.cer.edits, r.cer.reference_chars), r.cer.reference_chars);
   acc.others.push_back(ToRecord(cer));
-  acc.samples = r.samples_evaluated;
-  acc.bad_samples = static_cast<std::int64_t>(r.bad_samples.size());
-  acc.dataset = data.Description();
-  acc.card = card_path.string();
   rec.accuracy = std::move(acc);
-  const std::vector<BenchRecord> records{std::move(rec)};
-  if (!o.json_path.empty()) {
-    if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
-      return ReportError(s);
-    }
+  return SaveRecord(run, std::move(rec));
+}
+
+// classification: top-1 the headline, top-5 when the card asks, a confusion matrix for
+// small label sets.
+int ReportClassification(const EvalRun& run, const ClassificationEval& r) {
+  Expected<std::string> predictions = WritePredictions(run, r);
+  if (!predictions) return ReportError(predictions.status());
+  PrintHeader(run, r);
+  PrintMetric("top-1", r.top1);
+  if (r.top5) PrintMetric("top-5", *r.top5);
+  if (r.confusion.classes() <= 20 && r.samples_evaluated > 0) {
+    std::printf("confusion matrix (rows: true class, columns: predicted class):\n%s",
+                r.confusion.Format(run.card.labels).c_str());
   }
-  return StoreBenchRecords(o.store, records, environment, info);
+  PrintFooter(run, r, *predictions);
+
+  BenchRecord rec = MakeRecord(run, r);
+  Expected<ClassificationPlan> plan = PlanClassification(run.session, run.card);
+  if (plan) {
+    TensorInfo in = run.session.Inputs()[static_cast<std::size_t>(plan->input_index)];
+    in.shape = plan->input_shape;
+    rec.result.inputs.push_back(std::move(in));
+  }
+  AccuracyRecord acc = MakeAccuracy(run, r);
+  acc.metric = ToRecord(r.top1);
+  if (r.top5) acc.others.push_back(ToRecord(*r.top5));
+  rec.accuracy = std::move(acc);
+  return SaveRecord(run, std::move(rec));
 }
 
 int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
@@ -256,115 +331,19 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   }
   EvalProgress progress;
   eo.progress = [&progress](std::int64_t done, std::int64_t total) { progress(done, total); };
+  const EvalRun run{o,       ctx,         *src,          *card,    card_path,
+                    **data,  **session,   *model_record, *backend, *options,
+                    load_ms, environment, monitors,      *info};
   if (text) {
     Expected<TextRecognitionEval> t = EvaluateTextRecognition(**session, *card, **data, eo);
     for (auto& m : monitors) (void)m->Stop();
     if (!t) return ReportError(t.status());
-    return ReportText(o, ctx, *src, *card, card_path, **data, **session, *t, *model_record,
-                      *backend, *options, load_ms, environment, monitors, *info);
+    return ReportText(run, *t);
   }
   Expected<ClassificationEval> r = EvaluateClassification(**session, *card, **data, eo);
   for (auto& m : monitors) (void)m->Stop();
   if (!r) return ReportError(r.status());
-
-  std::string predictions_path = o.predictions_path;
-  if (predictions_path.empty()) {
-    const std::filesystem::path dir = std::filesystem::path(CacheDir()) / "eval";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    predictions_path = (dir / (src->path.stem().string() + ".predictions.tsv")).string();
-  }
-  if (Status s = WriteFileAtomic(predictions_path, r->predictions); !s.ok()) {
-    return ReportError(s);
-  }
-
-  for (std::size_t i = 0; i < r->bad_samples.size() && i < kBadSamplesPrinted; ++i) {
-    std::fprintf(stderr, "deepedge: bad sample: %s\n", r->bad_samples[i].reason.c_str());
-  }
-  if (r->bad_samples.size() > kBadSamplesPrinted) {
-    std::fprintf(stderr, "deepedge: ... and %zu more bad samples (all in %s)\n",
-                 r->bad_samples.size() - kBadSamplesPrinted, predictions_path.c_str());
-  }
-
-  std::printf("model %s%s, backend %s, card %s\n", src->display_name().c_str(),
-              card->synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
-              backend->c_str(), card_path.c_str());
-  std::printf("data  %s\n", (*data)->Description().c_str());
-  std::printf("samples %lld evaluated, %zu bad, of %lld considered\n",
-              static_cast<long long>(r->samples_evaluated), r->bad_samples.size(),
-              static_cast<long long>(r->samples_considered));
-  PrintMetric("top-1", r->top1);
-  if (r->top5) PrintMetric("top-5", *r->top5);
-  if (r->confusion.classes() <= 20 && r->samples_evaluated > 0) {
-    std::printf("confusion matrix (rows: true class, columns: predicted class):\n%s",
-                r->confusion.Format(card->labels).c_str());
-  }
-  std::printf("accuracy run: %.2f s, each sample once (latency: use `deepedge bench`)\n",
-              r->wall_s);
-  PrintTimes("inference", r->inference_ms);
-  if (o.end_to_end) {
-    PrintTimes("preprocessing", r->preprocess_ms);
-    PrintTimes("postprocessing", r->postprocess_ms);
-  }
-  std::printf("predictions -> %s\n", predictions_path.c_str());
-
-  {
-    BenchRecord rec;
-    rec.tool_version = DEEPEDGE_VERSION;
-    rec.timestamp_utc = UtcNowIso();
-    rec.environment = environment;
-    rec.warnings = EnvironmentWarnings(environment);
-    rec.warnings.push_back(
-        "accuracy run: every sample ran once without warm-up; its latency figures are not a "
-        "benchmark (use deepedge bench)");
-    if (card->synthetic_weights) {
-      rec.warnings.push_back("synthetic weights: the accuracy is meaningless");
-    }
-    rec.model = *model_record;
-    rec.backend = *backend;
-    rec.backend_version = ctx.backends.Find(*backend)->Version();
-    rec.backend_options = *options;
-    rec.threads = o.threads;
-    rec.input = "data: " + (*data)->Description();
-    BenchResult& b = rec.result;
-    b.stop = StopRule{};
-    b.phases.load_ms = load_ms;
-    b.phases.first_inference_ms = r->first_inference_ms;
-    b.phases.measured_s = r->wall_s;
-    b.queries = static_cast<std::int64_t>(r->inference_ms.size());
-    b.samples = b.queries;
-    b.latency_ms = Summarize(r->inference_ms);
-    if (r->wall_s > 0) {
-      b.throughput_qps = static_cast<double>(b.queries) / r->wall_s;
-      b.throughput_samples_per_s = b.throughput_qps;
-    }
-    if (auto arena = (*session)->ArenaBytes()) {
-      b.arena_mib = static_cast<double>(*arena) / 1048576.0;
-    }
-    Expected<ClassificationPlan> plan = PlanClassification(**session, *card);
-    if (plan) {
-      TensorInfo in = (*session)->Inputs()[static_cast<std::size_t>(plan->input_index)];
-      in.shape = plan->input_shape;
-      b.inputs.push_back(std::move(in));
-    }
-    b.layer_profile_status = "not collected by eval";
-    for (auto& m : monitors) b.monitors.push_back(m->Report());
-    AccuracyRecord acc;
-    acc.metric = ToRecord(r->top1);
-    if (r->top5) acc.others.push_back(ToRecord(*r->top5));
-    acc.samples = r->samples_evaluated;
-    acc.bad_samples = static_cast<std::int64_t>(r->bad_samples.size());
-    acc.dataset = (*data)->Description();
-    acc.card = card_path.string();
-    rec.accuracy = std::move(acc);
-    const std::vector<BenchRecord> records{std::move(rec)};
-    if (!o.json_path.empty()) {
-      if (Status s = WriteFileAtomic(o.json_path, FormatBenchJson(records)); !s.ok()) {
-        return ReportError(s);
-      }
-    }
-    return StoreBenchRecords(o.store, records, environment, *info);
-  }
+  return ReportClassification(run, *r);
 }
 
 }  // namespace
