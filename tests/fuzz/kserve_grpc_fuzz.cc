@@ -14,28 +14,15 @@
 
 #include "deepedge/grpc_server.h"
 #include "deepedge/kserve.h"
+#include "fuzz_check.h"
 #include "serve/grpc_codec.h"
 
 namespace {
 
 using namespace deepedge;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-void CheckSame(const std::vector<kserve::NamedTensor>& a,
-               const std::vector<kserve::NamedTensor>& b) {
-  Check(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    Check(a[i].name == b[i].name);
-    Check(a[i].tensor.dtype() == b[i].tensor.dtype());
-    Check(a[i].tensor.shape() == b[i].tensor.shape());
-    Check(a[i].tensor.byte_size() == b[i].tensor.byte_size());
-    Check(a[i].tensor.byte_size() == 0 ||
-          std::memcmp(a[i].tensor.data(), b[i].tensor.data(), a[i].tensor.byte_size()) == 0);
-  }
-}
+using fuzz::Check;
+using fuzz::CheckSame;
 
 // Doubles by their bits: a NaN parameter must survive too, and NaN != NaN.
 void CheckSame(const kserve::Parameters& a, const kserve::Parameters& b) {
