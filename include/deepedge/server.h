@@ -11,8 +11,9 @@
 //
 // Statuses: 400 malformed request (bad JSON, unknown datatype, wrong input names,
 // dtypes or shapes, size mismatches); 404 unknown model, version or path; 413 body
-// over max_request_bytes; 503 queue full or server stopping; 504 the request did not
-// finish within request_timeout_s (queue wait included); 500 the backend failed.
+// over max_request_bytes (chunked bodies too; the connection is then closed); 503 queue
+// full or server stopping; 504 the request did not finish within request_timeout_s
+// (queue wait included); 500 the backend failed.
 //
 // Execution model: HTTP connection threads (http_threads of them) parse and check a
 // request, then put it on one bounded queue (queue_capacity) and wait. `workers`
