@@ -12,7 +12,6 @@ namespace {
 
 constexpr std::size_t kKc = 256;                 // depth of one micro-kernel call (cache blocking)
 constexpr std::size_t kMaxMr = 16;               // the largest strip height of the micro-kernels
-constexpr std::size_t kMaxNr = 32;               // and width
 constexpr std::size_t kRowBlock = 256 << 10;     // bytes of input rows one task keeps in L2
 constexpr std::size_t kSmallFilter = 256 << 10;  // packed filter bytes swept per row strip
 
@@ -64,60 +63,77 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
   const bool small_filter = c_in_ * n_strips_ * nr * sizeof(float) <= kSmallFilter;
   auto run = [&](std::size_t t0, std::size_t t1) {
-    alignas(64) float tile[kMaxMr * kMaxNr];
     alignas(64) float rows[kMaxMr * kKc];
-    // Output tile (row strip ms, column strip js): the product over all of C_in, with
-    // the bias and the clamp folded into the micro-kernel; a partial tile is computed in
-    // `tile` and copied out.
-    auto tile_product = [&](std::size_t ms, std::size_t js) {
-      const float* b = b_.data() + js * c_in_ * nr;
-      const std::size_t n0 = js * nr, ncols = std::min(nr, c_out_ - n0);
+    // Partial output tiles (the last row strip, the last column strip) are computed in
+    // scratch and copied out; one per row strip of a task.
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < rows_per_task * mr * nr) scratch.resize(rows_per_task * mr * nr);
+    // Where tile (ms, js) accumulates: in place, or for a partial tile in scratch slot
+    // `slot`.
+    auto target = [&](std::size_t ms, std::size_t js, std::size_t slot, std::size_t& ldc) {
+      const bool whole = (ms + 1) * mr <= pixels && (js + 1) * nr <= c_out_;
+      ldc = whole ? c_out_ : nr;
+      return whole ? out + ms * mr * c_out_ + js * nr : scratch.data() + slot * mr * nr;
+    };
+    auto copy_out = [&](std::size_t ms, std::size_t js, std::size_t slot) {
+      if ((ms + 1) * mr <= pixels && (js + 1) * nr <= c_out_) return;
       const std::size_t m0 = ms * mr, nrows = std::min(mr, pixels - m0);
-      const bool whole = nrows == mr && ncols == nr;
-      float* c = whole ? out + m0 * c_out_ + n0 : tile;
-      const std::size_t ldc = whole ? c_out_ : nr;
-      for (std::size_t k0 = 0; k0 < c_in_; k0 += kKc) {
-        const std::size_t kc = std::min(kKc, c_in_ - k0);
-        const float* a = in + m0 * c_in_ + k0;
-        std::size_t lda = c_in_;
-        if (nrows < mr) {
-          // The last strip: its rows past the input are zeros in a copy, never read
-          // from beyond the caller's buffer.
-          std::fill(rows, rows + mr * kc, 0.0f);
-          for (std::size_t r = 0; r < nrows; ++r) {
-            std::memcpy(rows + r * kc, a + r * c_in_, kc * sizeof(float));
-          }
-          a = rows;
-          lda = kc;
-        }
-        // The first block of the depth starts from the bias, the last one clamps.
-        const bool last = k0 + kc >= c_in_;
-        uk_.fn_epilogue(static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
-                        b + k0 * nr, c, static_cast<std::int64_t>(ldc), bias_.data() + n0, k0 != 0,
-                        last && clamp, out_min_, out_max_);
+      const std::size_t n0 = js * nr, ncols = std::min(nr, c_out_ - n0);
+      for (std::size_t r = 0; r < nrows; ++r) {
+        std::memcpy(out + (m0 + r) * c_out_ + n0, scratch.data() + (slot * mr + r) * nr,
+                    ncols * sizeof(float));
       }
-      if (!whole) {
+    };
+    // One pass of depth [k0, k0 + kc) over tile (ms, js) into c: the first pass starts
+    // from the bias, the last one clamps (both folded into the micro-kernel).
+    auto pass = [&](std::size_t ms, std::size_t js, std::size_t k0, float* c, std::size_t ldc) {
+      const std::size_t kc = std::min(kKc, c_in_ - k0);
+      const std::size_t m0 = ms * mr, nrows = std::min(mr, pixels - m0);
+      const float* a = in + m0 * c_in_ + k0;
+      std::size_t lda = c_in_;
+      if (nrows < mr) {
+        // The last strip: its rows past the input are zeros in a copy, never read from
+        // beyond the caller's buffer.
+        std::fill(rows, rows + mr * kc, 0.0f);
         for (std::size_t r = 0; r < nrows; ++r) {
-          std::memcpy(out + (m0 + r) * c_out_ + n0, tile + r * nr, ncols * sizeof(float));
+          std::memcpy(rows + r * kc, a + r * c_in_, kc * sizeof(float));
         }
+        a = rows;
+        lda = kc;
       }
+      uk_.fn_epilogue(static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
+                      b_.data() + js * c_in_ * nr + k0 * nr, c, static_cast<std::int64_t>(ldc),
+                      bias_.data() + js * nr, k0 != 0, k0 + kc >= c_in_ && clamp, out_min_,
+                      out_max_);
     };
     for (std::size_t t = t0; t < t1; ++t) {
       const std::size_t ms0 = (t / col_tasks) * rows_per_task;
       const std::size_t ms1 = std::min(m_strips, ms0 + rows_per_task);
       const std::size_t js0 = (t % col_tasks) * cols_per_task;
       const std::size_t js1 = std::min(n_strips_, js0 + cols_per_task);
-      // A filter that fits in L2 is swept once per row strip, so each output row is
-      // written whole, once (small filters, large maps: the output dominates the
-      // traffic). A larger one goes column strip by column strip, each staying in L1
-      // while the task's row strips pass under it.
+      std::size_t ldc = 0;
       if (small_filter) {
+        // A filter that fits in L2 is swept once per row strip, so each output row is
+        // written whole, once (small filters, large maps: the output dominates).
         for (std::size_t ms = ms0; ms < ms1; ++ms) {
-          for (std::size_t js = js0; js < js1; ++js) tile_product(ms, js);
+          for (std::size_t js = js0; js < js1; ++js) {
+            float* c = target(ms, js, 0, ldc);
+            for (std::size_t k0 = 0; k0 < c_in_; k0 += kKc) pass(ms, js, k0, c, ldc);
+            copy_out(ms, js, 0);
+          }
         }
       } else {
+        // A larger one goes by column strip, and within it by block of depth: each
+        // filter block (kKc x nr) stays in L1 while all the task's row strips pass
+        // under it, so the filter is read from memory once per task.
         for (std::size_t js = js0; js < js1; ++js) {
-          for (std::size_t ms = ms0; ms < ms1; ++ms) tile_product(ms, js);
+          for (std::size_t k0 = 0; k0 < c_in_; k0 += kKc) {
+            for (std::size_t ms = ms0; ms < ms1; ++ms) {
+              float* c = target(ms, js, ms - ms0, ldc);
+              pass(ms, js, k0, c, ldc);
+            }
+          }
+          for (std::size_t ms = ms0; ms < ms1; ++ms) copy_out(ms, js, ms - ms0);
         }
       }
     }
@@ -131,7 +147,7 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
 }
 
 bool PointwisePays(std::size_t c_in, std::size_t c_out, std::size_t pixels) {
-  return c_in >= 128 && c_out >= 32 && pixels >= 64;
+  return c_in >= 128 && c_out >= 32 && pixels >= 32;
 }
 
 bool PointwiseEnabled() {

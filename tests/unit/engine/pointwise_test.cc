@@ -87,7 +87,8 @@ TEST(PointwiseTest, MatchesReferenceProduct) {
 TEST(PointwiseTest, PaysOnlyForDeepEnoughLayersOnLargeEnoughMaps) {
   EXPECT_TRUE(PointwisePays(512, 512, 196));    // MobileNet v1, 14x14 stage
   EXPECT_FALSE(PointwisePays(32, 64, 12544));   // its first pointwise layer: memory-bound
-  EXPECT_FALSE(PointwisePays(1024, 1024, 49));  // a 7x7 map
+  EXPECT_TRUE(PointwisePays(1024, 1024, 49));   // its 7x7 stage
+  EXPECT_FALSE(PointwisePays(1024, 1024, 16));  // a 4x4 map: too few rows
 }
 
 }  // namespace
