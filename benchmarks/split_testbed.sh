@@ -4,7 +4,8 @@
 # (all on the server) and auto (the planner's adaptive choice), per zoo model and link
 # profile, with the device under a CPU quota. Prints one Markdown table.
 #
-#   sudo benchmarks/split_testbed.sh [--queries N] [--device-cpus C] [--runs R]
+#   sudo benchmarks/split_testbed.sh [--queries N] [--device-cpus C] [--cpu-period-us US]
+#                                    [--runs R]
 #                                    [--threads T] [--profiles "3g lte wifi"]
 #                                    [--models "alexnet_caffenet mobilenet_v1_1.0_224 resnet18"]
 #                                    [--keep DIR]   # copy every run's JSON and log to DIR
@@ -17,15 +18,17 @@
 # device (under the quota, so the tails are planned for that device) and writes the
 # whole model and the tails worth serving into one repository; per profile, one
 # `deepedge serve --models REPO` runs in the server namespace. Device commands run
-# with --threads T (default 1: the quota is below one CPU). p50 is the median of the
-# measured queries' total_ms from `deepedge run --json` (the upper median for an even
-# count, as `run` itself reports); auto's p50 includes its adaptation (the first
-# queries may run on another cut). "cut" is the plan of auto's last query. Gains are
+# with --threads T (default 1: the quota is below one CPU); the quota is C * US us of
+# CPU per US us (testbed.sh's default period, 10 ms, unless --cpu-period-us). p50 is
+# the median of the measured queries' total_ms from `deepedge run --json` (the upper
+# median for an even count, as `run` itself reports); auto's p50 includes its
+# adaptation (the first queries may run on another cut). "cut" is the plan of auto's last query. Gains are
 # p50(baseline) / p50(auto): above 1, auto was faster.
 set -euo pipefail
 
 QUERIES=8
 DEVICE_CPUS=0.5
+CPU_PERIOD_US=""  # testbed.sh's default
 RUNS=3
 THREADS=1
 PROFILES="3g lte wifi"
@@ -43,6 +46,7 @@ while (($#)); do
   case $1 in
     --queries) QUERIES=$2; shift 2 ;;
     --device-cpus) DEVICE_CPUS=$2; shift 2 ;;
+    --cpu-period-us) CPU_PERIOD_US=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --profiles) PROFILES=$2; shift 2 ;;
@@ -114,7 +118,7 @@ stop_server() {
 }
 
 start=$(date +%s)
-log "device: --device-cpus $DEVICE_CPUS, --threads $THREADS; $QUERIES queries per run; work dir $WORK"
+log "device: --device-cpus $DEVICE_CPUS${CPU_PERIOD_US:+ --cpu-period-us $CPU_PERIOD_US}, --threads $THREADS; $QUERIES queries per run; work dir $WORK"
 mkdir -p "$WORK/results"
 for m in $MODELS; do
   "$D" zoo export "$m" -o "$WORK/$m.onnx" >/dev/null || die "cannot export zoo model '$m'"
@@ -123,7 +127,11 @@ done
 first=1
 for p in $PROFILES; do
   log "testbed up: $p"
-  "$TESTBED" up --name "$TB_NAME" --profile "$p" --device-cpus "$DEVICE_CPUS" >&2
+  "$TESTBED" up --name "$TB_NAME" --profile "$p" --device-cpus "$DEVICE_CPUS" \
+    ${CPU_PERIOD_US:+--cpu-period-us "$CPU_PERIOD_US"} >&2
+  # The quota as testbed.sh wrote it, for the table's footnote.
+  QUOTA_USED=$("$TESTBED" status --name "$TB_NAME" |
+    awk -F= '/^cpu_quota_us=/{q=$2} /^cpu_period_us=/{p=$2} END{printf "%s us per %s us", q, p}')
   if ((first)); then
     for m in $MODELS; do
       log "$m: writing the repository (measured under the device's quota)"
@@ -175,7 +183,7 @@ for m in $MODELS; do
     [[ -z $sw ]] || notes+="- $m $p auto switched: $sw"$'\n'
   done
 done
-printf '\n%s queries per run; device under --device-cpus %s, --threads %s; profile --runs %s.\n' \
-  "$QUERIES" "$DEVICE_CPUS" "$THREADS" "$RUNS"
+printf '\n%s queries per run; device under --device-cpus %s (%s), --threads %s; profile --runs %s.\n' \
+  "$QUERIES" "$DEVICE_CPUS" "$QUOTA_USED" "$THREADS" "$RUNS"
 [[ -z $notes ]] || printf '%s' "$notes"
 log "done in $(($(date +%s) - start)) s"

@@ -4,8 +4,8 @@
 # delay stage for latency (deepedge-linkdelay; this kernel has no netem), and a CPU
 # quota for device processes (cgroup v2 cpu.max or v1 cpu.cfs_quota_us).
 #
-#   scripts/testbed.sh up --profile 3g|lte|wifi [--device-cpus C] [--ports P,P..]
-#                         [--up RATE] [--down RATE] [--rtt MS] [--name NAME]
+#   scripts/testbed.sh up --profile 3g|lte|wifi [--device-cpus C] [--cpu-period-us US]
+#                         [--ports P,P..] [--up RATE] [--down RATE] [--rtt MS] [--name NAME]
 #   scripts/testbed.sh set-rate [--up RATE] [--down RATE] [--name NAME]
 #   scripts/testbed.sh exec [--name NAME] device|server CMD [ARGS...]
 #   scripts/testbed.sh status [--name NAME]
@@ -18,6 +18,13 @@
 # relay in the server namespace holds each chunk RTT/2 in each direction and passes
 # it to 127.0.0.1:PORT there, so servers listen on loopback inside the server
 # namespace. Other traffic sees the rate limits only.
+#
+# CPU quota: the device gets C * US microseconds of CPU per period of US microseconds
+# (default 10000: 10 ms). A short period spreads the quota evenly: at 0.1 CPU with a
+# 100 ms period a job runs at full speed for 10 ms and then waits 90 ms, so jobs shorter
+# than 10 ms look unthrottled and longer ones 10x slower. The kernel takes periods of
+# 1000-1000000 us and quotas of at least 1000 us; with the default period, C below 0.1
+# lengthens the period to C's 1 ms quota (0.05 CPU: 1 ms per 20 ms).
 #
 # Profiles (rounded typical figures; Neurosurgeon, ASPLOS 2017, planned against 3G,
 # LTE and Wi-Fi uplinks of about 1.1, 5.9 and 18.9 Mbit/s measured by Huang et al.,
@@ -128,7 +135,7 @@ find_linkdelay() {
 }
 
 cmd_up() {
-  local profile="" up="" down="" rtt="" cpus=1 ports=8000,8001,5201
+  local profile="" up="" down="" rtt="" cpus=1 ports=8000,8001,5201 period=""
   while (($#)); do
     case $1 in
       --profile) profile=$2; shift 2 ;;
@@ -136,6 +143,7 @@ cmd_up() {
       --down) down=$2; shift 2 ;;
       --rtt) rtt=$2; shift 2 ;;
       --device-cpus) cpus=$2; shift 2 ;;
+      --cpu-period-us) period=$2; shift 2 ;;
       --ports) ports=$2; shift 2 ;;
       --name) NAME=$2; shift 2 ;;
       *) die "up: unknown argument '$1'" ;;
@@ -155,6 +163,18 @@ cmd_up() {
     die "--device-cpus '$cpus': a positive number of CPUs expected"
   fi
   [[ $ports =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--ports '$ports': comma-separated port numbers expected"
+  local quota
+  if [[ -z $period ]]; then
+    # The default 10 ms, or the shortest period that gives the kernel's 1 ms quota.
+    period=$(awk -v c="$cpus" 'BEGIN{p = 10000; if (c * p < 1000) p = int(1000 / c + 0.999999); printf "%d", p}')
+    ((period <= 1000000)) || die "--device-cpus '$cpus': below 0.001 CPU, the kernel's least quota (1 ms per 1 s)"
+  else
+    [[ $period =~ ^[1-9][0-9]*$ ]] && ((period >= 1000 && period <= 1000000)) ||
+      die "--cpu-period-us '$period': an integer from 1000 to 1000000 (the kernel's range) expected"
+  fi
+  quota=$(awk -v c="$cpus" -v p="$period" 'BEGIN{printf "%d", c*p + 0.5}')
+  ((quota >= 1000)) ||
+    die "--device-cpus $cpus with --cpu-period-us $period: a quota of $quota us, below the kernel's 1000 us; use a longer period"
   names
   need_root
   [[ ${#NAME} -le 12 && $NAME =~ ^[a-z][a-z0-9]*$ ]] || die "--name '$NAME': 1-12 lowercase letters/digits"
@@ -203,16 +223,17 @@ cmd_up() {
     [[ -s $STATE/relay-$p.ready ]] || { cat "$STATE/relay-$p.log" >&2; false; }
   done
 
-  local cg kind period=100000 quota
+  local cg kind
   kind=$(cgroup_kind)
   cg=$(cgroup_dir)
-  quota=$(awk -v c="$cpus" -v p="$period" 'BEGIN{printf "%d", c*p}')
   if [[ $kind == v2 ]]; then
     grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
     mkdir -p "$cg"
     echo "$quota $period" >"$cg/cpu.max"
   else
     mkdir -p "$cg"
+    # Quota off first, so that no old quota is checked against the new period.
+    echo -1 >"$cg/cpu.cfs_quota_us"
     echo "$period" >"$cg/cpu.cfs_period_us"
     echo "$quota" >"$cg/cpu.cfs_quota_us"
   fi
@@ -222,13 +243,15 @@ up=$up
 down=$down
 rtt_ms=$rtt
 device_cpus=$cpus
+cpu_period_us=$period
+cpu_quota_us=$quota
 ports=$ports
 cgroup=$cg
 cgroup_kind=$kind
 EOF
   trap - ERR
   echo "testbed '$NAME' up: ${profile:-custom} link, uplink $up, downlink $down, RTT $rtt ms" \
-    "on ports $ports; device $DEV_ADDR ($NS_DEV, $cpus CPUs), server $SRV_ADDR ($NS_SRV)"
+    "on ports $ports; device $DEV_ADDR ($NS_DEV, $cpus CPUs: $quota us per $period us), server $SRV_ADDR ($NS_SRV)"
 }
 
 cmd_set_rate() {

@@ -18,6 +18,10 @@
 // when another served plan is predicted to be --hysteresis better twice in a row, or at
 // once when an offload failed after so long that the uplink must have dropped far below
 // its estimate (a rate drop stalls the running connection until the server gives up).
+// While all on the device it offloads every --probe-every'th query; a probe that finds
+// the link much faster than estimated replaces the estimate and is followed by another
+// at once, and a probed plan predicted better moves the cut at once (the next regular
+// probe would be --probe-every queries away).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -397,7 +402,8 @@ class Runner {
     return best;
   }
 
-  // `urgent`: the current plan just failed a query; a better plan is taken at once.
+  // `urgent`: the current plan just failed a query, or this query probed the better plan
+  // (probes come only every --probe-every queries); a better plan is taken at once.
   void Replan(int q, bool urgent = false) {
     if (!adaptive_ || candidates_.size() < 2) return;
     const std::size_t best = Choose();
@@ -431,13 +437,32 @@ class Runner {
 
   // `first`: the plan's first offloaded query, whose server time carries the server's
   // one-off setup of that model (seconds for large weights): not a speed sample.
-  void Learn(const Candidate& c, const QueryRecord& r, bool first) {
+  // `probe`: an offload from all-device. Probes are the only uplink samples there, one
+  // per --probe-every queries, so a window of samples from an earlier, slower link
+  // would hold the estimate for 3 more probes; a probe at least twice as fast as the
+  // estimate (a transfer cannot beat the link) restarts the window instead, and the next
+  // query probes again: the first transfer after a while all-device runs on a cold TCP
+  // connection (slow start after idle) and undersells a fast link.
+  void Learn(const Candidate& c, const QueryRecord& r, bool first, bool probe) {
     if (r.head_ms > 0) LearnDevice(r.head_ms, c.on_edge);
     if (r.download_ms > 0.05 && r.download_bytes > 0)
       est_.Add(est_.down_bps, static_cast<double>(r.download_bytes) / (r.download_ms / 1e3));
+    // An upload's time includes one round trip, so it bounds the RTT from above; less
+    // the RTT, it is the wire time. When the RTT estimate (measured once, at the start)
+    // leaves too little of it to trust, bytes / the whole upload time still bounds the
+    // rate from below.
+    if (r.upload_ms > 0 && r.upload_ms < est_.rtt_ms) est_.rtt_ms = r.upload_ms;
     const double wire = r.upload_ms - est_.rtt_ms;
-    if (wire > 0.1 * r.upload_ms && wire > 0.05 && r.upload_bytes > 0)
-      est_.Add(est_.up_bps, static_cast<double>(r.upload_bytes) / (wire / 1e3));
+    const double wire_ms = wire > 0.1 * r.upload_ms && wire > 0.05 ? wire : r.upload_ms;
+    if (wire_ms > 0.05 && r.upload_bytes > 0) {
+      const double bps = static_cast<double>(r.upload_bytes) / (wire_ms / 1e3);
+      if (probe && bps > 2 * est_.up_bps) {
+        est_.Reset(est_.up_bps, bps);
+        probe_again_ = true;
+      } else {
+        est_.Add(est_.up_bps, bps);
+      }
+    }
     if (r.server_compute_ms > 0 && !edge_ms_.empty() && !first) {
       double device_ms = 0;
       for (std::size_t i = 0; i < c.on_edge.size(); ++i)
@@ -508,8 +533,9 @@ class Runner {
     std::size_t use = current_;
     // On all-device, offload one query now and then to learn whether it pays again.
     // (Not while the server counts as down: such a query would run here anyway.)
+    const bool probe_again = std::exchange(probe_again_, false);
     if (adaptive_ && candidates_[use].server_model.empty() && o_.probe_every > 0 &&
-        q % o_.probe_every == o_.probe_every - 1 && !ServerDown()) {
+        (probe_again || q % o_.probe_every == o_.probe_every - 1) && !ServerDown()) {
       double best = 1e300;
       for (std::size_t i = 0; i < candidates_.size(); ++i)
         if (candidates_[i].served && Predict(candidates_[i]) < best)
@@ -575,8 +601,9 @@ class Runner {
       r.total_ms = MsSince(t0);
       const bool first = !c.checked;
       if (first) Check(c, *got);
-      Learn(c, r, first);
-      Replan(q);
+      const bool probe = use != current_;
+      Learn(c, r, first, probe);
+      Replan(q, probe);
       return r;
     }
     // The server failed this query: finish it here and stay local for a while.
@@ -820,6 +847,7 @@ class Runner {
   std::size_t current_ = 0;
   bool adaptive_ = false;
   int better_streak_ = 0;
+  bool probe_again_ = false;  // the last probe restarted the uplink estimate (see Learn)
   Estimates est_;
   std::vector<Switch> switches_;
 };

@@ -1,6 +1,7 @@
 // The emulated testbed (scripts/testbed.sh): each profile's link measured end to end
 // with deepedge-linkprobe (rate and RTT within 30 % of the profile: the point of
-// the testbed), a live rate change, the device CPU quota, and teardown. Needs root and
+// the testbed), a live rate change, the device CPU quota and its period, and teardown.
+// Needs root and
 // network namespaces; skips and says why elsewhere.
 #include <gtest/gtest.h>
 
@@ -160,6 +161,24 @@ TEST_F(TestbedTest, SetRateChangesTheLinkLive) {
   ExpectNear30(m["rtt_ms"]["median"].get<double>(), 100, "RTT after set-rate (ms)");
 }
 
+// The device cgroup's quota and period (microseconds) as the kernel holds them.
+struct CpuLimit {
+  std::string quota, period;
+};
+
+CpuLimit ReadCpuLimit() {
+  namespace fs = std::filesystem;
+  const std::string cg_name = "deepedge-testbed-" + kName;
+  CpuLimit l;
+  if (fs::exists("/sys/fs/cgroup/" + cg_name + "/cpu.max")) {
+    std::ifstream("/sys/fs/cgroup/" + cg_name + "/cpu.max") >> l.quota >> l.period;
+  } else {
+    std::ifstream("/sys/fs/cgroup/cpu/" + cg_name + "/cpu.cfs_quota_us") >> l.quota;
+    std::ifstream("/sys/fs/cgroup/cpu/" + cg_name + "/cpu.cfs_period_us") >> l.period;
+  }
+  return l;
+}
+
 TEST_F(TestbedTest, DeviceProcessesRunUnderTheCpuQuota) {
   ASSERT_NO_FATAL_FAILURE(Up("--profile wifi --device-cpus 0.5"));
   const std::string cg_name = "deepedge-testbed-" + kName;
@@ -169,21 +188,10 @@ TEST_F(TestbedTest, DeviceProcessesRunUnderTheCpuQuota) {
   const ShResult server = Testbed("exec --name " + kName + " server cat /proc/self/cgroup");
   EXPECT_EQ(server.out.find(cg_name), std::string::npos) << "server processes are not limited";
 
-  // The quota as the kernel holds it: 0.5 CPU = 50 ms per 100 ms period.
-  namespace fs = std::filesystem;
-  std::string quota;
-  if (fs::exists("/sys/fs/cgroup/" + cg_name + "/cpu.max")) {
-    std::ifstream("/sys/fs/cgroup/" + cg_name + "/cpu.max") >> quota;
-    std::string period;
-    std::ifstream("/sys/fs/cgroup/" + cg_name + "/cpu.max") >> quota >> period;
-    EXPECT_EQ(period, "100000");
-  } else {
-    std::ifstream("/sys/fs/cgroup/cpu/" + cg_name + "/cpu.cfs_quota_us") >> quota;
-    std::string period;
-    std::ifstream("/sys/fs/cgroup/cpu/" + cg_name + "/cpu.cfs_period_us") >> period;
-    EXPECT_EQ(period, "100000");
-  }
-  EXPECT_EQ(quota, "50000");
+  // The quota as the kernel holds it: 0.5 CPU = 5 ms per (default) 10 ms period.
+  const CpuLimit l = ReadCpuLimit();
+  EXPECT_EQ(l.period, "10000");
+  EXPECT_EQ(l.quota, "5000");
 
   // And enforced: one spinning thread gets at most about half a CPU.
   const ShResult burn =
@@ -192,6 +200,30 @@ TEST_F(TestbedTest, DeviceProcessesRunUnderTheCpuQuota) {
   const double share = nlohmann::json::parse(burn.out)["cpu_share"].get<double>();
   std::printf("[ testbed  ] a spinning thread under --device-cpus 0.5 got %.2f CPU\n", share);
   EXPECT_LE(share, 0.65);
+  EXPECT_GT(share, 0.0);
+}
+
+// --cpu-period-us sets the period; quota = CPUs x period. Without it, a share too small
+// for the kernel's least quota (1 ms) in 10 ms gets the shortest period that allows it.
+TEST_F(TestbedTest, CpuPeriodIsConfigurable) {
+  ASSERT_NO_FATAL_FAILURE(Up("--profile wifi --device-cpus 0.25 --cpu-period-us 40000"));
+  CpuLimit l = ReadCpuLimit();
+  EXPECT_EQ(l.period, "40000");
+  EXPECT_EQ(l.quota, "10000");
+  const ShResult status = Testbed("status --name " + kName);
+  EXPECT_NE(status.out.find("cpu_period_us=40000"), std::string::npos) << status.out;
+  ASSERT_EQ(Testbed("down --name " + kName).rc, 0);
+
+  ASSERT_NO_FATAL_FAILURE(Up("--profile wifi --device-cpus 0.05"));
+  l = ReadCpuLimit();
+  EXPECT_EQ(l.period, "20000");
+  EXPECT_EQ(l.quota, "1000");
+  // Still enforced at the lengthened period.
+  const ShResult burn =
+      Testbed("exec --name " + kName + " device '" + kProbe + "' burn --seconds 1");
+  ASSERT_EQ(burn.rc, 0) << burn.out;
+  const double share = nlohmann::json::parse(burn.out)["cpu_share"].get<double>();
+  EXPECT_LE(share, 0.1);
   EXPECT_GT(share, 0.0);
 }
 
@@ -219,6 +251,12 @@ TEST_F(TestbedTest, BadInputIsNamed) {
   r = Testbed("up --name " + kName + " --profile lte --up fast");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("rate 'fast'"), std::string::npos) << r.out;
+  r = Testbed("up --name " + kName + " --profile lte --cpu-period-us 500");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("--cpu-period-us '500'"), std::string::npos) << r.out;
+  r = Testbed("up --name " + kName + " --profile lte --device-cpus 0.05 --cpu-period-us 10000");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("below the kernel's 1000 us"), std::string::npos) << r.out;
   r = Testbed("set-rate --name " + kName + " --up 1mbit");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("is not up"), std::string::npos) << r.out;
