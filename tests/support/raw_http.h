@@ -55,6 +55,30 @@ inline bool WriteAll(int fd, const std::string& data) {
 
 // Reads one response (Content-Length framed, or until EOF) from `fd`, waiting at
 // most `timeout_ms` for each chunk.
+// Parses a reply's head (status line and header lines, without the blank line that
+// ends it) into r.status and r.headers; false when it is not an HTTP/1.x reply.
+inline bool ParseHead(const std::string& head, HttpReply& r) {
+  if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return false;
+  r.status = std::stoi(head.substr(9, 3));
+  r.headers.clear();
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string::npos) {
+    const std::size_t next = head.find("\r\n", pos + 2);
+    const std::string line =
+        head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value[0] == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+    }
+    pos = next;
+  }
+  return true;
+}
+
 inline HttpReply ReadReply(int fd, int timeout_ms = 30000) {
   HttpReply r;
   std::string buf;
@@ -74,24 +98,7 @@ inline HttpReply ReadReply(int fd, int timeout_ms = 30000) {
     if (header_end == std::string::npos) {
       header_end = buf.find("\r\n\r\n");
       if (header_end == std::string::npos) continue;
-      const std::string head = buf.substr(0, header_end);
-      if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return r;
-      r.status = std::stoi(head.substr(9, 3));
-      std::size_t pos = head.find("\r\n");
-      while (pos != std::string::npos) {
-        const std::size_t next = head.find("\r\n", pos + 2);
-        const std::string line =
-            head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
-        const std::size_t colon = line.find(':');
-        if (colon != std::string::npos) {
-          std::string name = line.substr(0, colon);
-          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          std::string value = line.substr(colon + 1);
-          while (!value.empty() && value[0] == ' ') value.erase(0, 1);
-          r.headers[name] = value;
-        }
-        pos = next;
-      }
+      if (!ParseHead(buf.substr(0, header_end), r)) return HttpReply{};
       if (auto it = r.headers.find("content-length"); it != r.headers.end()) {
         need = std::stoul(it->second);
       }
@@ -105,6 +112,42 @@ inline HttpReply ReadReply(int fd, int timeout_ms = 30000) {
   if (need != std::string::npos && r.body.size() > need) r.body.resize(need);
   return r;
 }
+
+// Replies read one at a time from a keep-alive connection, keeping whatever arrives
+// past the current one for the next (ReadReply reads one reply per connection).
+// Statuses 1xx carry no body; other replies need a Content-Length.
+class ReplyReader {
+ public:
+  explicit ReplyReader(int fd) : fd_(fd) {}
+  // The next reply, or status -1 when none arrives within timeout_ms.
+  HttpReply Next(int timeout_ms = 10000) {
+    for (;;) {
+      const std::size_t end = buf_.find("\r\n\r\n");
+      HttpReply r;
+      if (end != std::string::npos) {
+        if (!ParseHead(buf_.substr(0, end), r)) return HttpReply{};
+        std::size_t length = 0;
+        if (auto it = r.headers.find("content-length"); it != r.headers.end() && r.status >= 200)
+          length = std::stoul(it->second);
+        if (buf_.size() >= end + 4 + length) {
+          r.body = buf_.substr(end + 4, length);
+          buf_.erase(0, end + 4 + length);
+          return r;
+        }
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) return HttpReply{};
+      char chunk[65536];
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return HttpReply{};
+      buf_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
 
 // Sends `method path` with `body` and `extra_headers` ("Name: value\r\n" lines) on a
 // fresh connection ("Connection: close") and returns the reply.

@@ -3,8 +3,6 @@
 #include "deepedge/server.h"
 
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -328,59 +326,6 @@ TEST_F(ServerTest, StalledClientDoesNotBlockOthers) {
   EXPECT_EQ(Infer(kJsonRequest).status, 200);
 }
 
-// Replies read one at a time from a keep-alive connection, keeping whatever arrives
-// past the current one for the next (testing::ReadReply reads one reply per
-// connection). Statuses 1xx carry no body.
-class ReplyReader {
- public:
-  explicit ReplyReader(int fd) : fd_(fd) {}
-  HttpReply Next(int timeout_ms = 10000) {
-    HttpReply r;
-    for (;;) {
-      const std::size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        const std::string head = buf_.substr(0, end);
-        if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return r;
-        std::size_t length = 0;
-        for (std::size_t pos = head.find("\r\n"); pos != std::string::npos;) {
-          const std::size_t next = head.find("\r\n", pos + 2);
-          std::string line =
-              head.substr(pos + 2, next == std::string::npos ? next : next - pos - 2);
-          const std::size_t colon = line.find(':');
-          if (colon != std::string::npos) {
-            std::string name = line.substr(0, colon);
-            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            std::string value = line.substr(colon + 1);
-            while (!value.empty() && value[0] == ' ') value.erase(0, 1);
-            if (name == "content-length") length = std::stoul(value);
-            r.headers[name] = value;
-          }
-          pos = next;
-        }
-        const int status = std::stoi(head.substr(9, 3));
-        if (status < 200) length = 0;
-        if (buf_.size() >= end + 4 + length) {
-          r.status = status;
-          r.body = buf_.substr(end + 4, length);
-          buf_.erase(0, end + 4 + length);
-          return r;
-        }
-        r.headers.clear();
-      }
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, timeout_ms) <= 0) return r;
-      char chunk[65536];
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return r;
-      buf_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-};
-
 // The server's own connection stream: two requests written at once on one keep-alive
 // connection (pipelined) both get answered, in order; a client that asks for
 // "100 Continue" gets it before sending its body; a chunked body over the limit gets
@@ -393,7 +338,7 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
                           std::to_string(kJsonRequest.size()) + "\r\n\r\n" + kJsonRequest;
   const std::string two = "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_TRUE(testing::WriteAll(fd, one + two));
-  ReplyReader replies(fd);
+  testing::ReplyReader replies(fd);
   HttpReply first = replies.Next();
   EXPECT_EQ(first.status, 200) << first.body;
   EXPECT_NE(first.body.find("\"outputs\""), std::string::npos) << first.body;
@@ -412,7 +357,7 @@ TEST_F(ServerTest, ExpectContinueGetsAnInterimReplyBeforeTheBody) {
                                 "Expect: 100-continue\r\nContent-Length: " +
                                     std::to_string(kJsonRequest.size()) + "\r\n\r\n"));
   // Without the body sent, the server must already have answered "100 Continue".
-  ReplyReader replies(fd);
+  testing::ReplyReader replies(fd);
   HttpReply interim = replies.Next();
   EXPECT_EQ(interim.status, 100);
   ASSERT_TRUE(testing::WriteAll(fd, kJsonRequest));
@@ -436,7 +381,7 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitGets413AndTheConnectionCloses) {
   // What follows the refused body must not be served as a request of its own.
   req += "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_TRUE(testing::WriteAll(fd, req));
-  ReplyReader replies(fd);
+  testing::ReplyReader replies(fd);
   HttpReply r = replies.Next();
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_EQ(r.header("connection"), "close");
