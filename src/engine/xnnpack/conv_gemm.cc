@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <string_view>
+
+#include "engine/xnnpack/kernel_switch.h"
 
 namespace deepedge::engine::xnn {
 namespace {
@@ -197,10 +197,7 @@ bool ConvGemmPays(std::size_t c_in, std::size_t kh, std::size_t kw, std::size_t 
 }
 
 bool ConvGemmEnabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("DEEPEDGE_CONV_GEMM");
-    return e == nullptr || std::string_view(e) != "off";
-  }();
+  static const bool enabled = KernelSwitchOn("DEEPEDGE_CONV_GEMM");
   return enabled;
 }
 

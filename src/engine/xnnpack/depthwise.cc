@@ -1,9 +1,9 @@
 #include "engine/xnnpack/depthwise.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
+
+#include "engine/xnnpack/kernel_switch.h"
 
 namespace deepedge::engine::xnn {
 namespace {
@@ -198,10 +198,7 @@ void Depthwise3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::
 }
 
 bool DepthwiseEnabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("DEEPEDGE_DEPTHWISE");
-    return e == nullptr || std::string_view(e) != "off";
-  }();
+  static const bool enabled = KernelSwitchOn("DEEPEDGE_DEPTHWISE");
   return enabled;
 }
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
+
+#include "engine/xnnpack/kernel_switch.h"
 
 namespace deepedge::engine::xnn {
 namespace {
@@ -151,10 +151,7 @@ bool PointwisePays(std::size_t c_in, std::size_t c_out, std::size_t pixels) {
 }
 
 bool PointwiseEnabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("DEEPEDGE_POINTWISE");
-    return e == nullptr || std::string_view(e) != "off";
-  }();
+  static const bool enabled = KernelSwitchOn("DEEPEDGE_POINTWISE");
   return enabled;
 }
 

@@ -1,12 +1,11 @@
 #include "engine/xnnpack/winograd.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <string_view>
 
 #include "engine/kernels/nn_sgemm.h"
+#include "engine/xnnpack/kernel_switch.h"
 
 namespace deepedge::engine::xnn {
 namespace {
@@ -289,10 +288,7 @@ bool WinogradPays(std::size_t c_in, std::size_t c_out, std::size_t tiles) {
 }
 
 bool WinogradEnabled() {
-  static const bool enabled = [] {
-    const char* e = std::getenv("DEEPEDGE_WINOGRAD");
-    return e == nullptr || std::string_view(e) != "off";
-  }();
+  static const bool enabled = KernelSwitchOn("DEEPEDGE_WINOGRAD");
   return enabled;
 }
 
