@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -256,6 +257,32 @@ int ReportClassification(const EvalRun& run, const ClassificationEval& r) {
   return SaveRecord(run, std::move(rec));
 }
 
+// detection: recall at the card's threshold the headline; precision and AP others.
+int ReportDetection(const EvalRun& run, const DetectionEval& r) {
+  Expected<std::string> predictions = WritePredictions(run, r);
+  if (!predictions) return ReportError(predictions.status());
+  PrintHeader(run, r);
+  const CardDetection& d = run.card.detection;
+  std::printf("objects %lld labelled '%s' boxes; operating point: score >= %.2f, IoU >= %.2f\n",
+              static_cast<long long>(r.objects), run.card.labels.front().c_str(), d.score_threshold,
+              d.match_iou);
+  PrintMetric("recall", r.recall);
+  PrintMetric("precision", r.precision);
+  std::printf("AP@%.2f %s, 95%% bootstrap interval over images [%.2f, %.2f] %%\n", d.match_iou,
+              Percent(r.average_precision).c_str(), r.ap_ci_low * 100.0, r.ap_ci_high * 100.0);
+  PrintFooter(run, r, *predictions);
+
+  BenchRecord rec = MakeRecord(run, r);
+  AccuracyRecord acc = MakeAccuracy(run, r);
+  acc.metric = ToRecord(r.recall);
+  acc.others.push_back(ToRecord(r.precision));
+  char name[32];
+  std::snprintf(name, sizeof name, "ap%02d", static_cast<int>(std::lround(d.match_iou * 100)));
+  acc.others.push_back({name, r.average_precision, r.ap_ci_low, r.ap_ci_high, 0.95});
+  rec.accuracy = std::move(acc);
+  return SaveRecord(run, std::move(rec));
+}
+
 int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   if (Status s = CheckOutputPath(o.json_path, "--json"); !s.ok()) return ReportError(s);
   if (Status s = CheckOutputPath(o.predictions_path, "--predictions"); !s.ok()) {
@@ -278,8 +305,10 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   if (!card) return ReportError(card.status());
 
   const bool text = card->task == CardTask::kTextRecognition;
-  Expected<std::unique_ptr<ImageDataset>> data =
-      text ? OpenTextLineDataset(o.data) : OpenIdxDataset(o.data, o.split);
+  const bool detection = card->task == CardTask::kDetection;
+  Expected<std::unique_ptr<ImageDataset>> data = text        ? OpenTextLineDataset(o.data)
+                                                 : detection ? OpenDetectionDataset(o.data)
+                                                             : OpenIdxDataset(o.data, o.split);
   if (!data) return ReportError(data.status().WithContext("--data"));
 
   Expected<ModelInfo> info = DescribeModel(*src);
@@ -340,6 +369,12 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
     if (!t) return ReportError(t.status());
     return ReportText(run, *t);
   }
+  if (detection) {
+    Expected<DetectionEval> t = EvaluateDetection(**session, *card, **data, eo);
+    for (auto& m : monitors) (void)m->Stop();
+    if (!t) return ReportError(t.status());
+    return ReportDetection(run, *t);
+  }
   Expected<ClassificationEval> r = EvaluateClassification(**session, *card, **data, eo);
   for (auto& m : monitors) (void)m->Stop();
   if (!r) return ReportError(r.status());
@@ -360,7 +395,8 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
                   "Labelled data: a directory of IDX files (Fashion-MNIST's names; Debian's "
                   "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
                   "an *images-idx3-ubyte[.gz] file; for a text_recognition card a directory "
-                  "with labels.tsv and PGM/PPM line images (deepedge-render-text)")
+                  "with labels.tsv and PGM/PPM line images (deepedge-render-text); for a "
+                  "detection card a labels file of images and boxes (docs/model-cards.md)")
       ->required();
   cmd->add_option("--split", o.split, "With a directory: test or train")
       ->check(CLI::IsMember({"test", "train"}))

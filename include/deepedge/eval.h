@@ -8,8 +8,9 @@
 // The loop takes a Session (include/deepedge/backend.h), so it works with every
 // backend and depends on none. Library: deepedge_eval.
 //
-// Two tasks: classification (top-1 / top-5) and text_recognition (exact-match
-// accuracy and character error rate of a CTC line recogniser).
+// Three tasks: classification (top-1 / top-5), text_recognition (exact-match
+// accuracy and character error rate of a CTC line recogniser) and detection (recall
+// and precision at the card's operating point, average precision at its match IoU).
 //
 // Thread-safety: EvaluateClassification and EvaluateTextRecognition use the Session
 // from the calling thread only (a Session is single-threaded); they keep no global
@@ -156,5 +157,120 @@ Status PreprocessTextLine(const ImageSample& sample, const ModelCard& card,
 Expected<TextRecognitionEval> EvaluateTextRecognition(Session& session, const ModelCard& card,
                                                       const ImageDataset& data,
                                                       const EvalOptions& options);
+
+// ---- Detection (task detection: an SSD-style detector with fixed-size anchors) ----
+
+// An anchor's centre as a fraction of the input's width and height.
+struct AnchorCentre {
+  double x = 0, y = 0;
+};
+
+// The anchor grid a card describes for an input of height x width: for each stride,
+// ceil(size / stride) cells a side, row by row, each cell's per_cell anchors at
+// ((col + offset) / cols, (row + offset) / rows). (MediaPipe's SSD anchors with a fixed
+// anchor size, the layers of one stride merged, as BlazeFace uses them.)
+std::vector<AnchorCentre> MakeSsdAnchors(const CardDetection& d, std::int64_t height,
+                                         std::int64_t width);
+
+// A detected box in pixels of the full image, with its score in [0, 1].
+struct ScoredBox {
+  LabelledBox box;
+  double score = 0;
+};
+
+// Intersection over union of two boxes; 0 when either is empty.
+double BoxIou(const LabelledBox& a, const LabelledBox& b);
+
+// Non-maximum suppression of `candidates` (any order): repeatedly the best-scoring box
+// and every remaining box overlapping it by more than `iou` form a cluster; `weighted`
+// replaces the best box by the cluster's score-weighted mean box (MediaPipe's blending),
+// otherwise the best box is kept as it is. The cluster keeps the best score. At most
+// `max_out` boxes, best first.
+std::vector<ScoredBox> NonMaxSuppression(std::vector<ScoredBox> candidates, double iou,
+                                         bool weighted, int max_out);
+
+// Greedy matching of one image's detections (sorted by score, best first) to its
+// labelled boxes, as PASCAL VOC scores them: each detection takes the unmatched box it
+// overlaps most, when that IoU is at least `iou`. Returns, per detection, whether it
+// matched (a true positive).
+std::vector<bool> MatchDetections(const std::vector<ScoredBox>& detections,
+                                  const std::vector<LabelledBox>& truth, double iou);
+
+// A detection's score and whether it matched, pooled over a data set.
+struct ScoredMatch {
+  double score = 0;
+  bool true_positive = false;
+};
+
+// Average precision: the area under the precision-recall curve of `matches` ranked by
+// score, with precision made monotone (the all-point interpolation of PASCAL VOC 2010
+// and later). `positives` is the number of labelled boxes; 0 when it is 0.
+double AveragePrecision(std::vector<ScoredMatch> matches, std::int64_t positives);
+
+struct DetectionPlan {
+  int input_index = 0;
+  int boxes_output = 0, scores_output = 0;
+  std::int64_t height = 0, width = 0;  // the input's
+  int channels = 3;
+  std::vector<AnchorCentre> anchors;
+};
+
+// Checks a detection card against the session: the input (rank 4, batch 1, the card's
+// layout, channels and resize, float32), both named outputs, and that the anchor grid
+// has as many anchors as the outputs have rows. Errors: InvalidArgument naming the card
+// and field.
+Expected<DetectionPlan> PlanDetection(const Session& session, const ModelCard& card);
+
+// Where an image lands in the model's input: input = image * scale + pad, per axis.
+struct InputPlacement {
+  double scale_x = 1, scale_y = 1, pad_x = 0, pad_y = 0;
+};
+
+// One image into the model's input, stretched or letterboxed as the card says, with
+// an area-weighted (supersampled bilinear) resize so that large photos do not alias;
+// letterbox padding is black before scale / mean / std. `input` is (re)allocated.
+// Returns how the image was placed (to map boxes back).
+Expected<InputPlacement> PreprocessDetectionImage(const ImageSample& sample, const ModelCard& card,
+                                                  const DetectionPlan& plan, Tensor& input);
+
+// The boxes of one inference in image pixels: candidates scoring at least `min_score`,
+// decoded against the plan's anchors, mapped back through `placement`, after the card's
+// NMS. Errors: an output of the wrong type or size (InvalidArgument naming the card).
+Expected<std::vector<ScoredBox>> DecodeSsdDetections(const ModelCard& card,
+                                                     const DetectionPlan& plan, const Tensor& boxes,
+                                                     const Tensor& scores,
+                                                     const InputPlacement& placement,
+                                                     double min_score);
+
+struct DetectionEval {
+  std::int64_t samples_considered = 0;
+  std::int64_t samples_evaluated = 0;
+  std::vector<BadSample> bad_samples;
+  std::int64_t objects = 0;  // labelled boxes in the evaluated images
+  // At the card's score_threshold: labelled boxes found / all, and detections that
+  // match a box / all detections.
+  ProportionMetric recall, precision;
+  // At match_iou over every detection scoring at least kDetectionApMinScore (after NMS),
+  // with a 95% percentile-bootstrap interval over images (1000 resamples, fixed seed, so
+  // a run is reproducible).
+  double average_precision = 0;
+  double ap_ci_low = 0, ap_ci_high = 1;
+  // One line per considered sample, tab-separated, after a '#' header line:
+  //   index  image  labelled  found  detections at the threshold
+  //   ("x_min,y_min,x_max,y_max:score", space-separated, image pixels)
+  // A bad sample: index  image-or-"-"  "-"  "-"  "bad: REASON".
+  std::string predictions;
+  std::vector<double> inference_ms, preprocess_ms, postprocess_ms;
+  double first_inference_ms = 0;
+  double wall_s = 0;
+};
+
+// The lowest score a detection may have to count in the average precision.
+inline constexpr double kDetectionApMinScore = 0.05;
+
+// Runs the evaluation of a detector over `data` (samples with `boxes`). Errors as
+// EvaluateClassification's.
+Expected<DetectionEval> EvaluateDetection(Session& session, const ModelCard& card,
+                                          const ImageDataset& data, const EvalOptions& options);
 
 }  // namespace deepedge

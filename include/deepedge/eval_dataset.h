@@ -19,6 +19,12 @@
 
 namespace deepedge {
 
+// A labelled object's box in pixel coordinates of the full image (x right, y down): the
+// real-valued rectangle [x_min, x_max] x [y_min, y_max].
+struct LabelledBox {
+  double x_min = 0, y_min = 0, x_max = 0, y_max = 0;
+};
+
 // One labelled image: pixels row-major, channels interleaved (HWC), uint8.
 struct ImageSample {
   std::int64_t index = 0;
@@ -27,6 +33,8 @@ struct ImageSample {
   std::vector<std::uint8_t> pixels;  // height * width * channels
   std::int64_t label = -1;           // class index as the data set states it
   std::string text;                  // text-line data: the line's transcript (UTF-8)
+  std::string name;                  // detection data: the image as the labels name it
+  std::vector<LabelledBox> boxes;    // detection data: every object in the image
 };
 
 class ImageDataset {
@@ -63,6 +71,21 @@ Expected<std::unique_ptr<ImageDataset>> OpenIdxDataset(const std::filesystem::pa
 // Errors (whole set unusable): NotFound without labels.tsv, Corrupt for a line without
 // a tab (naming the line). A missing or unreadable image is a bad sample.
 Expected<std::unique_ptr<ImageDataset>> OpenTextLineDataset(const std::filesystem::path& dir);
+
+// A detection data set (for detection cards): one labels file, each line
+//   IMAGE<TAB>BOX BOX ...     BOX = x_min,y_min,x_max,y_max in pixels; "-" for none
+// ('#' lines and empty lines skipped). IMAGE is "fixture:REL" (under the fixture cache,
+// as model cards resolve it) or a path relative to the labels file. Images are JPEG
+// (baseline or progressive, grey or colour) or binary PGM / PPM. Samples are in the
+// file's order. Errors (whole set unusable): NotFound / Io for the labels file, Corrupt
+// for a malformed line or box (naming the line), InvalidArgument for a box with
+// x_max <= x_min or y_max <= y_min. A missing or undecodable image is a bad sample.
+Expected<std::unique_ptr<ImageDataset>> OpenDetectionDataset(const std::filesystem::path& labels);
+
+// Decodes a JPEG image (libjpeg) into `out` as 8-bit grey (1 channel) or RGB (3; CMYK
+// and other colour spaces are converted to RGB by libjpeg where it can). Corrupt naming
+// `what` when libjpeg rejects the data; never exits or crashes on bad bytes.
+Status DecodeJpeg(std::string_view bytes, const std::string& what, ImageSample& out);
 
 // Decodes a binary PGM (P5) or PPM (P6) image with maxval 255 into `out` (pixels,
 // height, width, channels). Corrupt naming `what` on anything else.

@@ -7,8 +7,8 @@
 // docs/model-cards.md; in short:
 //
 //   card_version: 1
-//   task: classification          # or text_recognition; keyword_spotting, vad,
-//                                 # detection: reserved, rejected as not supported yet
+//   task: classification          # or text_recognition, detection; keyword_spotting,
+//                                 # vad: reserved, rejected as not supported yet
 //   weights: trained              # or synthetic (predictions meaningless)
 //   preprocessing:
 //     layout: NCHW                # or NHWC
@@ -33,6 +33,21 @@
 // ratio, pad on the right to the width), an optional preprocessing.max_width (wider
 // lines widen the input up to it; default: the resize width) and
 // postprocessing.decode: ctc_greedy (softmax optional, no top_k).
+//
+// A detection card (an SSD-style detector with a fixed anchor grid, such as MediaPipe's
+// BlazeFace) has one label (the class it finds), preprocessing.fit: letterbox (scale
+// keeping the aspect ratio, pad with black; default stretch) and
+//   postprocessing:
+//     decode: ssd_anchors
+//     boxes_output: regressors    # [1, anchors, >=4]: centre x, centre y, width, height
+//     scores_output: classificators   # [1, anchors, 1]
+//     anchors: {strides: [8, 16], per_cell: [2, 6], offset: 0.5}
+//     box_scale: 128              # raw box values / box_scale = fraction of the input
+//     scores: logits              # or probabilities
+//     score_threshold: 0.5        # the operating point for precision and recall
+//     nms: weighted               # or hard; nms_iou: 0.3
+//     max_detections: 100         # kept per image after NMS
+//     match_iou: 0.5              # a detection matches a labelled box at this IoU
 //
 // Parsing is strict: an unknown field (a typo), a missing required field, a value of
 // the wrong kind, or fields that contradict each other is an InvalidArgument whose
@@ -81,6 +96,9 @@ struct CardPreprocessing {
   std::vector<double> std;   // one per channel, none zero
   DType input_dtype = DType::kF32;
   std::optional<InputQuantization> input_quantization;  // set exactly for int8 / uint8
+  // fit: letterbox (detection cards only): scale to fit the resize keeping the aspect
+  // ratio, centred, the rest black; false: stretch to the resize.
+  bool letterbox = false;
 };
 
 struct CardPostprocessing {
@@ -101,6 +119,22 @@ struct CardTextRecognition {
   std::int64_t max_width = 0;  // the widest input fed (>= the resize width)
 };
 
+// What a detection card adds (decode: ssd_anchors, fixed-size anchors as BlazeFace).
+struct CardDetection {
+  std::string boxes_output, scores_output;
+  // One feature map per stride, (input / stride) cells a side, each with per_cell anchors
+  // centred at (cell + offset) / cells; anchors are in this order, map by map, row by row.
+  std::vector<std::int64_t> anchor_strides, anchors_per_cell;
+  double anchor_offset = 0.5;
+  double box_scale = 1.0;  // raw box values / box_scale are fractions of the input side
+  bool logits = true;      // scores are logits (sigmoid applied) or probabilities
+  double score_threshold = 0.5;
+  bool weighted_nms = true;  // MediaPipe's blending NMS; false: keep the best box only
+  double nms_iou = 0.3;
+  int max_detections = 100;
+  double match_iou = 0.5;
+};
+
 struct ModelCard {
   std::filesystem::path path;  // the file it was read from (for messages)
   std::string name;            // optional "name"; the file stem when absent
@@ -111,6 +145,7 @@ struct ModelCard {
   std::vector<std::string> labels;  // classification
   CardPostprocessing postprocessing;
   CardTextRecognition text;  // text_recognition
+  CardDetection detection;   // detection
 };
 
 // A charset file as PaddleOCR's character dictionaries are: one entry a line (LF or

@@ -166,9 +166,10 @@ Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPrepr
   constexpr std::string_view kWhere = "preprocessing";
   if (!node) return r.Error(kWhere, "missing");
   if (!node.IsMap()) return r.Error(kWhere, "expected a mapping of fields");
-  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(node, kWhere,
-                                       {"input", "layout", "channels", "resize", "scale", "mean",
-                                        "std", "input_dtype", "input_quantization", "max_width"}));
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(node, kWhere,
+                  {"input", "layout", "channels", "resize", "scale", "mean", "std", "input_dtype",
+                   "input_quantization", "max_width", "fit"}));
   if (node["input"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(p.input_name, r.String(node["input"], "preprocessing.input"));
   }
@@ -207,6 +208,17 @@ Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPrepr
     }
     p.resize_height = h;
     p.resize_width = w;
+  }
+
+  if (node["fit"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string fit, r.String(node["fit"], "preprocessing.fit"));
+    if (fit != "stretch" && fit != "letterbox") {
+      return r.Error("preprocessing.fit", "'" + fit + "' is not stretch or letterbox");
+    }
+    if (!p.resize_height) {
+      return r.Contradiction("preprocessing.fit", "preprocessing.resize", "fit needs a resize");
+    }
+    p.letterbox = fit == "letterbox";
   }
 
   if (!node["scale"]) return r.Error("preprocessing.scale", "missing (e.g. 1/255, or 1)");
@@ -399,6 +411,123 @@ Status ParseTextRecognition(const CardReader& r, const YAML::Node& root,
   return Status::Ok();
 }
 
+// An integer list of 1..max values (strides, anchor counts).
+Expected<std::vector<std::int64_t>> PositiveIntegers(const CardReader& r, const YAML::Node& n,
+                                                     const std::string& field, std::int64_t max) {
+  if (!n || !n.IsSequence() || n.size() == 0) return r.Error(field, "expected a non-empty list");
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const std::string f = field + "[" + std::to_string(i) + "]";
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t v, r.Integer(n[i], f));
+    if (v < 1 || v > max) return r.Error(f, "must be in 1.." + std::to_string(max));
+    out.push_back(v);
+  }
+  return out;
+}
+
+// A number in [lo, hi].
+Expected<double> NumberIn(const CardReader& r, const YAML::Node& n, const std::string& field,
+                          double lo, double hi) {
+  DEEPEDGE_ASSIGN_OR_RETURN(double v, r.Number(n, field));
+  if (v < lo || v > hi) {
+    return r.Error(field, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return v;
+}
+
+// The detection fields: one label, preprocessing.resize, postprocessing (decode:
+// ssd_anchors, its outputs, anchors, scores, NMS and matching).
+Status ParseDetection(const CardReader& r, const YAML::Node& root, ModelCard& card) {
+  if (card.labels.size() != 1) {
+    return r.Error("labels", "a detection card names exactly one class (" +
+                                 std::to_string(card.labels.size()) + " given)");
+  }
+  if (!card.preprocessing.resize_height) {
+    return r.Error("preprocessing.resize", "missing: a detection card needs [height, width]");
+  }
+  const YAML::Node node = root["postprocessing"];
+  if (!node) return r.Error("postprocessing", "missing (decode: ssd_anchors, ...)");
+  if (!node.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(node, "postprocessing",
+                  {"decode", "boxes_output", "scores_output", "anchors", "box_scale", "scores",
+                   "score_threshold", "nms", "nms_iou", "max_detections", "match_iou"}));
+  CardDetection& d = card.detection;
+  if (!node["decode"]) return r.Error("postprocessing.decode", "missing (ssd_anchors)");
+  DEEPEDGE_ASSIGN_OR_RETURN(card.postprocessing.decode,
+                            r.String(node["decode"], "postprocessing.decode"));
+  if (card.postprocessing.decode != "ssd_anchors") {
+    return r.Error("postprocessing.decode",
+                   "'" + card.postprocessing.decode + "' is not ssd_anchors");
+  }
+  for (const char* k : {"boxes_output", "scores_output"}) {
+    const std::string field = std::string("postprocessing.") + k;
+    if (!node[k]) return r.Error(field, "missing: the model output's name");
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string name, r.String(node[k], field));
+    (k[0] == 'b' ? d.boxes_output : d.scores_output) = std::move(name);
+  }
+  const YAML::Node a = node["anchors"];
+  if (!a || !a.IsMap()) {
+    return r.Error("postprocessing.anchors", "missing: {strides: [...], per_cell: [...]}");
+  }
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(a, "postprocessing.anchors", {"strides", "per_cell", "offset"}));
+  DEEPEDGE_ASSIGN_OR_RETURN(d.anchor_strides,
+                            PositiveIntegers(r, a["strides"], "postprocessing.anchors.strides",
+                                             *card.preprocessing.resize_height));
+  DEEPEDGE_ASSIGN_OR_RETURN(
+      d.anchors_per_cell,
+      PositiveIntegers(r, a["per_cell"], "postprocessing.anchors.per_cell", 64));
+  if (d.anchors_per_cell.size() != d.anchor_strides.size()) {
+    return r.Contradiction("postprocessing.anchors.per_cell", "postprocessing.anchors.strides",
+                           "one anchor count per stride");
+  }
+  if (a["offset"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(d.anchor_offset,
+                              NumberIn(r, a["offset"], "postprocessing.anchors.offset", 0, 1));
+  }
+  if (!node["box_scale"]) {
+    return r.Error("postprocessing.box_scale",
+                   "missing: what the raw box values are divided by (e.g. the input size)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(d.box_scale,
+                            NumberIn(r, node["box_scale"], "postprocessing.box_scale", 1e-6, 1e9));
+  if (!node["scores"]) return r.Error("postprocessing.scores", "missing (logits or probabilities)");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string scores, r.String(node["scores"], "postprocessing.scores"));
+  if (scores != "logits" && scores != "probabilities") {
+    return r.Error("postprocessing.scores", "'" + scores + "' is not logits or probabilities");
+  }
+  d.logits = scores == "logits";
+  if (node["score_threshold"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(d.score_threshold, NumberIn(r, node["score_threshold"],
+                                                          "postprocessing.score_threshold", 0, 1));
+  }
+  if (node["nms"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string nms, r.String(node["nms"], "postprocessing.nms"));
+    if (nms != "weighted" && nms != "hard") {
+      return r.Error("postprocessing.nms", "'" + nms + "' is not weighted or hard");
+    }
+    d.weighted_nms = nms == "weighted";
+  }
+  if (node["nms_iou"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(d.nms_iou,
+                              NumberIn(r, node["nms_iou"], "postprocessing.nms_iou", 0, 1));
+  }
+  if (node["match_iou"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(d.match_iou,
+                              NumberIn(r, node["match_iou"], "postprocessing.match_iou", 0.01, 1));
+  }
+  if (node["max_detections"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::int64_t m,
+                              r.Integer(node["max_detections"], "postprocessing.max_detections"));
+    if (m < 1 || m > 100000)
+      return r.Error("postprocessing.max_detections", "must be in 1..100000");
+    d.max_detections = static_cast<int>(m);
+  }
+  card.postprocessing.top_k = 1;
+  return Status::Ok();
+}
+
 Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
                            CardPostprocessing& p) {
   if (!node) return r.Error("postprocessing", "missing");
@@ -474,9 +603,10 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
                                "' is not one of classification, text_recognition, "
                                "keyword_spotting, vad, detection");
   }
-  if (card.task != CardTask::kClassification && card.task != CardTask::kTextRecognition) {
+  if (card.task == CardTask::kKeywordSpotting || card.task == CardTask::kVad) {
     return Unsupported("card " + r.path() + ": field 'task': '" + task +
-                       "' cards are not supported yet (classification, text_recognition)");
+                       "' cards are not supported yet (classification, text_recognition, "
+                       "detection)");
   }
 
   if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
@@ -487,6 +617,9 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
   card.synthetic_weights = weights == "synthetic";
 
   DEEPEDGE_RETURN_IF_ERROR(ParsePreprocessing(r, root["preprocessing"], card.preprocessing));
+  if (card.preprocessing.letterbox && card.task != CardTask::kDetection) {
+    return r.Error("preprocessing.fit", "letterbox is only for detection cards");
+  }
   if (card.task == CardTask::kTextRecognition) {
     DEEPEDGE_RETURN_IF_ERROR(ParseTextRecognition(r, root, path, card));
     return card;
@@ -498,6 +631,11 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
     return r.Error("preprocessing.max_width", "only for text_recognition cards");
   }
   DEEPEDGE_RETURN_IF_ERROR(ParseLabels(r, root, path, card.labels));
+  if (card.task == CardTask::kDetection) {
+    DEEPEDGE_RETURN_IF_ERROR(ParseDetection(r, root, card));
+    return card;
+  }
+
   DEEPEDGE_RETURN_IF_ERROR(
       ParsePostprocessing(r, root["postprocessing"], card.labels.size(), card.postprocessing));
   return card;
