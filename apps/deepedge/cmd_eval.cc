@@ -306,9 +306,12 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
 
   const bool text = card->task == CardTask::kTextRecognition;
   const bool detection = card->task == CardTask::kDetection;
-  Expected<std::unique_ptr<ImageDataset>> data = text        ? OpenTextLineDataset(o.data)
-                                                 : detection ? OpenDetectionDataset(o.data)
-                                                             : OpenIdxDataset(o.data, o.split);
+  // A classifier reads IDX files, or a labels file (.tsv) of photos.
+  const bool image_list = std::filesystem::path(o.data).extension() == ".tsv";
+  Expected<std::unique_ptr<ImageDataset>> data = text         ? OpenTextLineDataset(o.data)
+                                                 : detection  ? OpenDetectionDataset(o.data)
+                                                 : image_list ? OpenImageListDataset(o.data)
+                                                              : OpenIdxDataset(o.data, o.split);
   if (!data) return ReportError(data.status().WithContext("--data"));
 
   Expected<ModelInfo> info = DescribeModel(*src);

@@ -78,6 +78,11 @@ struct ClassificationPlan {
   std::int64_t height = 0, width = 0;
   int channels = 1;
   std::int64_t classes = 0;
+  // The output's element type; int8 / uint8 scores are dequantized with the scale and
+  // zero point the model records (1 and 0 when it records none: the ranking is the same).
+  DType output_dtype = DType::kF32;
+  double output_scale = 1.0;
+  std::int64_t output_zero_point = 0;
 };
 
 // Checks the card against the session's inputs and outputs. Errors (InvalidArgument,
@@ -85,7 +90,7 @@ struct ClassificationPlan {
 // the card's name, several inputs and no name, an input that is not rank 4, a channel
 // count or layout that contradicts the model's shape, an input_dtype other than the
 // model's, a label count other than the output's class count, an output type that is
-// not float32.
+// not float32, int8 or uint8.
 Expected<ClassificationPlan> PlanClassification(const Session& session, const ModelCard& card);
 
 // Turns one image into the model's input as the card says (resize, channel order,

@@ -82,6 +82,12 @@ Expected<std::unique_ptr<ImageDataset>> OpenTextLineDataset(const std::filesyste
 // x_max <= x_min or y_max <= y_min. A missing or undecodable image is a bad sample.
 Expected<std::unique_ptr<ImageDataset>> OpenDetectionDataset(const std::filesystem::path& labels);
 
+// A classification data set of photos: one labels file, each line
+//   IMAGE<TAB>CLASS_INDEX[<TAB>NOTE]     (NOTE, e.g. the class name, is not read)
+// with IMAGE as for OpenDetectionDataset. Errors as OpenDetectionDataset's; a class
+// that is not a non-negative integer is Corrupt naming the line.
+Expected<std::unique_ptr<ImageDataset>> OpenImageListDataset(const std::filesystem::path& labels);
+
 // Decodes a JPEG image (libjpeg) into `out` as 8-bit grey (1 channel) or RGB (3; CMYK
 // and other colour spaces are converted to RGB by libjpeg where it can). Corrupt naming
 // `what` when libjpeg rejects the data; never exits or crashes on bad bytes.

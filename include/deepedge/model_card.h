@@ -13,7 +13,10 @@
 //   preprocessing:
 //     layout: NCHW                # or NHWC
 //     channels: gray              # gray, rgb or bgr (the order the model expects)
-//     resize: [28, 28]            # optional [height, width], bilinear
+//     resize: [28, 28]            # optional [height, width], bilinear (area-averaged
+//                                 # when shrinking)
+//     fit: center_crop            # optional: stretch (default), center_crop (with
+//                                 # crop_fraction: 0.875) or, for detection, letterbox
 //     scale: 1/255                # value = (pixel * scale - mean[c]) / std[c]
 //     mean: [0]                   # optional, one value or one per channel
 //     std: [1]                    # optional, one value or one per channel, no zero
@@ -80,6 +83,8 @@ std::string_view InputLayoutName(InputLayout l);    // "NCHW", "NHWC"
 std::string_view ChannelOrderName(ChannelOrder c);  // "gray", "rgb", "bgr"
 int ChannelCount(ChannelOrder c);                   // 1 or 3
 
+enum class ResizeFit { kStretch, kLetterbox, kCenterCrop };
+
 struct InputQuantization {
   double scale = 1.0;  // real = (q - zero_point) * scale
   std::int32_t zero_point = 0;
@@ -96,9 +101,13 @@ struct CardPreprocessing {
   std::vector<double> std;   // one per channel, none zero
   DType input_dtype = DType::kF32;
   std::optional<InputQuantization> input_quantization;  // set exactly for int8 / uint8
-  // fit: letterbox (detection cards only): scale to fit the resize keeping the aspect
-  // ratio, centred, the rest black; false: stretch to the resize.
-  bool letterbox = false;
+  // How the image meets the resize: stretch (default); letterbox (detection cards: scale
+  // to fit keeping the aspect ratio, centred, the rest black); center_crop
+  // (classification cards: the largest centred region of the resize's aspect ratio,
+  // times crop_fraction a side, as torchvision's Resize(256) + CenterCrop(224) with
+  // crop_fraction 0.875).
+  ResizeFit fit = ResizeFit::kStretch;
+  double crop_fraction = 0.875;
 };
 
 struct CardPostprocessing {

@@ -9,7 +9,7 @@
 namespace deepedge {
 namespace {
 
-using eval_internal::Bilinear;
+using eval_internal::AreaSample;
 using eval_internal::CardError;
 using eval_internal::CardInputIndex;
 using eval_internal::CardOutputIndex;
@@ -18,6 +18,26 @@ using eval_internal::DimText;
 using eval_internal::MsSince;
 using eval_internal::RunSample;
 using eval_internal::SteadyClock;
+
+// The output as float scores: int8 / uint8 outputs dequantized with the plan's scale and
+// zero point (a monotone map, so the ranking is the quantized one).
+void DequantizeScores(const Tensor& out, const ClassificationPlan& plan,
+                      std::vector<float>& scores) {
+  if (out.dtype() == DType::kF32) {
+    scores.assign(out.as<float>().begin(), out.as<float>().end());
+    return;
+  }
+  auto deq = [&](auto q) {
+    return static_cast<float>(
+        (static_cast<double>(q) - static_cast<double>(plan.output_zero_point)) * plan.output_scale);
+  };
+  scores.clear();
+  if (out.dtype() == DType::kI8) {
+    for (std::int8_t q : out.as<std::int8_t>()) scores.push_back(deq(q));
+  } else {
+    for (std::uint8_t q : out.as<std::uint8_t>()) scores.push_back(deq(q));
+  }
+}
 
 }  // namespace
 
@@ -72,10 +92,20 @@ Expected<ClassificationPlan> PlanClassification(const Session& session, const Mo
 
   DEEPEDGE_ASSIGN_OR_RETURN(plan.output_index, CardOutputIndex(card, outputs));
   const TensorInfo& out = outputs[static_cast<std::size_t>(plan.output_index)];
-  if (out.dtype != DType::kF32) {
+  if (out.dtype != DType::kF32 && out.dtype != DType::kI8 && out.dtype != DType::kU8) {
     return CardError(card, "postprocessing.output",
                      "output '" + out.name + "' is " + std::string(DTypeName(out.dtype)) +
-                         "; eval scores float32 outputs");
+                         "; eval scores float32, int8 and uint8 outputs");
+  }
+  plan.output_dtype = out.dtype;
+  if (out.dtype != DType::kF32 && out.quantization && out.quantization->scale.size() == 1) {
+    plan.output_scale = out.quantization->scale[0];
+    plan.output_zero_point = out.quantization->zero_point[0];
+    if (!(plan.output_scale > 0)) {
+      return CardError(card, "postprocessing.output",
+                       "output '" + out.name + "' has quantization scale " +
+                           std::to_string(plan.output_scale) + " (must be > 0)");
+    }
   }
   // Classes: the product of the static non-batch dimensions ([1, K] or [K]); a
   // dynamic output is checked on the first run instead.
@@ -113,7 +143,8 @@ Status PreprocessImage(const ImageSample& s, const ModelCard& card, const Classi
                            std::to_string(s.height) + "x" + std::to_string(s.width) + "x" +
                            std::to_string(s.channels) + " image");
   }
-  const bool resize = s.height != plan.height || s.width != plan.width;
+  const bool crop = pre.fit == ResizeFit::kCenterCrop;
+  const bool resize = crop || s.height != plan.height || s.width != plan.width;
   if (resize && !pre.resize_height) {
     return InvalidArgument(id + ": image " + std::to_string(s.height) + "x" +
                            std::to_string(s.width) + ", the model takes " +
@@ -125,9 +156,22 @@ Status PreprocessImage(const ImageSample& s, const ModelCard& card, const Classi
   }
   const int oc = plan.channels;
   const bool nchw = pre.layout == InputLayout::kNCHW;
+  // The source region: the whole image, or the centred crop of the input's aspect ratio.
   // Pixel-centre alignment (as OpenCV's INTER_LINEAR and PIL's bilinear do).
-  const double sy = static_cast<double>(s.height) / static_cast<double>(plan.height);
-  const double sx = static_cast<double>(s.width) / static_cast<double>(plan.width);
+  const auto H = static_cast<double>(plan.height), W = static_cast<double>(plan.width);
+  double region_h = static_cast<double>(s.height), region_w = static_cast<double>(s.width);
+  if (crop) {
+    if (region_h * W > region_w * H) {
+      region_h = region_w * H / W;
+    } else {
+      region_w = region_h * W / H;
+    }
+    region_h *= pre.crop_fraction;
+    region_w *= pre.crop_fraction;
+  }
+  const double top = (static_cast<double>(s.height) - region_h) / 2;
+  const double left = (static_cast<double>(s.width) - region_w) / 2;
+  const double sy = region_h / H, sx = region_w / W;
   const std::int64_t hw = plan.height * plan.width;
   float rgb[3];
   for (std::int64_t y = 0; y < plan.height; ++y) {
@@ -135,8 +179,8 @@ Status PreprocessImage(const ImageSample& s, const ModelCard& card, const Classi
       // Source value of each source channel at this output pixel.
       for (int c = 0; c < s.channels; ++c) {
         if (resize) {
-          rgb[c] = Bilinear(s, (static_cast<double>(y) + 0.5) * sy - 0.5,
-                            (static_cast<double>(x) + 0.5) * sx - 0.5, c);
+          rgb[c] = static_cast<float>(AreaSample(s, top + static_cast<double>(y) * sy,
+                                                 left + static_cast<double>(x) * sx, sy, sx, c));
         } else {
           rgb[c] = s.pixels[static_cast<std::size_t>((y * s.width + x) * s.channels + c)];
         }
@@ -245,13 +289,13 @@ Expected<ClassificationEval> EvaluateClassification(Session& session, const Mode
                                         r.first_inference_ms));
     t0 = SteadyClock::now();
     const Tensor& out = *out_ptr;
-    if (out.dtype() != DType::kF32 || out.element_count() != plan.classes) {
+    if (out.dtype() != plan.output_dtype || out.element_count() != plan.classes) {
       return CardError(card, "labels",
                        std::to_string(plan.classes) + " labels, but the output of sample " +
                            std::to_string(i) + " is " + std::string(DTypeName(out.dtype())) + " " +
                            out.shape().ToString());
     }
-    scores.assign(out.as<float>().begin(), out.as<float>().end());
+    DequantizeScores(out, plan, scores);
     if (card.postprocessing.softmax) Softmax(scores);
     const std::vector<int> ranked = TopK(scores, k);
     const int label = static_cast<int>(sample.label);

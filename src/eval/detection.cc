@@ -16,7 +16,7 @@
 namespace deepedge {
 namespace {
 
-using eval_internal::Bilinear;
+using eval_internal::AreaSample;
 using eval_internal::CardError;
 using eval_internal::CardInputIndex;
 using eval_internal::CheckBatchAndChannels;
@@ -276,7 +276,7 @@ Expected<InputPlacement> PreprocessDetectionImage(const ImageSample& s, const Mo
   const auto H = static_cast<double>(plan.height), W = static_cast<double>(plan.width);
   const auto h = static_cast<double>(s.height), w = static_cast<double>(s.width);
   InputPlacement p;
-  if (pre.letterbox) {
+  if (pre.fit == ResizeFit::kLetterbox) {
     p.scale_x = p.scale_y = std::min(W / w, H / h);
     p.pad_x = (W - w * p.scale_x) / 2;
     p.pad_y = (H - h * p.scale_y) / 2;
@@ -292,30 +292,17 @@ Expected<InputPlacement> PreprocessDetectionImage(const ImageSample& s, const Mo
     DEEPEDGE_ASSIGN_OR_RETURN(input, Tensor::Allocate(DType::kF32, shape));
   }
   auto dst = input.as<float>();
-  // Supersampling: n x n bilinear taps per input pixel when shrinking by n or more, so a
-  // 1920-pixel photo going to 128 averages its footprint instead of skipping pixels.
-  const int nx = std::max(1, static_cast<int>(std::ceil(1.0 / p.scale_x)));
-  const int ny = std::max(1, static_cast<int>(std::ceil(1.0 / p.scale_y)));
   const std::int64_t hw = plan.height * plan.width;
   double px[3];
   for (std::int64_t y = 0; y < plan.height; ++y) {
     for (std::int64_t x = 0; x < plan.width; ++x) {
-      // The input pixel's footprint in image coordinates.
+      // The input pixel's footprint in image coordinates; outside the image: black.
       const double x0 = (static_cast<double>(x) - p.pad_x) / p.scale_x;
       const double y0 = (static_cast<double>(y) - p.pad_y) / p.scale_y;
       const double cx = x0 + 0.5 / p.scale_x, cy = y0 + 0.5 / p.scale_y;
       const bool inside = cx >= 0 && cx < w && cy >= 0 && cy < h;
       for (int c = 0; c < s.channels; ++c) {
-        px[c] = 0;
-        if (!inside) continue;
-        for (int j = 0; j < ny; ++j) {
-          const double sy = y0 + (j + 0.5) / (ny * p.scale_y) - 0.5;
-          for (int i = 0; i < nx; ++i) {
-            const double sx = x0 + (i + 0.5) / (nx * p.scale_x) - 0.5;
-            px[c] += Bilinear(s, sy, sx, c);
-          }
-        }
-        px[c] /= nx * ny;
+        px[c] = inside ? AreaSample(s, y0, x0, 1.0 / p.scale_y, 1.0 / p.scale_x, c) : 0.0;
       }
       for (int c = 0; c < oc; ++c) {
         double v = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,6 +44,21 @@ inline float Bilinear(const ImageSample& s, double y, double x, int c) {
   const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
   const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
   return static_cast<float>(top * (1 - fy) + bottom * fy);
+}
+
+// The mean of channel c over the source rectangle whose top-left corner is (y0, x0)
+// and whose size is fy x fx source pixels: ceil(f) x ceil(f) bilinear taps spread over
+// it, so that shrinking a photo many times averages its pixels instead of skipping
+// them; one tap at the centre when not shrinking (plain bilinear resize).
+inline double AreaSample(const ImageSample& s, double y0, double x0, double fy, double fx, int c) {
+  const int ny = std::max(1, static_cast<int>(std::ceil(fy - 1e-9)));
+  const int nx = std::max(1, static_cast<int>(std::ceil(fx - 1e-9)));
+  double sum = 0;
+  for (int j = 0; j < ny; ++j) {
+    const double sy = y0 + (j + 0.5) * fy / ny - 0.5;
+    for (int i = 0; i < nx; ++i) sum += Bilinear(s, sy, x0 + (i + 0.5) * fx / nx - 0.5, c);
+  }
+  return sum / (nx * ny);
 }
 
 // The input the card names (preprocessing.input), or the model's only input.

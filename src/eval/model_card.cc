@@ -169,7 +169,7 @@ Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPrepr
   DEEPEDGE_RETURN_IF_ERROR(
       r.CheckKeys(node, kWhere,
                   {"input", "layout", "channels", "resize", "scale", "mean", "std", "input_dtype",
-                   "input_quantization", "max_width", "fit"}));
+                   "input_quantization", "max_width", "fit", "crop_fraction"}));
   if (node["input"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(p.input_name, r.String(node["input"], "preprocessing.input"));
   }
@@ -212,13 +212,29 @@ Status ParsePreprocessing(const CardReader& r, const YAML::Node& node, CardPrepr
 
   if (node["fit"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(std::string fit, r.String(node["fit"], "preprocessing.fit"));
-    if (fit != "stretch" && fit != "letterbox") {
-      return r.Error("preprocessing.fit", "'" + fit + "' is not stretch or letterbox");
+    if (fit == "stretch") {
+      p.fit = ResizeFit::kStretch;
+    } else if (fit == "letterbox") {
+      p.fit = ResizeFit::kLetterbox;
+    } else if (fit == "center_crop") {
+      p.fit = ResizeFit::kCenterCrop;
+    } else {
+      return r.Error("preprocessing.fit", "'" + fit + "' is not stretch, letterbox or center_crop");
     }
     if (!p.resize_height) {
       return r.Contradiction("preprocessing.fit", "preprocessing.resize", "fit needs a resize");
     }
-    p.letterbox = fit == "letterbox";
+  }
+  if (node["crop_fraction"]) {
+    if (p.fit != ResizeFit::kCenterCrop) {
+      return r.Contradiction("preprocessing.crop_fraction", "preprocessing.fit",
+                             "a crop fraction needs fit: center_crop");
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(p.crop_fraction,
+                              r.Number(node["crop_fraction"], "preprocessing.crop_fraction"));
+    if (!(p.crop_fraction > 0.0 && p.crop_fraction <= 1.0)) {
+      return r.Error("preprocessing.crop_fraction", "must be in (0, 1]");
+    }
   }
 
   if (!node["scale"]) return r.Error("preprocessing.scale", "missing (e.g. 1/255, or 1)");
@@ -617,8 +633,11 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
   card.synthetic_weights = weights == "synthetic";
 
   DEEPEDGE_RETURN_IF_ERROR(ParsePreprocessing(r, root["preprocessing"], card.preprocessing));
-  if (card.preprocessing.letterbox && card.task != CardTask::kDetection) {
+  if (card.preprocessing.fit == ResizeFit::kLetterbox && card.task != CardTask::kDetection) {
     return r.Error("preprocessing.fit", "letterbox is only for detection cards");
+  }
+  if (card.preprocessing.fit == ResizeFit::kCenterCrop && card.task != CardTask::kClassification) {
+    return r.Error("preprocessing.fit", "center_crop is only for classification cards");
   }
   if (card.task == CardTask::kTextRecognition) {
     DEEPEDGE_RETURN_IF_ERROR(ParseTextRecognition(r, root, path, card));

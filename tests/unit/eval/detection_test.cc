@@ -65,7 +65,7 @@ std::string Replace(std::string text, const std::string& find, const std::string
 TEST(DetectionCard, ParsesEveryField) {
   const ModelCard c = GoodCard();
   EXPECT_EQ(c.task, CardTask::kDetection);
-  EXPECT_TRUE(c.preprocessing.letterbox);
+  EXPECT_EQ(c.preprocessing.fit, ResizeFit::kLetterbox);
   const CardDetection& d = c.detection;
   EXPECT_EQ(d.boxes_output, "boxes");
   EXPECT_EQ(d.scores_output, "scores");

@@ -1,6 +1,8 @@
-// Integration tests: `deepedge eval` of MediaPipe's face detectors (the fixture cache,
-// scripts/fetch_fixtures.sh) on the faces labelled by hand in @vladmandic/face-api's
-// sample photos (data/face_api_samples.faces.tsv), through the real binary.
+// Integration tests: `deepedge eval`, through the real binary, on photos labelled by hand:
+//  - MediaPipe's face detectors (the fixture cache, scripts/fetch_fixtures.sh) on the
+//    faces in @vladmandic/face-api's sample photos (data/face_api_samples.faces.tsv);
+//  - the int8 ImageNet MobileNet v2 of ../shared/models/tflite-micro (DEEPEDGE_TFLITE_MODELS
+//    when set) on photos from Debian's darknet and opencv-doc (data/imagenet_photos.tsv).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -102,6 +104,44 @@ TEST_F(FaceEvalTest, AMissingLabelsFileIsOneErrorLine) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(r.err_lines(), 1) << r.err;
   EXPECT_NE(r.err.find("missing.tsv"), std::string::npos) << r.err;
+}
+
+std::filesystem::path TfliteMicroDir() {
+  if (const char* d = std::getenv("DEEPEDGE_TFLITE_MODELS"); d && *d) return d;
+  return std::filesystem::path(kSource) / ".." / "shared" / "models" / "tflite-micro";
+}
+
+// The int8 MobileNet v2 on the hand-labelled ImageNet photos: every photo decodes and is
+// scored; top-1 and top-5 land in the record (their figures are in the README; the issue
+// sets no bar for them).
+TEST(ImageNetPhotos, Int8MobileNetV2TopOneAndTopFiveAreRecorded) {
+  const std::filesystem::path model =
+      TfliteMicroDir() / "imagenet" / "mobilenet_v2_quantized_1x3x224x224.tflite";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "model absent: " << model;
+  for (const char* f : {"/usr/share/darknet/data/eagle.jpg",
+                        "/usr/share/doc/opencv-doc/examples/data/dnn/"
+                        "classification_classes_ILSVRC2012.txt"}) {
+    if (!std::filesystem::exists(f)) {
+      GTEST_SKIP() << f << " absent: apt-get install darknet opencv-doc (scripts/setup.sh)";
+    }
+  }
+  testing::TempDir dir;
+  const std::string json = (dir / "mv2.json").string();
+  const testing::CliResult r =
+      testing::RunCli(DEEPEDGE_BINARY, dir.path(),
+                      "eval " + model.string() + " --card " + kSource +
+                          "/models/mobilenet_v2_int8_imagenet.yaml --data " + kSource +
+                          "/data/imagenet_photos.tsv --json " + json + " --no-store");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("samples 7 evaluated, 0 bad"), std::string::npos) << r.out;
+  const nlohmann::json acc =
+      nlohmann::json::parse(ReadFileText(json).value())["records"][0]["accuracy"];
+  EXPECT_EQ(acc["name"], "top1");
+  EXPECT_EQ(acc["samples"], 7);
+  EXPECT_EQ(acc["other_metrics"][0]["name"], "top5");
+  // A model that ranked at random would put the label in its top 5 of 1000 almost
+  // never; the photos are clear, so most must be there.
+  EXPECT_GE(acc["other_metrics"][0]["value"].get<double>(), 0.5) << acc.dump();
 }
 
 }  // namespace
