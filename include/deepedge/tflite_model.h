@@ -55,6 +55,10 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 //    int32 initializers behind DequantizeLinear with zero point 0; pure data movement
 //    with identical input and output quantization runs on the integers;
 //  - float16 constants behind DEQUANTIZE become Cast; sparse constants are densified;
+//  - custom operators: MediaPipe's Convolution2DTransposeBias (inputs: input, filter
+//    [O, KH, KW, I], bias [O]; custom_options a raw int32 struct: padding 1 SAME / 2
+//    VALID, stride_width, stride_height) becomes ConvTranspose with the bias, as
+//    TRANSPOSE_CONV does (SAME: output = input * stride); no other custom code maps;
 //  - UNIDIRECTIONAL_SEQUENCE_LSTM becomes ONNX LSTM with weights dequantized to float at
 //    import; its state tensors start at zero on every inference (TFLite keeps them
 //    between invocations);
@@ -63,7 +67,9 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 // Errors: as InspectTflite; Unsupported names the operator (builtin name and number, or
 // custom code) and its index for custom operators, builtins without a mapping and
 // unsupported option combinations (IF / WHILE control flow included), and names the
-// tensor for types DeepEdge lacks.
+// tensor for types DeepEdge lacks. A malformed Convolution2DTransposeBias (options, input
+// count, ranks, channels, strides, stated output shape) is InvalidArgument naming the
+// operator index and the problem.
 Expected<ir::Model> ImportTflite(const ModelSource& source);
 
 }  // namespace deepedge

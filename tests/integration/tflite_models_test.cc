@@ -1,6 +1,7 @@
 // Real TFLite models (../shared/models/tflite-micro, see its README) through the deepedge
-// backend, with the labelled inputs that come with them. Skipped, with the reason, when
-// the models are absent. The directory is DEEPEDGE_TFLITE_MODELS when set, else
+// backend, with the labelled inputs that come with them; openWakeWord and MediaPipe models
+// from the fixture cache (below). Skipped, with the reason, when the models are absent. The
+// tflite-micro directory is DEEPEDGE_TFLITE_MODELS when set, else
 // <source dir>/../shared/models/tflite-micro.
 #include <gtest/gtest.h>
 
@@ -10,10 +11,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "deepedge/backends.h"
+#include "deepedge/file_util.h"
+#include "deepedge/npy.h"
 #include "deepedge/tflite_model.h"
+#include "support/cli_runner.h"
+#include "support/temp_dir.h"
 
 namespace deepedge {
 namespace {
@@ -310,6 +316,395 @@ INSTANTIATE_TEST_SUITE_P(
                       TwinCase{"embedding_model", Shape{1, 76, 32, 1}, 1e-5, 1e-4, true}),
     [](const ::testing::TestParamInfo<TwinCase>& info) {
       std::string n = info.param.name;
+      for (char& ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n;
+    });
+
+// ---------------------------------------------------------------------------------
+// MediaPipe (npm @mediapipe/face_detection and @mediapipe/selfie_segmentation, fetched by
+// scripts/fetch_fixtures.sh; docs/fixtures.md). The face detectors are checked against
+// the TFLite reference (tools/tflite/run_tflite.js). The selfie segmenters use MediaPipe's
+// custom Convolution2DTransposeBias, which the reference lacks: they are checked against
+// the reference running a twin with the builtin TRANSPOSE_CONV in its place, and on a
+// real photo (npm @vladmandic/face-api's demo pictures, also a pinned fixture).
+// ---------------------------------------------------------------------------------
+
+const char kFaceDetectionPackage[] = "@mediapipe/face_detection@0.4.1657300184";
+const char kSelfiePackage[] = "@mediapipe/selfie_segmentation@0.1.1675465747";
+
+fs::path PackageFile(const std::string& package, const std::string& file) {
+  return FixturesDir() / package / "package" / file;
+}
+
+// A group photo: three people filling most of the frame (1920x1280).
+fs::path PeoplePhoto() {
+  return PackageFile("@vladmandic/face-api@1.7.15", "demo/sample1.jpg");
+}
+
+// The photo's central crop with the aspect ratio h:w, box-averaged down to h x w, as an
+// NHWC RGB float tensor with 0..255 mapped onto [lo, hi].
+Tensor PhotoTensor(const cv::Mat& bgr, int h, int w, float lo, float hi) {
+  Tensor t = Tensor::Allocate(DType::kF32, Shape{1, h, w, 3}).value();
+  int ch = bgr.rows, cw = bgr.rows * w / h;
+  if (cw > bgr.cols) {
+    cw = bgr.cols;
+    ch = bgr.cols * h / w;
+  }
+  const int y0 = (bgr.rows - ch) / 2, x0 = (bgr.cols - cw) / 2;
+  auto px = t.as<float>();
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const int ya = y0 + y * ch / h, yb = std::max(ya + 1, y0 + (y + 1) * ch / h);
+      const int xa = x0 + x * cw / w, xb = std::max(xa + 1, x0 + (x + 1) * cw / w);
+      double sum[3] = {0, 0, 0};
+      for (int sy = ya; sy < yb; ++sy) {
+        const auto* row = bgr.ptr<std::uint8_t>(sy);
+        for (int sx = xa; sx < xb; ++sx)
+          for (int c = 0; c < 3; ++c) sum[c] += row[sx * 3 + (2 - c)];  // BGR -> RGB
+      }
+      const double n = static_cast<double>((yb - ya) * (xb - xa));
+      for (int c = 0; c < 3; ++c) {
+        px[static_cast<std::size_t>((y * w + x) * 3 + c)] =
+            lo + (hi - lo) * static_cast<float>(sum[c] / n / 255.0);
+      }
+    }
+  }
+  return t;
+}
+
+// Uniform values in [-1, 1] from a fixed LCG (no library RNG: identical everywhere).
+Tensor NoiseTensor(const Shape& shape, std::uint32_t seed) {
+  Tensor x = Tensor::Allocate(DType::kF32, shape).value();
+  std::uint32_t s = seed * 2654435761u;
+  for (float& v : x.as<float>()) {
+    s = s * 1664525u + 1013904223u;
+    v = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) * 2.f - 1.f;
+  }
+  return x;
+}
+
+std::vector<Tensor> RunAll(Session& s, const Tensor& input) {
+  std::vector<Tensor> out;
+  Status st = s.Run(std::span<const Tensor>(&input, 1), out);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+std::string Quoted(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+// deepedge infer's and run_tflite.js's output file name for a tensor name.
+std::string NpyName(const std::string& name, std::size_t index) {
+  if (name.empty()) return "output_" + std::to_string(index) + ".npy";
+  std::string s;
+  for (char ch : name) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+    s += ok ? ch : '_';
+  }
+  return s + ".npy";
+}
+
+// The TFLite reference, when node and tools/tflite's runtime are here; else why not.
+std::string ReferenceMissing(const fs::path& dir) {
+  const fs::path tool = fs::path(DEEPEDGE_SOURCE_DIR) / "tools" / "tflite";
+  if (!fs::exists(tool / "node_modules" / "@tensorflow" / "tfjs-tflite" / "package.json"))
+    return "tools/tflite lacks @tensorflow/tfjs-tflite (run scripts/fetch_fixtures.sh)";
+  if (testing::RunCli("node", dir, "--version").exit_code != 0) return "node is not installed";
+  return "";
+}
+
+// Runs run_tflite.js on `model` with one input; the outputs land in `out_dir`. The error
+// output when it fails.
+std::string RunReference(const fs::path& model, const std::string& input_name, const Tensor& x,
+                         const fs::path& dir, const fs::path& out_dir) {
+  const fs::path in = out_dir.string() + "_input.npy";
+  if (!WriteFileAtomic(in, EncodeNpy(x)).ok()) return "cannot write " + in.string();
+  const fs::path tool = fs::path(DEEPEDGE_SOURCE_DIR) / "tools" / "tflite" / "run_tflite.js";
+  const auto r =
+      testing::RunCli("node", dir,
+                      Quoted(tool.string()) + " " + Quoted(model.string()) + " " +
+                          Quoted(out_dir.string()) + " " + Quoted(input_name + "=" + in.string()));
+  return r.exit_code == 0 ? "" : "run_tflite.js failed: " + r.err;
+}
+
+// Element-wise |a - b| <= abs_tol + rel_tol * |b| (b: the reference); prints the worst.
+void ExpectClose(const Tensor& a_t, const Tensor& b_t, double abs_tol, double rel_tol,
+                 const std::string& what) {
+  ASSERT_EQ(b_t.dtype(), DType::kF32) << what;
+  ASSERT_EQ(a_t.dtype(), DType::kF32) << what;
+  ASSERT_EQ(a_t.shape(), b_t.shape()) << what;
+  const auto a = a_t.as<float>();
+  const auto b = b_t.as<float>();
+  double biggest = 0, worst = 0;
+  std::size_t worst_at = 0;
+  for (float v : b) biggest = std::max(biggest, static_cast<double>(std::fabs(v)));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(a[i]) - b[i]);
+    if (!(err <= worst)) {
+      worst = err;
+      worst_at = i;
+    }
+    ASSERT_LE(err, abs_tol + rel_tol * std::fabs(b[i]))
+        << what << " element " << i << ": " << a[i] << " vs " << b[i] << " (largest |ref| "
+        << biggest << ")";
+  }
+  std::printf(
+      "%-60s %6zu values, largest |ref| %7.3g, max |deepedge - tflite| %.3g "
+      "(element %zu: %.6g vs %.6g)\n",
+      what.c_str(), a.size(), biggest, worst, worst_at, static_cast<double>(a[worst_at]),
+      static_cast<double>(b[worst_at]));
+}
+
+// The selfie model with its one Convolution2DTransposeBias replaced by the builtin
+// TRANSPOSE_CONV (version 3, which takes a bias): the output shape as a new int32
+// constant, the same filter, input and bias, the custom options' padding and strides.
+// The TFLite reference runs that model. The rewrite goes through flatc's JSON form with
+// the importer's schema (tflite_schema.fbs; the fields it lacks are not in these models).
+// Returns the new file, or an empty path with the reason in `why`.
+fs::path WithBuiltinTransposeConv(const fs::path& model, const fs::path& dir, std::string& why) {
+  const std::string flatc = FLATC_EXECUTABLE, schema = TFLITE_SCHEMA;
+  const std::string stem = model.stem().string();
+  auto r = testing::RunCli(flatc, dir,
+                           "--json --strict-json --raw-binary -o " + Quoted(dir.string()) + " " +
+                               Quoted(schema) + " -- " + Quoted(model.string()));
+  if (r.exit_code != 0) {
+    why = "flatc --json failed: " + r.err;
+    return {};
+  }
+  auto text = ReadFileText(dir / (stem + ".json"));
+  if (!text) {
+    why = text.status().ToString();
+    return {};
+  }
+  nlohmann::json m = nlohmann::json::parse(*text);
+  auto& codes = m["operator_codes"];
+  int custom = -1;
+  for (std::size_t k = 0; k < codes.size(); ++k)
+    if (codes[k].value("custom_code", "") == "Convolution2DTransposeBias")
+      custom = static_cast<int>(k);
+  if (custom < 0) {
+    why = "no Convolution2DTransposeBias in " + model.string();
+    return {};
+  }
+  codes.push_back({{"deprecated_builtin_code", 67}, {"builtin_code", 67}, {"version", 3}});
+  const int builtin = static_cast<int>(codes.size()) - 1;
+  auto& tensors = m["subgraphs"][0]["tensors"];
+  auto& buffers = m["buffers"];
+  int replaced = 0;
+  for (auto& op : m["subgraphs"][0]["operators"]) {
+    if (op.value("opcode_index", 0) != custom) continue;
+    const std::vector<std::uint8_t> opt = op["custom_options"].get<std::vector<std::uint8_t>>();
+    auto field = [&](std::size_t k) {
+      std::uint32_t u = 0;
+      for (std::size_t b = 0; b < 4; ++b) u |= std::uint32_t{opt.at(4 * k + b)} << (8 * b);
+      return static_cast<std::int32_t>(u);
+    };
+    if (field(0) != 1) {
+      why = "padding " + std::to_string(field(0)) + ", expected SAME";
+      return {};
+    }
+    const std::vector<int> ins = op["inputs"].get<std::vector<int>>();
+    const int y = op["outputs"][0].get<int>();
+    std::vector<std::uint8_t> shape_bytes;
+    for (int d : tensors[static_cast<std::size_t>(y)]["shape"].get<std::vector<int>>())
+      for (int b = 0; b < 4; ++b)
+        shape_bytes.push_back(static_cast<std::uint8_t>(static_cast<std::uint32_t>(d) >> (8 * b)));
+    buffers.push_back({{"data", shape_bytes}});
+    tensors.push_back({{"shape", {4}},
+                       {"type", "INT32"},
+                       {"buffer", buffers.size() - 1},
+                       {"name", "output_shape"}});
+    op["opcode_index"] = builtin;
+    op["inputs"] = {static_cast<int>(tensors.size()) - 1, ins.at(1), ins.at(0), ins.at(2)};
+    op.erase("custom_options");
+    op["builtin_options_type"] = "TransposeConvOptions";
+    op["builtin_options"] = {{"padding", "SAME"}, {"stride_w", field(1)}, {"stride_h", field(2)}};
+    ++replaced;
+  }
+  if (replaced != 1) {
+    why = std::to_string(replaced) + " operators replaced, expected 1";
+    return {};
+  }
+  const fs::path json = dir / (stem + "_builtin.json");
+  if (!WriteFileAtomic(json, m.dump()).ok()) {
+    why = "cannot write " + json.string();
+    return {};
+  }
+  r = testing::RunCli(
+      flatc, dir,
+      "-b -o " + Quoted(dir.string()) + " " + Quoted(schema) + " " + Quoted(json.string()));
+  if (r.exit_code != 0) {
+    why = "flatc -b failed: " + r.err;
+    return {};
+  }
+  return dir / (stem + "_builtin.bin");  // flatc -b names it after the JSON file
+}
+
+struct SelfieCase {
+  const char* file;
+  int height, width;
+};
+
+class SelfieSegmentation : public ::testing::TestWithParam<SelfieCase> {};
+
+// Loads and runs; the output has the model's stated shape, probabilities in [0, 1]. The
+// input's left half is the people photo, its right half a plain grey wall:
+//  - against the TFLite reference running the same model with the custom operator
+//    replaced by the builtin TRANSPOSE_CONV plus bias (WithBuiltinTransposeConv): every
+//    probability within 1e-3. Both run float32 through ~250 operators in different
+//    summation orders; seen: 1e-4 here, 3.8e-4 with another resize of the photo (a
+//    one-ulp change of the input alone moves TFLite's own output by 2.6e-5). Dropping the
+//    custom operator's bias moves the output by far more than that;
+//  - the people half must come out mostly as person, the wall as background.
+TEST_P(SelfieSegmentation, MatchesReferenceAndFindsPeople) {
+  const SelfieCase c = GetParam();
+  const fs::path model_path = PackageFile(kSelfiePackage, c.file);
+  if (!fs::exists(model_path))
+    GTEST_SKIP() << "fixture absent: " << model_path.string() << " (run scripts/fetch_fixtures.sh)";
+  auto info = InspectTflite(ModelSource::FromFile(model_path).value());
+  ASSERT_TRUE(info.has_value()) << info.status().ToString();
+  ASSERT_EQ(info->operator_counts["CUSTOM:Convolution2DTransposeBias"], 1);
+  ASSERT_EQ(info->inputs.size(), 1u);
+  ASSERT_EQ(info->outputs.size(), 1u);
+  ASSERT_EQ(info->inputs[0].shape, (Shape{1, c.height, c.width, 3}));
+  auto s = Load(model_path);
+  ASSERT_NE(s, nullptr);
+  const int h = c.height, w = c.width;
+
+  // Photo RGB in [0, 1] (MediaPipe's selfie segmentation input), right half grey.
+  const fs::path photo = PeoplePhoto();
+  const bool have_photo = fs::exists(photo);
+  Tensor x = NoiseTensor(Shape{1, h, w, 3}, 7);  // without the photo: noise in [0, 1]
+  for (float& v : x.as<float>()) v = 0.5f + 0.5f * v;
+  if (have_photo) {
+    cv::Mat img = cv::imread(photo.string(), cv::IMREAD_COLOR);
+    ASSERT_FALSE(img.empty()) << "cannot read " << photo;
+    x = PhotoTensor(img, h, w, 0.f, 1.f);
+    auto px = x.as<float>();
+    for (int y = 0; y < h; ++y)
+      for (int xx = w / 2; xx < w; ++xx)
+        for (int ch = 0; ch < 3; ++ch) px[static_cast<std::size_t>((y * w + xx) * 3 + ch)] = 0.5f;
+  }
+  const std::vector<Tensor> out = RunAll(*s, x);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].dtype(), DType::kF32);
+  ASSERT_EQ(out[0].shape(), info->outputs[0].shape);
+  ASSERT_EQ(out[0].shape(), (Shape{1, h, w, 1}));
+  const auto p = out[0].as<float>();
+  double lo = 1, hi = 0, left = 0, right = 0;
+  for (int y = 0; y < h; ++y) {
+    for (int xx = 0; xx < w; ++xx) {
+      const float v = p[static_cast<std::size_t>(y * w + xx)];
+      ASSERT_TRUE(v >= 0.f && v <= 1.f) << "probability " << v << " at " << y << "," << xx;
+      lo = std::min(lo, static_cast<double>(v));
+      hi = std::max(hi, static_cast<double>(v));
+      (xx < w / 2 ? left : right) += v;
+    }
+  }
+  left /= h * (w / 2);
+  right /= h * (w - w / 2);
+  std::printf("%s: probabilities %.3f..%.3f, mean %.3f on the %s half, %.3f on the grey half\n",
+              c.file, lo, hi, left, have_photo ? "photo" : "noise", right);
+  EXPECT_GT(hi - lo, 0.5) << "the output is (nearly) constant";
+
+  testing::TempDir dir;
+  if (const std::string missing = ReferenceMissing(dir.path()); !missing.empty()) {
+    std::printf("no comparison with the TFLite reference: %s\n", missing.c_str());
+  } else {
+    std::string why;
+    const fs::path builtin = WithBuiltinTransposeConv(model_path, dir.path(), why);
+    ASSERT_FALSE(builtin.empty()) << why;
+    const fs::path ref_dir = dir / "ref";
+    const std::string err = RunReference(builtin, info->inputs[0].name, x, dir.path(), ref_dir);
+    ASSERT_TRUE(err.empty()) << err;
+    auto ref = ReadNpy(ref_dir / NpyName(s->Outputs()[0].name, 0));
+    ASSERT_TRUE(ref.has_value()) << ref.status().ToString();
+    ExpectClose(out[0], *ref, 1e-3, 0, std::string(c.file) + " vs TRANSPOSE_CONV twin");
+  }
+  if (!have_photo) GTEST_SKIP() << "fixture absent: " << photo.string() << " (range checked only)";
+  EXPECT_GT(left, 0.3) << "the people half should come out mostly as person";
+  EXPECT_LT(right, 0.05) << "the grey wall should come out as background";
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, SelfieSegmentation,
+                         ::testing::Values(SelfieCase{"selfie_segmentation.tflite", 256, 256},
+                                           SelfieCase{"selfie_segmentation_landscape.tflite", 144,
+                                                      256}),
+                         [](const ::testing::TestParamInfo<SelfieCase>& info) {
+                           return std::string(info.param.height == info.param.width ? "General"
+                                                                                    : "Landscape");
+                         });
+
+struct FaceCase {
+  const char* file;
+  const char* input;
+  int size;
+};
+
+class FaceDetection : public ::testing::TestWithParam<FaceCase> {};
+
+// Every output agrees with the TFLite interpreter's (XNNPACK, WebAssembly) on inputs in
+// [-1, 1] (the detectors' input range): seeded noise, and the people photo when present.
+// Allowance: 1e-5 of the output's largest magnitude plus 1e-4 of the element. Both sides
+// run float32 through ~30 layers with the same fp16-rounded weights, in different
+// summation orders (blocked kernels vs XNNPACK); outputs reach the hundreds (box offsets
+// in pixels, logits), so differences of ~1e-4 absolute are rounding (seen: at most 7e-4
+// on a logit of -248, i.e. 3e-6 relative). A wrong weight, pad or layout is far outside.
+TEST_P(FaceDetection, DeepEdgeAgreesWithTflite) {
+  const FaceCase c = GetParam();
+  const fs::path model_path = PackageFile(kFaceDetectionPackage, c.file);
+  if (!fs::exists(model_path))
+    GTEST_SKIP() << "fixture absent: " << model_path.string() << " (run scripts/fetch_fixtures.sh)";
+  testing::TempDir dir;
+  if (const std::string missing = ReferenceMissing(dir.path()); !missing.empty())
+    GTEST_SKIP() << missing;
+  auto s = Load(model_path);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->Inputs().size(), 1u);
+  ASSERT_EQ(s->Inputs()[0].name, c.input);
+  const Shape shape{1, c.size, c.size, 3};
+
+  std::vector<std::pair<std::string, Tensor>> inputs;
+  inputs.emplace_back("noise", NoiseTensor(shape, 5));
+  if (fs::exists(PeoplePhoto())) {
+    cv::Mat img = cv::imread(PeoplePhoto().string(), cv::IMREAD_COLOR);
+    ASSERT_FALSE(img.empty());
+    inputs.emplace_back("photo", PhotoTensor(img, c.size, c.size, -1.f, 1.f));
+  }
+  for (const auto& [what, x] : inputs) {
+    const fs::path ref_dir = dir / ("ref_" + what);
+    const std::string err = RunReference(model_path, c.input, x, dir.path(), ref_dir);
+    ASSERT_TRUE(err.empty()) << err;
+    const std::vector<Tensor> out = RunAll(*s, x);
+    ASSERT_EQ(out.size(), s->Outputs().size());
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      const std::string name = s->Outputs()[k].name;
+      auto ref = ReadNpy(ref_dir / NpyName(name, k));
+      ASSERT_TRUE(ref.has_value()) << name << ": " << ref.status().ToString();
+      ASSERT_EQ(ref->dtype(), DType::kF32) << name;
+      double biggest = 0;
+      for (float v : ref->as<float>())
+        biggest = std::max(biggest, static_cast<double>(std::fabs(v)));
+      ExpectClose(out[k], *ref, 1e-5 * biggest, 1e-4,
+                  std::string(c.file) + " " + what + " " + name);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, FaceDetection,
+    ::testing::Values(FaceCase{"face_detection_short_range.tflite", "input", 128},
+                      FaceCase{"face_detection_full_range.tflite", "input", 192},
+                      FaceCase{"face_detection_full_range_sparse.tflite", "input_1", 192}),
+    [](const ::testing::TestParamInfo<FaceCase>& info) {
+      std::string n = info.param.file;
+      n = n.substr(0, n.find('.'));
       for (char& ch : n)
         if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return n;

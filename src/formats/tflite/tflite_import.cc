@@ -109,6 +109,13 @@ enum Op : int {
   kGelu = 150,
 };
 
+// Custom operators the importer maps (every other custom code is refused up front).
+constexpr const char* kTransposeConvBiasCode = "Convolution2DTransposeBias";
+
+bool IsMappedCustom(const std::string& custom_code) {
+  return custom_code == kTransposeConvBiasCode;
+}
+
 using Attrs = std::map<std::string, ir::Attribute>;
 
 // Permutes a dense row-major tensor's elements (any dtype) by `perm`.
@@ -244,6 +251,8 @@ class SubgraphImporter {
   Status Conv(const tfl::Operator* op, bool depthwise);
   Status Pool(const tfl::Operator* op, const std::string& onnx_op);
   Status TransposeConv(const tfl::Operator* op);
+  // MediaPipe's custom Convolution2DTransposeBias (see kTransposeConvBiasCode).
+  Status TransposeConvBias(const tfl::Operator* op);
   Status FullyConnected(const tfl::Operator* op);
   Status Lstm(const tfl::Operator* op);
   Status Resize(const tfl::Operator* op, bool bilinear);
@@ -647,6 +656,100 @@ Status SubgraphImporter::TransposeConv(const tfl::Operator* op) {
                         {"pads", ir::Attribute::Ints(pads)},
                         {"output_padding", ir::Attribute::Ints(out_pad)}});
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
+  DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
+  return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::TransposeConvBias(const tfl::Operator* op) {
+  // MediaPipe's TRANSPOSE_CONV with a bias and a fixed output size. Inputs: input NHWC,
+  // filter [O, KH, KW, I] (TRANSPOSE_CONV's layout), bias [O]; no output-shape operand.
+  // custom_options is a raw little-endian C struct, not a flexbuffer: int32 padding
+  // (TfLitePadding: 1 SAME, 2 VALID), int32 stride_width, int32 stride_height; fields
+  // after those (filter size, activation) are not used by the operator.
+  auto bad = [&](const std::string& why) { return InvalidArgument(op_label_ + ": " + why); };
+  if (ins_.size() != 3 || outs_.size() != 1) {
+    return bad("expects 3 inputs (input, filter, bias) and 1 output, got " +
+               std::to_string(ins_.size()) + " and " + std::to_string(outs_.size()));
+  }
+  for (std::size_t k = 0; k < 3; ++k) {
+    if (ins_[k] < 0) return bad("input " + std::to_string(k) + " is missing");
+  }
+  if (outs_[0] < 0) return bad("output 0 is missing");
+  const auto* opts = op->custom_options();
+  const std::size_t nbytes = opts ? opts->size() : 0;
+  if (nbytes < 12 || nbytes % 4 != 0) {
+    return bad(
+        "custom_options must be int32 fields (padding, stride_width, stride_height, ...): "
+        "at least 12 bytes and a multiple of 4, got " +
+        std::to_string(nbytes));
+  }
+  auto field = [&](std::size_t k) {
+    std::uint32_t u = 0;
+    for (std::size_t b = 0; b < 4; ++b)
+      u |= std::uint32_t{opts->Get(static_cast<flatbuffers::uoffset_t>(4 * k + b))} << (8 * b);
+    return static_cast<std::int32_t>(u);
+  };
+  const std::int32_t padding = field(0);
+  const Ints strides = {field(2), field(1)};  // [h, w]; the struct stores width first
+  // TfLitePadding, the C API's enum (the schema's Padding counts from SAME = 0).
+  constexpr std::int32_t kTfLitePaddingSame = 1, kTfLitePaddingValid = 2;
+  if (padding != kTfLitePaddingSame && padding != kTfLitePaddingValid) {
+    return bad("padding must be 1 (SAME) or 2 (VALID), got " + std::to_string(padding));
+  }
+  const bool same = padding == kTfLitePaddingSame;
+  if (strides[0] <= 0 || strides[1] <= 0) {
+    return bad("strides must be positive, got stride_height " + std::to_string(strides[0]) +
+               ", stride_width " + std::to_string(strides[1]));
+  }
+  const int x = ins_[0], w = ins_[1], b = ins_[2];
+  const Ints xd = Dims(x), wd = Dims(w), bd = Dims(b), yd = Dims(outs_[0]);
+  if (xd.size() != 4) return bad("input must be 4-D NHWC, got " + ShapeOf(x).ToString());
+  if (wd.size() != 4) return bad("filter must be 4-D [O, KH, KW, I], got " + ShapeOf(w).ToString());
+  if (bd.size() != 1) return bad("bias must be 1-D [O], got " + ShapeOf(b).ToString());
+  if (std::any_of(wd.begin(), wd.end(), [](std::int64_t d) { return d <= 0; }))
+    return bad("filter needs static positive dimensions, got " + ShapeOf(w).ToString());
+  if (xd[3] >= 0 && xd[3] != wd[3]) {
+    return bad("filter " + ShapeOf(w).ToString() + " does not fit input channels " +
+               std::to_string(xd[3]));
+  }
+  if (bd[0] >= 0 && bd[0] != wd[0]) {
+    return bad("bias " + ShapeOf(b).ToString() + " does not fit output channels " +
+               std::to_string(wd[0]));
+  }
+  // SAME: output = input * stride, as TRANSPOSE_CONV with that output shape, whose pads
+  // total kernel - stride (begin gets the smaller half); a kernel smaller than the stride
+  // leaves bias-only rows and columns at the end (output_padding). VALID: no padding,
+  // output = (input - 1) * stride + kernel.
+  Ints pads(4, 0), out_pad(2, 0);
+  for (std::size_t a = 0; a < 2; ++a) {
+    const std::int64_t k = wd[1 + a], s = strides[a], in = xd[1 + a];
+    if (same) {
+      const std::int64_t total = k - s;
+      if (total >= 0) {
+        pads[a] = total / 2;
+        pads[a + 2] = total - total / 2;
+      } else {
+        out_pad[a] = -total;
+      }
+    }
+    if (in >= 0 && yd.size() == 4 && yd[1 + a] >= 0) {
+      const std::int64_t expect = same ? in * s : (in - 1) * s + k;
+      if (yd[1 + a] != expect) {
+        return bad("output " + ShapeOf(outs_[0]).ToString() + " does not match input " +
+                   ShapeOf(x).ToString() + ", filter " + ShapeOf(w).ToString() + " and stride " +
+                   std::to_string(s) + " (" + (same ? "SAME" : "VALID") + ")");
+      }
+    }
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xf, Float(x));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string xt, ToNchw(xf));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string wf, PermutedWeight(w, {3, 0, 1, 2}));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string bf, Float(b));
+  std::string y = Emit("ConvTranspose", {xt, wf, bf},
+                       {{"kernel_shape", ir::Attribute::Ints({wd[1], wd[2]})},
+                        {"strides", ir::Attribute::Ints(strides)},
+                        {"pads", ir::Attribute::Ints(pads)},
+                        {"output_padding", ir::Attribute::Ints(out_pad)}});
   DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
   return Store(outs_[0], y);
 }
@@ -1503,6 +1606,7 @@ Status SubgraphImporter::Run() {
         ops->Get(static_cast<flatbuffers::uoffset_t>(o))->opcode_index());
     if (tflite_internal::BuiltinCode(oc) == kCustom) {
       const std::string c = oc->custom_code() ? oc->custom_code()->str() : "?";
+      if (IsMappedCustom(c)) continue;
       if (std::find(custom.begin(), custom.end(), c) == custom.end()) custom.push_back(c);
       if (first_custom < 0) first_custom = static_cast<int>(o);
     }
@@ -1513,14 +1617,24 @@ Status SubgraphImporter::Run() {
     return Unsupported("subgraph " + std::to_string(index_) + " uses custom operator" +
                        (custom.size() > 1 ? "s " : " ") + list + " (first at operator " +
                        std::to_string(first_custom) +
-                       "); DeepEdge runs builtin TFLite operators only");
+                       "); DeepEdge runs builtin TFLite operators and MediaPipe's " +
+                       kTransposeConvBiasCode + " only");
   }
   for (std::size_t o = 0; o < nops; ++o) {
     const tfl::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(o));
     const tfl::OperatorCode* oc = m_.model->operator_codes()->Get(op->opcode_index());
     const int code = tflite_internal::BuiltinCode(oc);
-    op_label_ = "operator " + std::to_string(o) + " (" + tflite_internal::BuiltinName(code) + ")";
+    op_label_ = "operator " + std::to_string(o) + " (" + tflite_internal::OperatorName(oc) + ")";
     if (index_ != 0) op_label_ = "subgraph " + std::to_string(index_) + " " + op_label_;
+    if (code == kCustom) {
+      // Only mapped custom codes get here (the others were refused above).
+      ins_.clear();
+      outs_.clear();
+      if (op->inputs()) ins_.assign(op->inputs()->begin(), op->inputs()->end());
+      if (op->outputs()) outs_.assign(op->outputs()->begin(), op->outputs()->end());
+      DEEPEDGE_RETURN_IF_ERROR(TransposeConvBias(op));
+      continue;
+    }
     DEEPEDGE_RETURN_IF_ERROR(ImportOperator(op, code));
   }
   op_label_.clear();

@@ -1,6 +1,7 @@
 // The TFLite importer on tiny flatbuffers built here with the schema's generated builders:
 // operator mappings checked against simple references (run through the whole deepedge
-// backend), errors for custom / unknown operators, and truncated, fuzzed and inconsistent
+// backend), MediaPipe's custom Convolution2DTransposeBias against a double-precision
+// reference, errors for other custom / unknown operators, and truncated, fuzzed and inconsistent
 // files (each must give an error, never a crash: these tests also run under ASan).
 #include <gtest/gtest.h>
 
@@ -57,6 +58,13 @@ class ModelBuilder {
           tfl::BuiltinOptions type = tfl::BuiltinOptions::NONE, fb::Offset<void> options = 0) {
     ops_.push_back(
         tfl::CreateOperator(b_, code, b_.CreateVector(in), b_.CreateVector(out), type, options));
+  }
+  // A custom operator with raw custom_options bytes (none when `custom_options` is empty).
+  void CustomOp(std::uint32_t code, std::vector<int> in, std::vector<int> out,
+                const std::vector<std::uint8_t>& custom_options) {
+    auto opts = custom_options.empty() ? 0 : b_.CreateVector(custom_options);
+    ops_.push_back(tfl::CreateOperator(b_, code, b_.CreateVector(in), b_.CreateVector(out),
+                                       tfl::BuiltinOptions::NONE, 0, opts));
   }
   fb::FlatBufferBuilder& fbb() { return b_; }
   std::vector<std::uint8_t> Finish(std::vector<int> inputs, std::vector<int> outputs) {
@@ -311,6 +319,231 @@ TEST(TfliteImport, CustomOperatorsAreNamed) {
   ASSERT_TRUE(info.has_value()) << info.status().ToString();
   EXPECT_EQ(info->operator_counts["CUSTOM:SignalWindow"], 1);
   EXPECT_EQ(info->operator_counts["RELU"], 1);
+}
+
+// --- MediaPipe's Convolution2DTransposeBias ------------------------------------------
+
+// The custom_options struct MediaPipe writes: int32 padding (TfLitePadding: 1 SAME,
+// 2 VALID), stride_width, stride_height, little-endian.
+std::vector<std::uint8_t> TransposeConvBiasOptions(std::int32_t padding, std::int32_t stride_w,
+                                                   std::int32_t stride_h) {
+  std::vector<std::uint8_t> bytes;
+  for (std::int32_t v : {padding, stride_w, stride_h}) {
+    const auto u = static_cast<std::uint32_t>(v);
+    for (int b = 0; b < 4; ++b) bytes.push_back(static_cast<std::uint8_t>(u >> (8 * b)));
+  }
+  return bytes;
+}
+
+struct TransposeConvBiasCase {
+  int H, W, C, O, KH, KW, SH, SW;
+  bool same;
+  bool fp16_weights;  // float16 weights behind DEQUANTIZE, as in MediaPipe's models
+};
+
+// Transposed convolution in double precision, scatter form: input pixel (iy, ix) adds
+// x * w[o, ky, kx, c] to output (iy * SH - top + ky, ix * SW - left + kx). SAME: output
+// H * SH, top = max(KH - SH, 0) / 2 (TFLite's TRANSPOSE_CONV padding for that output
+// size); VALID: output (H - 1) * SH + KH, no padding.
+std::vector<double> TransposeConvReference(const TransposeConvBiasCase& c,
+                                           const std::vector<float>& x, const std::vector<float>& w,
+                                           const std::vector<float>& bias, int OH, int OW) {
+  const int top = c.same ? std::max(c.KH - c.SH, 0) / 2 : 0;
+  const int left = c.same ? std::max(c.KW - c.SW, 0) / 2 : 0;
+  std::vector<double> y(static_cast<std::size_t>(OH * OW * c.O));
+  for (int oy = 0; oy < OH; ++oy)
+    for (int ox = 0; ox < OW; ++ox)
+      for (int o = 0; o < c.O; ++o)
+        y[static_cast<std::size_t>((oy * OW + ox) * c.O + o)] = bias[static_cast<std::size_t>(o)];
+  for (int iy = 0; iy < c.H; ++iy)
+    for (int ix = 0; ix < c.W; ++ix)
+      for (int ky = 0; ky < c.KH; ++ky)
+        for (int kx = 0; kx < c.KW; ++kx) {
+          const int oy = iy * c.SH - top + ky, ox = ix * c.SW - left + kx;
+          if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+          for (int o = 0; o < c.O; ++o)
+            for (int ch = 0; ch < c.C; ++ch) {
+              y[static_cast<std::size_t>((oy * OW + ox) * c.O + o)] +=
+                  static_cast<double>(x[static_cast<std::size_t>((iy * c.W + ix) * c.C + ch)]) *
+                  w[static_cast<std::size_t>(((o * c.KH + ky) * c.KW + kx) * c.C + ch)];
+            }
+        }
+  return y;
+}
+
+class TransposeConvBias : public ::testing::TestWithParam<TransposeConvBiasCase> {};
+
+TEST_P(TransposeConvBias, MatchesReference) {
+  const TransposeConvBiasCase c = GetParam();
+  const int OH = c.same ? c.H * c.SH : (c.H - 1) * c.SH + c.KH;
+  const int OW = c.same ? c.W * c.SW : (c.W - 1) * c.SW + c.KW;
+  const auto x = RandomFloats(static_cast<std::size_t>(c.H * c.W * c.C), 11, -2, 2);
+  auto w = RandomFloats(static_cast<std::size_t>(c.O * c.KH * c.KW * c.C), 12);
+  const auto bias = RandomFloats(static_cast<std::size_t>(c.O), 13);
+  std::vector<std::uint16_t> wh;
+  if (c.fp16_weights) {
+    for (float& v : w) {
+      wh.push_back(F32ToF16(v));
+      v = F16ToF32(wh.back());  // the reference uses the weights as float16 rounds them
+    }
+  }
+  ModelBuilder m;
+  const int tx = m.Tensor({1, c.H, c.W, c.C}, TensorType::FLOAT32, "x");
+  int tw;
+  if (c.fp16_weights) {
+    const int th = m.Const({c.O, c.KH, c.KW, c.C}, TensorType::FLOAT16, wh, "w16");
+    tw = m.Tensor({c.O, c.KH, c.KW, c.C}, TensorType::FLOAT32, "w");
+    m.Op(m.Code(6), {th}, {tw});
+  } else {
+    tw = m.Const({c.O, c.KH, c.KW, c.C}, TensorType::FLOAT32, w, "w");
+  }
+  const int tb = m.Const({c.O}, TensorType::FLOAT32, bias, "b");
+  const int ty = m.Tensor({1, OH, OW, c.O}, TensorType::FLOAT32, "y");
+  m.CustomOp(m.Code(32, "Convolution2DTransposeBias"), {tx, tw, tb}, {ty},
+             TransposeConvBiasOptions(c.same ? 1 : 2, c.SW, c.SH));
+  const auto bytes = m.Finish({tx}, {ty});
+  const auto ref = TransposeConvReference(c, x, w, bias, OH, OW);
+  for (bool xnn : {false, true}) {
+    std::vector<Tensor> in;
+    in.push_back(FromFloats(Shape{1, c.H, c.W, c.C}, x));
+    auto out = RunModel(bytes, std::move(in), xnn);
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    ASSERT_EQ((*out)[0].shape(), (Shape{1, OH, OW, c.O}));
+    const auto got = (*out)[0].as<float>();
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      // float32 sums of at most C * ceil(K / S)^2 products of values below 2.
+      ASSERT_NEAR(got[i], ref[i], 1e-5 * (1 + std::fabs(ref[i])))
+          << "xnnpack " << xnn << " element " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TfliteImport, TransposeConvBias,
+    ::testing::Values(  // H, W, C, O, KH, KW, SH, SW, same, fp16
+        TransposeConvBiasCase{3, 4, 3, 4, 2, 2, 2, 2, true, false},   // MediaPipe's shape
+        TransposeConvBiasCase{3, 4, 3, 4, 3, 3, 2, 2, true, false},   // odd pad total
+        TransposeConvBiasCase{4, 3, 5, 2, 3, 2, 2, 3, true, false},   // stride_h != stride_w
+        TransposeConvBiasCase{3, 3, 2, 3, 1, 1, 2, 2, true, false},   // kernel < stride
+        TransposeConvBiasCase{3, 4, 3, 2, 3, 3, 2, 2, false, false},  // VALID
+        TransposeConvBiasCase{5, 5, 16, 1, 2, 2, 2, 2, true, true}),  // fp16, 16 -> 1
+    [](const ::testing::TestParamInfo<TransposeConvBiasCase>& info) {
+      const auto& c = info.param;
+      return "K" + std::to_string(c.KH) + "x" + std::to_string(c.KW) + "S" + std::to_string(c.SH) +
+             "x" + std::to_string(c.SW) + (c.same ? "Same" : "Valid") +
+             (c.fp16_weights ? "Fp16" : "") + "C" + std::to_string(c.C) + "O" + std::to_string(c.O);
+    });
+
+// Malformed operators give InvalidArgument naming the operator and the problem.
+TEST(TfliteImport, TransposeConvBiasRejectsMalformedOperators) {
+  struct Bad {
+    const char* what;
+    std::vector<std::uint8_t> options;
+    std::vector<int> x, w, b, y;
+    int inputs;  // 2 drops the bias, 4 adds a second bias
+    const char* expect;
+  };
+  const std::vector<int> x{1, 3, 3, 2}, w{4, 2, 2, 2}, b{4}, y{1, 6, 6, 4};
+  auto opts = TransposeConvBiasOptions;
+  std::vector<std::uint8_t> thirteen = opts(1, 2, 2);
+  thirteen.push_back(0);
+  const std::vector<Bad> cases = {
+      {"no custom_options", {}, x, w, b, y, 3, "got 0"},
+      {"8 bytes", {1, 0, 0, 0, 2, 0, 0, 0}, x, w, b, y, 3, "got 8"},
+      {"13 bytes", thirteen, x, w, b, y, 3, "got 13"},
+      {"stride_width 0", opts(1, 0, 2), x, w, b, y, 3, "stride_width 0"},
+      {"stride_height -1", opts(1, 2, -1), x, w, b, y, 3, "stride_height -1"},
+      {"padding 0", opts(0, 2, 2), x, w, b, y, 3, "padding must be"},
+      {"padding 7", opts(7, 2, 2), x, w, b, y, 3, "got 7"},
+      {"two inputs", opts(1, 2, 2), x, w, b, y, 2, "expects 3 inputs"},
+      {"four inputs", opts(1, 2, 2), x, w, b, y, 4, "got 4"},
+      {"3-D input", opts(1, 2, 2), {3, 3, 2}, w, b, y, 3, "input must be 4-D"},
+      {"3-D filter", opts(1, 2, 2), x, {4, 2, 2}, b, y, 3, "filter must be 4-D"},
+      {"2-D bias", opts(1, 2, 2), x, w, {1, 4}, y, 3, "bias must be 1-D"},
+      {"channels", opts(1, 2, 2), x, {4, 2, 2, 3}, b, y, 3, "input channels 2"},
+      {"bias size", opts(1, 2, 2), x, w, {3}, y, 3, "output channels 4"},
+      {"output size", opts(1, 2, 2), x, w, b, {1, 5, 6, 4}, 3, "does not match"},
+  };
+  for (const Bad& c : cases) {
+    ModelBuilder m;
+    auto count = [](const std::vector<int>& s) {
+      std::size_t n = 1;
+      for (int d : s) n *= static_cast<std::size_t>(d);
+      return n;
+    };
+    const int tx = m.Tensor(c.x, TensorType::FLOAT32, "x");
+    const int tw = m.Const(c.w, TensorType::FLOAT32, std::vector<float>(count(c.w), 0.5f), "w");
+    const int tb = m.Const(c.b, TensorType::FLOAT32, std::vector<float>(count(c.b), 1.f), "b");
+    const int ty = m.Tensor(c.y, TensorType::FLOAT32, "y");
+    std::vector<int> ins{tx, tw, tb};
+    if (c.inputs == 2) ins.pop_back();
+    if (c.inputs == 4) ins.push_back(tb);
+    m.CustomOp(m.Code(32, "Convolution2DTransposeBias"), ins, {ty}, c.options);
+    const auto bytes = m.Finish({tx}, {ty});
+    auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+    ASSERT_FALSE(r.has_value()) << c.what;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument)
+        << c.what << ": " << r.status().ToString();
+    const std::string msg = r.status().message();
+    EXPECT_NE(msg.find("operator 0 (CUSTOM:Convolution2DTransposeBias)"), std::string::npos)
+        << c.what << ": " << msg;
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << c.what << ": " << msg;
+  }
+}
+
+// Random custom_options (any size, any bytes): each imports or gives InvalidArgument.
+TEST(TfliteImport, TransposeConvBiasRandomOptionsNeverCrash) {
+  std::mt19937 rng(7);
+  int imported = 0;
+  for (int iter = 0; iter < 2000; ++iter) {
+    // Fields from {-1, 0, 1, 2, 2, any}, 0, 1, 4 or 12 bytes more, then sometimes a byte
+    // flipped or the tail cut.
+    auto pick = [&] {
+      const std::int32_t k = static_cast<std::int32_t>(rng() % 6);
+      return k == 5 ? static_cast<std::int32_t>(rng()) : std::min(k - 1, 2);
+    };
+    std::vector<std::uint8_t> opts = TransposeConvBiasOptions(pick(), pick(), pick());
+    opts.resize(opts.size() + std::vector<std::size_t>{0, 1, 4, 12}[rng() % 4], 0);
+    if (rng() % 4 == 0) opts[rng() % opts.size()] = static_cast<std::uint8_t>(rng());
+    if (rng() % 4 == 0) opts.resize(rng() % opts.size());
+    ModelBuilder m;
+    const std::vector<float> w(4 * 2 * 2 * 2, 0.5f), b(4, 1.f);
+    const int tx = m.Tensor({1, 3, 3, 2}, TensorType::FLOAT32, "x");
+    const int tw = m.Const({4, 2, 2, 2}, TensorType::FLOAT32, w, "w");
+    const int tb = m.Const({4}, TensorType::FLOAT32, b, "b");
+    const int ty = m.Tensor({1, 6, 6, 4}, TensorType::FLOAT32, "y");
+    m.CustomOp(m.Code(32, "Convolution2DTransposeBias"), {tx, tw, tb}, {ty}, opts);
+    auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, m.Finish({tx}, {ty})));
+    if (r.has_value()) {
+      ++imported;
+      continue;
+    }
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+  }
+  EXPECT_GT(imported, 0);  // the draws with SAME and strides 2, 2
+}
+
+// Beside a mapped Convolution2DTransposeBias, any other custom operator is still refused,
+// named alone.
+TEST(TfliteImport, OtherCustomOperatorsBesideTransposeConvBiasAreNamed) {
+  ModelBuilder m;
+  const std::vector<float> w(2 * 2 * 2 * 2, 0.5f), b(2, 0.f);
+  const int tx = m.Tensor({1, 2, 2, 2}, TensorType::FLOAT32, "x");
+  const int tw = m.Const({2, 2, 2, 2}, TensorType::FLOAT32, w, "w");
+  const int tb = m.Const({2}, TensorType::FLOAT32, b, "b");
+  const int ty = m.Tensor({1, 4, 4, 2}, TensorType::FLOAT32, "y");
+  const int tz = m.Tensor({1, 4, 4, 2}, TensorType::FLOAT32, "z");
+  m.CustomOp(m.Code(32, "Convolution2DTransposeBias"), {tx, tw, tb}, {ty},
+             TransposeConvBiasOptions(1, 2, 2));
+  m.CustomOp(m.Code(32, "MaxUnpooling2D"), {ty}, {tz}, {});
+  const auto bytes = m.Finish({tx}, {tz});
+  auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  const std::string msg = r.status().message();
+  EXPECT_NE(msg.find("custom operator MaxUnpooling2D (first at operator 1)"), std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("uses custom operators"), std::string::npos) << msg;
 }
 
 TEST(TfliteImport, UnknownBuiltinIsNamedWithItsNumberAndIndex) {
