@@ -17,7 +17,7 @@ PACKAGES=(
   libopencv-dev libjpeg-dev libssl-dev python3-jsonschema
   libfreetype-dev fonts-dejavu-core fonts-liberation
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
-  time libtorch-dev dataset-fashion-mnist zlib1g-dev darknet opencv-doc
+  time libtorch-dev dataset-fashion-mnist zlib1g-dev darknet opencv-doc pocketsphinx-testdata
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc
   chromium iproute2 clang libclang-rt-14-dev
 )
