@@ -92,7 +92,7 @@ struct EvalRun {
   const ModelSource& src;
   const ModelCard& card;
   const std::filesystem::path& card_path;
-  const ImageDataset& data;
+  const std::string& data;  // the data set's Description()
   Session& session;
   const ModelRecord& model_record;
   const std::string& backend;
@@ -130,7 +130,7 @@ void PrintHeader(const EvalRun& run, const R& r) {
   std::printf("model %s%s, backend %s, card %s\n", run.src.display_name().c_str(),
               run.card.synthetic_weights ? " (SYNTHETIC weights: accuracy meaningless)" : "",
               run.backend.c_str(), run.card_path.c_str());
-  std::printf("data  %s\n", run.data.Description().c_str());
+  std::printf("data  %s\n", run.data.c_str());
   std::printf("samples %lld evaluated, %zu bad, of %lld considered\n",
               static_cast<long long>(r.samples_evaluated), r.bad_samples.size(),
               static_cast<long long>(r.samples_considered));
@@ -166,7 +166,7 @@ BenchRecord MakeRecord(const EvalRun& run, const R& r) {
   rec.backend_version = run.ctx.backends.Find(run.backend)->Version();
   rec.backend_options = run.options;
   rec.threads = run.o.threads;
-  rec.input = "data: " + run.data.Description();
+  rec.input = "data: " + run.data;
   BenchResult& b = rec.result;
   b.stop = StopRule{};
   b.phases.load_ms = run.load_ms;
@@ -190,7 +190,7 @@ AccuracyRecord MakeAccuracy(const EvalRun& run, const R& r) {
   AccuracyRecord acc;
   acc.samples = r.samples_evaluated;
   acc.bad_samples = static_cast<std::int64_t>(r.bad_samples.size());
-  acc.dataset = run.data.Description();
+  acc.dataset = run.data;
   acc.card = run.card_path.string();
   return acc;
 }
@@ -283,6 +283,36 @@ int ReportDetection(const EvalRun& run, const DetectionEval& r) {
   return SaveRecord(run, std::move(rec));
 }
 
+// vad: clips detected the headline; false alarms in the padding, frame precision and
+// recall others.
+int ReportVad(const EvalRun& run, const VadEval& r) {
+  Expected<std::string> predictions = WritePredictions(run, r);
+  if (!predictions) return ReportError(predictions.status());
+  PrintHeader(run, r);
+  const CardVad& v = run.card.vad;
+  const VadTally& t = r.tally;
+  std::printf(
+      "frames %lld inside labelled speech, %lld padding (%lld samples at %lld Hz); "
+      "threshold %.2f / %.2f, hangover %.0f ms, min speech %.0f ms\n",
+      static_cast<long long>(t.speech_frames), static_cast<long long>(t.padding_frames),
+      static_cast<long long>(v.frame), static_cast<long long>(v.sample_rate), v.threshold,
+      v.negative_threshold, v.hangover_ms, v.min_speech_ms);
+  PrintMetric("clips", r.clip_detection);
+  PrintMetric("false alarms", r.false_alarm);
+  PrintMetric("precision", r.frame_precision);
+  PrintMetric("recall", r.frame_recall);
+  PrintFooter(run, r, *predictions);
+
+  BenchRecord rec = MakeRecord(run, r);
+  AccuracyRecord acc = MakeAccuracy(run, r);
+  acc.metric = ToRecord(r.clip_detection);
+  acc.others.push_back(ToRecord(r.false_alarm));
+  acc.others.push_back(ToRecord(r.frame_precision));
+  acc.others.push_back(ToRecord(r.frame_recall));
+  rec.accuracy = std::move(acc);
+  return SaveRecord(run, std::move(rec));
+}
+
 int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   if (Status s = CheckOutputPath(o.json_path, "--json"); !s.ok()) return ReportError(s);
   if (Status s = CheckOutputPath(o.predictions_path, "--predictions"); !s.ok()) {
@@ -306,9 +336,14 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
 
   const bool text = card->task == CardTask::kTextRecognition;
   const bool detection = card->task == CardTask::kDetection;
+  const bool vad = card->task == CardTask::kVad;
+  Expected<std::unique_ptr<AudioDataset>> clips =
+      vad ? OpenVadDataset(o.data) : std::unique_ptr<AudioDataset>();
+  if (!clips) return ReportError(clips.status().WithContext("--data"));
   // A classifier reads IDX files, or a labels file (.tsv) of photos.
   const bool image_list = std::filesystem::path(o.data).extension() == ".tsv";
-  Expected<std::unique_ptr<ImageDataset>> data = text         ? OpenTextLineDataset(o.data)
+  Expected<std::unique_ptr<ImageDataset>> data = vad          ? std::unique_ptr<ImageDataset>()
+                                                 : text       ? OpenTextLineDataset(o.data)
                                                  : detection  ? OpenDetectionDataset(o.data)
                                                  : image_list ? OpenImageListDataset(o.data)
                                                               : OpenIdxDataset(o.data, o.split);
@@ -363,9 +398,16 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   }
   EvalProgress progress;
   eo.progress = [&progress](std::int64_t done, std::int64_t total) { progress(done, total); };
-  const EvalRun run{o,       ctx,         *src,          *card,    card_path,
-                    **data,  **session,   *model_record, *backend, *options,
-                    load_ms, environment, monitors,      *info};
+  const std::string description = vad ? (*clips)->Description() : (*data)->Description();
+  const EvalRun run{o,           ctx,         *src,          *card,    card_path,
+                    description, **session,   *model_record, *backend, *options,
+                    load_ms,     environment, monitors,      *info};
+  if (vad) {
+    Expected<VadEval> t = EvaluateVad(**session, *card, **clips, eo);
+    for (auto& m : monitors) (void)m->Stop();
+    if (!t) return ReportError(t.status());
+    return ReportVad(run, *t);
+  }
   if (text) {
     Expected<TextRecognitionEval> t = EvaluateTextRecognition(**session, *card, **data, eo);
     for (auto& m : monitors) (void)m->Stop();
@@ -399,7 +441,9 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
                   "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
                   "an *images-idx3-ubyte[.gz] file; for a text_recognition card a directory "
                   "with labels.tsv and PGM/PPM line images (deepedge-render-text); for a "
-                  "detection card a labels file of images and boxes (docs/model-cards.md)")
+                  "detection card a labels file of images and boxes; for a vad card a labels "
+                  "file of WAV clips and speech segments (deepedge-make-vad-set) "
+                  "(docs/model-cards.md)")
       ->required();
   cmd->add_option("--split", o.split, "With a directory: test or train")
       ->check(CLI::IsMember({"test", "train"}))

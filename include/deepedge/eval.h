@@ -8,9 +8,10 @@
 // The loop takes a Session (include/deepedge/backend.h), so it works with every
 // backend and depends on none. Library: deepedge_eval.
 //
-// Three tasks: classification (top-1 / top-5), text_recognition (exact-match
-// accuracy and character error rate of a CTC line recogniser) and detection (recall
-// and precision at the card's operating point, average precision at its match IoU).
+// Four tasks: classification (top-1 / top-5), text_recognition (exact-match
+// accuracy and character error rate of a CTC line recogniser), detection (recall
+// and precision at the card's operating point, average precision at its match IoU)
+// and vad (clips detected, false alarms in the padding, frame precision / recall).
 //
 // Thread-safety: EvaluateClassification and EvaluateTextRecognition use the Session
 // from the calling thread only (a Session is single-threaded); they keep no global
@@ -277,5 +278,88 @@ inline constexpr double kDetectionApMinScore = 0.05;
 // EvaluateClassification's.
 Expected<DetectionEval> EvaluateDetection(Session& session, const ModelCard& card,
                                           const ImageDataset& data, const EvalOptions& options);
+
+// ---- Voice activity detection (task vad: a streaming per-frame speech model) ----
+
+struct VadPlan {
+  int input_index = 0;
+  int output_index = 0;
+  int state_input = -1, state_output = -1;  // -1: no recurrent state
+  int rate_input = -1;                      // -1: no sample-rate input
+  Shape input_shape;                        // [1, context + frame]
+  Shape state_shape;                        // the state's, dynamic dimensions as 1
+  Shape rate_shape;                         // scalar, or all ones
+  DType rate_dtype = DType::kI64;
+};
+
+// Checks a vad card against the session: the audio input (float32, rank 2, batch 1,
+// context + frame samples where static), the state input and output (float32, the same
+// static shape once dynamic dimensions are 1), the rate input (int64 / int32 / float32,
+// one element), and that every model input is one of those. Errors: InvalidArgument
+// naming the card and field.
+Expected<VadPlan> PlanVad(const Session& session, const ModelCard& card);
+
+// A run of frames [begin, end).
+struct FrameRun {
+  std::int64_t begin = 0, end = 0;
+};
+
+// The card's smoothing of per-frame speech probabilities into speech runs, as a
+// streaming detector decides (Silero's VADIterator; vad-web's redemption):
+//  - a frame at or above `threshold` starts speech, or continues it;
+//  - while speaking, quiet starts at the first frame below `negative_threshold`; once
+//    hangover frames (hangover_ms / frame duration, rounded) have followed it without a
+//    frame at or above `threshold`, speech ends after them (the hangover frames count
+//    as speech: a streaming detector has not decided yet);
+//  - a run with fewer frames at or above `threshold` than min_speech_ms / frame
+//    duration (rounded up) is dropped (a misfire).
+// NaN probabilities are below every threshold. Needs frame and sample_rate > 0 (as a
+// parsed card has); otherwise there are no runs.
+std::vector<FrameRun> SmoothVad(std::span<const float> probabilities, const CardVad& vad);
+
+// Counts over clips, in frames of the card's frame length. A frame covers samples
+// [f * frame, (f + 1) * frame) of its clip (the last one may be partial); it is inside
+// speech when it overlaps a labelled segment, padding otherwise.
+struct VadTally {
+  std::int64_t speech_clips = 0;    // clips with at least one labelled segment
+  std::int64_t detected_clips = 0;  // of those, with a detected frame inside a segment
+  std::int64_t speech_frames = 0, speech_frames_detected = 0;
+  std::int64_t padding_frames = 0, padding_frames_detected = 0;
+};
+
+// Adds one clip of `frames` frames (its detected runs and labelled segments) to `t`.
+void TallyVadClip(const std::vector<FrameRun>& detected, const std::vector<TimeSpan>& segments,
+                  std::int64_t frames, const CardVad& vad, VadTally& t);
+
+struct VadEval {
+  std::int64_t samples_considered = 0;
+  std::int64_t samples_evaluated = 0;
+  std::vector<BadSample> bad_samples;
+  VadTally tally;
+  // Clips with speech that have a detected frame inside a segment / clips with speech.
+  ProportionMetric clip_detection;
+  // Padding frames detected as speech / padding frames.
+  ProportionMetric false_alarm;
+  // Detected frames inside segments / detected frames; / frames inside segments.
+  ProportionMetric frame_precision, frame_recall;
+  // One line per considered clip, tab-separated, after a '#' header line:
+  //   index  audio  labelled  detected  found(0/1, "-" without speech)  false_alarm_frames
+  // with segments as "START-END" seconds, space-separated, "-" for none. A bad clip:
+  //   index  audio-or-"-"  "-"  "-"  "-"  "bad: REASON".
+  std::string predictions;
+  // Per frame (one Session::Run each): inference; per clip: preprocessing (reading and
+  // framing) and postprocessing (smoothing and scoring) with end_to_end.
+  std::vector<double> inference_ms, preprocess_ms, postprocess_ms;
+  double first_inference_ms = 0;
+  double wall_s = 0;
+};
+
+// Runs the evaluation of a vad model over `data`: per clip the state and context start
+// at zero, the clip is cut into frames (the last zero-padded), each frame runs once
+// and its state output is fed back, then SmoothVad and TallyVadClip. A clip that is
+// not mono, has another sample rate than the card's, or is empty is a bad sample.
+// Errors as EvaluateClassification's.
+Expected<VadEval> EvaluateVad(Session& session, const ModelCard& card, const AudioDataset& data,
+                              const EvalOptions& options);
 
 }  // namespace deepedge

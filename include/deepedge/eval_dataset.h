@@ -97,4 +97,53 @@ Status DecodeJpeg(std::string_view bytes, const std::string& what, ImageSample& 
 // height, width, channels). Corrupt naming `what` on anything else.
 Status DecodePnm(std::string_view bytes, const std::string& what, ImageSample& out);
 
+// ---- Audio (vad cards) ----
+
+// A labelled stretch of a clip, in seconds from its start: [start_s, end_s).
+struct TimeSpan {
+  double start_s = 0, end_s = 0;
+};
+
+// One labelled clip: mono samples scaled to [-1, 1) (16-bit PCM / 32768).
+struct AudioSample {
+  std::int64_t index = 0;
+  std::string name;                // the audio file as the labels name it
+  std::int64_t sample_rate = 0;    // Hz, as the file states it
+  std::vector<float> samples;      // mono
+  std::vector<TimeSpan> segments;  // labelled speech, sorted, not overlapping; empty: none
+};
+
+class AudioDataset {
+ public:
+  virtual ~AudioDataset() = default;
+  virtual std::string Description() const = 0;
+  virtual std::int64_t size() const = 0;
+  // As ImageDataset::Get: a Status that is not OK makes sample i a bad sample.
+  virtual Status Get(std::int64_t i, AudioSample& out) const = 0;
+};
+
+// A voice-activity data set: one labels file, each line
+//   AUDIO<TAB>START-END START-END ...     seconds; "-" for a clip without speech
+// ('#' lines and empty lines skipped). AUDIO is a WAV file, absolute or relative to the
+// labels file. Samples are in the file's order. Errors (whole set unusable): NotFound /
+// Io for the labels file, Corrupt for a malformed line or segment (naming the line),
+// InvalidArgument for a segment with end <= start or segments that overlap or are out
+// of order. A missing or undecodable WAV, one that is not mono, or a segment past the
+// clip's end is a bad sample.
+Expected<std::unique_ptr<AudioDataset>> OpenVadDataset(const std::filesystem::path& labels);
+
+// Decoded WAV audio: samples interleaved by channel, scaled to [-1, 1).
+struct WavAudio {
+  std::int64_t sample_rate = 0;  // Hz
+  int channels = 0;
+  std::vector<float> samples;  // frames * channels
+};
+
+// Decodes a RIFF/WAVE file of 16-bit integer PCM (format 1, or WAVE_FORMAT_EXTENSIBLE
+// with the PCM sub-format). Chunks are walked with bounds checks; unknown chunks are
+// skipped; a data chunk that runs past the end of the bytes is Corrupt (truncated
+// file). Other encodings (8/24/32-bit, float, compressed) are InvalidArgument naming
+// the format. Every error names `what`; never reads out of bounds.
+Status DecodeWav(std::string_view bytes, const std::string& what, WavAudio& out);
+
 }  // namespace deepedge

@@ -7,8 +7,8 @@
 // docs/model-cards.md; in short:
 //
 //   card_version: 1
-//   task: classification          # or text_recognition, detection; keyword_spotting,
-//                                 # vad: reserved, rejected as not supported yet
+//   task: classification          # or text_recognition, detection, vad;
+//                                 # keyword_spotting: reserved, rejected as not supported yet
 //   weights: trained              # or synthetic (predictions meaningless)
 //   preprocessing:
 //     layout: NCHW                # or NHWC
@@ -51,6 +51,23 @@
 //     nms: weighted               # or hard; nms_iou: 0.3
 //     max_detections: 100         # kept per image after NMS
 //     match_iou: 0.5              # a detection matches a labelled box at this IoU
+//
+// A vad card (a streaming voice-activity model such as Silero VAD) has no labels and
+// audio fields instead of the image ones:
+//   preprocessing:
+//     input: input                # the audio frame, f32 [1, context + frame]
+//     sample_rate: 16000          # Hz; the data's WAV files must have it
+//     frame: 512                  # new samples per inference
+//     context: 64                 # optional: samples of the previous frame fed first
+//     state_input: state          # optional, with state_output: a recurrent state,
+//     state_output: stateN        #   zero at the start of each clip, fed back
+//     rate_input: sr              # optional: an int64 input given sample_rate
+//   postprocessing:
+//     output: output              # the speech probability, one value per frame
+//     threshold: 0.5              # a frame at or above it starts / continues speech
+//     negative_threshold: 0.35    # optional (threshold - 0.15): below it counts as quiet
+//     hangover_ms: 100            # optional (0): quiet this long ends speech
+//     min_speech_ms: 250          # optional (0): shorter detections are dropped
 //
 // Parsing is strict: an unknown field (a typo), a missing required field, a value of
 // the wrong kind, or fields that contradict each other is an InvalidArgument whose
@@ -144,6 +161,20 @@ struct CardDetection {
   double match_iou = 0.5;
 };
 
+// What a vad card adds: how audio becomes the model's inputs and how per-frame
+// probabilities become speech segments (eval.h: SmoothVad).
+struct CardVad {
+  std::int64_t sample_rate = 16000;  // Hz
+  std::int64_t frame = 512;          // new samples per inference
+  std::int64_t context = 0;          // samples of the previous frame (zeros at first) fed first
+  std::string state_input, state_output;  // both or neither
+  std::string rate_input;                 // empty: the model has no sample-rate input
+  double threshold = 0.5;                 // in (0, 1]
+  double negative_threshold = 0.35;       // in [0, threshold]
+  double hangover_ms = 0;                 // >= 0
+  double min_speech_ms = 0;               // >= 0
+};
+
 struct ModelCard {
   std::filesystem::path path;  // the file it was read from (for messages)
   std::string name;            // optional "name"; the file stem when absent
@@ -155,6 +186,7 @@ struct ModelCard {
   CardPostprocessing postprocessing;
   CardTextRecognition text;  // text_recognition
   CardDetection detection;   // detection
+  CardVad vad;               // vad
 };
 
 // A charset file as PaddleOCR's character dictionaries are: one entry a line (LF or

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -544,6 +545,97 @@ Status ParseDetection(const CardReader& r, const YAML::Node& root, ModelCard& ca
   return Status::Ok();
 }
 
+// The vad fields: no labels; audio preprocessing (sample rate, frame, context, the
+// recurrent state and sample-rate inputs) and the smoothing of the probabilities.
+Status ParseVad(const CardReader& r, const YAML::Node& root, ModelCard& card) {
+  for (const char* k : {"labels", "labels_file", "synthetic_labels", "charset", "use_space_char"}) {
+    if (root[k]) return r.Contradiction(k, "task", "a vad card has no labels or charset");
+  }
+  CardVad& v = card.vad;
+  const YAML::Node pre = root["preprocessing"];
+  if (!pre) return r.Error("preprocessing", "missing (input, sample_rate, frame, ...)");
+  if (!pre.IsMap()) return r.Error("preprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(
+      pre, "preprocessing",
+      {"input", "sample_rate", "frame", "context", "state_input", "state_output", "rate_input"}));
+  if (pre["input"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(card.preprocessing.input_name,
+                              r.String(pre["input"], "preprocessing.input"));
+  }
+  if (!pre["sample_rate"]) return r.Error("preprocessing.sample_rate", "missing (Hz, e.g. 16000)");
+  DEEPEDGE_ASSIGN_OR_RETURN(v.sample_rate,
+                            r.Integer(pre["sample_rate"], "preprocessing.sample_rate"));
+  if (v.sample_rate < 1000 || v.sample_rate > 384000) {
+    return r.Error("preprocessing.sample_rate", "must be in 1000..384000 Hz");
+  }
+  if (!pre["frame"]) return r.Error("preprocessing.frame", "missing (samples per inference)");
+  DEEPEDGE_ASSIGN_OR_RETURN(v.frame, r.Integer(pre["frame"], "preprocessing.frame"));
+  if (v.frame < 1 || v.frame > 1048576)
+    return r.Error("preprocessing.frame", "must be in 1..1048576");
+  if (pre["context"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(v.context, r.Integer(pre["context"], "preprocessing.context"));
+    if (v.context < 0 || v.context > v.frame) {
+      return r.Contradiction("preprocessing.context", "preprocessing.frame",
+                             "the context is the end of the previous frame: 0..frame samples");
+    }
+  }
+  for (const char* k : {"state_input", "state_output", "rate_input"}) {
+    if (!pre[k]) continue;
+    const std::string field = std::string("preprocessing.") + k;
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string name, r.String(pre[k], field));
+    if (name.empty()) return r.Error(field, "empty name");
+    (k[0] == 'r' ? v.rate_input : k[6] == 'i' ? v.state_input : v.state_output) = std::move(name);
+  }
+  if (v.state_input.empty() != v.state_output.empty()) {
+    return r.Contradiction("preprocessing.state_input", "preprocessing.state_output",
+                           "a recurrent state needs both (the output is fed back as the input)");
+  }
+  const std::string& in = card.preprocessing.input_name;
+  if (!in.empty() && (in == v.state_input || in == v.rate_input)) {
+    return r.Contradiction(
+        "preprocessing.input",
+        in == v.rate_input ? "preprocessing.rate_input" : "preprocessing.state_input",
+        "the same input '" + in + "' named twice");
+  }
+
+  const YAML::Node post = root["postprocessing"];
+  if (!post) return r.Error("postprocessing", "missing (output, threshold, ...)");
+  if (!post.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(post, "postprocessing",
+                  {"output", "threshold", "negative_threshold", "hangover_ms", "min_speech_ms"}));
+  if (post["output"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(card.postprocessing.output_name,
+                              r.String(post["output"], "postprocessing.output"));
+  }
+  if (!post["threshold"]) {
+    return r.Error("postprocessing.threshold", "missing (the speech probability, e.g. 0.5)");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(v.threshold,
+                            NumberIn(r, post["threshold"], "postprocessing.threshold", 0, 1));
+  if (v.threshold <= 0) return r.Error("postprocessing.threshold", "must be above 0");
+  // Silero's VADIterator and get_speech_timestamps: max(threshold - 0.15, 0.01).
+  v.negative_threshold = std::max(v.threshold - 0.15, std::min(0.01, v.threshold));
+  if (post["negative_threshold"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(
+        v.negative_threshold,
+        NumberIn(r, post["negative_threshold"], "postprocessing.negative_threshold", 0, 1));
+    if (v.negative_threshold > v.threshold) {
+      return r.Contradiction("postprocessing.negative_threshold", "postprocessing.threshold",
+                             "the quiet level must not be above the speech level");
+    }
+  }
+  for (const char* k : {"hangover_ms", "min_speech_ms"}) {
+    if (!post[k]) continue;
+    const std::string field = std::string("postprocessing.") + k;
+    DEEPEDGE_ASSIGN_OR_RETURN(double ms, NumberIn(r, post[k], field, 0, 3600e3));
+    (k[0] == 'h' ? v.hangover_ms : v.min_speech_ms) = ms;
+  }
+  card.preprocessing.input_dtype = DType::kF32;
+  card.postprocessing.top_k = 1;
+  return Status::Ok();
+}
+
 Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
                            CardPostprocessing& p) {
   if (!node) return r.Error("postprocessing", "missing");
@@ -619,10 +711,10 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
                                "' is not one of classification, text_recognition, "
                                "keyword_spotting, vad, detection");
   }
-  if (card.task == CardTask::kKeywordSpotting || card.task == CardTask::kVad) {
+  if (card.task == CardTask::kKeywordSpotting) {
     return Unsupported("card " + r.path() + ": field 'task': '" + task +
                        "' cards are not supported yet (classification, text_recognition, "
-                       "detection)");
+                       "detection, vad)");
   }
 
   if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
@@ -631,6 +723,10 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
     return r.Error("weights", "'" + weights + "' is not trained or synthetic");
   }
   card.synthetic_weights = weights == "synthetic";
+  if (card.task == CardTask::kVad) {
+    DEEPEDGE_RETURN_IF_ERROR(ParseVad(r, root, card));
+    return card;
+  }
 
   DEEPEDGE_RETURN_IF_ERROR(ParsePreprocessing(r, root["preprocessing"], card.preprocessing));
   if (card.preprocessing.fit == ResizeFit::kLetterbox && card.task != CardTask::kDetection) {

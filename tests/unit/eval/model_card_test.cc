@@ -154,7 +154,7 @@ const BadCase kBadCases[] = {
     {"unknown_post_field", "  top_k: 3", "  topk: 3", "'postprocessing.topk'"},
     {"missing_task", "task: classification\n", "", "'task': missing"},
     {"unknown_task", "task: classification", "task: segmentation", "'task'"},
-    {"reserved_task", "task: classification", "task: vad", "'task'",
+    {"reserved_task", "task: classification", "task: keyword_spotting", "'task'",
      StatusCode::kUnsupported},
     {"missing_weights", "weights: trained\n", "", "'weights': missing"},
     {"bad_weights", "weights: trained", "weights: pretrained", "'weights'"},
