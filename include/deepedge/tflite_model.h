@@ -62,14 +62,27 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 //  - UNIDIRECTIONAL_SEQUENCE_LSTM becomes ONNX LSTM with weights dequantized to float at
 //    import; its state tensors start at zero on every inference (TFLite keeps them
 //    between invocations);
+//  - control flow: IF (cond, values...) becomes ONNX If; each branch subgraph is imported
+//    as a nested graph without formal inputs whose inputs read the outer values. WHILE
+//    (values...) becomes ONNX Loop (no trip limit) whose initial condition is the
+//    condition subgraph inlined before it on the inputs, and whose body runs the body
+//    subgraph, then the condition subgraph on its results; loop-carried values may change
+//    shape between trips. Nested control flow maps the same way; a subgraph used only as
+//    a branch, condition or body is not imported on its own. Value names inside nested
+//    imports start with "tfl/";
 //  - graph inputs / outputs keep the TFLite tensor names; metadata keeps the
 //    signature keys and metadata entry names.
 // Errors: as InspectTflite; Unsupported names the operator (builtin name and number, or
 // custom code) and its index for custom operators, builtins without a mapping and
-// unsupported option combinations (IF / WHILE control flow included), and names the
-// tensor for types DeepEdge lacks. A malformed Convolution2DTransposeBias (options, input
-// count, ranks, channels, strides, stated output shape) is InvalidArgument naming the
-// operator index and the problem.
+// unsupported option combinations, and names the tensor for types DeepEdge lacks. A
+// malformed Convolution2DTransposeBias (options, input count, ranks, channels, strides,
+// stated output shape) is InvalidArgument naming the operator index and the problem. So
+// is a malformed IF / WHILE: options missing, a subgraph index out of range, a subgraph
+// calling itself directly or through others (the chain is named), more than 32 levels of
+// nesting or 1000 nested imports, input / output counts or types that differ from the
+// called subgraph's, a condition that is not one bool. Errors inside a called subgraph
+// name the calling operator, the role ("then branch", "body", ...) and the subgraph's
+// operator.
 Expected<ir::Model> ImportTflite(const ModelSource& source);
 
 }  // namespace deepedge

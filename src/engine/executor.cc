@@ -244,9 +244,11 @@ Status GraphRunner::Prepare() {
   for (const ir::ValueInfo& v : graph_.inputs) produced.insert(v.name);
   for (const auto& [name, t] : graph_.initializers) produced.insert(name);
 
-  // Names read by nested graphs stay alive for the whole run.
+  // Names read by nested graphs stay alive for the whole run: their nodes' inputs, and
+  // their outputs, which may name an enclosing value passed straight through.
   std::set<std::string> read_by_subgraphs;
   std::function<void(const ir::Graph&)> collect = [&](const ir::Graph& g) {
+    for (const ir::ValueInfo& o : g.outputs) read_by_subgraphs.insert(o.name);
     for (const ir::Node& n : g.nodes) {
       for (const std::string& in : n.inputs) read_by_subgraphs.insert(in);
       for (const auto& [k, a] : n.attributes) {

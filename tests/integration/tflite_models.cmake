@@ -18,3 +18,17 @@ if(DEEPEDGE_WITH_OPENCV)
   gtest_discover_tests(tflite_models_test NO_PRETTY_VALUES
                        PROPERTIES LABELS integration TIMEOUT 600 DISCOVERY_TIMEOUT 60)
 endif()
+# IF / WHILE models built by the test (tests/unit/formats/tflite_test_models.h) against the
+# TFLite reference (tools/tflite); skipped without node or tools/tflite/node_modules.
+add_executable(tflite_control_flow_test ${CMAKE_CURRENT_LIST_DIR}/tflite_control_flow_test.cc)
+target_link_libraries(tflite_control_flow_test PRIVATE deepedge_backend_deepedge deepedge_tflite
+                      GTest::gtest GTest::gtest_main)
+target_include_directories(tflite_control_flow_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+target_include_directories(tflite_control_flow_test SYSTEM PRIVATE
+                           ${PROJECT_BINARY_DIR}/src/formats/tflite/generated)
+add_dependencies(tflite_control_flow_test deepedge_tflite)
+target_compile_definitions(tflite_control_flow_test PRIVATE
+                           DEEPEDGE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+deepedge_target_defaults(tflite_control_flow_test)
+gtest_discover_tests(tflite_control_flow_test PROPERTIES LABELS integration TIMEOUT 300
+                     DISCOVERY_TIMEOUT 60)

@@ -244,8 +244,7 @@ TEST(TfliteModels, AudioPreprocessorNamesItsCustomOperators) {
 // fetched by scripts/fetch_fixtures.sh). Both twins run through the engine on the same
 // seeded inputs; their outputs must agree. hey_rhasspy is left out: its two files are
 // different networks (64 hidden units in the TFLite file, 32 in the ONNX one), see
-// docs/fixtures.md. Not yet here: hey_jarvis (its TFLite file uses IF, which the
-// importer does not map yet).
+// docs/fixtures.md. hey_jarvis's TFLite file has an IF (3 subgraphs).
 // ---------------------------------------------------------------------------------
 
 fs::path FixturesDir() {
@@ -310,6 +309,7 @@ INSTANTIATE_TEST_SUITE_P(
     Models, OpenWakeWordTwins,
     ::testing::Values(TwinCase{"alexa_v0.1", Shape{1, 16, 96}, 1e-5, 1e-4, false},
                       TwinCase{"hey_mycroft_v0.1", Shape{1, 16, 96}, 1e-5, 1e-4, false},
+                      TwinCase{"hey_jarvis_v0.1", Shape{1, 16, 96}, 1e-5, 1e-4, false},
                       TwinCase{"timer_v0.1", Shape{1, 34, 96}, 1e-5, 1e-4, false},
                       TwinCase{"weather_v0.1", Shape{1, 22, 96}, 1e-5, 1e-4, false},
                       TwinCase{"melspectrogram", Shape{1, 1760}, 1e-5, 1e-4, false},

@@ -493,7 +493,14 @@ async function main() {
   const firstMs = Number(process.hrtime.bigint() - t1) / 1e6;
 
   // Encode everything before writing anything, so that an unwritable output leaves no partial set.
-  const encoded = outputs.map((info, i) => {
+  // Output tensors are read again after the run: a model whose output sizes depend on the
+  // data (a WHILE whose loop values grow) resizes them during Infer, and the infos taken
+  // before it describe the old buffers.
+  const ran = vectorToArray(runner.GetOutputs());
+  if (ran.length !== outputs.length) {
+    fail(`model ${model}: TFLite reports ${ran.length} outputs after the run, ${outputs.length} before`);
+  }
+  const encoded = ran.map((info, i) => {
     const data = info.data().slice(); // a copy off the heap
     return {
       name: info.name,

@@ -145,12 +145,51 @@ Tensor PermuteTensor(const Tensor& in, const std::vector<std::size_t>& perm) {
   return out;
 }
 
+// Control flow: bounds on what IF / WHILE may nest, so that a hostile file cannot exhaust
+// the stack (nesting) or the memory (a chain of subgraphs each calling the next twice).
+constexpr std::size_t kMaxNesting = 32;
+constexpr int kMaxNestedImports = 1'000;
+
+// Shared by every subgraph import of one model.
+struct ImportState {
+  std::vector<std::size_t> stack;  // subgraphs being imported, outermost first
+  int nested_imports = 0;          // also gives each nested import its own name scope
+  // Constant tensors by (subgraph, tensor): a subgraph imported twice (a WHILE condition)
+  // shares its weights.
+  std::map<std::pair<std::size_t, int>, std::shared_ptr<const Tensor>> constants;
+};
+
+ir::Attribute GraphAttr(std::shared_ptr<const ir::Graph> g) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kGraph;
+  a.graph = std::move(g);
+  return a;
+}
+
 class SubgraphImporter {
  public:
-  SubgraphImporter(const LoadedModel& m, std::size_t index, ir::Graph& g)
-      : m_(m), sg_(m.subgraph(index)), index_(index), g_(g) {}
+  // `scope` is empty for the main subgraph (its tensors keep their TFLite names); a nested
+  // import (IF branch, WHILE condition or body) gets a scope unique in the model, and all
+  // of its value names carry it, so that imports of one subgraph never collide.
+  SubgraphImporter(const LoadedModel& m, std::size_t index, ir::Graph& g, ImportState& state,
+                   std::string scope = "")
+      : m_(m),
+        sg_(m.subgraph(index)),
+        index_(index),
+        g_(g),
+        state_(state),
+        scope_(std::move(scope)),
+        tmp_prefix_("tfl/" + (scope_.empty() ? std::to_string(index) : scope_) + "/") {}
 
+  // Imports the subgraph into the graph: the main one, with its inputs as graph inputs
+  // and its outputs as graph outputs.
   Status Run();
+  // Imports the operators into the graph. `bound` null: the subgraph inputs become graph
+  // inputs (appended to g.inputs); else bound[k] is the existing value that input k reads
+  // (a value of this graph or of an enclosing one). Fills outputs().
+  Status Import(const std::vector<std::string>* bound);
+  // The subgraph's outputs as values of the graph (after Import).
+  const std::vector<ir::ValueInfo>& outputs() const { return outputs_; }
 
  private:
   // --- tensors -----------------------------------------------------------------
@@ -170,6 +209,7 @@ class SubgraphImporter {
   Shape ShapeOf(int i) const { return tflite_internal::TensorShape(T(i)); }
   Ints Dims(int i) const { return ShapeOf(i).dims(); }
   bool IsConst(int i) const {
+    if (bound_.count(i) != 0) return false;  // reads the value it is bound to
     return T(i)->sparsity() != nullptr || !m_.BufferData(T(i)->buffer()).empty();
   }
   std::optional<QuantizationInfo> Quant(int i) const {
@@ -269,21 +309,44 @@ class SubgraphImporter {
   Status Compare(const std::string& onnx_op, bool negate);
   Status StridedSlice(const tfl::Operator* op);
 
+  // --- control flow (IF -> ONNX If, WHILE -> ONNX Loop) ------------------------------
+  Status If(const tfl::Operator* op);
+  Status While(const tfl::Operator* op);
+  Status Invalid(const std::string& why) const { return InvalidArgument(op_label_ + ": " + why); }
+  // The operator's inputs from `first` on (or its outputs), none of them omitted.
+  Expected<std::vector<int>> AllPresent(const std::vector<int>& list, std::size_t first,
+                                        const char* what) const;
+  // Checks subgraph `index` (named `role` in messages) exists, is not being imported
+  // already (recursion) and has `n_in` inputs and `n_out` outputs of the TFLite types of
+  // this subgraph's tensors `ins` and `outs` (`outs` empty: only the count is checked).
+  Status CheckCallee(std::int64_t index, const std::string& role, const std::vector<int>& ins,
+                     std::size_t n_out, const std::vector<int>& outs) const;
+  // Imports subgraph `index` into `g` (see Import), in a fresh scope.
+  Expected<std::vector<ir::ValueInfo>> ImportCallee(std::size_t index, const std::string& role,
+                                                    ir::Graph& g,
+                                                    const std::vector<std::string>* bound);
+  bool IsTemp(const std::string& v) const { return v.rfind(tmp_prefix_, 0) == 0; }
+
   const LoadedModel& m_;
   const tfl::SubGraph* sg_;
   std::size_t index_;
   ir::Graph& g_;
+  ImportState& state_;
+  std::string scope_;
+  std::string tmp_prefix_;  // every temporary value's name starts with it
+  std::set<int> bound_;     // inputs bound to existing values (nested imports)
+  std::vector<ir::ValueInfo> outputs_;
   std::vector<std::string> names_;
   std::map<int, std::string> float_cache_;
   std::set<int> defined_;  // tensors whose value exists in the graph
-  std::map<int, std::shared_ptr<const Tensor>> const_cache_;
   std::string op_label_;
   std::vector<int> ins_, outs_;
   int counter_ = 0;
 };
 
 Expected<std::shared_ptr<const Tensor>> SubgraphImporter::ConstTensor(int i) {
-  if (auto it = const_cache_.find(i); it != const_cache_.end()) return it->second;
+  auto& cache = state_.constants;
+  if (auto it = cache.find({index_, i}); it != cache.end()) return it->second;
   DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
   const Shape shape = ShapeOf(i);
   if (!shape.is_static()) return Corrupt(Desc(i) + " is constant but has a dynamic shape");
@@ -300,7 +363,7 @@ Expected<std::shared_ptr<const Tensor>> SubgraphImporter::ConstTensor(int i) {
     if (!data.empty()) std::memcpy(d.data(), data.data(), data.size());
     t = std::make_shared<const Tensor>(std::move(d));
   }
-  const_cache_[i] = t;
+  cache[{index_, i}] = t;
   return t;
 }
 
@@ -320,7 +383,7 @@ Expected<Ints> SubgraphImporter::ConstInts(int i) {
 }
 
 std::string SubgraphImporter::Tmp(const std::string& hint) {
-  return "tfl/" + std::to_string(index_) + "/" + hint + "_" + std::to_string(counter_++);
+  return tmp_prefix_ + hint + "_" + std::to_string(counter_++);
 }
 
 std::string SubgraphImporter::AddInit(std::shared_ptr<const Tensor> t, const std::string& hint) {
@@ -388,6 +451,7 @@ void SubgraphImporter::EmitTo(const std::string& op, std::vector<std::string> in
                               std::vector<std::string> outs, Attrs attrs) {
   ir::Node n;
   n.name = op_label_.empty() ? outs[0] : op_label_ + "/" + op + "_" + std::to_string(counter_++);
+  if (!scope_.empty()) n.name = scope_ + "/" + n.name;
   n.op_type = op;
   n.opset = kOpset;
   n.inputs = std::move(ins);
@@ -459,7 +523,7 @@ Status SubgraphImporter::Store(int i, const std::string& v) {
     const bool cached = std::any_of(float_cache_.begin(), float_cache_.end(),
                                     [&](const auto& kv) { return kv.second == v; });
     if (last != nullptr && !last->outputs.empty() && last->outputs[0] == v && !cached &&
-        v.rfind("tfl/", 0) == 0) {
+        IsTemp(v)) {
       last->outputs[0] = target;
     } else {
       EmitTo("Identity", {v}, {target});
@@ -1562,16 +1626,225 @@ Status SubgraphImporter::ImportOperator(const tfl::Operator* op, int code) {
       return Status::Ok();
     }
     case kIf:
+      return If(op);
     case kWhile:
-      return Unsup("control flow (" + tflite_internal::BuiltinName(code) +
-                   ", nested subgraphs) is not supported by the TFLite importer yet");
+      return While(op);
     default:
       return Unsup("builtin operator " + tflite_internal::BuiltinName(code) + " (" +
                    std::to_string(code) + ") has no DeepEdge mapping");
   }
 }
 
+Expected<std::vector<int>> SubgraphImporter::AllPresent(const std::vector<int>& list,
+                                                        std::size_t first, const char* what) const {
+  std::vector<int> v;
+  for (std::size_t k = first; k < list.size(); ++k) {
+    if (list[k] < 0) return Invalid(std::string(what) + " " + std::to_string(k) + " is omitted");
+    v.push_back(list[k]);
+  }
+  return v;
+}
+
+Status SubgraphImporter::CheckCallee(std::int64_t index, const std::string& role,
+                                     const std::vector<int>& ins, std::size_t n_out,
+                                     const std::vector<int>& outs) const {
+  const std::size_t count = m_.subgraph_count();
+  if (index < 0 || static_cast<std::size_t>(index) >= count) {
+    return Invalid(role + " subgraph index " + std::to_string(index) +
+                   " is out of range (the model has " + std::to_string(count) + " subgraphs)");
+  }
+  const auto callee = static_cast<std::size_t>(index);
+  if (std::find(state_.stack.begin(), state_.stack.end(), callee) != state_.stack.end()) {
+    std::string chain;
+    for (std::size_t s : state_.stack) chain += std::to_string(s) + " -> ";
+    return Invalid(role + " subgraph " + std::to_string(callee) +
+                   " is already being imported: subgraphs call each other recursively (" + chain +
+                   std::to_string(callee) + ")");
+  }
+  if (state_.stack.size() >= kMaxNesting) {
+    return Invalid("control flow nests more than " + std::to_string(kMaxNesting) +
+                   " subgraphs deep");
+  }
+  const tfl::SubGraph* sg = m_.subgraph(callee);
+  const std::string name = role + " subgraph " + std::to_string(callee);
+  auto types_match = [&](const flatbuffers::Vector<std::int32_t>* list,
+                         const std::vector<int>& mine, const char* what) -> Status {
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      const auto i = list->Get(static_cast<flatbuffers::uoffset_t>(k));
+      const tfl::TensorType theirs =
+          sg->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i))->type();
+      if (theirs != T(mine[k])->type()) {
+        return Invalid(name + " " + what + " " + std::to_string(k) + " is " +
+                       tflite_internal::TensorTypeName(theirs) + ", but the operator's " +
+                       Desc(mine[k]) + " is " +
+                       tflite_internal::TensorTypeName(T(mine[k])->type()));
+      }
+    }
+    return Status::Ok();
+  };
+  const std::size_t n_in = sg->inputs() ? sg->inputs()->size() : 0;
+  if (n_in != ins.size()) {
+    return Invalid(name + " has " + std::to_string(n_in) + " inputs, but the operator passes it " +
+                   std::to_string(ins.size()));
+  }
+  DEEPEDGE_RETURN_IF_ERROR(types_match(sg->inputs(), ins, "input"));
+  const std::size_t got_out = sg->outputs() ? sg->outputs()->size() : 0;
+  if (got_out != n_out) {
+    return Invalid(name + " has " + std::to_string(got_out) + " outputs, but the operator needs " +
+                   std::to_string(n_out));
+  }
+  return types_match(sg->outputs(), outs, "output");
+}
+
+Expected<std::vector<ir::ValueInfo>> SubgraphImporter::ImportCallee(
+    std::size_t index, const std::string& role, ir::Graph& g,
+    const std::vector<std::string>* bound) {
+  if (++state_.nested_imports > kMaxNestedImports) {
+    return Invalid("control flow expands to more than " + std::to_string(kMaxNestedImports) +
+                   " subgraph imports");
+  }
+  state_.stack.push_back(index);
+  SubgraphImporter child(m_, index, g, state_,
+                         "s" + std::to_string(index) + "." + std::to_string(state_.nested_imports));
+  Status st = child.Import(bound);
+  state_.stack.pop_back();
+  if (!st.ok()) return Status(st.code(), op_label_ + ", " + role + ": " + st.message());
+  return child.outputs();
+}
+
+// TFLite IF (cond, args...) with then / else subgraphs taking args: ONNX If, whose
+// branches have no formal inputs. Each branch subgraph is imported into its own graph
+// with its inputs bound to the outer values of args (read from the enclosing graph).
+Status SubgraphImporter::If(const tfl::Operator* op) {
+  const auto* o = op->builtin_options_as_IfOptions();
+  if (o == nullptr) return Invalid("IfOptions (the then / else subgraph indices) are missing");
+  if (In(0) < 0) return Invalid("the condition (input 0) is missing");
+  const int cond = In(0);
+  if (T(cond)->type() != tfl::TensorType::BOOL) {
+    return Invalid("the condition " + Desc(cond) + " is " +
+                   tflite_internal::TensorTypeName(T(cond)->type()) + ", it must be bool");
+  }
+  if (const Shape cs = ShapeOf(cond); cs.is_static() && cs.element_count() != 1) {
+    return Invalid("the condition " + Desc(cond) + " has shape " + cs.ToString() +
+                   ", it must hold one value");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<int> args, AllPresent(ins_, 1, "input"));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<int> res, AllPresent(outs_, 0, "output"));
+  struct Branch {
+    const char* attr;
+    const char* role;
+    std::int64_t index;
+  };
+  const Branch branches[] = {{"then_branch", "then branch", o->then_subgraph_index()},
+                             {"else_branch", "else branch", o->else_subgraph_index()}};
+  for (const Branch& b : branches)
+    DEEPEDGE_RETURN_IF_ERROR(CheckCallee(b.index, b.role, args, res.size(), res));
+  std::vector<std::string> vals;
+  for (int a : args) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(a));
+    vals.push_back(std::move(v));
+  }
+  for (int r : res) {
+    if (defined_.count(r) != 0) return Invalid(Desc(r) + " is an output but already has a value");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string c, Value(cond));
+  Attrs attrs;
+  for (const Branch& b : branches) {
+    auto g = std::make_shared<ir::Graph>();
+    g->name = std::string(b.role) + " (subgraph " + std::to_string(b.index) + ")";
+    DEEPEDGE_ASSIGN_OR_RETURN(g->outputs,
+                              ImportCallee(static_cast<std::size_t>(b.index), b.role, *g, &vals));
+    attrs[b.attr] = GraphAttr(std::move(g));
+  }
+  std::vector<std::string> outs;
+  for (int r : res) outs.push_back(names_[static_cast<std::size_t>(r)]);
+  EmitTo("If", {c}, outs, std::move(attrs));
+  for (int r : res) defined_.insert(r);
+  return Status::Ok();
+}
+
+// TFLite WHILE (values...) with cond(values) -> bool and body(values) -> values: ONNX
+// Loop(M omitted, cond0, values...) whose body (iteration, cond_in, values...) computes
+// body(values) and then cond(new values) as its condition output. cond0 is the condition
+// subgraph inlined once here, on the initial values. Each loop-carried value keeps
+// whatever shape the body gives it (the body's inputs declare no shape).
+Status SubgraphImporter::While(const tfl::Operator* op) {
+  const auto* o = op->builtin_options_as_WhileOptions();
+  if (o == nullptr) return Invalid("WhileOptions (the cond / body subgraph indices) are missing");
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<int> args, AllPresent(ins_, 0, "input"));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<int> res, AllPresent(outs_, 0, "output"));
+  if (args.size() != res.size()) {
+    return Invalid("has " + std::to_string(args.size()) + " inputs but " +
+                   std::to_string(res.size()) +
+                   " outputs (each loop-carried value is an input and an output)");
+  }
+  for (std::size_t k = 0; k < res.size(); ++k) {
+    if (T(res[k])->type() != T(args[k])->type()) {
+      return Invalid("output " + std::to_string(k) + " " + Desc(res[k]) + " is " +
+                     tflite_internal::TensorTypeName(T(res[k])->type()) + ", but input " +
+                     std::to_string(k) + " " + Desc(args[k]) + " is " +
+                     tflite_internal::TensorTypeName(T(args[k])->type()));
+    }
+  }
+  const std::int64_t cond_index = o->cond_subgraph_index();
+  const std::int64_t body_index = o->body_subgraph_index();
+  DEEPEDGE_RETURN_IF_ERROR(CheckCallee(cond_index, "condition", args, 1, {}));
+  {
+    const tfl::SubGraph* cg = m_.subgraph(static_cast<std::size_t>(cond_index));
+    const tfl::Tensor* ct =
+        cg->tensors()->Get(static_cast<flatbuffers::uoffset_t>(cg->outputs()->Get(0)));
+    if (ct->type() != tfl::TensorType::BOOL) {
+      return Invalid("condition subgraph " + std::to_string(cond_index) + " outputs " +
+                     tflite_internal::TensorTypeName(ct->type()) + ", it must output bool");
+    }
+  }
+  DEEPEDGE_RETURN_IF_ERROR(CheckCallee(body_index, "body", args, args.size(), res));
+  std::vector<std::string> vals;
+  for (int a : args) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(a));
+    vals.push_back(std::move(v));
+  }
+  for (int r : res) {
+    if (defined_.count(r) != 0) return Invalid(Desc(r) + " is an output but already has a value");
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(
+      std::vector<ir::ValueInfo> cond0,
+      ImportCallee(static_cast<std::size_t>(cond_index), "condition", g_, &vals));
+  auto body = std::make_shared<ir::Graph>();
+  body->name = "body (subgraph " + std::to_string(body_index) + ")";
+  body->inputs.push_back({Tmp("loop_iteration"), DType::kI64, Shape{}});
+  body->inputs.push_back({Tmp("loop_cond"), DType::kBool, Shape{}});
+  DEEPEDGE_ASSIGN_OR_RETURN(
+      std::vector<ir::ValueInfo> next,
+      ImportCallee(static_cast<std::size_t>(body_index), "body", *body, nullptr));
+  for (std::size_t k = 2; k < body->inputs.size(); ++k) body->inputs[k].shape.reset();
+  std::vector<std::string> next_vals;
+  for (const ir::ValueInfo& v : next) next_vals.push_back(v.name);
+  DEEPEDGE_ASSIGN_OR_RETURN(
+      std::vector<ir::ValueInfo> cond_next,
+      ImportCallee(static_cast<std::size_t>(cond_index), "condition", *body, &next_vals));
+  body->outputs.push_back(cond_next[0]);
+  for (ir::ValueInfo& v : next) {
+    v.shape.reset();
+    body->outputs.push_back(std::move(v));
+  }
+  std::vector<std::string> ins = {"", cond0[0].name};
+  ins.insert(ins.end(), vals.begin(), vals.end());
+  std::vector<std::string> outs;
+  for (int r : res) outs.push_back(names_[static_cast<std::size_t>(r)]);
+  EmitTo("Loop", std::move(ins), std::move(outs), {{"body", GraphAttr(std::move(body))}});
+  for (int r : res) defined_.insert(r);
+  return Status::Ok();
+}
+
 Status SubgraphImporter::Run() {
+  g_.name = sg_->name() ? sg_->name()->str() : "subgraph_" + std::to_string(index_);
+  DEEPEDGE_RETURN_IF_ERROR(Import(nullptr));
+  for (const ir::ValueInfo& v : outputs_) g_.outputs.push_back(v);
+  return Status::Ok();
+}
+
+Status SubgraphImporter::Import(const std::vector<std::string>* bound) {
   const std::size_t n = TensorCount();
   // Unique value names: the TFLite name when it is unique and non-empty.
   std::map<std::string, int> uses;
@@ -1585,14 +1858,26 @@ Status SubgraphImporter::Run() {
     std::string s = nm != nullptr ? nm->str() : std::string();
     if (s.empty() || uses[s] > 1 || s.rfind("tfl/", 0) == 0)
       s = "tensor_" + std::to_string(i) + (s.empty() ? "" : "_" + s);
-    names_[i] = s;
+    // Nested: "tfl/<scope>:<name>", apart from temporaries ("tfl/<scope>/...").
+    names_[i] = scope_.empty() ? s : "tfl/" + scope_ + ":" + s;
   }
-  g_.name = sg_->name() ? sg_->name()->str() : "subgraph_" + std::to_string(index_);
   if (sg_->inputs()) {
-    for (std::int32_t i : *sg_->inputs()) {
-      op_label_ = "subgraph input";
+    const std::size_t n_in = sg_->inputs()->size();
+    if (bound != nullptr && bound->size() != n_in) {
+      return Internal("subgraph " + std::to_string(index_) + " bound to " +
+                      std::to_string(bound->size()) + " values, it has " + std::to_string(n_in) +
+                      " inputs");
+    }
+    for (std::size_t k = 0; k < n_in; ++k) {
+      const int i = sg_->inputs()->Get(static_cast<flatbuffers::uoffset_t>(k));
+      op_label_ = "subgraph " + std::to_string(index_) + " input " + std::to_string(k);
       DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
-      g_.inputs.push_back({names_[static_cast<std::size_t>(i)], dt, ShapeOf(i)});
+      if (bound != nullptr) {
+        names_[static_cast<std::size_t>(i)] = (*bound)[k];
+        bound_.insert(i);
+      } else {
+        g_.inputs.push_back({names_[static_cast<std::size_t>(i)], dt, ShapeOf(i)});
+      }
       defined_.insert(i);
     }
   }
@@ -1642,7 +1927,11 @@ Status SubgraphImporter::Run() {
     for (std::int32_t i : *sg_->outputs()) {
       DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(i));
       DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
-      g_.outputs.push_back({v, dt, ShapeOf(i)});
+      // An output that is a bound input (a value of an enclosing graph) is copied here:
+      // the engine keeps outer values alive for the nested graphs that read them as node
+      // inputs, not for ones that only name them as outputs.
+      if (bound_.count(i) != 0) v = Emit("Identity", {v}, {}, "passthrough");
+      outputs_.push_back({v, dt, ShapeOf(i)});
     }
   }
   return Status::Ok();
@@ -1673,7 +1962,9 @@ Expected<ir::Model> ImportTflite(const ModelSource& source) {
       }
     }
   }
-  SubgraphImporter importer(*loaded, 0, model.graph);
+  ImportState state;
+  state.stack.push_back(0);
+  SubgraphImporter importer(*loaded, 0, model.graph, state);
   Status st = importer.Run();
   if (!st.ok()) return Status(st.code(), loaded->display_name + ": " + st.message());
   return model;

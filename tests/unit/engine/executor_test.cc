@@ -154,6 +154,34 @@ TEST(ExecutorTest, NestedGraphsReadOuterValues) {
   EXPECT_EQ(out[0].as<float>()[1], 3.0f * 4.0f);
 }
 
+TEST(ExecutorTest, NestedGraphOutputsMayBeOuterValues) {
+  // body(z) = w: the body passes an outer value straight through as its output (an If
+  // branch that returns an enclosing value does this), so w must outlive its last
+  // reader in the outer graph.
+  auto body = std::make_shared<ir::Graph>();
+  body->inputs = {Info("z", Shape{2})};
+  body->outputs = {Info("w", Shape{2})};
+  auto m = std::make_shared<ir::Model>();
+  m->graph.inputs = {Info("x", Shape{2})};
+  m->graph.nodes.push_back(MakeNode("AddOne", {"x"}, {"w"}));
+  ir::Node call = MakeNode("CallBody", {"x"}, {"y"});
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kGraph;
+  a.graph = body;
+  call.attributes["body"] = a;
+  m->graph.nodes.push_back(call);
+  m->graph.outputs = {Info("y", Shape{2})};
+  auto reg = TestRegistry();
+  auto exec = engine::Executor::Create(m, reg, {});
+  ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+  Tensor x = F32({2}, {2, 3});
+  std::vector<Tensor> out;
+  const Status st = (*exec)->Run(std::span<const Tensor>(&x, 1), out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(out[0].as<float>()[0], 3.0f);
+  EXPECT_EQ(out[0].as<float>()[1], 4.0f);
+}
+
 TEST(ExecutorTest, ProfilesEveryNodeWithOutputBytes) {
   auto reg = TestRegistry();
   engine::ExecutorOptions opts;

@@ -11,80 +11,14 @@
 #include "deepedge/backends.h"
 #include "deepedge/tflite_model.h"
 #include "tflite_schema_generated.h"
+#include "unit/formats/tflite_test_models.h"
 
 namespace deepedge {
 namespace {
 
 namespace fb = flatbuffers;
 using tfl::TensorType;
-
-// A one-subgraph model under construction.
-class ModelBuilder {
- public:
-  ModelBuilder() { buffers_.push_back(tfl::CreateBuffer(b_)); }  // buffer 0: empty sentinel
-
-  int Tensor(std::vector<int> shape, TensorType type, const std::string& name,
-             const void* data = nullptr, std::size_t bytes = 0,
-             fb::Offset<tfl::QuantizationParameters> q = 0,
-             fb::Offset<tfl::SparsityParameters> sparsity = 0) {
-    std::uint32_t buffer = 0;
-    if (data != nullptr) {
-      b_.ForceVectorAlignment(bytes, 1, 16);
-      auto v = b_.CreateVector(static_cast<const std::uint8_t*>(data), bytes);
-      buffer = static_cast<std::uint32_t>(buffers_.size());
-      buffers_.push_back(tfl::CreateBuffer(b_, v));
-    }
-    tensors_.push_back(tfl::CreateTensor(b_, b_.CreateVector(shape), type, buffer,
-                                         b_.CreateString(name), q, false, sparsity));
-    return static_cast<int>(tensors_.size()) - 1;
-  }
-  template <typename T>
-  int Const(std::vector<int> shape, TensorType type, const std::vector<T>& v,
-            const std::string& name, fb::Offset<tfl::QuantizationParameters> q = 0) {
-    return Tensor(std::move(shape), type, name, v.data(), v.size() * sizeof(T), q);
-  }
-  fb::Offset<tfl::QuantizationParameters> Quant(std::vector<float> scale,
-                                                std::vector<std::int64_t> zp, int axis = 0) {
-    return tfl::CreateQuantizationParameters(b_, 0, 0, b_.CreateVector(scale), b_.CreateVector(zp),
-                                             tfl::QuantizationDetails::NONE, 0, axis);
-  }
-  std::uint32_t Code(int builtin, const std::string& custom = "") {
-    codes_.push_back(tfl::CreateOperatorCode(b_, static_cast<std::int8_t>(std::min(builtin, 127)),
-                                             custom.empty() ? 0 : b_.CreateString(custom), 1,
-                                             builtin));
-    return static_cast<std::uint32_t>(codes_.size()) - 1;
-  }
-  void Op(std::uint32_t code, std::vector<int> in, std::vector<int> out,
-          tfl::BuiltinOptions type = tfl::BuiltinOptions::NONE, fb::Offset<void> options = 0) {
-    ops_.push_back(
-        tfl::CreateOperator(b_, code, b_.CreateVector(in), b_.CreateVector(out), type, options));
-  }
-  // A custom operator with raw custom_options bytes (none when `custom_options` is empty).
-  void CustomOp(std::uint32_t code, std::vector<int> in, std::vector<int> out,
-                const std::vector<std::uint8_t>& custom_options) {
-    auto opts = custom_options.empty() ? 0 : b_.CreateVector(custom_options);
-    ops_.push_back(tfl::CreateOperator(b_, code, b_.CreateVector(in), b_.CreateVector(out),
-                                       tfl::BuiltinOptions::NONE, 0, opts));
-  }
-  fb::FlatBufferBuilder& fbb() { return b_; }
-  std::vector<std::uint8_t> Finish(std::vector<int> inputs, std::vector<int> outputs) {
-    auto sg = tfl::CreateSubGraph(b_, b_.CreateVector(tensors_), b_.CreateVector(inputs),
-                                  b_.CreateVector(outputs), b_.CreateVector(ops_),
-                                  b_.CreateString("main"));
-    std::vector<fb::Offset<tfl::SubGraph>> sgs{sg};
-    auto model = tfl::CreateModel(b_, 3, b_.CreateVector(codes_), b_.CreateVector(sgs),
-                                  b_.CreateString("built by a test"), b_.CreateVector(buffers_));
-    b_.Finish(model, tfl::ModelIdentifier());
-    return {b_.GetBufferPointer(), b_.GetBufferPointer() + b_.GetSize()};
-  }
-
- private:
-  fb::FlatBufferBuilder b_;
-  std::vector<fb::Offset<tfl::Buffer>> buffers_;
-  std::vector<fb::Offset<tfl::Tensor>> tensors_;
-  std::vector<fb::Offset<tfl::OperatorCode>> codes_;
-  std::vector<fb::Offset<tfl::Operator>> ops_;
-};
+using tflite_test::ModelBuilder;
 
 std::vector<float> RandomFloats(std::size_t n, std::uint32_t seed, float lo = -1, float hi = 1) {
   std::mt19937 rng(seed);
@@ -684,6 +618,385 @@ TEST(TfliteCorrupt, OutOfRangeIndicesAndSizesAreNamed) {
     auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kOnnx, TinyReluModel()));
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Control flow: IF -> ONNX If, WHILE -> ONNX Loop (models in tflite_test_models.h).
+// Expected values are worked out by hand in the comments.
+// ---------------------------------------------------------------------------------
+
+Tensor BoolScalar(bool v) {
+  Tensor t = Tensor::Allocate(DType::kBool, Shape{}).value();
+  t.as<std::uint8_t>()[0] = v ? 1 : 0;
+  return t;
+}
+
+Tensor I32Scalar(std::int32_t v) {
+  Tensor t = Tensor::Allocate(DType::kI32, Shape{}).value();
+  t.as<std::int32_t>()[0] = v;
+  return t;
+}
+
+std::vector<float> Floats(const Tensor& t) {
+  EXPECT_EQ(t.dtype(), DType::kF32);
+  if (t.dtype() != DType::kF32) return {};
+  return {t.as<float>().begin(), t.as<float>().end()};
+}
+
+TEST(TfliteControlFlow, IfChoosesTheBranch) {
+  const auto bytes = tflite_test::IfAddMulModel();
+  auto model = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+  ASSERT_TRUE(model.has_value()) << model.status().ToString();
+  ASSERT_EQ(model->graph.nodes.size(), 1u);
+  EXPECT_EQ(model->graph.nodes[0].op_type, "If");
+  // The branch subgraphs are bodies of the If, not extra graphs: inputs and outputs are
+  // the main subgraph's.
+  ASSERT_EQ(model->graph.inputs.size(), 3u);
+  ASSERT_EQ(model->graph.outputs.size(), 1u);
+  EXPECT_EQ(model->graph.outputs[0].name, "y");
+  for (bool cond : {true, false}) {
+    for (bool xnn : {false, true}) {
+      std::vector<Tensor> in;
+      in.push_back(BoolScalar(cond));
+      in.push_back(FromFloats(Shape{3}, {1.f, 2.f, -3.f}));
+      in.push_back(FromFloats(Shape{3}, {4.f, 0.5f, 6.f}));
+      auto out = RunModel(bytes, std::move(in), xnn);
+      ASSERT_TRUE(out.has_value()) << out.status().ToString();
+      ASSERT_EQ(out->size(), 1u);
+      // then: a + b = {5, 2.5, 3}; else: a * b = {4, 1, -18}.
+      const std::vector<float> want =
+          cond ? std::vector<float>{5.f, 2.5f, 3.f} : std::vector<float>{4.f, 1.f, -18.f};
+      EXPECT_EQ(Floats((*out)[0]), want) << "cond " << cond << " xnnpack " << xnn;
+    }
+  }
+}
+
+TEST(TfliteControlFlow, WhileTripCountDependsOnTheData) {
+  const auto bytes = tflite_test::WhileDoubleModel();
+  auto model = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+  ASSERT_TRUE(model.has_value()) << model.status().ToString();
+  ASSERT_EQ(model->graph.inputs.size(), 1u);
+  EXPECT_EQ(model->graph.nodes.back().op_type, "Loop");
+  // Doubled while x <= 100: 3 -> 6 ... 96 -> 192 (6 trips); 0.75 -> 192 (8 trips);
+  // 100 -> 200 (1 trip); 150 stays (no trip, the initial condition is false).
+  const std::vector<std::pair<float, float>> cases = {
+      {3.f, 192.f}, {0.75f, 192.f}, {100.f, 200.f}, {150.f, 150.f}};
+  for (const auto& [x, want] : cases) {
+    std::vector<Tensor> in;
+    in.push_back(FromFloats(Shape{1}, {x}));
+    auto out = RunModel(bytes, std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 1u);
+    EXPECT_EQ((*out)[0].shape(), Shape{1});
+    EXPECT_EQ(Floats((*out)[0]), std::vector<float>{want}) << "x = " << x;
+  }
+}
+
+TEST(TfliteControlFlow, WhileCounterLoop) {
+  const auto bytes = tflite_test::WhileCounterModel();
+  struct Case {
+    std::int32_t i, n;
+    std::int32_t want_i;
+    std::vector<float> want_acc;
+  };
+  // acc = {1, -2} times 3 per trip: 4 trips give {81, -162}; i >= n: no trip.
+  const Case cases[] = {{0, 4, 4, {81.f, -162.f}}, {2, 3, 3, {3.f, -6.f}}, {5, 3, 5, {1.f, -2.f}}};
+  for (const Case& c : cases) {
+    std::vector<Tensor> in;
+    in.push_back(I32Scalar(c.i));
+    in.push_back(I32Scalar(c.n));
+    in.push_back(FromFloats(Shape{2}, {1.f, -2.f}));
+    auto out = RunModel(bytes, std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 3u);
+    ASSERT_EQ((*out)[0].dtype(), DType::kI32);
+    EXPECT_EQ((*out)[0].as<std::int32_t>()[0], c.want_i) << "from i = " << c.i;
+    EXPECT_EQ((*out)[1].as<std::int32_t>()[0], c.n);
+    EXPECT_EQ(Floats((*out)[2]), c.want_acc) << "from i = " << c.i;
+  }
+}
+
+TEST(TfliteControlFlow, WhileCarriesAValueThatChangesShape) {
+  const auto bytes = tflite_test::WhileGrowingModel();
+  // From i = 0: three trips, v doubles in length each time: {1, 2} repeated 8 times.
+  // From i = 2: one trip; from i = 3: none.
+  for (std::int32_t i0 : {0, 2, 3}) {
+    std::vector<Tensor> in;
+    in.push_back(I32Scalar(i0));
+    in.push_back(FromFloats(Shape{2}, {1.f, 2.f}));
+    auto out = RunModel(bytes, std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].as<std::int32_t>()[0], 3);
+    const std::int64_t copies = std::int64_t{1} << (3 - i0);
+    ASSERT_EQ((*out)[1].shape(), Shape{2 * copies}) << "from i = " << i0;
+    const auto v = Floats((*out)[1]);
+    for (std::size_t k = 0; k < v.size(); ++k) EXPECT_EQ(v[k], k % 2 == 0 ? 1.f : 2.f) << k;
+  }
+}
+
+TEST(TfliteControlFlow, IfNestedInWhile) {
+  const auto bytes = tflite_test::NestedIfInWhileModel();
+  struct Case {
+    std::int32_t i;
+    std::vector<float> want;
+  };
+  // x = {1, 2}; trips with i < 2 add 10, the others double, until i = 4:
+  // from 0: {11, 12}, {21, 22}, {42, 44}, {84, 88}; from 1: {11, 12}, {22, 24}, {44, 48};
+  // from 3: {2, 4}; from 4: unchanged.
+  const Case cases[] = {{0, {84.f, 88.f}}, {1, {44.f, 48.f}}, {3, {2.f, 4.f}}, {4, {1.f, 2.f}}};
+  for (const Case& c : cases) {
+    std::vector<Tensor> in;
+    in.push_back(I32Scalar(c.i));
+    in.push_back(FromFloats(Shape{2}, {1.f, 2.f}));
+    auto out = RunModel(bytes, std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 2u);
+    EXPECT_EQ((*out)[0].as<std::int32_t>()[0], std::max(c.i, 4));
+    EXPECT_EQ(Floats((*out)[1]), c.want) << "from i = " << c.i;
+  }
+}
+
+// Imports `bytes`; expects InvalidArgument whose message holds every part of `parts`.
+void ExpectInvalid(const std::vector<std::uint8_t>& bytes, const std::vector<std::string>& parts) {
+  auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+  for (const std::string& p : parts)
+    EXPECT_NE(r.status().message().find(p), std::string::npos)
+        << "'" << p << "' not in: " << r.status().message();
+}
+
+// Main subgraph: IF (cond, a) -> y with the given branch indices, then `extra` more
+// subgraphs built by `add`.
+template <typename AddSubgraphs>
+std::vector<std::uint8_t> IfModel(int then_index, int else_index, AddSubgraphs add,
+                                  int values = 1) {
+  ModelBuilder m;
+  const int c = m.Tensor({}, TensorType::BOOL, "cond");
+  std::vector<int> ins = {c};
+  for (int k = 0; k < values; ++k)
+    ins.push_back(m.Tensor({2}, TensorType::FLOAT32, "a" + std::to_string(k)));
+  const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+  m.If(ins, {y}, then_index, else_index);
+  m.EndSubgraph(ins, {y}, "main");
+  add(m);
+  return m.FinishModel();
+}
+
+// (x: float32 [2]) -> relu(x).
+void ReluBranch(ModelBuilder& m) {
+  const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+  const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+  m.Op(m.Code(19), {x}, {y});
+  m.EndSubgraph({x}, {y}, "relu");
+}
+
+TEST(TfliteControlFlow, BadSubgraphReferencesAreInvalidArguments) {
+  // Branch index beyond the subgraphs, and negative.
+  ExpectInvalid(
+      IfModel(1, 7, [](ModelBuilder& m) { ReluBranch(m); }),
+      {"operator 0 (IF)", "else branch subgraph index 7 is out of range", "has 2 subgraphs"});
+  ExpectInvalid(IfModel(-1, 1, [](ModelBuilder& m) { ReluBranch(m); }),
+                {"operator 0 (IF)", "then branch subgraph index -1 is out of range"});
+  // A branch that is the main subgraph itself.
+  ExpectInvalid(IfModel(0, 1, [](ModelBuilder& m) { ReluBranch(m); }),
+                {"operator 0 (IF)", "recursively", "0 -> 0"});
+  // Subgraph 1 calls itself; 1 and 2 call each other.
+  auto calling = [](int target) {
+    return [target](ModelBuilder& m) {
+      const std::vector<std::uint8_t> v = {1};
+      const int c = m.Const({}, TensorType::BOOL, v, "c");
+      const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+      const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+      m.If({c, x}, {y}, target, target);
+      m.EndSubgraph({x}, {y}, "caller");
+    };
+  };
+  ExpectInvalid(IfModel(1, 1, calling(1)),
+                {"operator 0 (IF)", "subgraph 1 operator 0 (IF)", "recursively", "0 -> 1 -> 1"});
+  ExpectInvalid(IfModel(1, 1,
+                        [&](ModelBuilder& m) {
+                          calling(2)(m);
+                          calling(1)(m);
+                        }),
+                {"recursively", "0 -> 1 -> 2 -> 1"});
+  // Input and output counts that do not match the branch.
+  ExpectInvalid(IfModel(
+                    1, 1, [](ModelBuilder& m) { ReluBranch(m); }, 2),
+                {"operator 0 (IF)", "subgraph 1 has 1 inputs, but the operator passes it 2"});
+  ExpectInvalid(IfModel(1, 1,
+                        [](ModelBuilder& m) {
+                          const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+                          m.EndSubgraph({x}, {x, x}, "two outputs");
+                        }),
+                {"operator 0 (IF)", "has 2 outputs, but the operator needs 1"});
+  // Type mismatch between the operator's value and the branch's input.
+  ExpectInvalid(IfModel(1, 1,
+                        [](ModelBuilder& m) {
+                          const int x = m.Tensor({2}, TensorType::INT32, "x");
+                          m.EndSubgraph({x}, {x}, "int");
+                        }),
+                {"operator 0 (IF)", "input 0 is int32", "float32"});
+  {  // A condition that is not bool; IfOptions missing.
+    ModelBuilder m;
+    const int c = m.Tensor({}, TensorType::FLOAT32, "c");
+    const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+    const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+    m.If({c, x}, {y}, 1, 1);
+    m.EndSubgraph({c, x}, {y}, "main");
+    ReluBranch(m);
+    ExpectInvalid(m.FinishModel(), {"operator 0 (IF)", "must be bool"});
+  }
+  {
+    ModelBuilder m;
+    const int c = m.Tensor({}, TensorType::BOOL, "c");
+    const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+    const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+    m.Op(m.Code(118), {c, x}, {y});
+    m.EndSubgraph({c, x}, {y}, "main");
+    ReluBranch(m);
+    ExpectInvalid(m.FinishModel(), {"operator 0 (IF)", "IfOptions"});
+  }
+}
+
+// A chain: subgraph k (x: float32 [2]) IFs into subgraph k + 1 (both branches) until the
+// last, a RELU; each level doubles the imports, so a long chain is refused, not expanded.
+std::vector<std::uint8_t> IfChain(int levels) {
+  ModelBuilder m;
+  for (int k = 0; k < levels; ++k) {
+    const std::vector<std::uint8_t> v = {1};
+    const int c = m.Const({}, TensorType::BOOL, v, "c");
+    const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+    const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+    m.If({c, x}, {y}, k + 1, k + 1);
+    m.EndSubgraph({x}, {y}, "level" + std::to_string(k));
+  }
+  ReluBranch(m);
+  return m.FinishModel();
+}
+
+TEST(TfliteControlFlow, DeepOrExplodingNestingIsRefused) {
+  {  // 4 levels: 2 + 4 + 8 + 16 imports, fine; x -> relu(x).
+    std::vector<Tensor> in;
+    in.push_back(FromFloats(Shape{2}, {-1.f, 2.f}));
+    auto out = RunModel(IfChain(4), std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{0.f, 2.f}));
+  }
+  ExpectInvalid(IfChain(12), {"more than 1000 subgraph imports"});
+  // A chain that calls each subgraph once but 40 deep.
+  ModelBuilder m;
+  for (int k = 0; k < 40; ++k) {
+    const std::vector<std::uint8_t> v = {1};
+    const int c = m.Const({}, TensorType::BOOL, v, "c");
+    const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+    const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+    m.If({c, x}, {y}, k + 1, 41);
+    m.EndSubgraph({x}, {y}, "level" + std::to_string(k));
+  }
+  ReluBranch(m);
+  ReluBranch(m);
+  ExpectInvalid(m.FinishModel(), {"nests more than 32 subgraphs deep"});
+}
+
+// Main: WHILE (x: float32 [2]) -> y with the given subgraphs; `add` builds subgraphs 1...
+template <typename AddSubgraphs>
+std::vector<std::uint8_t> WhileModel(int cond_index, int body_index, AddSubgraphs add,
+                                     int outputs = 1) {
+  ModelBuilder m;
+  const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+  std::vector<int> outs;
+  for (int k = 0; k < outputs; ++k)
+    outs.push_back(m.Tensor({2}, TensorType::FLOAT32, "y" + std::to_string(k)));
+  m.While({x}, outs, cond_index, body_index);
+  m.EndSubgraph({x}, outs, "main");
+  add(m);
+  return m.FinishModel();
+}
+
+// A condition subgraph (x: float32 [2]) -> a constant false of type `type` (bool unless a
+// test wants a wrong one).
+void ConstCond(ModelBuilder& m, TensorType type = TensorType::BOOL) {
+  const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+  const std::vector<std::uint8_t> v = {0};
+  const int c = type == TensorType::BOOL ? m.Const({}, type, v, "stop")
+                                         : m.Const({}, type, std::vector<float>{0.f}, "stop");
+  m.EndSubgraph({x}, {c}, "cond");
+}
+
+TEST(TfliteControlFlow, BadWhileOperatorsAreInvalidArguments) {
+  auto cond_and_body = [](ModelBuilder& m) {
+    ConstCond(m);
+    ReluBranch(m);
+  };
+  // A well-formed loop that runs no trip, as a control: it imports and runs.
+  {
+    const auto ok = WhileModel(1, 2, cond_and_body);
+    std::vector<Tensor> in;
+    in.push_back(FromFloats(Shape{2}, {-1.f, 2.f}));
+    auto out = RunModel(ok, std::move(in));
+    ASSERT_TRUE(out.has_value()) << out.status().ToString();
+    EXPECT_EQ(Floats((*out)[0]), (std::vector<float>{-1.f, 2.f}));
+  }
+  ExpectInvalid(WhileModel(1, 9, cond_and_body),
+                {"operator 0 (WHILE)", "body subgraph index 9 is out of range"});
+  ExpectInvalid(WhileModel(5, 2, cond_and_body),
+                {"operator 0 (WHILE)", "condition subgraph index 5 is out of range"});
+  ExpectInvalid(WhileModel(1, 0, cond_and_body), {"operator 0 (WHILE)", "recursively"});
+  ExpectInvalid(WhileModel(1, 2, cond_and_body, 2),
+                {"operator 0 (WHILE)", "has 1 inputs but 2 outputs"});
+  // The body returns two values for one loop-carried value.
+  ExpectInvalid(WhileModel(1, 2,
+                           [](ModelBuilder& m) {
+                             ConstCond(m);
+                             const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+                             m.EndSubgraph({x}, {x, x}, "body");
+                           }),
+                {"operator 0 (WHILE)", "body subgraph 2 has 2 outputs, but the operator needs 1"});
+  // The condition returns a float, or two values.
+  ExpectInvalid(WhileModel(1, 2,
+                           [](ModelBuilder& m) {
+                             ConstCond(m, TensorType::FLOAT32);
+                             ReluBranch(m);
+                           }),
+                {"operator 0 (WHILE)", "must output bool"});
+  ExpectInvalid(WhileModel(1, 2,
+                           [](ModelBuilder& m) {
+                             const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+                             const std::vector<std::uint8_t> v = {0};
+                             const int c = m.Const({}, TensorType::BOOL, v, "stop");
+                             m.EndSubgraph({x}, {c, c}, "cond");
+                             ReluBranch(m);
+                           }),
+                {"operator 0 (WHILE)", "condition subgraph 1 has 2 outputs"});
+  // A body that calls the loop's condition recursively through an IF.
+  ExpectInvalid(WhileModel(1, 2,
+                           [](ModelBuilder& m) {
+                             ConstCond(m);
+                             const int x = m.Tensor({2}, TensorType::FLOAT32, "x");
+                             const std::vector<std::uint8_t> v = {1};
+                             const int c = m.Const({}, TensorType::BOOL, v, "c");
+                             const int y = m.Tensor({2}, TensorType::FLOAT32, "y");
+                             m.If({c, x}, {y}, 2, 2);
+                             m.EndSubgraph({x}, {y}, "body");
+                           }),
+                {"operator 0 (WHILE), body: subgraph 2 operator 0 (IF)", "0 -> 2 -> 2"});
+}
+
+// Every flip of a control-flow model gives an error or a model, never a crash (ASan).
+TEST(TfliteControlFlow, FuzzedControlFlowModelsNeverCrash) {
+  const auto bytes = tflite_test::NestedIfInWhileModel();
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 2000; ++iter) {
+    auto fuzzed = bytes;
+    for (int k = 0; k < 1 + iter % 3; ++k)
+      fuzzed[rng() % fuzzed.size()] = static_cast<std::uint8_t>(rng());
+    auto r = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, fuzzed));
+    if (!r.has_value()) {
+      EXPECT_FALSE(r.status().message().empty());
+    }
   }
 }
 
