@@ -16,6 +16,7 @@ using eval_internal::CardOutputIndex;
 using eval_internal::CheckBatchAndChannels;
 using eval_internal::DimText;
 using eval_internal::MsSince;
+using eval_internal::RecordBadSample;
 using eval_internal::RunSample;
 using eval_internal::SteadyClock;
 
@@ -252,14 +253,8 @@ Expected<ClassificationEval> EvaluateClassification(Session& session, const Mode
   const auto loop_start = SteadyClock::now();
 
   auto bad = [&](std::int64_t i, std::int64_t label, const Status& why) -> Status {
-    r.bad_samples.push_back({i, why.message()});
-    r.predictions += std::to_string(i) + "\t" + (label >= 0 ? std::to_string(label) : "-") +
-                     "\t-\t-\tbad: " + why.message() + "\n";
-    if (options.progress) options.progress(i + 1, total);
-    if (!options.keep_going) {
-      return Status(why.code(), why.message() + " (--keep-going counts bad samples and goes on)");
-    }
-    return Status::Ok();
+    return RecordBadSample(i, total, label >= 0 ? std::to_string(label) : "", 2, why, options,
+                           r.bad_samples, r.predictions);
   };
 
   for (std::int64_t i = 0; i < total; ++i) {

@@ -22,6 +22,7 @@ using eval_internal::CardInputIndex;
 using eval_internal::CheckBatchAndChannels;
 using eval_internal::DimText;
 using eval_internal::MsSince;
+using eval_internal::RecordBadSample;
 using eval_internal::RunSample;
 using eval_internal::SteadyClock;
 
@@ -382,14 +383,7 @@ Expected<DetectionEval> EvaluateDetection(Session& session, const ModelCard& car
   const double floor = std::min(kDetectionApMinScore, d.score_threshold);
 
   auto bad = [&](std::int64_t i, const Status& why) -> Status {
-    r.bad_samples.push_back({i, why.message()});
-    r.predictions += std::to_string(i) + "\t" + (sample.name.empty() ? "-" : sample.name) +
-                     "\t-\t-\tbad: " + why.message() + "\n";
-    if (options.progress) options.progress(i + 1, total);
-    if (!options.keep_going) {
-      return Status(why.code(), why.message() + " (--keep-going counts bad samples and goes on)");
-    }
-    return Status::Ok();
+    return RecordBadSample(i, total, sample.name, 2, why, options, r.bad_samples, r.predictions);
   };
 
   for (std::int64_t i = 0; i < total; ++i) {

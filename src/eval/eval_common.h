@@ -30,6 +30,31 @@ inline std::string DimText(std::int64_t d) {
   return d == Shape::kDynamic ? "?" : std::to_string(d);
 }
 
+// Tabs and line breaks as spaces: keeps a predictions field on its line.
+inline std::string OneField(std::string s) {
+  for (char& c : s) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+// A sample that cannot be scored: its reason goes to `bad_samples`, its predictions line
+// is "INDEX<TAB>FIRST" then `dashes` "-" fields then "bad: REASON", and it counts in the
+// progress. Returns the error that ends the run unless options.keep_going.
+inline Status RecordBadSample(std::int64_t i, std::int64_t total, const std::string& first,
+                              int dashes, const Status& why, const EvalOptions& options,
+                              std::vector<BadSample>& bad_samples, std::string& predictions) {
+  bad_samples.push_back({i, why.message()});
+  predictions += std::to_string(i) + "\t" + (first.empty() ? "-" : OneField(first));
+  for (int k = 0; k < dashes; ++k) predictions += "\t-";
+  predictions += "\tbad: " + OneField(why.message()) + "\n";
+  if (options.progress) options.progress(i + 1, total);
+  if (!options.keep_going) {
+    return Status(why.code(), why.message() + " (--keep-going counts bad samples and goes on)");
+  }
+  return Status::Ok();
+}
+
 // Bilinear sample of channel c at (y, x) in source pixel coordinates, edges clamped.
 inline float Bilinear(const ImageSample& s, double y, double x, int c) {
   y = std::clamp(y, 0.0, static_cast<double>(s.height - 1));

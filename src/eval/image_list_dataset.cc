@@ -9,6 +9,7 @@
 #include "deepedge/eval_dataset.h"
 #include "deepedge/file_util.h"
 #include "deepedge/model_card.h"
+#include "eval/labels_file.h"
 
 namespace deepedge {
 namespace {
@@ -74,40 +75,21 @@ Expected<LabelledBox> ParseBox(std::string_view s) {
   return LabelledBox{v[0], v[1], v[2], v[3]};
 }
 
-// Reads the labels file's rows: IMAGE<TAB>REST, '#' and empty lines skipped; `parse`
-// fills a row from REST or returns the line's error.
+// Reads the labels file's rows: IMAGE<TAB>REST; `parse` fills a row from REST.
 template <typename ParseRest>
 Expected<std::vector<ImageRow>> ReadImageList(const std::filesystem::path& labels,
                                               std::string_view format, ParseRest parse) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(labels, ec)) {
-    return NotFound(labels.string() + ": no such file (expected a labels file, one " +
-                    std::string(format) + " a line)");
-  }
-  DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(labels));
   std::vector<ImageRow> rows;
-  std::size_t start = 0, line_no = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const std::string where = labels.string() + ": line " + std::to_string(line_no);
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string::npos || tab == 0) {
-      return Corrupt(where + ": expected " + std::string(format));
-    }
-    ImageRow row;
-    row.image = line.substr(0, tab);
-    row.path = ResolveCardFile(row.image, labels);
-    if (Status s = parse(std::string_view(line).substr(tab + 1), row); !s.ok()) {
-      return Status(s.code(), where + ": " + s.message());
-    }
-    rows.push_back(std::move(row));
-  }
+  DEEPEDGE_RETURN_IF_ERROR(eval_internal::ForEachLabelsLine(
+      labels, format, "expected a labels file, one " + std::string(format) + " a line",
+      [&](std::string image, std::string_view rest) -> Status {
+        ImageRow row;
+        row.path = ResolveCardFile(image, labels);
+        row.image = std::move(image);
+        DEEPEDGE_RETURN_IF_ERROR(parse(rest, row));
+        rows.push_back(std::move(row));
+        return Status::Ok();
+      }));
   return rows;
 }
 

@@ -6,6 +6,7 @@
 
 #include "deepedge/eval_dataset.h"
 #include "deepedge/file_util.h"
+#include "eval/labels_file.h"
 
 namespace deepedge {
 namespace {
@@ -94,31 +95,14 @@ Status DecodePnm(std::string_view b, const std::string& what, ImageSample& out) 
 }
 
 Expected<std::unique_ptr<ImageDataset>> OpenTextLineDataset(const std::filesystem::path& dir) {
-  const std::filesystem::path labels = dir / "labels.tsv";
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(labels, ec)) {
-    return NotFound(labels.string() +
-                    ": no such file (a text-line data set is a directory with "
-                    "labels.tsv and its images)");
-  }
-  DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(labels));
   std::vector<std::pair<std::string, std::string>> rows;
-  std::size_t start = 0, line_no = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string::npos || tab == 0) {
-      return Corrupt(labels.string() + ": line " + std::to_string(line_no) +
-                     ": expected FILE<TAB>TEXT");
-    }
-    rows.emplace_back(line.substr(0, tab), line.substr(tab + 1));
-  }
+  DEEPEDGE_RETURN_IF_ERROR(eval_internal::ForEachLabelsLine(
+      dir / "labels.tsv", "FILE<TAB>TEXT",
+      "a text-line data set is a directory with labels.tsv and its images",
+      [&](std::string file, std::string_view text) -> Status {
+        rows.emplace_back(std::move(file), std::string(text));
+        return Status::Ok();
+      }));
   return std::unique_ptr<ImageDataset>(new TextLineDataset(dir, std::move(rows)));
 }
 

@@ -15,6 +15,8 @@ namespace {
 
 using eval_internal::CardError;
 using eval_internal::MsSince;
+using eval_internal::OneField;
+using eval_internal::RecordBadSample;
 using eval_internal::RunSample;
 using eval_internal::SteadyClock;
 
@@ -49,13 +51,6 @@ std::string SpanText(const std::vector<TimeSpan>& spans) {
     out += buf;
   }
   return out;
-}
-
-std::string OneField(std::string s) {
-  for (char& c : s) {
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
 }
 
 }  // namespace
@@ -279,14 +274,7 @@ Expected<VadEval> EvaluateVad(Session& session, const ModelCard& card, const Aud
   const auto loop_start = SteadyClock::now();
 
   auto bad = [&](std::int64_t i, const std::string& name, const Status& why) -> Status {
-    r.bad_samples.push_back({i, why.message()});
-    r.predictions += std::to_string(i) + "\t" + (name.empty() ? "-" : OneField(name)) +
-                     "\t-\t-\t-\tbad: " + OneField(why.message()) + "\n";
-    if (options.progress) options.progress(i + 1, total);
-    if (!options.keep_going) {
-      return Status(why.code(), why.message() + " (--keep-going counts bad samples and goes on)");
-    }
-    return Status::Ok();
+    return RecordBadSample(i, total, name, 3, why, options, r.bad_samples, r.predictions);
   };
 
   for (std::int64_t i = 0; i < total; ++i) {

@@ -9,6 +9,7 @@
 #include "deepedge/eval_dataset.h"
 #include "deepedge/file_util.h"
 #include "deepedge/model_card.h"
+#include "eval/labels_file.h"
 
 namespace deepedge {
 namespace {
@@ -98,36 +99,20 @@ Status ParseSegments(std::string_view text, ClipRow& row) {
 }  // namespace
 
 Expected<std::unique_ptr<AudioDataset>> OpenVadDataset(const std::filesystem::path& labels) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(labels, ec)) {
-    return NotFound(labels.string() +
-                    ": no such file (expected a labels file, one AUDIO<TAB>START-END ... a line)");
-  }
-  DEEPEDGE_ASSIGN_OR_RETURN(std::string text, ReadFileText(labels));
   std::vector<ClipRow> rows;
-  std::size_t start = 0, line_no = 0, with_speech = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const std::string where = labels.string() + ": line " + std::to_string(line_no);
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string::npos || tab == 0) {
-      return Corrupt(where + ": expected AUDIO<TAB>START-END ... (or - for no speech)");
-    }
-    ClipRow row;
-    row.audio = line.substr(0, tab);
-    row.path = ResolveCardFile(row.audio, labels);
-    if (Status s = ParseSegments(std::string_view(line).substr(tab + 1), row); !s.ok()) {
-      return Status(s.code(), where + ": " + s.message());
-    }
-    with_speech += !row.segments.empty();
-    rows.push_back(std::move(row));
-  }
+  std::size_t with_speech = 0;
+  DEEPEDGE_RETURN_IF_ERROR(
+      eval_internal::ForEachLabelsLine(labels, "AUDIO<TAB>START-END ... (or - for no speech)",
+                                       "expected a labels file, one AUDIO<TAB>START-END ... a line",
+                                       [&](std::string audio, std::string_view rest) -> Status {
+                                         ClipRow row;
+                                         row.path = ResolveCardFile(audio, labels);
+                                         row.audio = std::move(audio);
+                                         DEEPEDGE_RETURN_IF_ERROR(ParseSegments(rest, row));
+                                         with_speech += !row.segments.empty();
+                                         rows.push_back(std::move(row));
+                                         return Status::Ok();
+                                       }));
   std::string description = "vad: " + labels.string() + " (" + std::to_string(rows.size()) +
                             " clips, " + std::to_string(with_speech) + " with speech)";
   return std::unique_ptr<AudioDataset>(new VadDataset(std::move(description), std::move(rows)));
