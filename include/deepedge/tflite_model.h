@@ -53,7 +53,10 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 //    (DequantizeLinear -> float operators -> QuantizeLinear), weights as integer
 //    initializers behind DequantizeLinear (per-channel: with `axis`), int32 biases as
 //    int32 initializers behind DequantizeLinear with zero point 0; pure data movement
-//    with identical input and output quantization runs on the integers;
+//    with identical input and output quantization runs on the integers; int16
+//    activations (16x8 quantization) go through int16 Quantize / DequantizeLinear with
+//    the operators between them in float (the int8 fusion pass leaves them alone);
+//    int16 weights are refused;
 //  - float16 constants behind DEQUANTIZE become Cast; sparse constants are densified;
 //  - custom operators: MediaPipe's Convolution2DTransposeBias (inputs: input, filter
 //    [O, KH, KW, I], bias [O]; custom_options a raw int32 struct: padding 1 SAME / 2

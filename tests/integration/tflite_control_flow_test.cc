@@ -185,6 +185,17 @@ TEST(TfliteControlFlowReference, WhileGrowingShape) {
   }
 }
 
+// Not control flow, but the same comparison: int16 activations (16x8 quantization) through
+// QUANTIZE, an int16 ADD and DEQUANTIZE. Inputs avoid exact ties (TFLite rounds half away
+// from zero, ONNX's QuantizeLinear half to even).
+TEST(TfliteQuantReference, Int16Add) {
+  NamedInputs in;
+  in.emplace_back("x",
+                  Floats(Shape{1, 8}, {0.1f, -0.7f, 1.33f, -1.9f, 0.0002f, 0.5f, -0.25f, 1.7f}));
+  in.emplace_back("y", Floats(Shape{1, 8}, {0.3f, 0.71f, -1.1f, -1.95f, 0.9f, 1.2f, -0.6f, 1.9f}));
+  CompareWithReference("int16 ADD", tflite_test::Int16AddModel(), in);
+}
+
 TEST(TfliteControlFlowReference, IfNestedInWhile) {
   for (int i : {0, 1, 3}) {
     NamedInputs in;

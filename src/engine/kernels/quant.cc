@@ -24,6 +24,12 @@ bool IsQuantType(DType t) {
   return t == DType::kU8 || t == DType::kI8;
 }
 
+// QuantizeLinear / DequantizeLinear also take int16 (ONNX opset 21; TFLite's 16x8
+// quantization keeps activations in int16).
+bool IsQdqType(DType t) {
+  return IsQuantType(t) || t == DType::kI16;
+}
+
 // int32 addition that wraps (as int32 accumulators do in practice) instead of
 // overflowing; the products of widened 8-bit operands always fit.
 inline std::int32_t WrapAdd(std::int32_t a, std::int32_t b) {
@@ -36,10 +42,10 @@ std::string TypeName(DType t) {
 
 // The range of a quantized type.
 std::int32_t QMin(DType t) {
-  return t == DType::kI8 ? -128 : 0;
+  return t == DType::kI8 ? -128 : t == DType::kI16 ? -32768 : 0;
 }
 std::int32_t QMax(DType t) {
-  return t == DType::kI8 ? 127 : 255;
+  return t == DType::kI8 ? 127 : t == DType::kI16 ? 32767 : 255;
 }
 
 // round-half-to-even(v) + zp, saturated to [qmin, qmax]; NaN maps to the zero point.
@@ -51,19 +57,32 @@ inline std::int32_t QuantizeRounded(double v, std::int32_t zp, std::int32_t qmin
   return static_cast<std::int32_t>(r);
 }
 
-// Writes saturated int32 values as u8 or i8.
+// Writes saturated int32 values as u8, i8 or i16.
 inline void StoreQuant(Tensor* t, std::int64_t i, std::int32_t v) {
-  if (t->dtype() == DType::kU8) {
-    t->as<std::uint8_t>()[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v);
-  } else {
-    t->as<std::int8_t>()[static_cast<std::size_t>(i)] = static_cast<std::int8_t>(v);
+  const auto k = static_cast<std::size_t>(i);
+  switch (t->dtype()) {
+    case DType::kU8:
+      t->as<std::uint8_t>()[k] = static_cast<std::uint8_t>(v);
+      break;
+    case DType::kI16:
+      t->as<std::int16_t>()[k] = static_cast<std::int16_t>(v);
+      break;
+    default:
+      t->as<std::int8_t>()[k] = static_cast<std::int8_t>(v);
+      break;
   }
 }
 
 // The values of an u8, i8 or i32 tensor as int32.
 Expected<std::vector<std::int32_t>> ReadQuantInts(const KernelContext& ctx, const Tensor& t,
-                                                  const std::string& what, bool allow_i32 = false) {
+                                                  const std::string& what, bool allow_i32 = false,
+                                                  bool allow_16 = false) {
   std::vector<std::int32_t> v;
+  if (allow_16 && t.dtype() == DType::kI16) {
+    auto s = t.as<std::int16_t>();
+    v.assign(s.begin(), s.end());
+    return v;
+  }
   switch (t.dtype()) {
     case DType::kU8: {
       auto s = t.as<std::uint8_t>();
@@ -118,7 +137,8 @@ Expected<AxisParams> ReadAxisParams(const KernelContext& ctx, const Shape& xs,
   AxisParams p;
   DEEPEDGE_ASSIGN_OR_RETURN(p.scale, ReadScale(ctx, scale_t, "scale"));
   if (zp_t != nullptr) {
-    DEEPEDGE_ASSIGN_OR_RETURN(p.zp, ReadQuantInts(ctx, *zp_t, "zero point", zp_i32));
+    DEEPEDGE_ASSIGN_OR_RETURN(p.zp,
+                              ReadQuantInts(ctx, *zp_t, "zero point", zp_i32, /*allow_16=*/true));
     if (zp_t->shape() != scale_t.shape() && p.zp.size() != p.scale.size()) {
       return NodeError(ctx, "zero point shape " + zp_t->shape().ToString() +
                                 " does not match scale shape " + scale_t.shape().ToString());
@@ -152,8 +172,8 @@ Expected<AxisParams> ReadAxisParams(const KernelContext& ctx, const Shape& xs,
 template <typename Q>
 void QuantizePerTensor(KernelContext& ctx, std::span<const float> x, float scale, std::int32_t zp,
                        Q* y) {
-  constexpr float lo = std::is_same_v<Q, std::int8_t> ? -128.f : 0.f;
-  constexpr float hi = std::is_same_v<Q, std::int8_t> ? 127.f : 255.f;
+  constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
   const float zero = std::clamp(static_cast<float>(zp), lo, hi);
   const float zpf = static_cast<float>(zp);
   ctx.ParallelFor(x.size(), [&](std::size_t begin, std::size_t end) {
@@ -176,7 +196,7 @@ Status QuantizeLinearKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* scale, RequiredInput(ctx, 1));
   const Tensor* zp = ctx.input(2);
   const DType out_type = zp != nullptr ? zp->dtype() : DType::kU8;
-  if (!IsQuantType(out_type)) {
+  if (!IsQdqType(out_type)) {
     return NodeUnsupported(ctx, "output type " + TypeName(out_type) + " is not supported");
   }
   DEEPEDGE_ASSIGN_OR_RETURN(AxisParams p,
@@ -185,10 +205,16 @@ Status QuantizeLinearKernel(KernelContext& ctx) {
     // The common case (every activation of a QDQ model): no copy, no per-element
     // parameter lookup. Same arithmetic as below, in float, which is exact here.
     DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, out_type, x->shape()));
-    if (out_type == DType::kU8) {
-      QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::uint8_t>().data());
-    } else {
-      QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::int8_t>().data());
+    switch (out_type) {
+      case DType::kU8:
+        QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::uint8_t>().data());
+        break;
+      case DType::kI16:
+        QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::int16_t>().data());
+        break;
+      default:
+        QuantizePerTensor(ctx, x->as<float>(), p.scale[0], p.zp[0], y->as<std::int8_t>().data());
+        break;
     }
     return Status::Ok();
   }
@@ -223,7 +249,8 @@ Status DequantizeLinearKernel(KernelContext& ctx) {
     return NodeError(ctx, "zero point type " + TypeName(zp->dtype()) + " differs from input type " +
                               TypeName(x->dtype()));
   }
-  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<std::int32_t> xv, ReadQuantInts(ctx, *x, "input", true));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<std::int32_t> xv,
+                            ReadQuantInts(ctx, *x, "input", true, /*allow_16=*/true));
   DEEPEDGE_ASSIGN_OR_RETURN(AxisParams p,
                             ReadAxisParams(ctx, x->shape(), *scale, zp, kPerAxis, true));
   DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kF32, x->shape()));

@@ -481,9 +481,6 @@ Expected<std::string> SubgraphImporter::Float(int i) {
   DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
   std::string f = v;
   if (auto q = Quant(i)) {
-    if (dt == DType::kI16) {
-      return Unsup(Desc(i) + " is quantized int16, which the engine's DequantizeLinear lacks");
-    }
     const bool is_i32 = dt == DType::kI32;
     if (is_i32 && std::any_of(q->zero_point.begin(), q->zero_point.end(),
                               [](std::int64_t z) { return z != 0; })) {
@@ -508,9 +505,6 @@ Status SubgraphImporter::Store(int i, const std::string& v) {
   DEEPEDGE_ASSIGN_OR_RETURN(DType dt, DT(i));
   auto q = Quant(i);
   if (q && dt != DType::kI32) {
-    if (dt == DType::kI16) {
-      return Unsup(Desc(i) + " is quantized int16, which the engine's QuantizeLinear lacks");
-    }
     DEEPEDGE_ASSIGN_OR_RETURN(auto p, QParams(*q, dt, true, "q"));
     Attrs a;
     if (q->axis) a["axis"] = ir::Attribute::Int(*q->axis);

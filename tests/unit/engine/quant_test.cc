@@ -46,6 +46,9 @@ Tensor Q(DType t, const Shape& s, const std::vector<std::int32_t>& v) {
   if (t == DType::kU8) {
     return MakeTensor(t, s, std::vector<std::uint8_t>(v.begin(), v.end()));
   }
+  if (t == DType::kI16) {
+    return MakeTensor(t, s, std::vector<std::int16_t>(v.begin(), v.end()));
+  }
   return MakeTensor(t, s, std::vector<std::int8_t>(v.begin(), v.end()));
 }
 
@@ -55,6 +58,8 @@ std::vector<std::int32_t> Ints(const Tensor& t) {
     for (auto x : t.as<std::uint8_t>()) v.push_back(x);
   } else if (t.dtype() == DType::kI8) {
     for (auto x : t.as<std::int8_t>()) v.push_back(x);
+  } else if (t.dtype() == DType::kI16) {
+    for (auto x : t.as<std::int16_t>()) v.push_back(x);
   } else {
     for (auto x : t.as<std::int32_t>()) v.push_back(x);
   }
@@ -121,6 +126,14 @@ TEST(QuantizeLinearTest, RoundsHalfToEvenAndSaturates) {
       {-std::numeric_limits<float>::infinity(), 1, 7, DType::kU8, 0},
       {std::numeric_limits<float>::quiet_NaN(), 1, 5, DType::kU8, 5},
       {std::numeric_limits<float>::quiet_NaN(), 1, -9, DType::kI8, -9},
+      // int16 (TFLite's 16x8 activations; ONNX opset 21).
+      {2.5f, 1, 0, DType::kI16, 2},
+      {-3.5f, 1, 0, DType::kI16, -4},
+      {1000.0f, 0.01f, 0, DType::kI16, 32767},
+      {-400.0f, 0.01f, 0, DType::kI16, -32768},
+      {12.34f, 0.001f, -7, DType::kI16, 12333},
+      {-1e30f, 1, 3, DType::kI16, -32768},
+      {std::numeric_limits<float>::quiet_NaN(), 1, 300, DType::kI16, 300},
   };
   for (const Case& c : cases) {
     for (int opset : {10, 13}) {
@@ -144,6 +157,42 @@ TEST(QuantizeLinearTest, MissingZeroPointMeansU8AndZero) {
   ASSERT_TRUE(out.has_value()) << out.status().message();
   EXPECT_EQ((*out)[0].dtype(), DType::kU8);
   EXPECT_EQ(Ints((*out)[0]), (std::vector<std::int32_t>{0, 0, 1, 255}));
+}
+
+// int16 through QuantizeLinear (per tensor and per axis) and back through
+// DequantizeLinear, against double arithmetic.
+TEST(QuantizeLinearTest, Int16RoundTripsPerTensorAndPerAxis) {
+  const std::vector<float> xs = RandomFloats(24, -3.0f, 3.0f, 7);
+  for (bool per_axis : {false, true}) {
+    Tensor x = F32({2, 12}, xs);
+    const std::vector<float> scales =
+        per_axis ? std::vector<float>{1e-4f, 2e-4f} : std::vector<float>{1e-4f};
+    const std::vector<std::int32_t> zps =
+        per_axis ? std::vector<std::int32_t>{5, -9} : std::vector<std::int32_t>{5};
+    const Shape ps = per_axis ? Shape{2} : Shape{};
+    Tensor scale = F32(ps, scales);
+    Tensor zp = Q(DType::kI16, ps, zps);
+    ir::Node q = MakeNode("QuantizeLinear", {"x", "s", "z"}, {"y"}, 13);
+    SetInt(q, "axis", 0);
+    auto y = RunNode(q, {&x, &scale, &zp});
+    ASSERT_TRUE(y.has_value()) << y.status().message();
+    ASSERT_EQ((*y)[0].dtype(), DType::kI16);
+    const std::vector<std::int32_t> got = Ints((*y)[0]);
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const std::size_t c = per_axis ? i / 12 : 0;
+      const double want = std::clamp(
+          std::nearbyint(static_cast<double>(xs[i] / scales[c])) + zps[c], -32768.0, 32767.0);
+      ASSERT_EQ(got[i], static_cast<std::int32_t>(want)) << i;
+    }
+    ir::Node dq = MakeNode("DequantizeLinear", {"y", "s", "z"}, {"r"}, 13);
+    SetInt(dq, "axis", 0);
+    auto r = RunNode(dq, {&(*y)[0], &scale, &zp});
+    ASSERT_TRUE(r.has_value()) << r.status().message();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const std::size_t c = per_axis ? i / 12 : 0;
+      ASSERT_NEAR((*r)[0].as<float>()[i], xs[i], scales[c] / 2 * 1.001) << i;
+    }
+  }
 }
 
 TEST(QuantizeLinearTest, Int32Input) {

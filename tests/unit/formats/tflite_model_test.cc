@@ -693,6 +693,26 @@ TEST(TfliteControlFlow, WhileTripCountDependsOnTheData) {
   }
 }
 
+// int16 activations (16x8 quantization): QUANTIZE to int16, an int16 ADD, DEQUANTIZE.
+// The int16 output is the sum of the rounded inputs, saturated; against double arithmetic.
+TEST(TfliteImport, Int16ActivationsQuantizeAddDequantize) {
+  const std::vector<float> x = {0.1f, -0.7f, 1.33f, -1.9f, 5.0f, 0.5f, -0.25f, -6.0f};
+  const std::vector<float> y = {0.3f, 0.71f, -1.1f, -1.95f, 4.0f, 1.2f, -0.6f, -3.0f};
+  std::vector<Tensor> in;
+  in.push_back(FromFloats(Shape{1, 8}, x));
+  in.push_back(FromFloats(Shape{1, 8}, y));
+  auto out = RunModel(tflite_test::Int16AddModel(), std::move(in));
+  ASSERT_TRUE(out.has_value()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 2u);
+  ASSERT_EQ((*out)[0].dtype(), DType::kI16);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    auto q = [](double v) { return std::clamp(std::nearbyint(v * 4096), -32768.0, 32767.0); };
+    const double want = std::clamp(q(x[i]) + q(y[i]), -32768.0, 32767.0);
+    EXPECT_EQ((*out)[0].as<std::int16_t>()[i], static_cast<std::int16_t>(want)) << i;
+    EXPECT_FLOAT_EQ((*out)[1].as<float>()[i], static_cast<float>(want / 4096)) << i;
+  }
+}
+
 TEST(TfliteControlFlow, WhileCounterLoop) {
   const auto bytes = tflite_test::WhileCounterModel();
   struct Case {

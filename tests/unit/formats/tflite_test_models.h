@@ -128,7 +128,15 @@ class ModelBuilder {
 };
 
 // TFLite builtin codes the models below use.
-enum : int { kAddCode = 0, kConcatCode = 2, kMulCode = 18, kLessCode = 58, kLessEqualCode = 63 };
+enum : int {
+  kAddCode = 0,
+  kConcatCode = 2,
+  kDequantizeCode = 6,
+  kMulCode = 18,
+  kLessCode = 58,
+  kLessEqualCode = 63,
+  kQuantizeCode = 114,
+};
 
 // A subgraph (x: float32 `shape`, y: float32 `shape`) -> x OP y.
 inline int BinaryBranch(ModelBuilder& m, int code, const std::vector<int>& shape,
@@ -300,6 +308,26 @@ inline std::vector<std::uint8_t> NestedIfInWhileModel() {
   scalar_branch(kAddCode, 10.f, "plus10");
   scalar_branch(kMulCode, 2.f, "times2");
   return m.FinishModel();
+}
+
+// int16 activations (TFLite's 16x8 quantization): x, y float32 [1, 8] -> QUANTIZE to int16
+// (scale 1/4096, zero point 0) -> ADD in int16 (same scale) -> `sum` int16, and
+// DEQUANTIZE(sum) -> `out` float32.
+inline std::vector<std::uint8_t> Int16AddModel() {
+  ModelBuilder m;
+  const float scale = 1.0f / 4096;
+  const int x = m.Tensor({1, 8}, TensorType::FLOAT32, "x");
+  const int y = m.Tensor({1, 8}, TensorType::FLOAT32, "y");
+  const int qx = m.Tensor({1, 8}, TensorType::INT16, "qx", nullptr, 0, m.Quant({scale}, {0}));
+  const int qy = m.Tensor({1, 8}, TensorType::INT16, "qy", nullptr, 0, m.Quant({scale}, {0}));
+  const int sum = m.Tensor({1, 8}, TensorType::INT16, "sum", nullptr, 0, m.Quant({scale}, {0}));
+  const int out = m.Tensor({1, 8}, TensorType::FLOAT32, "out");
+  m.Op(m.Code(kQuantizeCode), {x}, {qx});
+  m.Op(m.Code(kQuantizeCode), {y}, {qy});
+  m.Op(m.Code(kAddCode), {qx, qy}, {sum}, tfl::BuiltinOptions::AddOptions,
+       tfl::CreateAddOptions(m.fbb()).Union());
+  m.Op(m.Code(kDequantizeCode), {sum}, {out});
+  return m.Finish({x, y}, {sum, out});
 }
 
 }  // namespace deepedge::tflite_test
