@@ -18,6 +18,7 @@ PACKAGES=(
   libfreetype-dev fonts-dejavu-core fonts-liberation
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
   time libtorch-dev dataset-fashion-mnist zlib1g-dev darknet opencv-doc pocketsphinx-testdata
+  espeak-ng
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc
   chromium iproute2 clang libclang-rt-14-dev
 )
