@@ -128,13 +128,17 @@ Status PreprocessTextLine(const ImageSample& s, const ModelCard& card,
                            std::to_string(s.height) + "x" + std::to_string(s.width) + "x" +
                            std::to_string(s.channels) + " image");
   }
-  // PaddleOCR: resized width ceil(H * w / h), at most the input width; the input
-  // width is the widest of the batch (here: this line) but at least the card's width.
+  // PaddleOCR (predict_rec.py, resize_norm_img, a batch of one line): the input width
+  // is int(H * max(w / h, W / H)), truncated, and the line is resized to
+  // ceil(H * w / h) but at most that width. So a line narrower than the card's width
+  // gets the ceiling and zero padding, a wider one the truncated width and no padding.
+  // DeepEdge also caps the width at max_width (PaddleOCR has no cap).
   const double ratio = static_cast<double>(s.width) / static_cast<double>(s.height);
-  const auto resized = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>(std::ceil(static_cast<double>(plan.height) * ratio)), 1,
-      plan.max_width);
-  const std::int64_t width = std::max(plan.min_width, resized);
+  const double scaled = static_cast<double>(plan.height) * ratio;
+  const std::int64_t width =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>(scaled), plan.min_width, plan.max_width);
+  const auto resized =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(scaled)), 1, width);
   const int oc = plan.channels;
   const bool nchw = pre.layout == InputLayout::kNCHW;
   const Shape shape = nchw ? Shape{1, oc, plan.height, width} : Shape{1, plan.height, width, oc};
@@ -150,8 +154,10 @@ Status PreprocessTextLine(const ImageSample& s, const ModelCard& card,
   for (std::int64_t y = 0; y < plan.height; ++y) {
     for (std::int64_t x = 0; x < resized; ++x) {
       for (int c = 0; c < s.channels; ++c) {
-        px[c] = Bilinear(s, (static_cast<double>(y) + 0.5) * sy - 0.5,
-                         (static_cast<double>(x) + 0.5) * sx - 0.5, c);
+        // cv2.resize of an 8-bit image gives 8-bit pixels: round to nearest as it does.
+        px[c] = std::floor(Bilinear(s, (static_cast<double>(y) + 0.5) * sy - 0.5,
+                                    (static_cast<double>(x) + 0.5) * sx - 0.5, c) +
+                           0.5f);
       }
       for (int c = 0; c < oc; ++c) {
         float v = 0;

@@ -2,6 +2,7 @@
 // text recogniser, so that no data has to be downloaded.
 //
 //   deepedge-render-text --out DIR [--count N] [--seed S] [--font-dir D]...
+//                        [--blur SIGMA] [--downsample F] [--noise SIGMA] [--contrast C]
 //
 // Writes DIR/NNNNNN.pgm (binary grey PGM, one line of text each) and DIR/labels.tsv
 // ("file<TAB>text", one line per image). The lines mix English words, numbers, mixed
@@ -10,10 +11,19 @@
 // light background. The same seed and fonts give the same images and labels (the
 // random generator is std::mt19937 with our own range mapping, not the library's
 // implementation-defined distributions).
+//
+// Degradations, applied in this order to every image, each off by default: --contrast C
+// scales the grey levels about mid-grey by C (0 < C <= 1), --blur SIGMA is a Gaussian
+// blur (SIGMA in pixels of the rendered line), --downsample F shrinks the line by F
+// (area average) and enlarges it back to its size (bilinear), --noise SIGMA adds
+// Gaussian noise of SIGMA grey levels. The noise has its own generator seeded from
+// --seed, so a degraded set has the same lines, fonts and layout as the clean set of
+// the same seed, and the same seed gives the same noise.
 #include <ft2build.h>
 #include FT_FREETYPE_H
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -196,6 +206,118 @@ bool Render(FT_Face face, const std::string& text, int px, int fg, int bg, Rng& 
   return true;
 }
 
+// Degradations, computed in floating point and rounded to 8 bits once at the end.
+struct Degradation {
+  double contrast = 1.0;    // 1: unchanged
+  double blur_sigma = 0.0;  // 0: none
+  double downsample = 1.0;  // 1: none
+  double noise_sigma = 0.0;
+  bool any() const {
+    return contrast != 1.0 || blur_sigma > 0.0 || downsample > 1.0 || noise_sigma > 0.0;
+  }
+};
+
+using Plane = std::vector<double>;  // row-major, width x height
+
+// One row or column of `n` values at `in` with `stride`, resampled to `m` values.
+// Area average (each output value is the mean of the input interval it covers,
+// fractional pixels weighted) when shrinking; linear with half-pixel centres,
+// clamped at the ends, when enlarging.
+void Resample1d(const double* in, int n, std::ptrdiff_t in_stride, double* out, int m,
+                std::ptrdiff_t out_stride) {
+  const double scale = static_cast<double>(n) / static_cast<double>(m);
+  for (int j = 0; j < m; ++j) {
+    double v = 0.0;
+    if (m < n) {
+      const double a = j * scale, b = (j + 1) * scale;
+      for (int i = static_cast<int>(a); i < n && i < b; ++i) {
+        const double w = std::min<double>(b, i + 1) - std::max<double>(a, i);
+        v += w * in[i * in_stride];
+      }
+      v /= scale;
+    } else {
+      const double x = std::clamp((j + 0.5) * scale - 0.5, 0.0, static_cast<double>(n - 1));
+      const int i0 = static_cast<int>(x), i1 = std::min(i0 + 1, n - 1);
+      v = in[i0 * in_stride] * (1.0 - (x - i0)) + in[i1 * in_stride] * (x - i0);
+    }
+    out[j * out_stride] = v;
+  }
+}
+
+// Resizes a w x h plane to nw x nh, separably (rows, then columns).
+Plane Resize(const Plane& p, int w, int h, int nw, int nh) {
+  Plane rows(static_cast<std::size_t>(nw) * static_cast<std::size_t>(h));
+  for (int y = 0; y < h; ++y) {
+    Resample1d(p.data() + static_cast<std::ptrdiff_t>(y) * w, w, 1,
+               rows.data() + static_cast<std::ptrdiff_t>(y) * nw, nw, 1);
+  }
+  Plane out(static_cast<std::size_t>(nw) * static_cast<std::size_t>(nh));
+  for (int x = 0; x < nw; ++x) Resample1d(rows.data() + x, h, nw, out.data() + x, nh, nw);
+  return out;
+}
+
+// Separable Gaussian blur, kernel radius ceil(3 sigma), edges replicated.
+void GaussianBlur(Plane& p, int w, int h, double sigma) {
+  const int r = static_cast<int>(std::ceil(3.0 * sigma));
+  std::vector<double> k(static_cast<std::size_t>(2 * r + 1));
+  double sum = 0.0;
+  for (int i = -r; i <= r; ++i) {
+    sum += k[static_cast<std::size_t>(i + r)] = std::exp(-0.5 * i * i / (sigma * sigma));
+  }
+  for (double& v : k) v /= sum;
+  Plane tmp(p.size());
+  auto at = [](int v, int n) { return std::clamp(v, 0, n - 1); };
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      double v = 0.0;
+      for (int i = -r; i <= r; ++i) {
+        v += k[static_cast<std::size_t>(i + r)] *
+             p[static_cast<std::size_t>(y) * w + static_cast<std::size_t>(at(x + i, w))];
+      }
+      tmp[static_cast<std::size_t>(y) * w + static_cast<std::size_t>(x)] = v;
+    }
+  }
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      double v = 0.0;
+      for (int i = -r; i <= r; ++i) {
+        v += k[static_cast<std::size_t>(i + r)] *
+             tmp[static_cast<std::size_t>(at(y + i, h)) * w + static_cast<std::size_t>(x)];
+      }
+      p[static_cast<std::size_t>(y) * w + static_cast<std::size_t>(x)] = v;
+    }
+  }
+}
+
+// A standard normal deviate from `gen` (Box-Muller on our own uniform mapping, so
+// the values do not depend on the standard library's distributions).
+double Gaussian(std::mt19937& gen) {
+  const double u1 = (static_cast<double>(gen()) + 0.5) / 4294967296.0;
+  const double u2 = (static_cast<double>(gen()) + 0.5) / 4294967296.0;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+void Degrade(Image& img, const Degradation& d, std::mt19937& noise) {
+  if (!d.any()) return;
+  const int w = img.width, h = img.height;
+  Plane p(img.pixels.begin(), img.pixels.end());
+  if (d.contrast != 1.0) {
+    for (double& v : p) v = 127.5 + (v - 127.5) * d.contrast;
+  }
+  if (d.blur_sigma > 0.0) GaussianBlur(p, w, h, d.blur_sigma);
+  if (d.downsample > 1.0) {
+    const int sw = std::max(1, static_cast<int>(std::lround(w / d.downsample)));
+    const int sh = std::max(1, static_cast<int>(std::lround(h / d.downsample)));
+    p = Resize(Resize(p, w, h, sw, sh), sw, sh, w, h);
+  }
+  if (d.noise_sigma > 0.0) {
+    for (double& v : p) v += d.noise_sigma * Gaussian(noise);
+  }
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    img.pixels[i] = static_cast<std::uint8_t>(std::clamp(std::floor(p[i] + 0.5), 0.0, 255.0));
+  }
+}
+
 bool WritePgm(const std::filesystem::path& path, const Image& img) {
   std::ofstream out(path, std::ios::binary);
   out << "P5\n" << img.width << " " << img.height << "\n255\n";
@@ -207,7 +329,13 @@ bool WritePgm(const std::filesystem::path& path, const Image& img) {
 int Usage() {
   std::fputs(
       "usage: deepedge-render-text --out DIR [--count N] [--seed S] [--font-dir D]...\n"
-      "  Renders N (default 500) labelled text-line images (DIR/NNNNNN.pgm, DIR/labels.tsv)\n",
+      "                            [--blur SIGMA] [--downsample F] [--noise SIGMA] "
+      "[--contrast C]\n"
+      "  Renders N (default 500) labelled text-line images (DIR/NNNNNN.pgm, DIR/labels.tsv)\n"
+      "  --blur SIGMA     Gaussian blur, SIGMA in pixels (0..20, default 0: none)\n"
+      "  --downsample F   shrink by F and enlarge back (1..8, default 1: none)\n"
+      "  --noise SIGMA    additive Gaussian noise, SIGMA grey levels (0..128, default 0)\n"
+      "  --contrast C     scale grey levels about mid-grey by C (0 < C <= 1, default 1)\n",
       stderr);
   return 2;
 }
@@ -219,6 +347,7 @@ int main(int argc, char** argv) {
   long count = 500;
   unsigned long seed = 1;
   std::vector<std::filesystem::path> font_dirs;
+  Degradation degrade;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -240,6 +369,24 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--font-dir") {
       font_dirs.emplace_back(v);
+    } else if (a == "--blur" || a == "--downsample" || a == "--noise" || a == "--contrast") {
+      struct Range {
+        double* value;
+        double lo, hi;
+        bool lo_open;
+      };
+      const Range range = a == "--blur"         ? Range{&degrade.blur_sigma, 0, 20, false}
+                          : a == "--downsample" ? Range{&degrade.downsample, 1, 8, false}
+                          : a == "--noise"      ? Range{&degrade.noise_sigma, 0, 128, false}
+                                                : Range{&degrade.contrast, 0, 1, true};
+      const double x = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !std::isfinite(x) || x > range.hi || x < range.lo ||
+          (range.lo_open && x == range.lo)) {
+        std::fprintf(stderr, "deepedge-render-text: %s %s: expected a number in %c%g, %g]\n",
+                     a.c_str(), v.c_str(), range.lo_open ? '(' : '[', range.lo, range.hi);
+        return 2;
+      }
+      *range.value = x;
     } else {
       return Usage();
     }
@@ -293,6 +440,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   Rng rng(static_cast<std::uint32_t>(seed));
+  // Its own stream, so that degrading changes no line, font or layout of the seed's set.
+  std::mt19937 noise(static_cast<std::uint32_t>(seed) ^ 0x9E3779B9u);
   Image img;
   std::string error;
   int status = 0;
@@ -309,7 +458,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deepedge-render-text: %s with %s: %s\n", name, fonts[f].c_str(),
                    error.c_str());
       status = 1;
-    } else if (!WritePgm(out / name, img)) {
+      break;
+    }
+    Degrade(img, degrade, noise);
+    if (!WritePgm(out / name, img)) {
       std::fprintf(stderr, "deepedge-render-text: %s: cannot write\n", (out / name).c_str());
       status = 1;
     } else {

@@ -3,6 +3,8 @@
 // line preprocessing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -312,6 +314,72 @@ TEST(PreprocessTextLine, KeepsAspectAndPadsRight) {
   EXPECT_EQ(t.shape(), (Shape{1, 3, 5, 32}));
   s.pixels.resize(10);
   EXPECT_EQ(PreprocessTextLine(s, card, plan, t).code(), StatusCode::kInvalidArgument);
+}
+
+TextRecognitionPlan SmallPlan(ModelCard& card) {
+  card.task = CardTask::kTextRecognition;
+  card.preprocessing.channels = ChannelOrder::kBgr;
+  card.preprocessing.scale = 1.0 / 255.0;
+  card.preprocessing.mean = {0.5, 0.5, 0.5};
+  card.preprocessing.std = {0.5, 0.5, 0.5};
+  TextRecognitionPlan plan;
+  plan.height = 5;
+  plan.min_width = 12;
+  plan.max_width = 32;
+  return plan;
+}
+
+// PaddleOCR's resize_norm_img: input width int(H * w / h) when that exceeds the card's
+// width, and the line fills it (ceil(H * w / h) capped at the input width): a 3x10
+// line to height 5 is 16.67 wide -> 16 columns, no padding (not 17).
+TEST(PreprocessTextLine, WideLinesTakeTheTruncatedWidthLikePaddleOcr) {
+  ModelCard card;
+  const TextRecognitionPlan plan = SmallPlan(card);
+  ImageSample s;
+  s.height = 3;
+  s.width = 10;
+  s.pixels.assign(30, 255);
+  Tensor t;
+  ASSERT_TRUE(PreprocessTextLine(s, card, plan, t).ok());
+  EXPECT_EQ(t.shape(), (Shape{1, 3, 5, 16}));
+  for (float v : t.as<float>()) ASSERT_FLOAT_EQ(v, 1.0f);  // white everywhere: no padding
+  // Narrower than the card's width: ceil(5 * 2.2) = 11 columns, padded to 12.
+  s.width = 11;
+  s.height = 5;
+  s.pixels.assign(55, 255);
+  ASSERT_TRUE(PreprocessTextLine(s, card, plan, t).ok());
+  EXPECT_EQ(t.shape(), (Shape{1, 3, 5, 12}));
+  EXPECT_FLOAT_EQ(t.as<float>()[10], 1.0f);
+  EXPECT_FLOAT_EQ(t.as<float>()[11], 0.0f);
+}
+
+// cv2.resize of an 8-bit image returns 8-bit pixels, which PaddleOCR normalises: a
+// 1x3 line [0, 7, 0] stretched to 5x15 samples at multiples of 0.2 source pixels, so
+// columns get e.g. 7 * 0.2 = 1.4 -> 1 and 7 * 0.6 = 4.2 -> 4; each expected value is
+// the bilinear value (half-pixel centres, clamped) rounded half up.
+TEST(PreprocessTextLine, RoundsTheResizedPixelsToEightBitsLikeOpenCv) {
+  ModelCard card;
+  TextRecognitionPlan plan = SmallPlan(card);
+  plan.min_width = 15;
+  ImageSample s;
+  s.height = 1;
+  s.width = 3;
+  s.pixels = {0, 7, 0};
+  Tensor t;
+  ASSERT_TRUE(PreprocessTextLine(s, card, plan, t).ok());
+  ASSERT_EQ(t.shape(), (Shape{1, 3, 5, 15}));
+  const auto v = t.as<float>();
+  bool some_fraction = false;
+  for (int x = 0; x < 15; ++x) {
+    const double sx = std::clamp((x + 0.5) * 3.0 / 15.0 - 0.5, 0.0, 2.0);
+    const int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, 2);
+    const double exact = s.pixels[static_cast<std::size_t>(x0)] * (1 - (sx - x0)) +
+                         s.pixels[static_cast<std::size_t>(x1)] * (sx - x0);
+    const double rounded = std::floor(exact + 0.5);
+    some_fraction |= std::abs(exact - rounded) > 0.1;
+    ASSERT_NEAR(v[static_cast<std::size_t>(x)], (rounded / 255.0 - 0.5) / 0.5, 1e-6) << x;
+  }
+  EXPECT_TRUE(some_fraction);  // the case does test the rounding
 }
 
 }  // namespace
