@@ -19,8 +19,9 @@ namespace {
 using eval_internal::AreaSample;
 using eval_internal::CardError;
 using eval_internal::CardInputIndex;
-using eval_internal::CheckBatchAndChannels;
+using eval_internal::CheckFloatImageInput;
 using eval_internal::DimText;
+using eval_internal::ImageInputDims;
 using eval_internal::MsSince;
 using eval_internal::RecordBadSample;
 using eval_internal::RunSample;
@@ -212,26 +213,11 @@ Expected<DetectionPlan> PlanDetection(const Session& session, const ModelCard& c
   const auto& inputs = session.Inputs();
   DetectionPlan plan;
   DEEPEDGE_ASSIGN_OR_RETURN(plan.input_index, CardInputIndex(card, inputs));
-  if (inputs.size() != 1) {
-    return CardError(card, "preprocessing.input",
-                     "the model has " + std::to_string(inputs.size()) +
-                         " inputs; eval feeds detectors with one");
-  }
+  DEEPEDGE_ASSIGN_OR_RETURN(const ImageInputDims dims,
+                            CheckFloatImageInput(card, inputs, plan.input_index, "detectors"));
   const TensorInfo& in = inputs[static_cast<std::size_t>(plan.input_index)];
-  if (in.shape.rank() != 4) {
-    return CardError(card, "preprocessing.layout",
-                     "input '" + in.name + "' has shape " + in.shape.ToString() + ", not rank 4");
-  }
-  if (in.dtype != DType::kF32 || pre.input_dtype != DType::kF32) {
-    return CardError(card, "preprocessing.input_dtype",
-                     "input '" + in.name + "' is " + std::string(DTypeName(in.dtype)) +
-                         "; detection feeds float32");
-  }
-  const bool nchw = pre.layout == InputLayout::kNCHW;
-  const std::int64_t n = in.shape[0], c = in.shape[nchw ? 1 : 3];
-  const std::int64_t h = in.shape[nchw ? 2 : 1], w = in.shape[nchw ? 3 : 2];
+  const std::int64_t h = dims.h, w = dims.w;
   plan.channels = ChannelCount(pre.channels);
-  DEEPEDGE_RETURN_IF_ERROR(CheckBatchAndChannels(card, in, n, c, plan.channels));
   plan.height = *pre.resize_height;
   plan.width = *pre.resize_width;
   if ((h != Shape::kDynamic && h != plan.height) || (w != Shape::kDynamic && w != plan.width)) {

@@ -139,6 +139,40 @@ inline Status CheckBatchAndChannels(const ModelCard& card, const TensorInfo& in,
   return Status::Ok();
 }
 
+// A float32 image input of rank 4, its dimensions read in the card's layout.
+struct ImageInputDims {
+  std::int64_t n = 0, c = 0, h = 0, w = 0;
+};
+
+// The checks every float32 image task makes of its input (the card's input, the model's
+// only one): rank 4, float32, batch 1 or dynamic, the card's channel count in its layout.
+// `task` names the task in messages ("text recognisers", "detectors").
+inline Expected<ImageInputDims> CheckFloatImageInput(const ModelCard& card,
+                                                     const std::vector<TensorInfo>& inputs,
+                                                     int index, std::string_view task) {
+  if (inputs.size() != 1) {
+    return CardError(card, "preprocessing.input",
+                     "the model has " + std::to_string(inputs.size()) + " inputs; eval feeds " +
+                         std::string(task) + " with one");
+  }
+  const TensorInfo& in = inputs[static_cast<std::size_t>(index)];
+  if (in.shape.rank() != 4) {
+    return CardError(card, "preprocessing.layout",
+                     "input '" + in.name + "' has shape " + in.shape.ToString() + ", not rank 4");
+  }
+  if (in.dtype != DType::kF32 || card.preprocessing.input_dtype != DType::kF32) {
+    return CardError(card, "preprocessing.input_dtype",
+                     "input '" + in.name + "' is " + std::string(DTypeName(in.dtype)) +
+                         "; eval feeds " + std::string(task) + " float32");
+  }
+  const bool nchw = card.preprocessing.layout == InputLayout::kNCHW;
+  const ImageInputDims d{in.shape[0], in.shape[nchw ? 1 : 3], in.shape[nchw ? 2 : 1],
+                         in.shape[nchw ? 3 : 2]};
+  DEEPEDGE_RETURN_IF_ERROR(
+      CheckBatchAndChannels(card, in, d.n, d.c, ChannelCount(card.preprocessing.channels)));
+  return d;
+}
+
 // Runs sample i through the session, appending its time to inference_ms (and setting
 // first_inference_ms on the first sample), and returns the output the plan reads.
 inline Expected<const Tensor*> RunSample(Session& session, const std::vector<Tensor>& in,
