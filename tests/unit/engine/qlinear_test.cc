@@ -205,6 +205,9 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{1, 16, 10, 10, 16, 3, 3, 1, 1, 1, 16, DType::kI8, true, 2, true, 0},  // depthwise
         ConvCase{1, 8, 9, 9, 8, 3, 3, 2, 1, 1, 8, DType::kU8, true, 1, true, 0},      // dw stride 2
         ConvCase{1, 4, 8, 8, 8, 3, 3, 1, 2, 2, 4, DType::kI8, false, 0, false, 0},    // dw x2, dil
+        ConvCase{1, 8, 10, 10, 8, 3, 3, 2, 1, 1, 8, DType::kI8, true, 2, true, 0},    // dw s2, even
+        ConvCase{2, 4, 7, 9, 8, 3, 3, 1, 1, 1, 4, DType::kI8, true, 1, true, 0},      // dw x2, N 2
+        ConvCase{1, 3, 12, 5, 3, 3, 3, 1, 0, 1, 3, DType::kU8, false, 0, true, 0},    // dw, no pad
         ConvCase{1, 8, 6, 6, 12, 3, 3, 1, 1, 1, 2, DType::kI8, true, 0, true, 0},     // grouped
         ConvCase{1, 5, 12, 12, 40, 5, 5, 3, 2, 1, 1, DType::kU8, true, 0, false, 0},  // 5x5, M > 32
         ConvCase{1, 64, 14, 14, 70, 1, 1, 1, 0, 1, 1, DType::kI8, true, 1, true, 0},
