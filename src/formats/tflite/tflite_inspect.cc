@@ -18,8 +18,8 @@ std::int64_t Elements(const tfl::Tensor* t) {
 }
 
 // MACs of one operator from the stored shapes; nullopt when unknown, 0 when not counted.
-std::optional<std::int64_t> OperatorMacs(const tfl::SubGraph* sg, const tfl::Operator* op,
-                                         int code) {
+std::optional<std::int64_t> OperatorMacs(const tfl::SubGraph* sg, const tfl::Operator* op, int code,
+                                         const std::string& custom) {
   auto tensor = [&](std::size_t k, bool output) -> const tfl::Tensor* {
     const auto* list = output ? op->outputs() : op->inputs();
     if (list == nullptr || k >= list->size()) return nullptr;
@@ -34,6 +34,13 @@ std::optional<std::int64_t> OperatorMacs(const tfl::SubGraph* sg, const tfl::Ope
       if (w == nullptr || y == nullptr || Elements(y) < 0 || Elements(w) < 0) return std::nullopt;
       if (code == 3) return Elements(y) * Dim(w, 1) * Dim(w, 2) * Dim(w, 3);
       return Elements(y) * Dim(w, 0) * Dim(w, 1) * Dim(w, 2);
+    }
+    case 32: {  // CUSTOM: MediaPipe's Convolution2DTransposeBias as TRANSPOSE_CONV
+      if (custom != "Convolution2DTransposeBias") return 0;
+      const tfl::Tensor* x = tensor(0, false);
+      const tfl::Tensor* w = tensor(1, false);
+      if (x == nullptr || w == nullptr || Elements(x) < 0 || Elements(w) < 0) return std::nullopt;
+      return Elements(x) * Dim(w, 0) * Dim(w, 1) * Dim(w, 2);
     }
     case 4: {  // DEPTHWISE_CONV_2D: out elements * KH * KW
       const tfl::Tensor* w = tensor(1, false);
@@ -139,7 +146,8 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source) {
       const tfl::OperatorCode* oc = m->model->operator_codes()->Get(op->opcode_index());
       info.operator_counts[OperatorName(oc)]++;
       if (s == 0 && macs) {
-        const std::optional<std::int64_t> n = OperatorMacs(sg, op, BuiltinCode(oc));
+        const std::string custom = oc->custom_code() ? oc->custom_code()->str() : "";
+        const std::optional<std::int64_t> n = OperatorMacs(sg, op, BuiltinCode(oc), custom);
         if (!n || *n < 0) {
           macs.reset();
         } else {

@@ -336,6 +336,11 @@ TEST_P(TransposeConvBias, MatchesReference) {
   m.CustomOp(m.Code(32, "Convolution2DTransposeBias"), {tx, tw, tb}, {ty},
              TransposeConvBiasOptions(c.same ? 1 : 2, c.SW, c.SH));
   const auto bytes = m.Finish({tx}, {ty});
+  // `deepedge info` counts its MACs as TRANSPOSE_CONV's: input elements * O * KH * KW
+  // (plus the DEQUANTIZE's zero).
+  auto info = InspectTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
+  ASSERT_TRUE(info.has_value()) << info.status().ToString();
+  EXPECT_EQ(info->macs, std::int64_t{c.H} * c.W * c.C * c.O * c.KH * c.KW);
   const auto ref = TransposeConvReference(c, x, w, bias, OH, OW);
   for (bool xnn : {false, true}) {
     std::vector<Tensor> in;
