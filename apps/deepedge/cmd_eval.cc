@@ -313,6 +313,35 @@ int ReportVad(const EvalRun& run, const VadEval& r) {
   return SaveRecord(run, std::move(rec));
 }
 
+// keyword_spotting: wake-word clips detected the headline; negative clips with a false
+// alarm the other (a proportion); false alarms per hour of negative audio printed.
+int ReportKws(const EvalRun& run, const KwsEval& r) {
+  Expected<std::string> predictions = WritePredictions(run, r);
+  if (!predictions) return ReportError(predictions.status());
+  PrintHeader(run, r);
+  const CardKeywordSpotting& w = run.card.kws;
+  std::printf(
+      "clips %lld with the wake word, %lld without (%.3f h); threshold %.2f, refractory "
+      "%.0f ms\n",
+      static_cast<long long>(r.positive_clips), static_cast<long long>(r.negative_clips),
+      r.negative_hours, w.threshold, w.refractory_ms);
+  std::printf("melspectrogram: %lld frames per chunk of %lld samples (+ %lld of context)\n",
+              static_cast<long long>(r.mel_frames_per_chunk), static_cast<long long>(w.chunk),
+              static_cast<long long>(w.context));
+  PrintMetric("detected", r.tpr);
+  PrintMetric("false-alarm clips", r.false_alarm_clip_rate);
+  std::printf("false alarms %lld in %.3f h of negative audio: %.1f per hour\n",
+              static_cast<long long>(r.false_alarms), r.negative_hours, r.false_alarms_per_hour);
+  PrintFooter(run, r, *predictions);
+
+  BenchRecord rec = MakeRecord(run, r);
+  AccuracyRecord acc = MakeAccuracy(run, r);
+  acc.metric = ToRecord(r.tpr);
+  acc.others.push_back(ToRecord(r.false_alarm_clip_rate));
+  rec.accuracy = std::move(acc);
+  return SaveRecord(run, std::move(rec));
+}
+
 int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   if (Status s = CheckOutputPath(o.json_path, "--json"); !s.ok()) return ReportError(s);
   if (Status s = CheckOutputPath(o.predictions_path, "--predictions"); !s.ok()) {
@@ -336,9 +365,11 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
 
   const bool text = card->task == CardTask::kTextRecognition;
   const bool detection = card->task == CardTask::kDetection;
-  const bool vad = card->task == CardTask::kVad;
-  Expected<std::unique_ptr<AudioDataset>> clips =
-      vad ? OpenVadDataset(o.data) : std::unique_ptr<AudioDataset>();
+  const bool kws = card->task == CardTask::kKeywordSpotting;
+  const bool vad = card->task == CardTask::kVad || kws;
+  Expected<std::unique_ptr<AudioDataset>> clips = kws   ? OpenKwsDataset(o.data)
+                                                  : vad ? OpenVadDataset(o.data)
+                                                        : std::unique_ptr<AudioDataset>();
   if (!clips) return ReportError(clips.status().WithContext("--data"));
   // A classifier reads IDX files, or a labels file (.tsv) of photos.
   const bool image_list = std::filesystem::path(o.data).extension() == ".tsv";
@@ -366,6 +397,21 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   const auto load_start = std::chrono::steady_clock::now();
   Expected<std::unique_ptr<Session>> session = ctx.backends.Load(*backend, *src, so);
   if (!session) return ReportError(session.status());
+  // A keyword_spotting card names its front-end models: loaded with the same backend.
+  std::unique_ptr<Session> frontend[2];
+  for (int k = 0; kws && k < 2; ++k) {
+    const std::filesystem::path& p =
+        k == 0 ? card->kws.melspectrogram_path : card->kws.embedding_path;
+    const char* field = k == 0 ? "frontend.melspectrogram" : "frontend.embedding";
+    Expected<ModelSource> fsrc = ResolveModel(p.string(), "");
+    if (!fsrc) {
+      return ReportError(fsrc.status().WithContext("card " + card_path.string() + ": " + field));
+    }
+    Expected<std::unique_ptr<Session>> fs = ctx.backends.Load(*backend, *fsrc, so);
+    if (!fs)
+      return ReportError(fs.status().WithContext("card " + card_path.string() + ": " + field));
+    frontend[k] = std::move(*fs);
+  }
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -402,6 +448,13 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   const EvalRun run{o,           ctx,         *src,          *card,    card_path,
                     description, **session,   *model_record, *backend, *options,
                     load_ms,     environment, monitors,      *info};
+  if (kws) {
+    const KwsSessions sessions{frontend[0].get(), frontend[1].get(), session->get()};
+    Expected<KwsEval> t = EvaluateKeywordSpotting(sessions, *card, **clips, eo);
+    for (auto& m : monitors) (void)m->Stop();
+    if (!t) return ReportError(t.status());
+    return ReportKws(run, *t);
+  }
   if (vad) {
     Expected<VadEval> t = EvaluateVad(**session, *card, **clips, eo);
     for (auto& m : monitors) (void)m->Stop();
@@ -436,14 +489,16 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
       "inputs and outputs as the model card says (MODEL.yaml beside the model, or --card)");
   cmd->add_option("model", o.model, "Model file")->required();
   cmd->add_option("--weights", o.weights, "Weights file for two-file formats");
-  cmd->add_option("--data", o.data,
-                  "Labelled data: a directory of IDX files (Fashion-MNIST's names; Debian's "
-                  "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
-                  "an *images-idx3-ubyte[.gz] file; for a text_recognition card a directory "
-                  "with labels.tsv and PGM/PPM line images (deepedge-render-text); for a "
-                  "detection card a labels file of images and boxes; for a vad card a labels "
-                  "file of WAV clips and speech segments (deepedge-make-vad-set) "
-                  "(docs/model-cards.md)")
+  cmd->add_option(
+         "--data", o.data,
+         "Labelled data: a directory of IDX files (Fashion-MNIST's names; Debian's "
+         "dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist) or "
+         "an *images-idx3-ubyte[.gz] file; for a text_recognition card a directory "
+         "with labels.tsv and PGM/PPM line images (deepedge-render-text); for a "
+         "detection card a labels file of images and boxes; for a vad card a labels "
+         "file of WAV clips and speech segments (deepedge-make-vad-set); for a keyword_spotting "
+         "card a labels file of WAV clips labelled 1 / 0 (deepedge-make-kws-set) "
+         "(docs/model-cards.md)")
       ->required();
   cmd->add_option("--split", o.split, "With a directory: test or train")
       ->check(CLI::IsMember({"test", "train"}))

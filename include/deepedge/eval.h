@@ -11,7 +11,8 @@
 // Four tasks: classification (top-1 / top-5), text_recognition (exact-match
 // accuracy and character error rate of a CTC line recogniser), detection (recall
 // and precision at the card's operating point, average precision at its match IoU)
-// and vad (clips detected, false alarms in the padding, frame precision / recall).
+// vad (clips detected, false alarms in the padding, frame precision / recall) and
+// keyword_spotting (wake-word clips detected, false alarms in other speech).
 //
 // Thread-safety: EvaluateClassification and EvaluateTextRecognition use the Session
 // from the calling thread only (a Session is single-threaded); they keep no global
@@ -361,5 +362,81 @@ struct VadEval {
 // Errors as EvaluateClassification's.
 Expected<VadEval> EvaluateVad(Session& session, const ModelCard& card, const AudioDataset& data,
                               const EvalOptions& options);
+
+// ---- Keyword spotting (task keyword_spotting: openWakeWord's three-model pipeline) ----
+
+// The three sessions of a keyword_spotting card: the front end the card names and the
+// wake-word model being evaluated. Not owned; each used from the calling thread only.
+struct KwsSessions {
+  Session* melspectrogram = nullptr;  // f32 [1, context + chunk] -> f32 [.., frames, mel_bins]
+  Session* embedding = nullptr;       // f32 [1, window, mel_bins, 1] -> f32 [.., dims]
+  Session* wakeword = nullptr;        // f32 [1, embeddings, dims] -> f32 one score in [0, 1]
+};
+
+// A wake-word score and where in the clip it was made: the end of the audio the
+// pipeline had consumed (whole chunks, the last one zero-padded), in samples.
+struct KwsScore {
+  std::int64_t end_sample = 0;
+  float score = 0;
+};
+
+// Streams one clip through the pipeline, as openWakeWord's streaming engine does with
+// its buffers reset: the clip is cut into chunks (the last zero-padded); each chunk,
+// after the card's context of earlier samples (zeros before the clip), times
+// input_scale, runs the melspectrogram model; its frames, mel = raw * scale + offset,
+// are appended to a mel buffer that starts empty; while the buffer holds a window of
+// frames, the first window runs the embedding model, the embedding joins a history of
+// `embeddings` vectors that starts as zeros (oldest dropped), the history runs the
+// wake-word model (one score), and `step` frames leave the buffer. Errors: a failing
+// Run (context "melspectrogram" / "embedding" / "wake word"), an output of the wrong
+// type or size (InvalidArgument naming the card field). Adds the Run times of all
+// three models per chunk to `inference_ms` and sets `mel_frames` to the frames of the
+// first chunk's melspectrogram output, each when not null.
+Expected<std::vector<KwsScore>> ScoreKwsClip(const KwsSessions& sessions, const ModelCard& card,
+                                             std::span<const float> samples,
+                                             std::vector<double>* inference_ms = nullptr,
+                                             std::int64_t* mel_frames = nullptr);
+
+// The detections of a clip's scores: a score at or above threshold detects, unless it
+// comes (by end_sample) less than refractory_ms after the last detection. Returns the
+// indices into `scores` of the detections, in order.
+std::vector<std::size_t> DetectKeyword(const std::vector<KwsScore>& scores,
+                                       const CardKeywordSpotting& kws);
+
+// Checks the three sessions against the card: one f32 input each, the melspectrogram
+// input of rank 2 (static length context + chunk where static), the embedding input
+// [1, window, mel_bins, 1] where static, the wake-word input [1, embeddings, dims].
+// Errors: InvalidArgument naming the card and field.
+Status CheckKwsSessions(const KwsSessions& sessions, const ModelCard& card);
+
+struct KwsEval {
+  std::int64_t samples_considered = 0;
+  std::int64_t samples_evaluated = 0;
+  std::vector<BadSample> bad_samples;
+  std::int64_t positive_clips = 0, negative_clips = 0;
+  std::int64_t detected_positive_clips = 0;  // positives with at least one detection
+  std::int64_t false_alarm_clips = 0;        // negatives with at least one detection
+  std::int64_t false_alarms = 0;             // detections in negative clips
+  double negative_hours = 0;                 // audio of the negative clips
+  double false_alarms_per_hour = 0;          // false_alarms / negative_hours (0 without)
+  ProportionMetric tpr;                      // detected positives / positives
+  ProportionMetric false_alarm_clip_rate;    // negatives with a detection / negatives
+  std::int64_t mel_frames_per_chunk = 0;     // as the melspectrogram model gave them
+  // One line per considered clip, tab-separated, after a '#' header line:
+  //   index  audio  label  max_score  detections (seconds, space-separated, "-": none)
+  // A bad clip: index  audio-or-"-"  "-"  "-"  "bad: REASON".
+  std::string predictions;
+  // Per chunk: the Run times of the three models together; per clip with end_to_end:
+  // preprocessing (reading) and postprocessing (detection and tally).
+  std::vector<double> inference_ms, preprocess_ms, postprocess_ms;
+  double first_inference_ms = 0;
+  double wall_s = 0;
+};
+
+// Runs the evaluation over `data` (clips with label 0 or 1): per clip ScoreKwsClip and
+// DetectKeyword. A clip of another sample rate, empty, or without a label is a bad
+// sample. Errors as EvaluateClassification's, and those of CheckKwsSessions.
+Expected<KwsEval> EvaluateKeywordSpotting(const KwsSessions& sessions, const ModelCard& card,
+                                          const AudioDataset& data, const EvalOptions& options);
 
 }  // namespace deepedge

@@ -111,6 +111,7 @@ struct AudioSample {
   std::int64_t sample_rate = 0;    // Hz, as the file states it
   std::vector<float> samples;      // mono
   std::vector<TimeSpan> segments;  // labelled speech, sorted, not overlapping; empty: none
+  int label = -1;  // keyword_spotting: 1 the clip holds the wake word, 0 not; -1 unset
 };
 
 class AudioDataset {
@@ -131,6 +132,13 @@ class AudioDataset {
 // of order. A missing or undecodable WAV, one that is not mono, or a segment past the
 // clip's end is a bad sample.
 Expected<std::unique_ptr<AudioDataset>> OpenVadDataset(const std::filesystem::path& labels);
+
+// A keyword-spotting data set: one labels file, each line
+//   AUDIO<TAB>LABEL      LABEL 1: the clip holds the wake word; 0: it does not
+// ('#' lines and empty lines skipped; AUDIO as for OpenVadDataset). Errors (whole set
+// unusable): NotFound / Io for the labels file, Corrupt for a line whose label is not
+// 0 or 1 (naming the line). A missing, undecodable or multi-channel WAV is a bad sample.
+Expected<std::unique_ptr<AudioDataset>> OpenKwsDataset(const std::filesystem::path& labels);
 
 // Decoded WAV audio: samples interleaved by channel, scaled to [-1, 1).
 struct WavAudio {

@@ -7,8 +7,7 @@
 // docs/model-cards.md; in short:
 //
 //   card_version: 1
-//   task: classification          # or text_recognition, detection, vad;
-//                                 # keyword_spotting: reserved, rejected as not supported yet
+//   task: classification          # or text_recognition, detection, vad, keyword_spotting
 //   weights: trained              # or synthetic (predictions meaningless)
 //   preprocessing:
 //     layout: NCHW                # or NHWC
@@ -68,6 +67,26 @@
 //     negative_threshold: 0.35    # optional (threshold - 0.15): below it counts as quiet
 //     hangover_ms: 100            # optional (0): quiet this long ends speech
 //     min_speech_ms: 250          # optional (0): shorter detections are dropped
+//
+// A keyword_spotting card (openWakeWord: melspectrogram -> embedding -> wake-word model;
+// the card is the wake-word model's, the front-end models are named in it) has:
+//   frontend:
+//     melspectrogram: fixture:.../melspectrogram.onnx   # resolved as a charset file is
+//     embedding: fixture:.../embedding_model.onnx
+//   preprocessing:
+//     sample_rate: 16000          # Hz; the data's WAV files must have it
+//     chunk: 1280                 # new samples per melspectrogram run
+//     context: 480                # optional (0): samples of the audio before the chunk
+//                                 #   fed with it (zeros at the start of a clip)
+//     input_scale: 32768          # optional (1): samples in [-1, 1) times this
+//     mel_bins: 32                # values per mel frame
+//     mel_transform: {scale: 0.1, offset: 2}   # mel = raw * scale + offset
+//     window: 76                  # mel frames per embedding
+//     step: 8                     # mel frames between embeddings
+//     embeddings: 16              # embeddings per wake-word score
+//   postprocessing:
+//     threshold: 0.5              # a score at or above it is a detection
+//     refractory_ms: 2000         # optional (0): no new detection this long after one
 //
 // Parsing is strict: an unknown field (a typo), a missing required field, a value of
 // the wrong kind, or fields that contradict each other is an InvalidArgument whose
@@ -175,6 +194,23 @@ struct CardVad {
   double min_speech_ms = 0;               // >= 0
 };
 
+// What a keyword_spotting card adds (openWakeWord's three-model streaming pipeline).
+struct CardKeywordSpotting {
+  std::string melspectrogram_source, embedding_source;        // as the card writes them
+  std::filesystem::path melspectrogram_path, embedding_path;  // ResolveCardFile'd
+  std::int64_t sample_rate = 16000;                           // Hz
+  std::int64_t chunk = 1280;                                  // new samples per melspectrogram run
+  std::int64_t context = 0;  // earlier samples fed before the chunk (<= chunk * 8)
+  double input_scale = 1.0;  // audio in [-1, 1) times this
+  std::int64_t mel_bins = 32;
+  double mel_scale = 0.1, mel_offset = 2.0;  // mel = raw * mel_scale + mel_offset
+  std::int64_t window = 76;                  // mel frames per embedding
+  std::int64_t step = 8;                     // mel frames between embeddings
+  std::int64_t embeddings = 16;              // embeddings per score
+  double threshold = 0.5;                    // in (0, 1]
+  double refractory_ms = 0;                  // >= 0
+};
+
 struct ModelCard {
   std::filesystem::path path;  // the file it was read from (for messages)
   std::string name;            // optional "name"; the file stem when absent
@@ -187,6 +223,7 @@ struct ModelCard {
   CardTextRecognition text;  // text_recognition
   CardDetection detection;   // detection
   CardVad vad;               // vad
+  CardKeywordSpotting kws;   // keyword_spotting
 };
 
 // A charset file as PaddleOCR's character dictionaries are: one entry a line (LF or

@@ -636,6 +636,103 @@ Status ParseVad(const CardReader& r, const YAML::Node& root, ModelCard& card) {
   return Status::Ok();
 }
 
+// The keyword_spotting fields: the front-end models, the audio framing of the
+// openWakeWord pipeline and the detection rule.
+Status ParseKeywordSpotting(const CardReader& r, const YAML::Node& root,
+                            const std::filesystem::path& path, ModelCard& card) {
+  for (const char* k : {"labels", "labels_file", "synthetic_labels", "charset", "use_space_char"}) {
+    if (root[k]) {
+      return r.Contradiction(k, "task", "a keyword_spotting card has no labels or charset");
+    }
+  }
+  CardKeywordSpotting& w = card.kws;
+  const YAML::Node fe = root["frontend"];
+  if (!fe) return r.Error("frontend", "missing (melspectrogram and embedding models)");
+  if (!fe.IsMap()) return r.Error("frontend", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(fe, "frontend", {"melspectrogram", "embedding"}));
+  for (const char* k : {"melspectrogram", "embedding"}) {
+    const std::string field = std::string("frontend.") + k;
+    if (!fe[k]) return r.Error(field, "missing (a model file)");
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string src, r.String(fe[k], field));
+    if (src.empty()) return r.Error(field, "empty path");
+    const bool mel = k[0] == 'm';
+    (mel ? w.melspectrogram_path : w.embedding_path) = ResolveCardFile(src, path);
+    (mel ? w.melspectrogram_source : w.embedding_source) = std::move(src);
+  }
+
+  const YAML::Node pre = root["preprocessing"];
+  if (!pre) return r.Error("preprocessing", "missing (sample_rate, chunk, ...)");
+  if (!pre.IsMap()) return r.Error("preprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(pre, "preprocessing",
+                  {"sample_rate", "chunk", "context", "input_scale", "mel_bins", "mel_transform",
+                   "window", "step", "embeddings"}));
+  struct IntField {
+    const char* key;
+    std::int64_t* value;
+    std::int64_t lo, hi;
+    bool required;
+  };
+  const IntField ints[] = {{"sample_rate", &w.sample_rate, 1000, 384000, true},
+                           {"chunk", &w.chunk, 1, 1048576, true},
+                           {"context", &w.context, 0, 8388608, false},
+                           {"mel_bins", &w.mel_bins, 1, 4096, true},
+                           {"window", &w.window, 1, 4096, true},
+                           {"step", &w.step, 1, 4096, true},
+                           {"embeddings", &w.embeddings, 1, 4096, true}};
+  for (const IntField& f : ints) {
+    const std::string field = std::string("preprocessing.") + f.key;
+    if (!pre[f.key]) {
+      if (f.required) return r.Error(field, "missing");
+      continue;
+    }
+    DEEPEDGE_ASSIGN_OR_RETURN(*f.value, r.Integer(pre[f.key], field));
+    if (*f.value < f.lo || *f.value > f.hi) {
+      return r.Error(field, "must be in " + std::to_string(f.lo) + ".." + std::to_string(f.hi));
+    }
+  }
+  if (w.context > 8 * w.chunk) {
+    return r.Contradiction("preprocessing.context", "preprocessing.chunk",
+                           "at most 8 chunks of earlier audio");
+  }
+  if (w.step > w.window) {
+    return r.Contradiction("preprocessing.step", "preprocessing.window",
+                           "a step longer than the window skips mel frames");
+  }
+  if (pre["input_scale"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(w.input_scale,
+                              NumberIn(r, pre["input_scale"], "preprocessing.input_scale", 0, 1e9));
+    if (w.input_scale <= 0) return r.Error("preprocessing.input_scale", "must be above 0");
+  }
+  const YAML::Node mt = pre["mel_transform"];
+  if (!mt) return r.Error("preprocessing.mel_transform", "missing ({scale: 0.1, offset: 2})");
+  if (!mt.IsMap()) return r.Error("preprocessing.mel_transform", "expected {scale, offset}");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(mt, "preprocessing.mel_transform", {"scale", "offset"}));
+  for (const char* k : {"scale", "offset"}) {
+    const std::string field = std::string("preprocessing.mel_transform.") + k;
+    if (!mt[k]) return r.Error(field, "missing");
+    DEEPEDGE_ASSIGN_OR_RETURN(double v, NumberIn(r, mt[k], field, -1e6, 1e6));
+    (k[0] == 's' ? w.mel_scale : w.mel_offset) = v;
+  }
+  if (w.mel_scale == 0) return r.Error("preprocessing.mel_transform.scale", "must not be 0");
+
+  const YAML::Node post = root["postprocessing"];
+  if (!post) return r.Error("postprocessing", "missing (threshold, refractory_ms)");
+  if (!post.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(post, "postprocessing", {"threshold", "refractory_ms"}));
+  if (!post["threshold"]) return r.Error("postprocessing.threshold", "missing (e.g. 0.5)");
+  DEEPEDGE_ASSIGN_OR_RETURN(w.threshold,
+                            NumberIn(r, post["threshold"], "postprocessing.threshold", 0, 1));
+  if (w.threshold <= 0) return r.Error("postprocessing.threshold", "must be above 0");
+  if (post["refractory_ms"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(w.refractory_ms, NumberIn(r, post["refractory_ms"],
+                                                        "postprocessing.refractory_ms", 0, 3600e3));
+  }
+  card.preprocessing.input_dtype = DType::kF32;
+  card.postprocessing.top_k = 1;
+  return Status::Ok();
+}
+
 Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
                            CardPostprocessing& p) {
   if (!node) return r.Error("postprocessing", "missing");
@@ -676,7 +773,7 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
       r.CheckKeys(root, "",
                   {"card_version", "name", "model", "description", "task", "weights", "dataset",
                    "preprocessing", "labels", "labels_file", "synthetic_labels", "postprocessing",
-                   "charset", "use_space_char"}));
+                   "charset", "use_space_char", "frontend"}));
   ModelCard card;
   card.path = path;
   if (!root["card_version"]) return r.Error("card_version", "missing (1)");
@@ -711,11 +808,6 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
                                "' is not one of classification, text_recognition, "
                                "keyword_spotting, vad, detection");
   }
-  if (card.task == CardTask::kKeywordSpotting) {
-    return Unsupported("card " + r.path() + ": field 'task': '" + task +
-                       "' cards are not supported yet (classification, text_recognition, "
-                       "detection, vad)");
-  }
 
   if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
   DEEPEDGE_ASSIGN_OR_RETURN(std::string weights, r.String(root["weights"], "weights"));
@@ -723,8 +815,15 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
     return r.Error("weights", "'" + weights + "' is not trained or synthetic");
   }
   card.synthetic_weights = weights == "synthetic";
+  if (card.task != CardTask::kKeywordSpotting && root["frontend"]) {
+    return r.Error("frontend", "only for keyword_spotting cards");
+  }
   if (card.task == CardTask::kVad) {
     DEEPEDGE_RETURN_IF_ERROR(ParseVad(r, root, card));
+    return card;
+  }
+  if (card.task == CardTask::kKeywordSpotting) {
+    DEEPEDGE_RETURN_IF_ERROR(ParseKeywordSpotting(r, root, path, card));
     return card;
   }
 

@@ -154,8 +154,10 @@ const BadCase kBadCases[] = {
     {"unknown_post_field", "  top_k: 3", "  topk: 3", "'postprocessing.topk'"},
     {"missing_task", "task: classification\n", "", "'task': missing"},
     {"unknown_task", "task: classification", "task: segmentation", "'task'"},
-    {"reserved_task", "task: classification", "task: keyword_spotting", "'task'",
-     StatusCode::kUnsupported},
+    // No task is reserved any more (keyword_spotting is parsed): a classification card
+    // relabelled keyword_spotting is rejected for its labels.
+    {"labels_in_kws_card", "task: classification", "task: keyword_spotting",
+     "'labels' and 'task' contradict"},
     {"missing_weights", "weights: trained\n", "", "'weights': missing"},
     {"bad_weights", "weights: trained", "weights: pretrained", "'weights'"},
     {"name_not_text", "name: tiny", "name: [a]", "'name'"},
