@@ -1,5 +1,5 @@
-// Voice-activity data sets: a labels file naming WAV clips with their speech segments
-// (include/deepedge/eval_dataset.h).
+// Audio data sets: a labels file naming WAV clips with their speech segments (voice
+// activity) or a 0 / 1 wake-word label (keyword spotting) (include/deepedge/eval_dataset.h).
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -15,14 +15,15 @@ namespace deepedge {
 namespace {
 
 struct ClipRow {
-  std::string audio;           // as the labels file writes it
-  std::filesystem::path path;  // resolved
-  std::vector<TimeSpan> segments;
+  std::string audio;               // as the labels file writes it
+  std::filesystem::path path;      // resolved
+  std::vector<TimeSpan> segments;  // voice activity
+  int label = -1;                  // keyword spotting: 1 wake word, 0 not
 };
 
-class VadDataset final : public AudioDataset {
+class AudioClipDataset final : public AudioDataset {
  public:
-  VadDataset(std::string description, std::vector<ClipRow> rows)
+  AudioClipDataset(std::string description, std::vector<ClipRow> rows)
       : description_(std::move(description)), rows_(std::move(rows)) {}
 
   std::string Description() const override { return description_; }
@@ -32,6 +33,7 @@ class VadDataset final : public AudioDataset {
     const ClipRow& row = rows_[static_cast<std::size_t>(i)];
     out.index = i;
     out.name = row.audio;
+    out.label = row.label;
     out.segments = row.segments;
     out.samples.clear();
     out.sample_rate = 0;
@@ -115,7 +117,33 @@ Expected<std::unique_ptr<AudioDataset>> OpenVadDataset(const std::filesystem::pa
                                        }));
   std::string description = "vad: " + labels.string() + " (" + std::to_string(rows.size()) +
                             " clips, " + std::to_string(with_speech) + " with speech)";
-  return std::unique_ptr<AudioDataset>(new VadDataset(std::move(description), std::move(rows)));
+  return std::unique_ptr<AudioDataset>(
+      new AudioClipDataset(std::move(description), std::move(rows)));
+}
+
+Expected<std::unique_ptr<AudioDataset>> OpenKwsDataset(const std::filesystem::path& labels) {
+  std::vector<ClipRow> rows;
+  std::size_t positives = 0;
+  DEEPEDGE_RETURN_IF_ERROR(eval_internal::ForEachLabelsLine(
+      labels, "AUDIO<TAB>LABEL (1: wake word, 0: not)",
+      "expected a labels file, one AUDIO<TAB>0-or-1 a line",
+      [&](std::string audio, std::string_view rest) -> Status {
+        if (rest != "0" && rest != "1") {
+          return Corrupt("label '" + std::string(rest) + "' is not 0 or 1");
+        }
+        ClipRow row;
+        row.path = ResolveCardFile(audio, labels);
+        row.audio = std::move(audio);
+        row.label = rest == "1" ? 1 : 0;
+        positives += static_cast<std::size_t>(row.label);
+        rows.push_back(std::move(row));
+        return Status::Ok();
+      }));
+  std::string description = "keyword_spotting: " + labels.string() + " (" +
+                            std::to_string(rows.size()) + " clips, " + std::to_string(positives) +
+                            " with the wake word)";
+  return std::unique_ptr<AudioDataset>(
+      new AudioClipDataset(std::move(description), std::move(rows)));
 }
 
 }  // namespace deepedge
