@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,5 +154,10 @@ struct WavAudio {
 // file). Other encodings (8/24/32-bit, float, compressed) are InvalidArgument naming
 // the format. Every error names `what`; never reads out of bounds.
 Status DecodeWav(std::string_view bytes, const std::string& what, WavAudio& out);
+
+// A RIFF/WAVE file of 16-bit mono PCM at `sample_rate` Hz: each sample in [-1, 1) is
+// saturated and rounded to the nearest of the 65,536 levels (x 32768). For the data-set
+// makers (tools/make_vad_set, tools/make_kws_set).
+std::string EncodeWav(std::span<const double> samples, std::int64_t sample_rate);
 
 }  // namespace deepedge

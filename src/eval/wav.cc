@@ -1,6 +1,8 @@
-// RIFF/WAVE decoding of 16-bit PCM for the audio data sets of `deepedge eval`
+// RIFF/WAVE decoding and encoding of 16-bit PCM for the audio data sets of `deepedge eval`
 // (include/deepedge/eval_dataset.h). Every read is bounds-checked: the bytes may be
 // anything (tests/fuzz feeds it garbage).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -92,6 +94,35 @@ Status DecodeWav(std::string_view bytes, const std::string& what, WavAudio& out)
     at = static_cast<std::size_t>(next);
   }
   return Corrupt(what + (have_fmt ? ": no data chunk" : ": no fmt chunk") + " (truncated?)");
+}
+
+std::string EncodeWav(std::span<const double> samples, std::int64_t sample_rate) {
+  std::string b;
+  auto u32 = [&b](std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) b.push_back(static_cast<char>(v >> (8 * k) & 0xFF));
+  };
+  auto u16 = [&b](std::uint16_t v) {
+    b.push_back(static_cast<char>(v & 0xFF));
+    b.push_back(static_cast<char>(v >> 8));
+  };
+  const auto data = static_cast<std::uint32_t>(2 * samples.size());
+  b += "RIFF";
+  u32(36 + data);
+  b += "WAVEfmt ";
+  u32(16);
+  u16(1);  // PCM
+  u16(1);  // mono
+  u32(static_cast<std::uint32_t>(sample_rate));
+  u32(static_cast<std::uint32_t>(sample_rate * 2));  // bytes per second
+  u16(2);                                            // bytes per frame
+  u16(16);
+  b += "data";
+  u32(data);
+  for (double v : samples) {
+    const long q = std::lround(std::clamp(v, -1.0, 32767.0 / 32768.0) * 32768.0);
+    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(q)));
+  }
+  return b;
 }
 
 }  // namespace deepedge

@@ -108,31 +108,7 @@ class Noise {
 };
 
 bool WriteWav(const std::filesystem::path& path, const std::vector<double>& x) {
-  std::string b;
-  auto u32 = [&b](std::uint32_t v) {
-    for (int k = 0; k < 4; ++k) b.push_back(static_cast<char>(v >> (8 * k) & 0xFF));
-  };
-  auto u16 = [&b](std::uint16_t v) {
-    b.push_back(static_cast<char>(v & 0xFF));
-    b.push_back(static_cast<char>(v >> 8));
-  };
-  const auto data = static_cast<std::uint32_t>(2 * x.size());
-  b += "RIFF";
-  u32(36 + data);
-  b += "WAVEfmt ";
-  u32(16);
-  u16(1);  // PCM
-  u16(1);  // mono
-  u32(static_cast<std::uint32_t>(kRate));
-  u32(static_cast<std::uint32_t>(kRate * 2));
-  u16(2);
-  u16(16);
-  b += "data";
-  u32(data);
-  for (double v : x) {
-    const long q = std::lround(std::clamp(v, -1.0, 32767.0 / 32768.0) * 32768.0);
-    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(q)));
-  }
+  const std::string b = deepedge::EncodeWav(x, kRate);
   std::ofstream out(path, std::ios::binary);
   out.write(b.data(), static_cast<std::streamsize>(b.size()));
   return static_cast<bool>(out);
