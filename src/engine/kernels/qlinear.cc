@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -194,17 +195,25 @@ Q8_TARGET inline __m512i RequantVec(__m512i acc, const Requant& r) {
   return _mm512_add_epi32(y, _mm512_set1_epi32(r.zp));
 }
 
+// Saturates 16 int32 lanes to i8 or u8 and stores the first `count` (<= 16). The
+// narrowing happens in a register: the narrowing store to memory (vpmovsdb m128)
+// stalls for tens of cycles on AMD Zen 4; a byte-masked store does not.
+Q8_TARGET inline void StoreSaturated8(__m512i y, bool i8, std::uint8_t* out, i64 count) {
+  const __m128i b = i8 ? _mm512_cvtsepi32_epi8(y) : _mm512_cvtusepi32_epi8(y);
+  if (count == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
+    return;
+  }
+  _mm_mask_storeu_epi8(out, static_cast<__mmask16>((1u << count) - 1), b);
+}
+
 Q8_TARGET void RequantRowSimd(const std::int32_t* acc, i64 n, const Requant& r, bool i8,
                               void* out) {
   for (i64 i = 0; i < n; i += 16) {
     const __mmask16 m =
         n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512i y = RequantVec(_mm512_maskz_loadu_epi32(m, acc + i), r);
-    if (i8) {
-      _mm512_mask_cvtsepi32_storeu_epi8(static_cast<std::int8_t*>(out) + i, m, y);
-    } else {
-      _mm512_mask_cvtusepi32_storeu_epi8(static_cast<std::uint8_t*>(out) + i, m, y);
-    }
+    StoreSaturated8(RequantVec(_mm512_maskz_loadu_epi32(m, acc + i), r), i8,
+                    static_cast<std::uint8_t*>(out) + i, std::min<i64>(16, n - i));
   }
 }
 #endif
@@ -325,6 +334,41 @@ Q8_TARGET void TileVnni(const std::uint8_t* col, const std::int8_t* w, i64 k4n, 
 #endif
 
 #if DEEPEDGE_Q8_X86
+// TileVnni with the requantization fused in: the accumulators go from registers
+// straight to the output, row r (r < rows) to out + r * row_stride with rq[r], its
+// first `valid` pixels. Storing the int32 tile and requantizing it row by row cost
+// more than the GEMM itself on layers with few input channels.
+Q8_TARGET void TileVnniRequant(const std::uint8_t* col, const std::int8_t* w, i64 k4n, i64 rows,
+                               i64 valid, const Requant* rq, bool i8, std::uint8_t* out,
+                               i64 row_stride) {
+  __m512i c0[kMr], c1[kMr];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
+  for (i64 k4 = 0; k4 < k4n; ++k4) {
+    const __m512i a0 = _mm512_loadu_si512(col + k4 * kNr * 4);
+    const __m512i a1 = _mm512_loadu_si512(col + k4 * kNr * 4 + 64);
+    const std::int8_t* wk = w + k4 * kMr * 4;
+#pragma GCC unroll 8
+    for (int r = 0; r < kMr; ++r) {
+      std::int32_t wv;
+      std::memcpy(&wv, wk + r * 4, 4);
+      const __m512i b = _mm512_set1_epi32(wv);
+      c0[r] = _mm512_dpbusd_epi32(c0[r], a0, b);
+      c1[r] = _mm512_dpbusd_epi32(c1[r], a1, b);
+    }
+  }
+  const i64 n0 = std::min<i64>(16, valid), n1 = std::max<i64>(0, valid - 16);
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r) {
+    if (r >= rows) break;
+    std::uint8_t* o = out + r * row_stride;
+    StoreSaturated8(RequantVec(c0[r], rq[r]), i8, o, n0);
+    if (n1 > 0) StoreSaturated8(RequantVec(c1[r], rq[r]), i8, o + 16, n1);
+  }
+}
+#endif
+
+#if DEEPEDGE_Q8_X86
 // Matrix-vector products for a few rows (fully connected layers at batch 1): one
 // weight tile (8 outputs, [K4][8][4]) against `rows` u8 rows of K4 * 4 bytes, two
 // k4 steps per instruction; acc[r * 8 + j].
@@ -427,9 +471,17 @@ PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std
 // The GEMM driver: for every batch b (image x group), block of kNr pixels and chunk
 // of channel tiles: pack(b, p0, col) fills a [K4][kNr][4] u8 block, then each tile's
 // accumulators go to store(b, channel-in-group, p0, acc[kNr], valid pixels).
-template <typename Pack, typename Store>
+//
+// `direct` (optional): direct(b, m) -> {&rq[m], output row of channel m at pixel 0},
+// channel rows kNr-contiguous and `row_stride` apart. Where the SIMD tile applies, the
+// tile then requantizes from registers and `store` is not called.
+struct DirectRow {
+  const Requant* rq;
+  std::uint8_t* out;
+};
+template <typename Pack, typename Store, typename Direct = std::nullptr_t>
 void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pack&& pack,
-             Store&& store) {
+             Store&& store, Direct&& direct = nullptr, bool i8 = true, i64 row_stride = 0) {
   const i64 blocks = (P + kNr - 1) / kNr;
   // Split the channel tiles too when there are few pixel blocks, so that every
   // thread gets work (each chunk repacks its pixels: cheap next to the GEMM).
@@ -457,6 +509,17 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
       const i64 valid = std::min(kNr, P - p0);
       const i64 mt_end = std::min(pw.MT, (chunk + 1) * tiles_per_chunk);
       for (i64 mt = chunk * tiles_per_chunk; mt < mt_end; ++mt) {
+        const i64 rows = std::min(kMr, pw.Mg - mt * kMr);
+#if DEEPEDGE_Q8_X86
+        if constexpr (!std::is_same_v<std::decay_t<Direct>, std::nullptr_t>) {
+          if (g_simd && pw.narrow) {
+            const DirectRow d = direct(b, mt * kMr);
+            TileVnniRequant(col.data(), pw.Tile8(g, mt), pw.K4, rows, valid, d.rq, i8, d.out + p0,
+                            row_stride);
+            continue;
+          }
+        }
+#endif
         if (!pw.narrow) {
           TileWide(col.data(), pw.Tile32(g, mt), pw.K4, acc);
         } else {
@@ -470,7 +533,6 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
           TileGeneric(col.data(), pw.Tile8(g, mt), pw.K4, acc);
 #endif
         }
-        const i64 rows = std::min(kMr, pw.Mg - mt * kMr);
         for (i64 r = 0; r < rows; ++r) store(b, mt * kMr + r, p0, acc + r * kNr, valid);
       }
     }
@@ -572,6 +634,33 @@ void PackPointwiseBlock(const ConvGeom& g, i64 cg, const T* x, i64 p0, i64 K4, s
   }
 }
 
+#if DEEPEDGE_Q8_X86
+// PackPointwiseBlock with AVX-512: 16 pixels of four channels at a time, each byte
+// widened to a 32-bit lane and the four channels shifted into its bytes. `flip` is
+// 0x80 for i8 input (what ToU8 adds), 0 for u8.
+Q8_TARGET void PackPointwiseBlockSimd(const std::uint8_t* x, std::uint8_t flip, i64 P, i64 cg,
+                                      i64 p0, i64 K4, std::uint8_t zxu, std::uint8_t* col) {
+  const i64 n = std::min(kNr, P - p0);
+  const __m128i vflip = _mm_set1_epi8(static_cast<char>(flip));
+  const __m128i vz = _mm_set1_epi8(static_cast<char>(zxu));
+  for (i64 k4 = 0; k4 < K4; ++k4) {
+    for (i64 half = 0; half < kNr; half += 16) {
+      const i64 valid = std::clamp<i64>(n - half, 0, 16);
+      const auto m = static_cast<__mmask16>((1u << valid) - 1);
+      __m512i v = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const i64 k = 4 * k4 + j;
+        if (k >= cg) break;  // channels past K read 0
+        const __m128i raw = _mm_maskz_loadu_epi8(m, x + k * P + p0 + half);
+        const __m128i u = _mm_mask_blend_epi8(m, vz, _mm_xor_si128(raw, vflip));
+        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(u), 8 * j));
+      }
+      _mm512_storeu_si512(col + (k4 * kNr + half) * 4, v);
+    }
+  }
+}
+#endif
+
 // The same for any convolution, from a padded u8 copy of the input (planes of
 // Hp x Wp whose borders hold the zero point), so that no tap needs a bounds check.
 void PackPaddedBlock(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp, i64 Wp, i64 p0,
@@ -661,6 +750,74 @@ __attribute__((target("avx2"))) void DwPlaneAvx2(const std::int16_t* pad, i64 Wp
 Q8_TARGET void DwPlaneSimd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
                            const ConvGeom& g, std::int32_t* acc) {
   DwPlaneImpl(pad, Wp, w, g, acc);
+}
+#endif
+
+#if DEEPEDGE_Q8_X86
+// 3x3 depthwise planes (dilation 1, stride 1 or 2) in registers, requantized straight
+// to out (OH rows of OW bytes). The taps go in pairs through vpdpwssd (int16 pairs
+// multiplied and summed into int32), so a row of three taps is two instructions:
+//   stride 2: lane i of the load at column 2 * i holds (x[2i], x[2i+1]), the taps
+//     w0, w1 of output i; the load at column 2 * i + 2 adds w2 (paired with 0).
+//   stride 1: even outputs take (w0, w1) at column 2i and (w2, 0) at 2i + 2; odd
+//     outputs (w0, w1) at 2i + 1 and (0, w2) at 2i + 2; the two halves are
+//     interleaved again after the narrowing to bytes.
+// Reads up to (s * (OH - 1) + 3) * Wp + s * RoundUp(OW, 32) + 34 elements of pad.
+// Two int16 values as one int32 lane, `lo` in the low half (vpdpwssd's pair order).
+inline std::int32_t Int16Pair(std::int16_t lo, std::int16_t hi) {
+  return static_cast<std::int32_t>(
+      static_cast<std::uint16_t>(lo) |
+      (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16));
+}
+Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
+                         const Requant& rq, bool i8, std::uint8_t* out) {
+  __m512i w01[3], w2l[3], w2h[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    w01[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
+    w2l[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
+    w2h[ky] = _mm512_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
+  }
+  for (i64 oh = 0; oh < g.OH; ++oh) {
+    std::uint8_t* orow = out + oh * g.OW;
+    if (g.sh == 1) {
+      for (i64 ow = 0; ow < g.OW; ow += 32) {
+        __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky) {
+          const std::int16_t* row = pad + (oh + ky) * Wp + ow;
+          const __m512i a0 = _mm512_loadu_si512(row);
+          const __m512i a1 = _mm512_loadu_si512(row + 1);
+          const __m512i a2 = _mm512_loadu_si512(row + 2);
+          even = _mm512_dpwssd_epi32(even, a0, w01[ky]);
+          even = _mm512_dpwssd_epi32(even, a2, w2l[ky]);
+          odd = _mm512_dpwssd_epi32(odd, a1, w01[ky]);
+          odd = _mm512_dpwssd_epi32(odd, a2, w2h[ky]);
+        }
+        const __m512i e = RequantVec(even, rq), o = RequantVec(odd, rq);
+        const __m128i be = i8 ? _mm512_cvtsepi32_epi8(e) : _mm512_cvtusepi32_epi8(e);
+        const __m128i bo = i8 ? _mm512_cvtsepi32_epi8(o) : _mm512_cvtusepi32_epi8(o);
+        const __m256i bytes = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_unpacklo_epi8(be, bo)), _mm_unpackhi_epi8(be, bo), 1);
+        const i64 count = std::min<i64>(32, g.OW - ow);
+        if (count == 32) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(orow + ow), bytes);
+        } else {
+          _mm256_mask_storeu_epi8(orow + ow, static_cast<__mmask32>((1u << count) - 1), bytes);
+        }
+      }
+    } else {
+      for (i64 ow = 0; ow < g.OW; ow += 16) {
+        __m512i acc = _mm512_setzero_si512();
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky) {
+          const std::int16_t* row = pad + (2 * oh + ky) * Wp + 2 * ow;
+          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row), w01[ky]);
+          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row + 2), w2l[ky]);
+        }
+        StoreSaturated8(RequantVec(acc, rq), i8, orow + ow, std::min<i64>(16, g.OW - ow));
+      }
+    }
+  }
 }
 #endif
 
@@ -864,8 +1021,16 @@ class QConvKernel final : public OpKernel {
           [&](i64 b, i64 p0, std::uint8_t* col) {
             const i64 n = b / g.G, gi = b % g.G;
             if (pointwise) {
-              PackPointwiseBlock(g, cg, xd + (n * g.C + gi * cg) * g.H * g.W, p0, pk.w.K4, zxu,
-                                 col);
+              const T* xg = xd + (n * g.C + gi * cg) * g.H * g.W;
+#if DEEPEDGE_Q8_X86
+              if (g_simd) {
+                PackPointwiseBlockSimd(reinterpret_cast<const std::uint8_t*>(xg),
+                                       std::is_same_v<T, std::int8_t> ? 0x80 : 0, P, cg, p0,
+                                       pk.w.K4, zxu, col);
+                return;
+              }
+#endif
+              PackPointwiseBlock(g, cg, xg, p0, pk.w.K4, zxu, col);
             } else {
               PackPaddedBlock(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0, pk.w.K4,
                               col);
@@ -875,7 +1040,12 @@ class QConvKernel final : public OpKernel {
             const i64 n = b / g.G, m = (b % g.G) * mg + mi;
             StoreRow(acc, valid, rq[static_cast<std::size_t>(m)], yt, yb + (n * g.M + m) * P + p0,
                      1);
-          });
+          },
+          [&](i64 b, i64 mi) {
+            const i64 n = b / g.G, m = (b % g.G) * mg + mi;
+            return DirectRow{&rq[static_cast<std::size_t>(m)], yb + (n * g.M + m) * P};
+          },
+          yt == DType::kI8, P);
     });
     return Status::Ok();
   }
@@ -887,8 +1057,13 @@ class QConvKernel final : public OpKernel {
     const i64 ksp = g.kh * g.kw;
     const i64 P = g.OH * g.OW;
     const bool plane_path = g.sh == g.sw;
-    // The plane path reads up to s * (OH * Wp - 1) + the last tap's offset.
-    const i64 pad_size = std::max(Hp * Wp, g.sh * g.OH * Wp + g.kh * g.dh * Wp + g.kw * g.dw);
+    // The plane path reads up to s * (OH * Wp - 1) + the last tap's offset; Dw3x3Simd
+    // up to the bound its comment states.
+    const bool simd3x3 = DEEPEDGE_Q8_X86 && g_simd && g.kh == 3 && g.kw == 3 && g.dh == 1 &&
+                         g.dw == 1 && g.sh == g.sw && (g.sh == 1 || g.sh == 2);
+    const i64 pad_size =
+        std::max({Hp * Wp, g.sh * g.OH * Wp + g.kh * g.dh * Wp + g.kw * g.dw,
+                  (g.sh * (g.OH - 1) + 3) * Wp + g.sh * ((g.OW + 31) / 32 * 32) + 34});
     DispatchQ(x.dtype(), [&](auto t) {
       using T = decltype(t);
       const T* xd = x.as<T>().data();
@@ -900,18 +1075,28 @@ class QConvKernel final : public OpKernel {
           const i64 n = static_cast<i64>(j) / g.M, m = static_cast<i64>(j) % g.M;
           const i64 c = m / mult;
           if (n * g.C + c != padded) {
-            std::fill(pad.begin(), pad.end(), 0);
+            // Only the interior changes from plane to plane: the borders (and the
+            // slack past them) stay zero from the first fill.
+            if (padded < 0) std::fill(pad.begin(), pad.end(), 0);
             const T* plane = xd + (n * g.C + c) * g.H * g.W;
+            const std::int32_t zp = x_.zp;
             for (i64 h = 0; h < g.H; ++h) {
-              std::int16_t* d = pad.data() + (h + g.pt) * Wp + g.pl;
+              std::int16_t* __restrict d = pad.data() + (h + g.pt) * Wp + g.pl;
+              const T* __restrict src = plane + h * g.W;
               for (i64 w = 0; w < g.W; ++w) {
-                d[w] = static_cast<std::int16_t>(static_cast<std::int32_t>(plane[h * g.W + w]) -
-                                                 x_.zp);
+                d[w] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[w]) - zp);
               }
             }
             padded = n * g.C + c;
           }
           const std::int16_t* wm = pk.dw.data() + m * ksp;
+#if DEEPEDGE_Q8_X86
+          if (simd3x3) {
+            Dw3x3Simd(pad.data(), Wp, wm, g, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
+                      yb + (n * g.M + m) * P);
+            continue;
+          }
+#endif
           if (!plane_path) {
             DwRows(pad.data(), Wp, wm, g, acc.data());
           } else {
@@ -1036,12 +1221,7 @@ Q8_TARGET void BinarySimd(const TA* a, const TB* b, i64 n, std::int32_t za, std:
       raw = _mm512_add_epi32(RequantVec(_mm512_slli_epi32(av, 20), in_a),
                              RequantVec(_mm512_slli_epi32(bv, 20), in_b));
     }
-    const __m512i v = RequantVec(raw, out);
-    if (i8) {
-      _mm512_mask_cvtsepi32_storeu_epi8(y + i, m, v);
-    } else {
-      _mm512_mask_cvtusepi32_storeu_epi8(y + i, m, v);
-    }
+    StoreSaturated8(RequantVec(raw, out), i8, y + i, std::min<i64>(16, n - i));
   }
 }
 #endif

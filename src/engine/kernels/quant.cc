@@ -176,16 +176,28 @@ void QuantizePerTensor(KernelContext& ctx, std::span<const float> x, float scale
   constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
   const float zero = std::clamp(static_cast<float>(zp), lo, hi);
   const float zpf = static_cast<float>(zp);
-  ctx.ParallelFor(x.size(), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const float q = x[i] / scale;
+  const float* xs = x.data();
+  ctx.ParallelFor(x.size(), [xs, scale, zero, zpf, y](std::size_t begin, std::size_t end) {
+    // Restrict-qualified locals: Q may be a char type, whose stores could otherwise
+    // alias the captures and keep the loop scalar.
+    const float* __restrict in = xs + begin;
+    Q* __restrict out = y + begin;
+    const std::size_t n = end - begin;
+    const float qlo = lo, qhi = hi;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float q = in[i] / scale;
       // Round half to even without a libm call, so that the loop vectorises: adding and
       // subtracting 1.5 * 2^23 rounds in the default mode for |q| < 2^22; larger values
       // saturate anyway, so they are clamped first.
       constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;
-      const float rounded = (std::clamp(q, -kLimit, kLimit) + kMagic) - kMagic;
-      const float r = std::isnan(q) ? zero : std::clamp(rounded + zpf, lo, hi);
-      y[i] = static_cast<Q>(r);
+      // Ternaries, not std::clamp: they map onto minps / maxps and keep the loop
+      // vectorised (NaN is handled by the q != q select).
+      float c = q < -kLimit ? -kLimit : q;
+      c = c > kLimit ? kLimit : c;
+      float r = ((c + kMagic) - kMagic) + zpf;
+      r = r < qlo ? qlo : r;
+      r = r > qhi ? qhi : r;
+      out[i] = static_cast<Q>(q != q ? zero : r);
     }
   });
 }

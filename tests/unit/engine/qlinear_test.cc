@@ -211,6 +211,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{1, 8, 6, 6, 12, 3, 3, 1, 1, 1, 2, DType::kI8, true, 0, true, 0},     // grouped
         ConvCase{1, 5, 12, 12, 40, 5, 5, 3, 2, 1, 1, DType::kU8, true, 0, false, 0},  // 5x5, M > 32
         ConvCase{1, 64, 14, 14, 70, 1, 1, 1, 0, 1, 1, DType::kI8, true, 1, true, 0},
+        // rows of more than one 32- (stride 1) or 16-pixel (stride 2) register block in
+        // the 3x3 depthwise kernel; a pointwise layer with a partial channel tile
+        ConvCase{1, 5, 23, 37, 5, 3, 3, 1, 1, 1, 5, DType::kI8, true, 2, true, 0},
+        ConvCase{1, 4, 20, 41, 4, 3, 3, 2, 1, 1, 4, DType::kU8, true, 1, true, 0},
+        ConvCase{1, 24, 11, 13, 20, 1, 1, 1, 0, 1, 1, DType::kI8, true, 1, true, 0},
         // unequal strides: depthwise row path and the general packing
         ConvCase{1, 6, 9, 10, 6, 3, 3, 1, 1, 1, 6, DType::kI8, true, 0, true, 2},
         ConvCase{1, 5, 9, 10, 7, 3, 2, 2, 1, 1, 1, DType::kU8, false, 0, true, 1}));
