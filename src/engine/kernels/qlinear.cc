@@ -171,28 +171,52 @@ inline std::int32_t RequantOne(std::int32_t acc, const Requant& r) {
 }
 
 #if DEEPEDGE_Q8_X86
-Q8_TARGET inline __m512i RequantVec(__m512i acc, const Requant& r) {
+// One channel's requantization as vector constants. The two roundings of
+// MultiplyByQuantizedMultiplier (SRDHM, then RoundingDivideByPOT by e = -shift) fold
+// into one exact 64-bit floor division of t = x * multiplier:
+//   floor((t + 2^30 + c * 2^31) / 2^(31 + e)),  c = 2^(e-1) - [t < -2^30]  (c = 0 if e = 0)
+// (nested floor divisions compose; t < -2^30 is exactly when SRDHM's result is negative,
+// which decides RoundingDivideByPOT's tie direction). |t| < 2^62, so nothing overflows.
+struct RequantLanes {
+  __m512i offset, mult, round, fix, neg_limit, lo, hi, zp;
+  __m128i left, total_shift;
+};
+
+Q8_TARGET inline RequantLanes MakeRequantLanes(const Requant& r) {
   const int left = r.shift > 0 ? r.shift : 0;
-  const int right = r.shift > 0 ? 0 : -r.shift;
-  __m512i x = _mm512_add_epi32(acc, _mm512_set1_epi32(r.offset));
-  x = _mm512_sll_epi32(x, _mm_cvtsi32_si128(left));
-  // Rounding doubling high multiply: (x * m + 2^30) >> 31 on even and odd lanes.
-  const __m512i m = _mm512_set1_epi32(r.mult);
-  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
-  __m512i even = _mm512_mul_epi32(x, m);
-  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), m);
-  even = _mm512_srai_epi64(_mm512_add_epi64(even, nudge), 31);
-  odd = _mm512_srai_epi64(_mm512_add_epi64(odd, nudge), 31);
-  __m512i y = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  // Rounding divide by 2^right, ties away from zero.
-  const std::int32_t mask = static_cast<std::int32_t>((std::int64_t{1} << right) - 1);
-  const __m512i rem = _mm512_and_si512(y, _mm512_set1_epi32(mask));
-  const __m512i thr = _mm512_add_epi32(_mm512_set1_epi32(mask >> 1), _mm512_srli_epi32(y, 31));
-  y = _mm512_sra_epi32(y, _mm_cvtsi32_si128(right));
-  y = _mm512_mask_add_epi32(y, _mm512_cmpgt_epi32_mask(rem, thr), y, _mm512_set1_epi32(1));
-  y = _mm512_max_epi32(y, _mm512_set1_epi32(r.lo - r.zp));
-  y = _mm512_min_epi32(y, _mm512_set1_epi32(r.hi - r.zp));
-  return _mm512_add_epi32(y, _mm512_set1_epi32(r.zp));
+  const int e = r.shift > 0 ? 0 : -r.shift;
+  RequantLanes p;
+  p.offset = _mm512_set1_epi32(r.offset);
+  p.mult = _mm512_set1_epi32(r.mult);
+  p.round = _mm512_set1_epi64((std::int64_t{1} << 30) + (e >= 1 ? std::int64_t{1} << (30 + e) : 0));
+  p.fix = _mm512_set1_epi64(e >= 1 ? std::int64_t{1} << 31 : 0);
+  p.neg_limit = _mm512_set1_epi64(-(std::int64_t{1} << 30));
+  p.lo = _mm512_set1_epi32(r.lo - r.zp);
+  p.hi = _mm512_set1_epi32(r.hi - r.zp);
+  p.zp = _mm512_set1_epi32(r.zp);
+  p.left = _mm_cvtsi32_si128(left);
+  p.total_shift = _mm_cvtsi32_si128(31 + e);
+  return p;
+}
+
+// The rounded quotient for the even 32-bit lanes of x (as 64-bit lanes).
+Q8_TARGET inline __m512i RequantEven64(__m512i x, const RequantLanes& p) {
+  const __m512i t = _mm512_mul_epi32(x, p.mult);
+  const __mmask8 neg = _mm512_cmplt_epi64_mask(t, p.neg_limit);
+  __m512i u = _mm512_add_epi64(t, p.round);
+  u = _mm512_mask_sub_epi64(u, neg, u, p.fix);
+  return _mm512_sra_epi64(u, p.total_shift);
+}
+
+Q8_TARGET inline __m512i RequantVec(__m512i acc, const RequantLanes& p) {
+  const __m512i x = _mm512_sll_epi32(_mm512_add_epi32(acc, p.offset), p.left);
+  const __m512i even = RequantEven64(x, p);
+  const __m512i odd = RequantEven64(_mm512_srli_epi64(x, 32), p);
+  // Odd results move from the low to the high half of their 64-bit lane.
+  __m512i y = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
+  y = _mm512_max_epi32(y, p.lo);
+  y = _mm512_min_epi32(y, p.hi);
+  return _mm512_add_epi32(y, p.zp);
 }
 
 // Saturates 16 int32 lanes to i8 or u8 and stores the first `count` (<= 16). The
@@ -209,10 +233,11 @@ Q8_TARGET inline void StoreSaturated8(__m512i y, bool i8, std::uint8_t* out, i64
 
 Q8_TARGET void RequantRowSimd(const std::int32_t* acc, i64 n, const Requant& r, bool i8,
                               void* out) {
+  const RequantLanes rl = MakeRequantLanes(r);
   for (i64 i = 0; i < n; i += 16) {
     const __mmask16 m =
         n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    StoreSaturated8(RequantVec(_mm512_maskz_loadu_epi32(m, acc + i), r), i8,
+    StoreSaturated8(RequantVec(_mm512_maskz_loadu_epi32(m, acc + i), rl), i8,
                     static_cast<std::uint8_t*>(out) + i, std::min<i64>(16, n - i));
   }
 }
@@ -362,8 +387,9 @@ Q8_TARGET void TileVnniRequant(const std::uint8_t* col, const std::int8_t* w, i6
   for (int r = 0; r < kMr; ++r) {
     if (r >= rows) break;
     std::uint8_t* o = out + r * row_stride;
-    StoreSaturated8(RequantVec(c0[r], rq[r]), i8, o, n0);
-    if (n1 > 0) StoreSaturated8(RequantVec(c1[r], rq[r]), i8, o + 16, n1);
+    const RequantLanes rl = MakeRequantLanes(rq[r]);
+    StoreSaturated8(RequantVec(c0[r], rl), i8, o, n0);
+    if (n1 > 0) StoreSaturated8(RequantVec(c1[r], rl), i8, o + 16, n1);
   }
 }
 #endif
@@ -661,6 +687,9 @@ Q8_TARGET void PackPointwiseBlockSimd(const std::uint8_t* x, std::uint8_t flip, 
 }
 #endif
 
+// Bytes past the padded input copy that PackPaddedBlockSimd may read.
+constexpr i64 kPackSlack = 64;
+
 // The same for any convolution, from a padded u8 copy of the input (planes of
 // Hp x Wp whose borders hold the zero point), so that no tap needs a bounds check.
 void PackPaddedBlock(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp, i64 Wp, i64 p0,
@@ -684,6 +713,60 @@ void PackPaddedBlock(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp, 
     for (i64 l = 0; l < kNr; ++l) d[l * 4] = 0;
   }
 }
+
+#if DEEPEDGE_Q8_X86
+// PackPaddedBlock with AVX-512 for column strides 1 and 2 (dilation 1 along x): the
+// block's pixels fall in a few output-row runs; each run of each tap is one (masked)
+// load, stride 2 keeping the even bytes, and four taps are then interleaved into the
+// [kNr][4] layout as in PackPointwiseBlockSimd. Reads at most 64 bytes past a run's
+// start (the caller pads xp by kPackSlack bytes).
+Q8_TARGET void PackPaddedBlockSimd(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp,
+                                   i64 Wp, i64 p0, i64 K4, std::uint8_t* col) {
+  const i64 P = g.OH * g.OW;
+  const i64 ksp = g.kh * g.kw;
+  const i64 K = cg * ksp;
+  const i64 n = std::min(kNr, P - p0);
+  struct Run {
+    i64 l0, len, off;  // pixels [l0, l0 + len) start at xp + off (tap (0, 0), channel 0)
+  };
+  Run runs[kNr];
+  int nruns = 0;
+  for (i64 l = 0; l < n;) {
+    const i64 p = p0 + l, oh = p / g.OW, ow = p % g.OW;
+    const i64 len = std::min(n - l, g.OW - ow);
+    runs[nruns++] = Run{l, len, oh * g.sh * Wp + ow * g.sw};
+    l += len;
+  }
+  for (i64 k4 = 0; k4 < K4; ++k4) {
+    alignas(64) std::uint8_t taps[4][kNr] = {};  // pixels past the end read 0: never stored
+    for (int j = 0; j < 4; ++j) {
+      const i64 k = 4 * k4 + j;
+      if (k >= K) break;
+      const i64 c = k / ksp, r = k % ksp, ky = r / g.kw, kx = r % g.kw;
+      const std::uint8_t* base = xp + c * Hp * Wp + ky * g.dh * Wp + kx;
+      for (int ri = 0; ri < nruns; ++ri) {
+        const Run& run = runs[ri];
+        const auto m = static_cast<__mmask32>((std::uint64_t{1} << run.len) - 1);
+        __m256i v;
+        if (g.sw == 1) {
+          v = _mm256_maskz_loadu_epi8(m, base + run.off);
+        } else {
+          v = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(m, base + run.off));
+        }
+        _mm256_mask_storeu_epi8(taps[j] + run.l0, m, v);
+      }
+    }
+    for (i64 half = 0; half < kNr; half += 16) {
+      __m512i v = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const __m128i t = _mm_load_si128(reinterpret_cast<const __m128i*>(taps[j] + half));
+        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu8_epi32(t), 8 * j));
+      }
+      _mm512_storeu_si512(col + (k4 * kNr + half) * 4, v);
+    }
+  }
+}
+#endif
 
 // Packs rows [p0, p0 + kNr) of x [rows, K] (rows past the end read the zero point).
 template <typename T>
@@ -777,6 +860,7 @@ Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
     w2l[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
     w2h[ky] = _mm512_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
   }
+  const RequantLanes rl = MakeRequantLanes(rq);
   for (i64 oh = 0; oh < g.OH; ++oh) {
     std::uint8_t* orow = out + oh * g.OW;
     if (g.sh == 1) {
@@ -793,7 +877,7 @@ Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
           odd = _mm512_dpwssd_epi32(odd, a1, w01[ky]);
           odd = _mm512_dpwssd_epi32(odd, a2, w2h[ky]);
         }
-        const __m512i e = RequantVec(even, rq), o = RequantVec(odd, rq);
+        const __m512i e = RequantVec(even, rl), o = RequantVec(odd, rl);
         const __m128i be = i8 ? _mm512_cvtsepi32_epi8(e) : _mm512_cvtusepi32_epi8(e);
         const __m128i bo = i8 ? _mm512_cvtsepi32_epi8(o) : _mm512_cvtusepi32_epi8(o);
         const __m256i bytes = _mm256_inserti128_si256(
@@ -814,7 +898,7 @@ Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
           acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row), w01[ky]);
           acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row + 2), w2l[ky]);
         }
-        StoreSaturated8(RequantVec(acc, rq), i8, orow + ow, std::min<i64>(16, g.OW - ow));
+        StoreSaturated8(RequantVec(acc, rl), i8, orow + ow, std::min<i64>(16, g.OW - ow));
       }
     }
   }
@@ -1006,7 +1090,7 @@ class QConvKernel final : public OpKernel {
       const T* xd = x.as<T>().data();
       if (!pointwise) {
         // A padded u8 copy of the input: the packing then needs no bounds checks.
-        xp.assign(static_cast<std::size_t>(g.N * g.C * Hp * Wp), zxu);
+        xp.assign(static_cast<std::size_t>(g.N * g.C * Hp * Wp + kPackSlack), zxu);
         ctx.ParallelFor(static_cast<std::size_t>(g.N * g.C), [&](std::size_t b, std::size_t e) {
           for (std::size_t pl = b; pl < e; ++pl) {
             const T* src = xd + static_cast<i64>(pl) * g.H * g.W;
@@ -1032,6 +1116,13 @@ class QConvKernel final : public OpKernel {
 #endif
               PackPointwiseBlock(g, cg, xg, p0, pk.w.K4, zxu, col);
             } else {
+#if DEEPEDGE_Q8_X86
+              if (g_simd && (g.sw == 1 || g.sw == 2) && g.dw == 1) {
+                PackPaddedBlockSimd(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0,
+                                    pk.w.K4, col);
+                return;
+              }
+#endif
               PackPaddedBlock(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0, pk.w.K4,
                               col);
             }
@@ -1209,6 +1300,8 @@ Q8_TARGET void BinarySimd(const TA* a, const TB* b, i64 n, std::int32_t za, std:
                           const Requant& in_a, const Requant& in_b, const Requant& out, bool i8,
                           std::uint8_t* y) {
   const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
+  const RequantLanes la = MakeRequantLanes(in_a), lb = MakeRequantLanes(in_b),
+                     lo = MakeRequantLanes(out);
   for (i64 i = 0; i < n; i += 16) {
     const __mmask16 m =
         n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
@@ -1218,10 +1311,10 @@ Q8_TARGET void BinarySimd(const TA* a, const TB* b, i64 n, std::int32_t za, std:
     if constexpr (kMul) {
       raw = _mm512_mullo_epi32(av, bv);
     } else {
-      raw = _mm512_add_epi32(RequantVec(_mm512_slli_epi32(av, 20), in_a),
-                             RequantVec(_mm512_slli_epi32(bv, 20), in_b));
+      raw = _mm512_add_epi32(RequantVec(_mm512_slli_epi32(av, 20), la),
+                             RequantVec(_mm512_slli_epi32(bv, 20), lb));
     }
-    StoreSaturated8(RequantVec(raw, out), i8, y + i, std::min<i64>(16, n - i));
+    StoreSaturated8(RequantVec(raw, lo), i8, y + i, std::min<i64>(16, n - i));
   }
 }
 #endif
