@@ -846,42 +846,115 @@ Q8_TARGET void DwPlaneSimd(const std::int16_t* pad, i64 Wp, const std::int16_t* 
 //     outputs (w0, w1) at 2i + 1 and (0, w2) at 2i + 2; the two halves are
 //     interleaved again after the narrowing to bytes.
 // Reads up to (s * (OH - 1) + 3) * Wp + s * RoundUp(OW, 32) + 34 elements of pad.
+#if DEEPEDGE_Q8_X86
+// dst[h * pitch + w] = x[h * W + w] - zp as int16, x an i8 (`i8`) or u8 plane of H x W.
+Q8_TARGET void WidenPlaneSimd(const std::uint8_t* x, bool i8, std::int32_t zp, i64 H, i64 W,
+                              std::int16_t* dst, i64 pitch) {
+  const __m512i vzp = _mm512_set1_epi16(static_cast<std::int16_t>(zp));
+  for (i64 h = 0; h < H; ++h) {
+    for (i64 w = 0; w < W; w += 32) {
+      const i64 count = std::min<i64>(32, W - w);
+      const auto m = static_cast<__mmask32>((std::uint64_t{1} << count) - 1);
+      const __m256i b = _mm256_maskz_loadu_epi8(m, x + h * W + w);
+      const __m512i v = i8 ? _mm512_cvtepi8_epi16(b) : _mm512_cvtepu8_epi16(b);
+      _mm512_mask_storeu_epi16(dst + h * pitch + w, m, _mm512_sub_epi16(v, vzp));
+    }
+  }
+}
+#endif
+
+// dst[h * pitch + w] = plane[h * W + w] - zp as int16 (a depthwise input plane into the
+// interior of its padded copy).
+template <typename T>
+void WidenPlane(const T* plane, std::int32_t zp, i64 H, i64 W, std::int16_t* dst, i64 pitch) {
+#if DEEPEDGE_Q8_X86
+  if (g_simd) {
+    WidenPlaneSimd(reinterpret_cast<const std::uint8_t*>(plane), std::is_same_v<T, std::int8_t>, zp,
+                   H, W, dst, pitch);
+    return;
+  }
+#endif
+  for (i64 h = 0; h < H; ++h) {
+    std::int16_t* __restrict d = dst + h * pitch;
+    const T* __restrict src = plane + h * W;
+    for (i64 w = 0; w < W; ++w)
+      d[w] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[w]) - zp);
+  }
+}
+
+// Whether a stride-1 3x3 plane takes fewer 32-output blocks flattened (OH * Wp
+// positions) than row by row (OH * RoundUp(OW, 32)).
+inline bool Dw3x3Flattened(const ConvGeom& g, i64 Wp) {
+  return (g.OH * Wp + 31) / 32 < g.OH * ((g.OW + 31) / 32);
+}
+
 // Two int16 values as one int32 lane, `lo` in the low half (vpdpwssd's pair order).
 inline std::int32_t Int16Pair(std::int16_t lo, std::int16_t hi) {
   return static_cast<std::int32_t>(
       static_cast<std::uint16_t>(lo) |
       (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16));
 }
-Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
-                         const Requant& rq, bool i8, std::uint8_t* out) {
+// 32 stride-1 outputs of a 3x3 depthwise plane whose first tap row starts at `base`
+// (rows Wp apart), requantized and narrowed to bytes in output order.
+struct Dw3x3Taps {
   __m512i w01[3], w2l[3], w2h[3];
+};
+Q8_TARGET inline __m256i Dw3x3S1Block(const std::int16_t* base, i64 Wp, const Dw3x3Taps& t,
+                                      const RequantLanes& rl, bool i8) {
+  __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+#pragma GCC unroll 3
   for (int ky = 0; ky < 3; ++ky) {
-    w01[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
-    w2l[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
-    w2h[ky] = _mm512_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
+    const std::int16_t* row = base + ky * Wp;
+    const __m512i a0 = _mm512_loadu_si512(row);
+    const __m512i a1 = _mm512_loadu_si512(row + 1);
+    const __m512i a2 = _mm512_loadu_si512(row + 2);
+    even = _mm512_dpwssd_epi32(even, a0, t.w01[ky]);
+    even = _mm512_dpwssd_epi32(even, a2, t.w2l[ky]);
+    odd = _mm512_dpwssd_epi32(odd, a1, t.w01[ky]);
+    odd = _mm512_dpwssd_epi32(odd, a2, t.w2h[ky]);
+  }
+  const __m512i e = RequantVec(even, rl), o = RequantVec(odd, rl);
+  const __m128i be = i8 ? _mm512_cvtsepi32_epi8(e) : _mm512_cvtusepi32_epi8(e);
+  const __m128i bo = i8 ? _mm512_cvtsepi32_epi8(o) : _mm512_cvtusepi32_epi8(o);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(be, bo)),
+                                 _mm_unpackhi_epi8(be, bo), 1);
+}
+
+// 3x3 depthwise planes (dilation 1, stride 1 or 2) in registers, requantized straight
+// to out (OH rows of OW bytes). The taps go in pairs through vpdpwssd (int16 pairs
+// multiplied and summed into int32), so a row of three taps is two instructions:
+//   stride 2: lane i of the load at column 2 * i holds (x[2i], x[2i+1]), the taps
+//     w0, w1 of output i; the load at column 2 * i + 2 adds w2 (paired with 0).
+//   stride 1: even outputs take (w0, w1) at column 2i and (w2, 0) at 2i + 2; odd
+//     outputs (w0, w1) at 2i + 1 and (0, w2) at 2i + 2; the two halves are
+//     interleaved again after the narrowing to bytes. Narrow planes (7x7, 14x14) run
+//     over the flattened padded plane (outputs j = oh * Wp + ow, the columns past OW
+//     discarded through `scratch`, OH * Wp + 32 bytes), fewer blocks than row by row.
+// Reads up to (s * (OH - 1) + 3) * Wp + s * RoundUp(OW, 32) + 34 elements of pad.
+Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
+                         const Requant& rq, bool i8, std::uint8_t* out, std::uint8_t* scratch) {
+  Dw3x3Taps t;
+  for (int ky = 0; ky < 3; ++ky) {
+    t.w01[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
+    t.w2l[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
+    t.w2h[ky] = _mm512_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
   }
   const RequantLanes rl = MakeRequantLanes(rq);
+  if (g.sh == 1 && Dw3x3Flattened(g, Wp)) {
+    for (i64 j = 0; j < g.OH * Wp; j += 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(scratch + j),
+                          Dw3x3S1Block(pad + j, Wp, t, rl, i8));
+    }
+    for (i64 oh = 0; oh < g.OH; ++oh) {
+      std::memcpy(out + oh * g.OW, scratch + oh * Wp, static_cast<std::size_t>(g.OW));
+    }
+    return;
+  }
   for (i64 oh = 0; oh < g.OH; ++oh) {
     std::uint8_t* orow = out + oh * g.OW;
     if (g.sh == 1) {
       for (i64 ow = 0; ow < g.OW; ow += 32) {
-        __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
-#pragma GCC unroll 3
-        for (int ky = 0; ky < 3; ++ky) {
-          const std::int16_t* row = pad + (oh + ky) * Wp + ow;
-          const __m512i a0 = _mm512_loadu_si512(row);
-          const __m512i a1 = _mm512_loadu_si512(row + 1);
-          const __m512i a2 = _mm512_loadu_si512(row + 2);
-          even = _mm512_dpwssd_epi32(even, a0, w01[ky]);
-          even = _mm512_dpwssd_epi32(even, a2, w2l[ky]);
-          odd = _mm512_dpwssd_epi32(odd, a1, w01[ky]);
-          odd = _mm512_dpwssd_epi32(odd, a2, w2h[ky]);
-        }
-        const __m512i e = RequantVec(even, rl), o = RequantVec(odd, rl);
-        const __m128i be = i8 ? _mm512_cvtsepi32_epi8(e) : _mm512_cvtusepi32_epi8(e);
-        const __m128i bo = i8 ? _mm512_cvtsepi32_epi8(o) : _mm512_cvtusepi32_epi8(o);
-        const __m256i bytes = _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_unpacklo_epi8(be, bo)), _mm_unpackhi_epi8(be, bo), 1);
+        const __m256i bytes = Dw3x3S1Block(pad + oh * Wp + ow, Wp, t, rl, i8);
         const i64 count = std::min<i64>(32, g.OW - ow);
         if (count == 32) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(orow + ow), bytes);
@@ -895,8 +968,8 @@ Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
 #pragma GCC unroll 3
         for (int ky = 0; ky < 3; ++ky) {
           const std::int16_t* row = pad + (2 * oh + ky) * Wp + 2 * ow;
-          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row), w01[ky]);
-          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row + 2), w2l[ky]);
+          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row), t.w01[ky]);
+          acc = _mm512_dpwssd_epi32(acc, _mm512_loadu_si512(row + 2), t.w2l[ky]);
         }
         StoreSaturated8(RequantVec(acc, rl), i8, orow + ow, std::min<i64>(16, g.OW - ow));
       }
@@ -1161,6 +1234,7 @@ class QConvKernel final : public OpKernel {
       ctx.ParallelFor(static_cast<std::size_t>(g.N * g.M), [&](std::size_t begin, std::size_t end) {
         std::vector<std::int16_t> pad(static_cast<std::size_t>(pad_size));
         std::vector<std::int32_t> acc(static_cast<std::size_t>(g.OH * Wp));
+        std::vector<std::uint8_t> flat(simd3x3 ? static_cast<std::size_t>(g.OH * Wp + 32) : 0);
         i64 padded = -1;
         for (std::size_t j = begin; j < end; ++j) {
           const i64 n = static_cast<i64>(j) / g.M, m = static_cast<i64>(j) % g.M;
@@ -1170,21 +1244,14 @@ class QConvKernel final : public OpKernel {
             // slack past them) stay zero from the first fill.
             if (padded < 0) std::fill(pad.begin(), pad.end(), 0);
             const T* plane = xd + (n * g.C + c) * g.H * g.W;
-            const std::int32_t zp = x_.zp;
-            for (i64 h = 0; h < g.H; ++h) {
-              std::int16_t* __restrict d = pad.data() + (h + g.pt) * Wp + g.pl;
-              const T* __restrict src = plane + h * g.W;
-              for (i64 w = 0; w < g.W; ++w) {
-                d[w] = static_cast<std::int16_t>(static_cast<std::int32_t>(src[w]) - zp);
-              }
-            }
+            WidenPlane(plane, x_.zp, g.H, g.W, pad.data() + g.pt * Wp + g.pl, Wp);
             padded = n * g.C + c;
           }
           const std::int16_t* wm = pk.dw.data() + m * ksp;
 #if DEEPEDGE_Q8_X86
           if (simd3x3) {
             Dw3x3Simd(pad.data(), Wp, wm, g, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
-                      yb + (n * g.M + m) * P);
+                      yb + (n * g.M + m) * P, flat.data());
             continue;
           }
 #endif

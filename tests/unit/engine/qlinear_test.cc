@@ -216,6 +216,9 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{1, 5, 23, 37, 5, 3, 3, 1, 1, 1, 5, DType::kI8, true, 2, true, 0},
         ConvCase{1, 4, 20, 41, 4, 3, 3, 2, 1, 1, 4, DType::kU8, true, 1, true, 0},
         ConvCase{1, 24, 11, 13, 20, 1, 1, 1, 0, 1, 1, DType::kI8, true, 1, true, 0},
+        // 3x3 depthwise planes 32 and 64 wide: row by row rather than flattened
+        ConvCase{1, 3, 5, 32, 3, 3, 3, 1, 1, 1, 3, DType::kI8, true, 2, true, 0},
+        ConvCase{1, 2, 4, 64, 2, 3, 3, 1, 1, 1, 2, DType::kU8, false, 1, true, 0},
         // unequal strides: depthwise row path and the general packing
         ConvCase{1, 6, 9, 10, 6, 3, 3, 1, 1, 1, 6, DType::kI8, true, 0, true, 2},
         ConvCase{1, 5, 9, 10, 7, 3, 2, 2, 1, 1, 1, DType::kU8, false, 0, true, 1}));
