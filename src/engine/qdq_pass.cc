@@ -55,7 +55,7 @@ void CollectNestedReads(const ir::Graph& g, std::set<std::string>& reads) {
 
 class Fuser {
  public:
-  explicit Fuser(ir::Graph& g) : g_(g) {}
+  Fuser(ir::Graph& g, const QdqOptions& options) : g_(g), options_(options) {}
 
   Expected<QdqFusionStats> Run() {
     HoistConstants();
@@ -291,6 +291,12 @@ class Fuser {
     if (lo > TypeMin(q.type)) n.attributes["act_min"] = ir::Attribute::Int(lo);
     if (hi < TypeMax(q.type)) n.attributes["act_max"] = ir::Attribute::Int(hi);
   }
+  void SetRequant(ir::Node& n) const {
+    if (options_.requantization == Requantization::kFloat) {
+      n.attributes["requant"] = ir::Attribute::String("float");
+    }
+  }
+
   static void SetQuantIn(ir::Node& n, const std::string& prefix, const Dq& d) {
     n.attributes[prefix + "_scale"] = ir::Attribute::Float(d.scale[0]);
     n.attributes[prefix + "_zero_point"] = ir::Attribute::Int(d.zp[0]);
@@ -570,6 +576,7 @@ class Fuser {
     f.attributes["w_scale"] = ir::Attribute::Floats(w->scale);
     f.attributes["w_zero_point"] = ir::Attribute::Ints(ToI64(w->zp));
     SetQuantOut(f, q, c.lo, c.hi);
+    SetRequant(f);
     Commit(qi, c, std::move(f), dqs);
     ++stats_.conv;
     return true;
@@ -630,6 +637,7 @@ class Fuser {
     f.attributes["w_scale"] = ir::Attribute::Floats(w->scale);
     f.attributes["w_zero_point"] = ir::Attribute::Ints(ToI64(w->zp));
     SetQuantOut(f, q, c.lo, c.hi);
+    SetRequant(f);
     Commit(qi, c, std::move(f), dqs);
     ++stats_.gemm;
     return true;
@@ -815,12 +823,13 @@ class Fuser {
   std::set<std::string> dead_candidates_;
   std::vector<ir::Node> pre_;  // nodes to insert before the next committed one
   QdqFusionStats stats_;
+  QdqOptions options_;
 };
 
 }  // namespace
 
-Expected<QdqFusionStats> FuseQdq(ir::Graph& graph) {
-  return Fuser(graph).Run();
+Expected<QdqFusionStats> FuseQdq(ir::Graph& graph, const QdqOptions& options) {
+  return Fuser(graph, options).Run();
 }
 
 }  // namespace deepedge::engine

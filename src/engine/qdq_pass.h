@@ -45,6 +45,17 @@ struct QdqFusionStats {
   int fused() const { return conv + gemm + add + mul + pool + lookup; }
 };
 
-Expected<QdqFusionStats> FuseQdq(ir::Graph& graph);
+// How fused QConv / QGemm nodes rescale their int32 accumulators (attribute
+// "requant" of engine/kernels/qlinear.h). The other fused ops always follow TFLite.
+enum class Requantization {
+  kFixedPoint,  // TFLite's fixed-point multiplier: a TFLite model's integers
+  kFloat,       // ONNX QLinearConv's definition, as ONNX Runtime computes it
+};
+
+struct QdqOptions {
+  Requantization requantization = Requantization::kFixedPoint;
+};
+
+Expected<QdqFusionStats> FuseQdq(ir::Graph& graph, const QdqOptions& options = {});
 
 }  // namespace deepedge::engine

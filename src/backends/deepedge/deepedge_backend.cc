@@ -85,7 +85,12 @@ class DeepEdgeBackend final : public Backend {
     Expected<int> relayout = engine::OptimizeLayout(model->graph);
     if (!relayout) return relayout.status().WithContext(source.display_name());
     // QDQ chains onto the int8 kernels before folding turns dq(weights) into floats.
-    Expected<engine::QdqFusionStats> fused = engine::FuseQdq(model->graph);
+    // Each format keeps its own rescaling rule: a TFLite model gives TFLite's integers,
+    // an ONNX model ONNX's (float) QLinearConv arithmetic, as ONNX Runtime computes it.
+    engine::QdqOptions qdq;
+    qdq.requantization = source.format == ModelFormat::kTflite ? engine::Requantization::kFixedPoint
+                                                               : engine::Requantization::kFloat;
+    Expected<engine::QdqFusionStats> fused = engine::FuseQdq(model->graph, qdq);
     if (!fused) return fused.status().WithContext(source.display_name());
     // Constants first, so that later passes and kernels see plain weights.
     Expected<int> folded = engine::FoldConstants(model->graph, Registry());

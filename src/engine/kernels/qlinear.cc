@@ -162,10 +162,20 @@ struct Requant {
   int shift = 0;
   std::int32_t zp = 0;
   std::int32_t lo = 0, hi = 0;  // output clamp
+  bool use_float = false;       // requant "float": round_half_even(float(acc) * scale) instead
+  float scale = 0;
 };
 
 inline std::int32_t RequantOne(std::int32_t acc, const Requant& r) {
-  const std::int32_t v = fp::MultiplyByQuantizedMultiplier(WrapAdd(acc, r.offset), r.mult, r.shift);
+  const std::int32_t x = WrapAdd(acc, r.offset);
+  if (r.use_float) {
+    // Clamped before rounding (the bounds are integers, so the order does not matter)
+    // so that the conversion cannot overflow; nearbyint rounds half to even.
+    const float f = std::clamp(static_cast<float>(x) * r.scale, static_cast<float>(r.lo - r.zp),
+                               static_cast<float>(r.hi - r.zp));
+    return static_cast<std::int32_t>(std::nearbyint(f)) + r.zp;
+  }
+  const std::int32_t v = fp::MultiplyByQuantizedMultiplier(x, r.mult, r.shift);
   // clamp(v + zp, lo, hi) without the overflow of v + zp.
   return std::clamp(v, r.lo - r.zp, r.hi - r.zp) + r.zp;
 }
@@ -180,6 +190,8 @@ inline std::int32_t RequantOne(std::int32_t acc, const Requant& r) {
 struct RequantLanes {
   __m512i offset, mult, round, fix, neg_limit, lo, hi, zp;
   __m128i left, total_shift;
+  bool use_float;
+  __m512 scale, flo, fhi;  // use_float: the scale and the clamp bounds minus zp
 };
 
 Q8_TARGET inline RequantLanes MakeRequantLanes(const Requant& r) {
@@ -196,6 +208,10 @@ Q8_TARGET inline RequantLanes MakeRequantLanes(const Requant& r) {
   p.zp = _mm512_set1_epi32(r.zp);
   p.left = _mm_cvtsi32_si128(left);
   p.total_shift = _mm_cvtsi32_si128(31 + e);
+  p.use_float = r.use_float;
+  p.scale = _mm512_set1_ps(r.scale);
+  p.flo = _mm512_set1_ps(static_cast<float>(r.lo - r.zp));
+  p.fhi = _mm512_set1_ps(static_cast<float>(r.hi - r.zp));
   return p;
 }
 
@@ -209,6 +225,12 @@ Q8_TARGET inline __m512i RequantEven64(__m512i x, const RequantLanes& p) {
 }
 
 Q8_TARGET inline __m512i RequantVec(__m512i acc, const RequantLanes& p) {
+  if (p.use_float) {
+    // RequantOne's float rule; vcvtps2dq rounds half to even (the default MXCSR mode).
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, p.offset)), p.scale);
+    f = _mm512_min_ps(_mm512_max_ps(f, p.flo), p.fhi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), p.zp);
+  }
   const __m512i x = _mm512_sll_epi32(_mm512_add_epi32(acc, p.offset), p.left);
   const __m512i even = RequantEven64(x, p);
   const __m512i odd = RequantEven64(_mm512_srli_epi64(x, 32), p);
@@ -995,6 +1017,11 @@ class QConvKernel final : public OpKernel {
       if (z < -128 || z > 255) return AttrError(n, "w_zero_point is out of range");
       k->w_zp_.push_back(static_cast<std::int32_t>(z));
     }
+    const std::string requant = n.GetString("requant", "fixed_point");
+    if (requant != "fixed_point" && requant != "float") {
+      return AttrError(n, "requant must be \"fixed_point\" or \"float\", got \"" + requant + "\"");
+    }
+    k->float_requant_ = requant == "float";
     k->group_ = gemm ? 1 : n.GetInt("group", 1);
     if (k->group_ < 1) return AttrError(n, "group must be positive");
     if (n.inputs.size() < 2 || n.inputs[1].empty()) return AttrError(n, "w is missing");
@@ -1039,6 +1066,8 @@ class QConvKernel final : public OpKernel {
       r.zp = y_.zp;
       r.lo = y_.lo;
       r.hi = y_.hi;
+      r.use_float = float_requant_;
+      r.scale = pk.float_scale[mi];
       // Depthwise kernels subtract the zero point from the input instead.
       const std::int32_t corr =
           pk.depthwise ? 0
@@ -1058,6 +1087,7 @@ class QConvKernel final : public OpKernel {
     PackedWeights w;                            // GEMM path
     std::vector<std::int16_t> dw;               // depthwise path: [M][kh*kw], zero point subtracted
     std::vector<fp::QuantizedMultiplier> mult;  // [M]
+    std::vector<float> float_scale;             // [M]: x_scale * w_scale[m] / y_scale in float
   };
 
   QConvKernel() = default;
@@ -1107,6 +1137,8 @@ class QConvKernel final : public OpKernel {
       // As TFLite: input_scale * filter_scale / output_scale in double.
       p.mult.push_back(fp::QuantizeMultiplier(static_cast<double>(x_.scale) * ws_m /
                                               static_cast<double>(y_.scale)));
+      // As ONNX Runtime: in float.
+      p.float_scale.push_back(x_.scale * w_scale_[w_scale_.size() == 1 ? 0 : m] / y_.scale);
     }
     if (p.depthwise) {
       const i64 ksp = ws[2] * ws[3];
@@ -1339,6 +1371,7 @@ class QConvKernel final : public OpKernel {
   }
 
   bool gemm_ = false;
+  bool float_requant_ = false;
   InParams x_;
   OutParams y_;
   std::vector<float> w_scale_;

@@ -21,6 +21,10 @@
 //            acc = sum (x - x_zp)(w - w_zp) + bias (int32);
 //            y = clamp(MultiplyByQuantizedMultiplier(acc, x_scale*w_scale[m]/y_scale) +
 //                      y_zp, act_min, act_max).
+//            Attribute requant (string, default "fixed_point"): "float" instead
+//            rescales as ONNX's QLinearConv defines it and ONNX Runtime computes it:
+//            y = clamp(round_half_even(float(acc) * s) + y_zp, act_min, act_max) with
+//            s = x_scale * w_scale[m] / y_scale in float arithmetic.
 //            Depthwise (group == C) and grouped convolutions are supported.
 // QGemm      inputs x [..., K], w [N, K] (i8 or u8: the weights already transposed),
 //            bias (i32 [N], optional). Output [..., N]; same arithmetic as QConv with

@@ -74,6 +74,20 @@ std::int32_t QuantizeRef(double real, float scale, std::int32_t zp, std::int32_t
   return static_cast<std::int32_t>(std::clamp<double>(v, lo, hi));
 }
 
+// The exact output for accumulator acc under the fixed-point (TFLite) or float (ONNX
+// QLinearConv, in ONNX Runtime's order: the scale in float, acc converted to float) rule.
+std::int32_t RequantRef(i64 acc, float sx, float sw, float sy, std::int32_t zy, std::int32_t lo,
+                        std::int32_t hi, bool float_requant) {
+  if (float_requant) {
+    const float v = std::nearbyint(static_cast<float>(acc) * (sx * sw / sy));
+    return static_cast<std::int32_t>(std::clamp<float>(
+        v + static_cast<float>(zy), static_cast<float>(lo), static_cast<float>(hi)));
+  }
+  const auto mult = fp::QuantizeMultiplier(static_cast<double>(sx) * sw / sy);
+  return std::clamp(fp::MultiplyByQuantizedMultiplier(static_cast<std::int32_t>(acc), mult) + zy,
+                    lo, hi);
+}
+
 // Runs `node` with SIMD on and off; both must succeed and agree. Returns the output.
 std::vector<std::int32_t> RunBoth(const ir::Node& node, std::vector<const Tensor*> in,
                                   Shape* shape = nullptr) {
@@ -103,10 +117,9 @@ struct ConvCase {
   i64 stride_w;  // 0: the same as stride
 };
 
-class QConvTest : public ::testing::TestWithParam<ConvCase> {};
-
-TEST_P(QConvTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
-  const ConvCase c = GetParam();
+// Runs case c with the fixed-point (TFLite) or float (ONNX) requantization and checks
+// it against that rule's reference exactly, and against real arithmetic within a step.
+void CheckConv(const ConvCase& c, bool float_requant) {
   const i64 sw_ = c.stride_w == 0 ? c.stride : c.stride_w;
   const i64 cg = c.C / c.group;
   const i64 OH = (c.H + 2 * c.pad - (c.kh - 1) * c.dil - 1) / c.stride + 1;
@@ -171,6 +184,7 @@ TEST_P(QConvTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   SetString(node, "y_type", TypeStr(yt));
   if (c.act >= 1) SetInt(node, "act_min", lo);
   if (c.act == 2) SetInt(node, "act_max", hi);
+  if (float_requant) SetString(node, "requant", "float");
   Tensor x = Q(c.xt, Shape{c.N, c.C, c.H, c.W}, xv);
   Tensor w = Q(DType::kI8, Shape{c.M, cg, c.kh, c.kw}, wv);
   Tensor b = testing::I32(Shape{c.M}, bv);
@@ -181,9 +195,7 @@ TEST_P(QConvTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   int off_by_one = 0;
   for (std::size_t i = 0; i < acc.size(); ++i) {
     const i64 m = (static_cast<i64>(i) / (OH * OW)) % c.M;
-    const auto mult = fp::QuantizeMultiplier(static_cast<double>(sx) * wsc(m) / sy);
-    const std::int32_t exact = std::clamp(
-        fp::MultiplyByQuantizedMultiplier(static_cast<std::int32_t>(acc[i]), mult) + zy, lo, hi);
+    const std::int32_t exact = RequantRef(acc[i], sx, wsc(m), sy, zy, lo, hi, float_requant);
     ASSERT_EQ(got[i], exact) << "element " << i;
     const double real =
         std::clamp(static_cast<double>(acc[i]) * sx * static_cast<double>(wsc(m)), rlo, rhi);
@@ -193,6 +205,16 @@ TEST_P(QConvTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   }
   // The rounding rules differ only on rare near-ties.
   EXPECT_LT(off_by_one, static_cast<int>(acc.size() / 20 + 2));
+}
+
+class QConvTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(QConvTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
+  CheckConv(GetParam(), false);
+}
+
+TEST_P(QConvTest, FloatRequantMatchesOnnxRuleExactlyAndFloatWithinOneStep) {
+  CheckConv(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -279,6 +301,10 @@ TEST(QConvTest, BadInputsGiveClearErrors) {
   r = RunNode(node, {&xf, &w});
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.status().message().find("expected i8 or u8"), std::string::npos);
+  SetString(node, "requant", "banker");
+  r = RunNode(node, {&x, &w});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.status().message().find("requant"), std::string::npos) << r.status().ToString();
 }
 
 // ---------------------------------------------------------------------------
@@ -289,10 +315,7 @@ struct GemmCase {
   DType xt;
   bool per_channel, bias;
 };
-class QGemmTest : public ::testing::TestWithParam<GemmCase> {};
-
-TEST_P(QGemmTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
-  const GemmCase c = GetParam();
+void CheckGemm(const GemmCase& c, bool float_requant) {
   const float sx = 0.02f;
   const std::int32_t zx = c.xt == DType::kI8 ? 10 : 100;
   const auto xv = RandomInts(static_cast<std::size_t>(c.rows * c.K), TMin(c.xt), TMax(c.xt), 17);
@@ -322,6 +345,7 @@ TEST_P(QGemmTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   SetF(node, "y_scale", sy);
   SetInt(node, "y_zero_point", zy);
   SetString(node, "y_type", TypeStr(c.xt));
+  if (float_requant) SetString(node, "requant", "float");
   Tensor x = Q(c.xt, Shape{c.rows, c.K}, xv);
   Tensor w = Q(DType::kI8, Shape{c.N, c.K}, wv);
   Tensor b = testing::I32(Shape{c.N}, bv);
@@ -330,15 +354,23 @@ TEST_P(QGemmTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   ASSERT_EQ(ys, (Shape{c.rows, c.N}));
   for (std::size_t i = 0; i < acc.size(); ++i) {
     const i64 n = static_cast<i64>(i) % c.N;
-    const auto mult = fp::QuantizeMultiplier(static_cast<double>(sx) * wsc(n) / sy);
     const std::int32_t exact =
-        std::clamp(fp::MultiplyByQuantizedMultiplier(static_cast<std::int32_t>(acc[i]), mult) + zy,
-                   TMin(c.xt), TMax(c.xt));
+        RequantRef(acc[i], sx, wsc(n), sy, zy, TMin(c.xt), TMax(c.xt), float_requant);
     ASSERT_EQ(got[i], exact) << "element " << i;
     const std::int32_t fq =
         QuantizeRef(static_cast<double>(acc[i]) * sx * wsc(n), sy, zy, TMin(c.xt), TMax(c.xt));
     ASSERT_LE(std::abs(got[i] - fq), 1) << "element " << i;
   }
+}
+
+class QGemmTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(QGemmTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
+  CheckGemm(GetParam(), false);
+}
+
+TEST_P(QGemmTest, FloatRequantMatchesOnnxRuleExactlyAndFloatWithinOneStep) {
+  CheckGemm(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, QGemmTest,
