@@ -1265,7 +1265,8 @@ class QConvKernel final : public OpKernel {
       const T* xd = x.as<T>().data();
       ctx.ParallelFor(static_cast<std::size_t>(g.N * g.M), [&](std::size_t begin, std::size_t end) {
         std::vector<std::int16_t> pad(static_cast<std::size_t>(pad_size));
-        std::vector<std::int32_t> acc(static_cast<std::size_t>(g.OH * Wp));
+        // Per chunk of planes: the 3x3 kernel needs no int32 plane, only its byte scratch.
+        std::vector<std::int32_t> acc(simd3x3 ? 0 : static_cast<std::size_t>(g.OH * Wp));
         std::vector<std::uint8_t> flat(simd3x3 ? static_cast<std::size_t>(g.OH * Wp + 32) : 0);
         i64 padded = -1;
         for (std::size_t j = begin; j < end; ++j) {
