@@ -879,7 +879,12 @@ Q8_TARGET void WidenPlaneSimd(const std::uint8_t* x, bool i8, std::int32_t zp, i
       const auto m = static_cast<__mmask32>((std::uint64_t{1} << count) - 1);
       const __m256i b = _mm256_maskz_loadu_epi8(m, x + h * W + w);
       const __m512i v = i8 ? _mm512_cvtepi8_epi16(b) : _mm512_cvtepu8_epi16(b);
-      _mm512_mask_storeu_epi16(dst + h * pitch + w, m, _mm512_sub_epi16(v, vzp));
+      const __m512i d = _mm512_sub_epi16(v, vzp);
+      if (count == 32) {
+        _mm512_storeu_si512(dst + h * pitch + w, d);
+      } else {
+        _mm512_mask_storeu_epi16(dst + h * pitch + w, m, d);
+      }
     }
   }
 }

@@ -168,37 +168,59 @@ Expected<AxisParams> ReadAxisParams(const KernelContext& ctx, const Shape& xs,
   return p;
 }
 
-// y = saturate(round_half_even(x / scale) + zp), NaN -> zp, for f32 x and one scale.
+// y = saturate(round_half_even(x / scale) + zp), NaN -> zp, for f32 x and one scale:
+// the loop over [in, in + n).
 template <typename Q>
-void QuantizePerTensor(KernelContext& ctx, std::span<const float> x, float scale, std::int32_t zp,
-                       Q* y) {
+[[gnu::always_inline]] inline void QuantizeRange(const float* __restrict in, Q* __restrict out,
+                                                 std::size_t n, float scale, std::int32_t zp) {
   constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
   constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
   const float zero = std::clamp(static_cast<float>(zp), lo, hi);
   const float zpf = static_cast<float>(zp);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float q = in[i] / scale;
+    // Round half to even without a libm call, so that the loop vectorises: adding and
+    // subtracting 1.5 * 2^23 rounds in the default mode for |q| < 2^22; larger values
+    // saturate anyway, so they are clamped first.
+    constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;
+    // Ternaries, not std::clamp: they map onto minps / maxps and keep the loop
+    // vectorised (NaN is handled by the q != q select).
+    float c = q < -kLimit ? -kLimit : q;
+    c = c > kLimit ? kLimit : c;
+    float r = ((c + kMagic) - kMagic) + zpf;
+    r = r < lo ? lo : r;
+    r = r > hi ? hi : r;
+    out[i] = static_cast<Q>(q != q ? zero : r);
+  }
+}
+
+// One instantiation per output type, each compiled for AVX-512, AVX2 and the baseline
+// and picked at load time (the division dominates; IEEE division gives the same
+// quotient at every width).
+#if defined(__x86_64__)
+#define DEEPEDGE_QUANT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DEEPEDGE_QUANT_CLONES
+#endif
+DEEPEDGE_QUANT_CLONES void QuantizeRangeOf(const float* in, std::int8_t* out, std::size_t n,
+                                           float scale, std::int32_t zp) {
+  QuantizeRange(in, out, n, scale, zp);
+}
+DEEPEDGE_QUANT_CLONES void QuantizeRangeOf(const float* in, std::uint8_t* out, std::size_t n,
+                                           float scale, std::int32_t zp) {
+  QuantizeRange(in, out, n, scale, zp);
+}
+DEEPEDGE_QUANT_CLONES void QuantizeRangeOf(const float* in, std::int16_t* out, std::size_t n,
+                                           float scale, std::int32_t zp) {
+  QuantizeRange(in, out, n, scale, zp);
+}
+
+template <typename Q>
+void QuantizePerTensor(KernelContext& ctx, std::span<const float> x, float scale, std::int32_t zp,
+                       Q* y) {
   const float* xs = x.data();
-  ctx.ParallelFor(x.size(), [xs, scale, zero, zpf, y](std::size_t begin, std::size_t end) {
-    // Restrict-qualified locals: Q may be a char type, whose stores could otherwise
-    // alias the captures and keep the loop scalar.
-    const float* __restrict in = xs + begin;
-    Q* __restrict out = y + begin;
-    const std::size_t n = end - begin;
-    const float qlo = lo, qhi = hi;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float q = in[i] / scale;
-      // Round half to even without a libm call, so that the loop vectorises: adding and
-      // subtracting 1.5 * 2^23 rounds in the default mode for |q| < 2^22; larger values
-      // saturate anyway, so they are clamped first.
-      constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;
-      // Ternaries, not std::clamp: they map onto minps / maxps and keep the loop
-      // vectorised (NaN is handled by the q != q select).
-      float c = q < -kLimit ? -kLimit : q;
-      c = c > kLimit ? kLimit : c;
-      float r = ((c + kMagic) - kMagic) + zpf;
-      r = r < qlo ? qlo : r;
-      r = r > qhi ? qhi : r;
-      out[i] = static_cast<Q>(q != q ? zero : r);
-    }
+  ctx.ParallelFor(x.size(), [xs, scale, zp, y](std::size_t begin, std::size_t end) {
+    QuantizeRangeOf(xs + begin, y + begin, end - begin, scale, zp);
   });
 }
 
