@@ -61,7 +61,17 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 //  - custom operators: MediaPipe's Convolution2DTransposeBias (inputs: input, filter
 //    [O, KH, KW, I], bias [O]; custom_options a raw int32 struct: padding 1 SAME / 2
 //    VALID, stride_width, stride_height) becomes ConvTranspose with the bias, as
-//    TRANSPOSE_CONV does (SAME: output = input * stride); no other custom code maps;
+//    TRANSPOSE_CONV does (SAME: output = input * stride); TFLite Micro's audio front-end
+//    operators (SignalWindow, SignalFftAutoScale, SignalRfft (int16), SignalEnergy,
+//    SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankSpectralSubtraction,
+//    SignalPCAN, SignalFilterBankLog; custom_options a flexbuffer map, every field
+//    required and range-checked, unknown fields refused) map one to one onto the
+//    engine's com.deepedge.signal kernels with TFLM's fixed-point arithmetic; the
+//    spectral subtraction's noise estimate persists across inferences of one session
+//    (a new session starts from zero); no other custom code maps;
+//  - uint32 / uint64 tensors (only those signal operators use them) are carried as
+//    int32 / int64 with the same bits; a builtin other than RESHAPE or a bit-preserving
+//    CAST touching one is Unsupported;
 //  - UNIDIRECTIONAL_SEQUENCE_LSTM becomes ONNX LSTM with weights dequantized to float at
 //    import; its state tensors start at zero on every inference (TFLite keeps them
 //    between invocations);
@@ -79,7 +89,8 @@ Expected<ModelInfo> InspectTflite(const ModelSource& source);
 // custom code) and its index for custom operators, builtins without a mapping and
 // unsupported option combinations, and names the tensor for types DeepEdge lacks. A
 // malformed Convolution2DTransposeBias (options, input count, ranks, channels, strides,
-// stated output shape) is InvalidArgument naming the operator index and the problem. So
+// stated output shape) or Signal* operator (options, input / output counts, tensor
+// types) is InvalidArgument naming the operator index and the problem. So
 // is a malformed IF / WHILE: options missing, a subgraph index out of range, a subgraph
 // calling itself directly or through others (the chain is named), more than 32 levels of
 // nesting or 1000 nested imports, input / output counts or types that differ from the

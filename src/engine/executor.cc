@@ -144,6 +144,10 @@ class GraphRunner {
 
   const std::vector<NodeProfile>& profile() const { return profile_data_; }
   std::size_t arena_bytes() const { return buffers_.peak_bytes(); }
+  void ResetState() {
+    for (PreparedNode& p : nodes_) p.kernel->ResetState();
+    for (auto& [g, child] : children_) child->ResetState();
+  }
 
   Expected<Tensor*> AllocateOutput(int slot_index, DType dtype, const Shape& shape);
   ThreadPool& pool() { return pool_; }
@@ -482,6 +486,7 @@ class ExecutorImpl final : public Executor {
 
   const std::vector<NodeProfile>& LastProfile() const override { return runner_.profile(); }
   std::size_t ArenaBytes() const override { return runner_.arena_bytes(); }
+  void ResetState() override { runner_.ResetState(); }
 
  private:
   std::shared_ptr<const ir::Model> model_;

@@ -35,6 +35,10 @@ class Executor {
   // shapes must fit the declared ones (dynamic dimensions take any size). Outputs
   // are owning tensors in Outputs() order.
   virtual Status Run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) = 0;
+  // Returns every stateful kernel (OpKernel::ResetState) to its initial state, as if
+  // freshly created: e.g. between two audio clips streamed frame by frame. Not
+  // concurrently with Run.
+  virtual void ResetState() = 0;
 
   // Per node of the last Run when profiling (in graph order; the nodes inside an
   // XNNPACK region each have their own entry, see NodeProfile::group), else empty.

@@ -97,6 +97,12 @@ class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual Status Run(KernelContext& ctx) = 0;
+  // Kernels with state carried from one Run to the next (e.g. a streaming noise
+  // estimate) keep it as members: it lives as long as the kernel, i.e. the executor
+  // (session) that prepared it, and starts at its initial value. ResetState returns it
+  // there (Executor::ResetState). Called on the executor's thread, never concurrently
+  // with Run. Default: stateless.
+  virtual void ResetState() {}
 };
 
 using KernelFn = Status (*)(KernelContext& ctx);

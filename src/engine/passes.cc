@@ -5,6 +5,8 @@
 #include <functional>
 #include <set>
 
+#include "engine/kernels/signal.h"
+
 namespace deepedge::engine {
 
 namespace {
@@ -12,7 +14,9 @@ namespace {
 // Operators whose output is not a function of their inputs alone.
 bool IsNondeterministic(const ir::Node& n) {
   return n.op_type.rfind("Random", 0) == 0 || n.op_type == "Multinomial" ||
-         n.op_type == "Bernoulli";
+         n.op_type == "Bernoulli" ||
+         // Stateful: its output depends on the earlier runs (OpKernel::ResetState).
+         (n.domain == kSignalDomain && n.op_type == "FilterBankSpectralSubtraction");
 }
 
 bool HasSubgraph(const ir::Node& n) {

@@ -2,6 +2,7 @@
 
 #include "engine/kernel.h"
 #include "engine/kernels/qlinear.h"
+#include "engine/kernels/signal.h"
 
 namespace deepedge::engine {
 
@@ -78,6 +79,7 @@ void RegisterAllKernels(KernelRegistry& r) {
   RegisterRnnKernels(r);
   RegisterControlFlowKernels(r);
   RegisterQLinearKernels(r);
+  RegisterSignalKernels(r);
 }
 
 }  // namespace deepedge::engine

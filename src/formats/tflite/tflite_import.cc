@@ -2,8 +2,12 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <set>
+
+#include <flatbuffers/flexbuffers.h>
 
 #include "deepedge/tflite_model.h"
 #include "tflite_reader.h"
@@ -112,8 +116,30 @@ enum Op : int {
 // Custom operators the importer maps (every other custom code is refused up front).
 constexpr const char* kTransposeConvBiasCode = "Convolution2DTransposeBias";
 
+// TFLite Micro's audio front-end operators ("signal" library), mapped one to one onto the
+// engine's kernels in this domain (op type = custom code without "Signal").
+constexpr const char* kSignalDomain = "com.deepedge.signal";
+constexpr const char* kSignalCodes[] = {"SignalWindow",
+                                        "SignalFftAutoScale",
+                                        "SignalRfft",
+                                        "SignalEnergy",
+                                        "SignalFilterBank",
+                                        "SignalFilterBankSquareRoot",
+                                        "SignalFilterBankSpectralSubtraction",
+                                        "SignalPCAN",
+                                        "SignalFilterBankLog"};
+
+bool IsSignalCustom(const std::string& custom_code) {
+  return std::find(std::begin(kSignalCodes), std::end(kSignalCodes), custom_code) !=
+         std::end(kSignalCodes);
+}
+
 bool IsMappedCustom(const std::string& custom_code) {
-  return custom_code == kTransposeConvBiasCode;
+  return custom_code == kTransposeConvBiasCode || IsSignalCustom(custom_code);
+}
+
+bool IsUnsignedWide(tfl::TensorType t) {
+  return t == tfl::TensorType::UINT32 || t == tfl::TensorType::UINT64;
 }
 
 using Attrs = std::map<std::string, ir::Attribute>;
@@ -199,6 +225,11 @@ class SubgraphImporter {
   }
   std::string Desc(int i) const { return tflite_internal::DescribeTensor(sg_, i); }
   Expected<DType> DT(int i) const {
+    // uint32 / uint64 travel as i32 / i64 holding the same bits (the engine has no
+    // unsigned wide types); only the signal kernels and bit-preserving CAST / RESHAPE
+    // touch them (checked per operator).
+    if (T(i)->type() == tfl::TensorType::UINT32) return DType::kI32;
+    if (T(i)->type() == tfl::TensorType::UINT64) return DType::kI64;
     auto d = tflite_internal::ToDType(T(i)->type());
     if (!d) {
       return Unsupported(Desc(i) + " has type " + tflite_internal::TensorTypeName(T(i)->type()) +
@@ -293,6 +324,12 @@ class SubgraphImporter {
   Status TransposeConv(const tfl::Operator* op);
   // MediaPipe's custom Convolution2DTransposeBias (see kTransposeConvBiasCode).
   Status TransposeConvBias(const tfl::Operator* op);
+  // TFLite Micro's Signal* custom operators (kSignalCodes); custom_options is a flexbuffer
+  // map, every field checked.
+  Status SignalOp(const tfl::Operator* op, const std::string& code);
+  // uint32 / uint64 tensors (carried as signed, see DT) may only meet builtins that keep
+  // their bits: RESHAPE, and CAST between a wide unsigned type and its signed twin.
+  Status UnsignedWideCheck(const tfl::Operator* op, int code) const;
   Status FullyConnected(const tfl::Operator* op);
   Status Lstm(const tfl::Operator* op);
   Status Resize(const tfl::Operator* op, bool bilinear);
@@ -716,6 +753,193 @@ Status SubgraphImporter::TransposeConv(const tfl::Operator* op) {
   DEEPEDGE_ASSIGN_OR_RETURN(y, Activation(static_cast<int>(o->fused_activation_function()), y));
   DEEPEDGE_ASSIGN_OR_RETURN(y, ToNhwc(y));
   return Store(outs_[0], y);
+}
+
+Status SubgraphImporter::UnsignedWideCheck(const tfl::Operator* op, int code) const {
+  std::vector<int> ins, outs;
+  if (op->inputs()) ins.assign(op->inputs()->begin(), op->inputs()->end());
+  if (op->outputs()) outs.assign(op->outputs()->begin(), op->outputs()->end());
+  const int n = static_cast<int>(TensorCount());
+  auto wide = [&](int i) { return i >= 0 && i < n && IsUnsignedWide(T(i)->type()); };
+  const bool any =
+      std::any_of(ins.begin(), ins.end(), wide) || std::any_of(outs.begin(), outs.end(), wide);
+  if (!any) return Status::Ok();
+  if (code == kReshape) return Status::Ok();
+  if (code == kCast && !ins.empty() && !outs.empty() && ins[0] >= 0 && ins[0] < n && outs[0] >= 0 &&
+      outs[0] < n) {
+    const tfl::TensorType a = T(ins[0])->type(), b = T(outs[0])->type();
+    auto twins = [](tfl::TensorType x, tfl::TensorType y) {
+      auto is32 = [](tfl::TensorType t) {
+        return t == tfl::TensorType::UINT32 || t == tfl::TensorType::INT32;
+      };
+      auto is64 = [](tfl::TensorType t) {
+        return t == tfl::TensorType::UINT64 || t == tfl::TensorType::INT64;
+      };
+      return (is32(x) && is32(y)) || (is64(x) && is64(y));
+    };
+    if (twins(a, b)) return Status::Ok();
+  }
+  return Unsup(
+      "uint32 / uint64 tensors are supported only between TFLite Micro signal operators, "
+      "RESHAPE and bit-preserving CAST (uint32 <-> int32, uint64 <-> int64)");
+}
+
+Status SubgraphImporter::SignalOp(const tfl::Operator* op, const std::string& code) {
+  // Options and tensor types as TFLite Micro's signal kernels read them
+  // (tflite-micro signal/micro/kernels): every option field is required (TFLM reads the
+  // map by position), none other is allowed.
+  auto bad = [&](const std::string& why) { return InvalidArgument(op_label_ + ": " + why); };
+  using TT = tfl::TensorType;
+  struct Field {
+    const char* key;
+    std::int64_t lo, hi;
+  };
+  struct Spec {
+    const char* code;
+    std::vector<Field> fields;
+    std::vector<TT> ins, outs;
+  };
+  constexpr std::int64_t kU32 = 0xFFFFFFFFll;
+  static const std::vector<Spec> kSpecs = {
+      {"SignalWindow", {{"shift", 0, 31}}, {TT::INT16, TT::INT16}, {TT::INT16}},
+      {"SignalFftAutoScale", {}, {TT::INT16}, {TT::INT16, TT::INT32}},
+      {"SignalRfft", {{"T", 0, 255}, {"fft_length", 2, 32768}}, {TT::INT16}, {TT::INT16}},
+      {"SignalEnergy",
+       {{"end_index", 0, 32767}, {"start_index", 0, 32767}},
+       {TT::INT16},
+       {TT::UINT32}},
+      {"SignalFilterBank",
+       {{"num_channels", 1, 32767}},
+       {TT::UINT32, TT::INT16, TT::INT16, TT::INT16, TT::INT16, TT::INT16},
+       {TT::UINT64}},
+      {"SignalFilterBankSquareRoot", {}, {TT::UINT64, TT::INT32}, {TT::UINT32}},
+      {"SignalFilterBankSpectralSubtraction",
+       {{"alternate_one_minus_smoothing", 0, kU32},
+        {"alternate_smoothing", 0, kU32},
+        {"clamping", 0, 1},
+        {"min_signal_remaining", 0, kU32},
+        {"num_channels", 1, 1 << 20},
+        {"one_minus_smoothing", 0, kU32},
+        {"smoothing", 0, kU32},
+        {"smoothing_bits", 0, 31},
+        {"spectral_subtraction_bits", 0, 63}},
+       {TT::UINT32},
+       {TT::UINT32, TT::UINT32}},
+      {"SignalPCAN", {{"snr_shift", 0, 63}}, {TT::UINT32, TT::UINT32, TT::INT16}, {TT::UINT32}},
+      {"SignalFilterBankLog",
+       {{"input_correction_bits", 0, 31}, {"output_scale", 0, kU32}},
+       {TT::UINT32},
+       {TT::INT16}},
+  };
+  const auto spec =
+      std::find_if(kSpecs.begin(), kSpecs.end(), [&](const Spec& s) { return code == s.code; });
+  if (spec == kSpecs.end()) return Internal(op_label_ + ": no mapping for " + code);
+  if (ins_.size() != spec->ins.size() || outs_.size() != spec->outs.size()) {
+    return bad("expects " + std::to_string(spec->ins.size()) + " inputs and " +
+               std::to_string(spec->outs.size()) + " outputs, got " + std::to_string(ins_.size()) +
+               " and " + std::to_string(outs_.size()));
+  }
+  auto check_type = [&](int t, TT want, const std::string& what) -> Status {
+    if (t < 0) return bad(what + " is missing");
+    if (T(t)->type() != want) {
+      return bad(what + " (" + Desc(t) + ") must be " + tflite_internal::TensorTypeName(want) +
+                 ", got " + tflite_internal::TensorTypeName(T(t)->type()));
+    }
+    return Status::Ok();
+  };
+  for (std::size_t k = 0; k < ins_.size(); ++k)
+    DEEPEDGE_RETURN_IF_ERROR(check_type(ins_[k], spec->ins[k], "input " + std::to_string(k)));
+  for (std::size_t k = 0; k < outs_.size(); ++k)
+    DEEPEDGE_RETURN_IF_ERROR(check_type(outs_[k], spec->outs[k], "output " + std::to_string(k)));
+
+  // custom_options: a flexbuffer map of integers / booleans.
+  std::map<std::string, std::int64_t> opts;
+  const auto* raw = op->custom_options();
+  const std::size_t nbytes = raw ? raw->size() : 0;
+  if (nbytes > 0) {
+    const std::uint8_t* data = raw->data();
+    if (!flexbuffers::VerifyBuffer(data, nbytes)) {
+      return bad("custom_options is not a valid flexbuffer (" + std::to_string(nbytes) + " bytes)");
+    }
+    const flexbuffers::Reference root = flexbuffers::GetRoot(data, nbytes);
+    if (!root.IsMap()) return bad("custom_options must be a flexbuffer map");
+    const flexbuffers::Map map = root.AsMap();
+    const flexbuffers::TypedVector keys = map.Keys();
+    const flexbuffers::Vector values = map.Values();
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const std::string key = keys[k].AsKey();
+      const flexbuffers::Reference v = values[k];
+      std::int64_t x = 0;
+      if (v.IsBool()) {
+        x = v.AsBool() ? 1 : 0;
+      } else if (v.IsUInt()) {
+        const std::uint64_t u = v.AsUInt64();
+        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return bad("option '" + key + "' is out of range");
+        x = static_cast<std::int64_t>(u);
+      } else if (v.IsInt()) {
+        x = v.AsInt64();
+      } else {
+        return bad("option '" + key + "' must be an integer or a boolean");
+      }
+      opts[key] = x;
+    }
+  }
+  Attrs attrs;
+  for (const Field& f : spec->fields) {
+    auto it = opts.find(f.key);
+    if (it == opts.end()) return bad("custom_options lacks '" + std::string(f.key) + "'");
+    if (it->second < f.lo || it->second > f.hi) {
+      return bad("option '" + std::string(f.key) + "' must be in [" + std::to_string(f.lo) + ", " +
+                 std::to_string(f.hi) + "], got " + std::to_string(it->second));
+    }
+    attrs[f.key] = ir::Attribute::Int(it->second);
+  }
+  for (const auto& [key, v] : opts) {
+    if (std::none_of(spec->fields.begin(), spec->fields.end(),
+                     [&](const Field& f) { return key == f.key; })) {
+      return bad("unknown option '" + key + "'");
+    }
+  }
+  // Cross-field rules.
+  if (code == "SignalRfft") {
+    constexpr std::int64_t kTfliteInt16 = 7, kTfliteFloat32 = 1, kTfliteInt32 = 2;
+    const std::int64_t t = attrs["T"].i;
+    if (t == kTfliteFloat32 || t == kTfliteInt32) {
+      return Unsup("SignalRfft of type " + std::string(t == 1 ? "float32" : "int32") +
+                   " is not implemented (int16 only)");
+    }
+    if (t != kTfliteInt16)
+      return bad("option 'T' must be a TFLite type (7 = int16), got " + std::to_string(t));
+    const std::int64_t n = attrs["fft_length"].i;
+    if ((n & (n - 1)) != 0) {
+      return Unsup("SignalRfft fft_length must be a power of two, got " + std::to_string(n));
+    }
+    attrs.erase("T");
+    const Ints xd = Dims(ins_[0]);
+    if (!xd.empty() && xd.back() > n) {
+      return bad("input " + ShapeOf(ins_[0]).ToString() + " is longer than fft_length " +
+                 std::to_string(n));
+    }
+  }
+  if (code == "SignalEnergy" && attrs["start_index"].i > attrs["end_index"].i) {
+    return bad("start_index " + std::to_string(attrs["start_index"].i) + " exceeds end_index " +
+               std::to_string(attrs["end_index"].i));
+  }
+  std::vector<std::string> ins;
+  for (int i : ins_) {
+    DEEPEDGE_ASSIGN_OR_RETURN(std::string v, Value(i));
+    ins.push_back(v);
+  }
+  std::vector<std::string> outs;
+  for (int o : outs_) {
+    outs.push_back(names_[static_cast<std::size_t>(o)]);
+    defined_.insert(o);
+  }
+  EmitTo(code.substr(6), std::move(ins), outs, std::move(attrs));
+  g_.nodes.back().domain = kSignalDomain;
+  g_.nodes.back().opset = 1;
+  return Status::Ok();
 }
 
 Status SubgraphImporter::TransposeConvBias(const tfl::Operator* op) {
@@ -1896,8 +2120,8 @@ Status SubgraphImporter::Import(const std::vector<std::string>* bound) {
     return Unsupported("subgraph " + std::to_string(index_) + " uses custom operator" +
                        (custom.size() > 1 ? "s " : " ") + list + " (first at operator " +
                        std::to_string(first_custom) +
-                       "); DeepEdge runs builtin TFLite operators and MediaPipe's " +
-                       kTransposeConvBiasCode + " only");
+                       "); DeepEdge runs builtin TFLite operators, MediaPipe's " +
+                       kTransposeConvBiasCode + " and TFLite Micro's Signal* operators only");
   }
   for (std::size_t o = 0; o < nops; ++o) {
     const tfl::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(o));
@@ -1911,9 +2135,15 @@ Status SubgraphImporter::Import(const std::vector<std::string>* bound) {
       outs_.clear();
       if (op->inputs()) ins_.assign(op->inputs()->begin(), op->inputs()->end());
       if (op->outputs()) outs_.assign(op->outputs()->begin(), op->outputs()->end());
-      DEEPEDGE_RETURN_IF_ERROR(TransposeConvBias(op));
+      const std::string custom = oc->custom_code() ? oc->custom_code()->str() : "";
+      if (IsSignalCustom(custom)) {
+        DEEPEDGE_RETURN_IF_ERROR(SignalOp(op, custom));
+      } else {
+        DEEPEDGE_RETURN_IF_ERROR(TransposeConvBias(op));
+      }
       continue;
     }
+    DEEPEDGE_RETURN_IF_ERROR(UnsignedWideCheck(op, code));
     DEEPEDGE_RETURN_IF_ERROR(ImportOperator(op, code));
   }
   op_label_.clear();
@@ -1961,6 +2191,9 @@ Expected<ir::Model> ImportTflite(const ModelSource& source) {
   SubgraphImporter importer(*loaded, 0, model.graph, state);
   Status st = importer.Run();
   if (!st.ok()) return Status(st.code(), loaded->display_name + ": " + st.message());
+  for (const ir::Node& n : model.graph.nodes) {
+    if (n.domain == kSignalDomain) model.opsets[kSignalDomain] = 1;
+  }
   return model;
 }
 

@@ -239,19 +239,19 @@ TEST(TfliteImport, CustomOperatorsAreNamed) {
   const int ta = m.Tensor({1, 4}, TensorType::FLOAT32, "a");
   const int ty = m.Tensor({1, 4}, TensorType::FLOAT32, "y");
   m.Op(m.Code(19), {tx}, {ta});
-  m.Op(m.Code(32, "SignalWindow"), {ta}, {ty});
+  m.Op(m.Code(32, "SignalStacker"), {ta}, {ty});
   const auto bytes = m.Finish({tx}, {ty});
   auto model = ImportTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
   ASSERT_FALSE(model.has_value());
   EXPECT_EQ(model.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(model.status().message().find("SignalWindow"), std::string::npos)
+  EXPECT_NE(model.status().message().find("SignalStacker"), std::string::npos)
       << model.status().message();
   EXPECT_NE(model.status().message().find("operator 1"), std::string::npos)
       << model.status().message();
   // Inspection still works and counts it.
   auto info = InspectTflite(ModelSource::FromBytes(ModelFormat::kTflite, bytes));
   ASSERT_TRUE(info.has_value()) << info.status().ToString();
-  EXPECT_EQ(info->operator_counts["CUSTOM:SignalWindow"], 1);
+  EXPECT_EQ(info->operator_counts["CUSTOM:SignalStacker"], 1);
   EXPECT_EQ(info->operator_counts["RELU"], 1);
 }
 
