@@ -1035,6 +1035,9 @@ class QConvKernel final : public OpKernel {
         DEEPEDGE_ASSIGN_OR_RETURN(Packed p, k->Pack(n, *w));
         k->packed_ = std::make_shared<Packed>(std::move(p));
         k->packed_from_ = w->data();
+        if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+          if (const Tensor* b = prep.constant(n.inputs[2]); b != nullptr) k->bias_from_ = b->data();
+        }
       }
     }
     return std::unique_ptr<OpKernel>(std::move(k));
@@ -1052,16 +1055,33 @@ class QConvKernel final : public OpKernel {
     }
     const Packed& pk = *packed;
     const i64 M = pk.M;
-    std::vector<std::int32_t> bias(static_cast<std::size_t>(M), 0);
-    if (const Tensor* b = ctx.input(2); b != nullptr) {
-      if (b->dtype() != DType::kI32 || b->element_count() != M) {
-        return NodeError(ctx, "bias must be i32 with " + std::to_string(M) + " elements, got " +
-                                  std::string(DTypeName(b->dtype())) + " " + b->shape().ToString());
-      }
-      std::copy(b->as<std::int32_t>().begin(), b->as<std::int32_t>().end(), bias.begin());
+    const Tensor* b = ctx.input(2);
+    if (b != nullptr && (b->dtype() != DType::kI32 || b->element_count() != M)) {
+      return NodeError(ctx, "bias must be i32 with " + std::to_string(M) + " elements, got " +
+                                std::string(DTypeName(b->dtype())) + " " + b->shape().ToString());
     }
     // u8-domain input zero point: what padding reads and what the weight sums correct.
     const std::int32_t zxu = x_.zp + (x->dtype() == DType::kI8 ? 128 : 0);
+    // With constant weights and bias (the usual case) the rescaling parameters are the
+    // same every run: built once, kept while the input type stays (Run is never
+    // concurrent within a session).
+    const bool constant_params = packed == packed_ && (b == nullptr || b->data() == bias_from_);
+    if (!constant_params || rq_cache_.empty() || rq_cache_x_ != x->dtype()) {
+      rq_cache_ = BuildRequant(pk, b, zxu);
+      rq_cache_x_ = x->dtype();
+    }
+    const std::vector<Requant>& rq = rq_cache_;
+    if (gemm_) return RunGemmOp(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
+    return RunConv(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
+  }
+
+ private:
+  struct Packed;
+
+  // Per output channel: the bias (b may be null) and the input zero point's correction
+  // folded into one offset, and the multiplier of the node's rescaling rule.
+  std::vector<Requant> BuildRequant(const Packed& pk, const Tensor* b, std::int32_t zxu) const {
+    const i64 M = pk.M;
     std::vector<Requant> rq(static_cast<std::size_t>(M));
     for (i64 m = 0; m < M; ++m) {
       Requant& r = rq[static_cast<std::size_t>(m)];
@@ -1078,13 +1098,11 @@ class QConvKernel final : public OpKernel {
           pk.depthwise ? 0
                        : static_cast<std::int32_t>(static_cast<std::uint32_t>(zxu) *
                                                    static_cast<std::uint32_t>(pk.w.wsum[mi]));
-      r.offset = WrapAdd(bias[mi], -corr);
+      r.offset = WrapAdd(b != nullptr ? b->as<std::int32_t>()[mi] : 0, -corr);
     }
-    if (gemm_) return RunGemmOp(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
-    return RunConv(ctx, *x, pk, rq, static_cast<std::uint8_t>(zxu));
+    return rq;
   }
 
- private:
   struct Packed {
     i64 M = 0, K = 0;  // channels, reduction length per group
     Shape wshape;
@@ -1385,6 +1403,9 @@ class QConvKernel final : public OpKernel {
   i64 group_ = 1;
   std::shared_ptr<const Packed> packed_;
   const void* packed_from_ = nullptr;
+  const void* bias_from_ = nullptr;  // the constant bias's storage (null: none or not constant)
+  std::vector<Requant> rq_cache_;    // BuildRequant's result for constant weights and bias
+  DType rq_cache_x_ = DType::kI8;
 };
 
 // ---------------------------------------------------------------------------
