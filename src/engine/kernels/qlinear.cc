@@ -532,14 +532,26 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
              Store&& store, Direct&& direct = nullptr, bool i8 = true, i64 row_stride = 0) {
   const i64 blocks = (P + kNr - 1) / kNr;
   // Split the channel tiles too when there are few pixel blocks, so that every
-  // thread gets work (each chunk repacks its pixels: cheap next to the GEMM).
+  // thread gets work; the blocks are then packed once, up front, for all chunks.
   const i64 want = 4 * static_cast<i64>(ctx.threads());
   i64 chunks = 1;
   while (batches * blocks * chunks < want && chunks * 2 <= pw.MT) chunks *= 2;
   const i64 tiles_per_chunk = (pw.MT + chunks - 1) / chunks;
+  const i64 col_size = pw.K4 * kNr * 4;
+  std::vector<std::uint8_t> shared;
+  if (chunks > 1) {
+    shared.resize(static_cast<std::size_t>(batches * blocks * col_size + 64));
+    ctx.ParallelFor(static_cast<std::size_t>(batches * blocks),
+                    [&](std::size_t b0, std::size_t b1) {
+                      for (std::size_t j = b0; j < b1; ++j) {
+                        const i64 bb = static_cast<i64>(j);
+                        pack(bb / blocks, (bb % blocks) * kNr, shared.data() + bb * col_size);
+                      }
+                    });
+  }
   const auto jobs = static_cast<std::size_t>(batches * blocks * chunks);
   ctx.ParallelFor(jobs, [&](std::size_t begin, std::size_t end) {
-    std::vector<std::uint8_t> col(static_cast<std::size_t>(pw.K4 * kNr * 4) + 64);
+    std::vector<std::uint8_t> own(chunks > 1 ? 0 : static_cast<std::size_t>(col_size + 64));
     alignas(64) std::int32_t acc[kMr * kNr];
     i64 packed_b = -1, packed_p0 = -1;
     for (std::size_t j = begin; j < end; ++j) {
@@ -548,8 +560,11 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
       const i64 blk = (job / chunks) % blocks;
       const i64 b = job / chunks / blocks;
       const i64 p0 = blk * kNr;
-      if (b != packed_b || p0 != packed_p0) {
-        pack(b, p0, col.data());
+      const std::uint8_t* col = own.data();
+      if (chunks > 1) {
+        col = shared.data() + (b * blocks + blk) * col_size;
+      } else if (b != packed_b || p0 != packed_p0) {
+        pack(b, p0, own.data());
         packed_b = b;
         packed_p0 = p0;
       }
@@ -562,23 +577,23 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
         if constexpr (!std::is_same_v<std::decay_t<Direct>, std::nullptr_t>) {
           if (g_simd && pw.narrow) {
             const DirectRow d = direct(b, mt * kMr);
-            TileVnniRequant(col.data(), pw.Tile8(g, mt), pw.K4, rows, valid, d.rq, i8, d.out + p0,
+            TileVnniRequant(col, pw.Tile8(g, mt), pw.K4, rows, valid, d.rq, i8, d.out + p0,
                             row_stride);
             continue;
           }
         }
 #endif
         if (!pw.narrow) {
-          TileWide(col.data(), pw.Tile32(g, mt), pw.K4, acc);
+          TileWide(col, pw.Tile32(g, mt), pw.K4, acc);
         } else {
 #if DEEPEDGE_Q8_X86
           if (g_simd) {
-            TileVnni(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+            TileVnni(col, pw.Tile8(g, mt), pw.K4, acc);
           } else {
-            TileGeneric(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+            TileGeneric(col, pw.Tile8(g, mt), pw.K4, acc);
           }
 #else
-          TileGeneric(col.data(), pw.Tile8(g, mt), pw.K4, acc);
+          TileGeneric(col, pw.Tile8(g, mt), pw.K4, acc);
 #endif
         }
         for (i64 r = 0; r < rows; ++r) store(b, mt * kMr + r, p0, acc + r * kNr, valid);
