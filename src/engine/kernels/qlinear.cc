@@ -355,8 +355,11 @@ void TileWide(const std::uint8_t* col, const std::int32_t* w, i64 k4n, std::int3
 }
 
 #if DEEPEDGE_Q8_X86
-Q8_TARGET void TileVnni(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
-  __m512i c0[kMr], c1[kMr];
+// The tile's accumulators in registers: c0[r] / c1[r] hold pixels 0-15 / 16-31 of row r.
+Q8_TARGET [[gnu::always_inline]] inline void VnniAccumulate(const std::uint8_t* col,
+                                                            const std::int8_t* w, i64 k4n,
+                                                            __m512i (&c0)[kMr],
+                                                            __m512i (&c1)[kMr]) {
 #pragma GCC unroll 8
   for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
   for (i64 k4 = 0; k4 < k4n; ++k4) {
@@ -372,6 +375,11 @@ Q8_TARGET void TileVnni(const std::uint8_t* col, const std::int8_t* w, i64 k4n, 
       c1[r] = _mm512_dpbusd_epi32(c1[r], a1, b);
     }
   }
+}
+
+Q8_TARGET void TileVnni(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
+  __m512i c0[kMr], c1[kMr];
+  VnniAccumulate(col, w, k4n, c0, c1);
 #pragma GCC unroll 8
   for (int r = 0; r < kMr; ++r) {
     _mm512_storeu_si512(acc + r * kNr, c0[r]);
@@ -389,21 +397,7 @@ Q8_TARGET void TileVnniRequant(const std::uint8_t* col, const std::int8_t* w, i6
                                i64 valid, const Requant* rq, bool i8, std::uint8_t* out,
                                i64 row_stride) {
   __m512i c0[kMr], c1[kMr];
-#pragma GCC unroll 8
-  for (int r = 0; r < kMr; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
-  for (i64 k4 = 0; k4 < k4n; ++k4) {
-    const __m512i a0 = _mm512_loadu_si512(col + k4 * kNr * 4);
-    const __m512i a1 = _mm512_loadu_si512(col + k4 * kNr * 4 + 64);
-    const std::int8_t* wk = w + k4 * kMr * 4;
-#pragma GCC unroll 8
-    for (int r = 0; r < kMr; ++r) {
-      std::int32_t wv;
-      std::memcpy(&wv, wk + r * 4, 4);
-      const __m512i b = _mm512_set1_epi32(wv);
-      c0[r] = _mm512_dpbusd_epi32(c0[r], a0, b);
-      c1[r] = _mm512_dpbusd_epi32(c1[r], a1, b);
-    }
-  }
+  VnniAccumulate(col, w, k4n, c0, c1);
   const i64 n0 = std::min<i64>(16, valid), n1 = std::max<i64>(0, valid - 16);
 #pragma GCC unroll 8
   for (int r = 0; r < kMr; ++r) {
