@@ -366,8 +366,11 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
   const bool text = card->task == CardTask::kTextRecognition;
   const bool detection = card->task == CardTask::kDetection;
   const bool kws = card->task == CardTask::kKeywordSpotting;
-  const bool vad = card->task == CardTask::kVad || kws;
-  Expected<std::unique_ptr<AudioDataset>> clips = kws   ? OpenKwsDataset(o.data)
+  const bool audio_class = card->task == CardTask::kAudioClassification;
+  const bool vad = card->task == CardTask::kVad || kws || audio_class;
+  Expected<std::unique_ptr<AudioDataset>> clips = kws ? OpenKwsDataset(o.data)
+                                                  : audio_class
+                                                      ? OpenAudioClassDataset(o.data, card->labels)
                                                   : vad ? OpenVadDataset(o.data)
                                                         : std::unique_ptr<AudioDataset>();
   if (!clips) return ReportError(clips.status().WithContext("--data"));
@@ -412,6 +415,21 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
       return ReportError(fs.status().WithContext("card " + card_path.string() + ": " + field));
     frontend[k] = std::move(*fs);
   }
+  // An audio_classification card's front end: checked to load now, then loaded fresh
+  // per clip (its state starts at zero), with the same backend.
+  SessionFactory make_frontend;
+  if (audio_class) {
+    const std::string where = "card " + card_path.string() + ": frontend.model";
+    Expected<ModelSource> fsrc =
+        ResolveModel(ResolveFrontendModel(card->audio.frontend_source, src->path).string(), "");
+    if (!fsrc) return ReportError(fsrc.status().WithContext(where));
+    make_frontend = [&ctx, backend = *backend, fsrc = *fsrc, so]() {
+      return ctx.backends.Load(backend, fsrc, so);
+    };
+    if (Expected<std::unique_ptr<Session>> fs = make_frontend(); !fs) {
+      return ReportError(fs.status().WithContext(where));
+    }
+  }
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -455,6 +473,13 @@ int RunEval(const EvalCmdOptions& o, AppContext& ctx) {
     if (!t) return ReportError(t.status());
     return ReportKws(run, *t);
   }
+  if (audio_class) {
+    Expected<ClassificationEval> t =
+        EvaluateAudioClassification(make_frontend, **session, *card, **clips, eo);
+    for (auto& m : monitors) (void)m->Stop();
+    if (!t) return ReportError(t.status());
+    return ReportClassification(run, *t);
+  }
   if (vad) {
     Expected<VadEval> t = EvaluateVad(**session, *card, **clips, eo);
     for (auto& m : monitors) (void)m->Stop();
@@ -497,7 +522,9 @@ void AddEvalCommand(CLI::App& app, AppContext& ctx) {
          "with labels.tsv and PGM/PPM line images (deepedge-render-text); for a "
          "detection card a labels file of images and boxes; for a vad card a labels "
          "file of WAV clips and speech segments (deepedge-make-vad-set); for a keyword_spotting "
-         "card a labels file of WAV clips labelled 1 / 0 (deepedge-make-kws-set) "
+         "card a labels file of WAV clips labelled 1 / 0 (deepedge-make-kws-set); for an "
+         "audio_classification card a labels file of WAV clips and class names "
+         "(deepedge-make-kws-set --micro-speech) "
          "(docs/model-cards.md)")
       ->required();
   cmd->add_option("--split", o.split, "With a directory: test or train")

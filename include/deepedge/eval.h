@@ -8,11 +8,12 @@
 // The loop takes a Session (include/deepedge/backend.h), so it works with every
 // backend and depends on none. Library: deepedge_eval.
 //
-// Four tasks: classification (top-1 / top-5), text_recognition (exact-match
+// The tasks: classification (top-1 / top-5), text_recognition (exact-match
 // accuracy and character error rate of a CTC line recogniser), detection (recall
 // and precision at the card's operating point, average precision at its match IoU)
-// vad (clips detected, false alarms in the padding, frame precision / recall) and
-// keyword_spotting (wake-word clips detected, false alarms in other speech).
+// vad (clips detected, false alarms in the padding, frame precision / recall),
+// keyword_spotting (wake-word clips detected, false alarms in other speech) and
+// audio_classification (clips through a front-end model into a classifier: top-1).
 //
 // Thread-safety: EvaluateClassification and EvaluateTextRecognition use the Session
 // from the calling thread only (a Session is single-threaded); they keep no global
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -438,5 +440,26 @@ struct KwsEval {
 // sample. Errors as EvaluateClassification's, and those of CheckKwsSessions.
 Expected<KwsEval> EvaluateKeywordSpotting(const KwsSessions& sessions, const ModelCard& card,
                                           const AudioDataset& data, const EvalOptions& options);
+
+// ---- Audio classification (task audio_classification: front-end model + classifier) ----
+
+// Makes a fresh session of a model (for a front end whose state must start at zero).
+using SessionFactory = std::function<Expected<std::unique_ptr<Session>>()>;
+
+// Runs the evaluation of an audio_classification card (TFLite Micro's micro_speech):
+// per clip a fresh front-end session from `frontend`; frame k is samples
+// [k * stride, k * stride + frame) of the clip (zeros past its end), as 16-bit PCM for
+// an int16 front-end input (float32 inputs get the samples in [-1, 1)); the front end's
+// first output for frames 0 .. frames-1, one after another, is the classifier's input
+// (same element type, frames x features elements); its output is scored as
+// EvaluateClassification scores (top-1, top-5 with >= 5 labels, confusion matrix,
+// predictions lines). Per sample, inference_ms is all the front-end runs plus the
+// classifier's. A clip of another sample rate, empty, or without a label is a bad
+// sample. Errors: InvalidArgument naming the card field when the models do not fit the
+// card (input size, element types, label count); a failing Run (naming the sample).
+Expected<ClassificationEval> EvaluateAudioClassification(const SessionFactory& frontend,
+                                                         Session& classifier, const ModelCard& card,
+                                                         const AudioDataset& data,
+                                                         const EvalOptions& options);
 
 }  // namespace deepedge

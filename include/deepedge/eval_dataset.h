@@ -141,6 +141,15 @@ Expected<std::unique_ptr<AudioDataset>> OpenVadDataset(const std::filesystem::pa
 // 0 or 1 (naming the line). A missing, undecodable or multi-channel WAV is a bad sample.
 Expected<std::unique_ptr<AudioDataset>> OpenKwsDataset(const std::filesystem::path& labels);
 
+// A clip-classification data set (audio_classification cards): one labels file, each line
+//   AUDIO<TAB>CLASS      CLASS: one of `classes` (the card's labels), by name
+// ('#' lines and empty lines skipped; AUDIO as for OpenVadDataset). AudioSample::label is
+// the class's index. Errors (whole set unusable): NotFound / Io for the labels file,
+// Corrupt for a class not in `classes` (naming the line). A missing, undecodable or
+// multi-channel WAV is a bad sample.
+Expected<std::unique_ptr<AudioDataset>> OpenAudioClassDataset(
+    const std::filesystem::path& labels, const std::vector<std::string>& classes);
+
 // Decoded WAV audio: samples interleaved by channel, scaled to [-1, 1).
 struct WavAudio {
   std::int64_t sample_rate = 0;  // Hz

@@ -7,7 +7,8 @@
 // docs/model-cards.md; in short:
 //
 //   card_version: 1
-//   task: classification          # or text_recognition, detection, vad, keyword_spotting
+//   task: classification          # or text_recognition, detection, vad, keyword_spotting,
+//                                 # audio_classification
 //   weights: trained              # or synthetic (predictions meaningless)
 //   preprocessing:
 //     layout: NCHW                # or NHWC
@@ -88,6 +89,17 @@
 //     threshold: 0.5              # a score at or above it is a detection
 //     refractory_ms: 2000         # optional (0): no new detection this long after one
 //
+// An audio_classification card (a classifier of short clips behind a streaming front-end
+// model, such as TFLite Micro's micro_speech) has labels, postprocessing as a
+// classification card's, and:
+//   frontend:
+//     model: audio_preprocessor_int8.tflite   # relative: beside the evaluated model
+//   preprocessing:
+//     sample_rate: 16000          # Hz; the data's WAV files must have it
+//     frame: 480                  # samples per front-end run (its input length)
+//     stride: 320                 # samples between frame starts (<= frame)
+//     frames: 49                  # front-end outputs concatenated into the input
+//
 // Parsing is strict: an unknown field (a typo), a missing required field, a value of
 // the wrong kind, or fields that contradict each other is an InvalidArgument whose
 // message names the card file and the field.
@@ -110,7 +122,14 @@ namespace deepedge {
 // The card format's version; bumped when a field changes meaning.
 inline constexpr int kModelCardVersion = 1;
 
-enum class CardTask { kClassification, kTextRecognition, kKeywordSpotting, kVad, kDetection };
+enum class CardTask {
+  kClassification,
+  kTextRecognition,
+  kKeywordSpotting,
+  kVad,
+  kDetection,
+  kAudioClassification
+};
 std::string_view CardTaskName(CardTask t);  // "classification", "text_recognition", ...
 
 enum class InputLayout { kNCHW, kNHWC };
@@ -211,6 +230,23 @@ struct CardKeywordSpotting {
   double refractory_ms = 0;                  // >= 0
 };
 
+// What an audio_classification card adds: a front-end model run on overlapping frames of
+// a clip (a fresh session per clip, its state carried frame to frame); its outputs,
+// frame after frame, are the classifier's input.
+struct CardAudioClassification {
+  std::string frontend_source;  // as the card writes it (frontend.model)
+  std::int64_t sample_rate = 16000;
+  std::int64_t frame = 480;   // samples per front-end run
+  std::int64_t stride = 320;  // samples between frames, in 1..frame
+  std::int64_t frames = 49;   // frames per clip (shorter clips are zero-padded)
+};
+
+// Where an audio_classification card's front-end model is: "fixture:REL" and absolute
+// paths as ResolveCardFile; a relative path beside `model` (the evaluated model file),
+// since cards live in models/ and the micro models elsewhere.
+std::filesystem::path ResolveFrontendModel(std::string_view source,
+                                           const std::filesystem::path& model);
+
 struct ModelCard {
   std::filesystem::path path;  // the file it was read from (for messages)
   std::string name;            // optional "name"; the file stem when absent
@@ -220,10 +256,11 @@ struct ModelCard {
   CardPreprocessing preprocessing;
   std::vector<std::string> labels;  // classification
   CardPostprocessing postprocessing;
-  CardTextRecognition text;  // text_recognition
-  CardDetection detection;   // detection
-  CardVad vad;               // vad
-  CardKeywordSpotting kws;   // keyword_spotting
+  CardTextRecognition text;       // text_recognition
+  CardDetection detection;        // detection
+  CardVad vad;                    // vad
+  CardKeywordSpotting kws;        // keyword_spotting
+  CardAudioClassification audio;  // audio_classification (labels, postprocessing as above)
 };
 
 // A charset file as PaddleOCR's character dictionaries are: one entry a line (LF or

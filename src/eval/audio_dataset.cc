@@ -1,5 +1,6 @@
 // Audio data sets: a labels file naming WAV clips with their speech segments (voice
 // activity) or a 0 / 1 wake-word label (keyword spotting) (include/deepedge/eval_dataset.h).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -144,6 +145,34 @@ Expected<std::unique_ptr<AudioDataset>> OpenKwsDataset(const std::filesystem::pa
                             " with the wake word)";
   return std::unique_ptr<AudioDataset>(
       new AudioClipDataset(std::move(description), std::move(rows)));
+}
+
+Expected<std::unique_ptr<AudioDataset>> OpenAudioClassDataset(
+    const std::filesystem::path& labels, const std::vector<std::string>& classes) {
+  std::vector<ClipRow> rows;
+  std::vector<std::size_t> counts(classes.size());
+  DEEPEDGE_RETURN_IF_ERROR(eval_internal::ForEachLabelsLine(
+      labels, "AUDIO<TAB>CLASS", "expected a labels file, one AUDIO<TAB>CLASS a line",
+      [&](std::string audio, std::string_view rest) -> Status {
+        const auto it = std::find(classes.begin(), classes.end(), rest);
+        if (it == classes.end()) {
+          return Corrupt("class '" + std::string(rest) + "' is not one of the card's labels");
+        }
+        ClipRow row;
+        row.path = ResolveCardFile(audio, labels);
+        row.audio = std::move(audio);
+        row.label = static_cast<int>(it - classes.begin());
+        ++counts[static_cast<std::size_t>(row.label)];
+        rows.push_back(std::move(row));
+        return Status::Ok();
+      }));
+  std::string description =
+      "audio_classification: " + labels.string() + " (" + std::to_string(rows.size()) + " clips:";
+  for (std::size_t c = 0; c < classes.size(); ++c) {
+    description += (c ? ", " : " ") + std::to_string(counts[c]) + " " + classes[c];
+  }
+  return std::unique_ptr<AudioDataset>(
+      new AudioClipDataset(std::move(description + ")"), std::move(rows)));
 }
 
 }  // namespace deepedge

@@ -14,14 +14,18 @@ using eval_internal::CardError;
 using eval_internal::CardInputIndex;
 using eval_internal::CardOutputIndex;
 using eval_internal::CheckBatchAndChannels;
+using eval_internal::DequantizeScores;
 using eval_internal::DimText;
 using eval_internal::MsSince;
 using eval_internal::RecordBadSample;
 using eval_internal::RunSample;
+using eval_internal::ScoreClassification;
 using eval_internal::SteadyClock;
 
-// The output as float scores: int8 / uint8 outputs dequantized with the plan's scale and
-// zero point (a monotone map, so the ranking is the quantized one).
+}  // namespace
+
+namespace eval_internal {
+
 void DequantizeScores(const Tensor& out, const ClassificationPlan& plan,
                       std::vector<float>& scores) {
   if (out.dtype() == DType::kF32) {
@@ -40,7 +44,31 @@ void DequantizeScores(const Tensor& out, const ClassificationPlan& plan,
   }
 }
 
-}  // namespace
+void ScoreClassification(const Tensor& out, const ClassificationPlan& plan, const ModelCard& card,
+                         std::int64_t i, int label, ClassificationEval& r, std::int64_t& top1,
+                         std::int64_t& top5, std::vector<float>& scores) {
+  const int k = card.postprocessing.top_k;
+  char buf[64];
+  DequantizeScores(out, plan, scores);
+  if (card.postprocessing.softmax) Softmax(scores);
+  const std::vector<int> ranked = TopK(scores, k);
+  const int predicted = ranked.front();
+  const bool correct = predicted == label;
+  top1 += correct;
+  if (plan.classes >= 5) top5 += InTopK(scores, label, 5);
+  r.confusion.Add(label, predicted);
+  ++r.samples_evaluated;
+  r.predictions += std::to_string(i) + "\t" + std::to_string(label) + "\t" +
+                   std::to_string(predicted) + "\t" + (correct ? "1" : "0") + "\t";
+  for (std::size_t j = 0; j < ranked.size(); ++j) {
+    std::snprintf(buf, sizeof buf, "%s%d:%.6g", j ? " " : "", ranked[j],
+                  static_cast<double>(scores[static_cast<std::size_t>(ranked[j])]));
+    r.predictions += buf;
+  }
+  r.predictions += "\n";
+}
+
+}  // namespace eval_internal
 
 Expected<ClassificationPlan> PlanClassification(const Session& session, const ModelCard& card) {
   if (card.task != CardTask::kClassification) {
@@ -249,7 +277,6 @@ Expected<ClassificationEval> EvaluateClassification(Session& session, const Mode
   std::vector<Tensor> outputs;
   std::vector<float> scores;
   ImageSample sample;
-  char buf[64];
   const auto loop_start = SteadyClock::now();
 
   auto bad = [&](std::int64_t i, std::int64_t label, const Status& why) -> Status {
@@ -290,24 +317,7 @@ Expected<ClassificationEval> EvaluateClassification(Session& session, const Mode
                            std::to_string(i) + " is " + std::string(DTypeName(out.dtype())) + " " +
                            out.shape().ToString());
     }
-    DequantizeScores(out, plan, scores);
-    if (card.postprocessing.softmax) Softmax(scores);
-    const std::vector<int> ranked = TopK(scores, k);
-    const int label = static_cast<int>(sample.label);
-    const int predicted = ranked.front();
-    const bool correct = predicted == label;
-    top1 += correct;
-    if (has_top5) top5 += InTopK(scores, label, 5);
-    r.confusion.Add(label, predicted);
-    ++r.samples_evaluated;
-    r.predictions += std::to_string(i) + "\t" + std::to_string(label) + "\t" +
-                     std::to_string(predicted) + "\t" + (correct ? "1" : "0") + "\t";
-    for (std::size_t j = 0; j < ranked.size(); ++j) {
-      std::snprintf(buf, sizeof buf, "%s%d:%.6g", j ? " " : "", ranked[j],
-                    static_cast<double>(scores[static_cast<std::size_t>(ranked[j])]));
-      r.predictions += buf;
-    }
-    r.predictions += "\n";
+    ScoreClassification(out, plan, card, i, static_cast<int>(sample.label), r, top1, top5, scores);
     if (options.end_to_end) r.postprocess_ms.push_back(MsSince(t0));
     if (options.progress) options.progress(i + 1, total);
   }

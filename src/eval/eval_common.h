@@ -173,6 +173,18 @@ inline Expected<ImageInputDims> CheckFloatImageInput(const ModelCard& card,
   return d;
 }
 
+// The output as float scores: int8 / uint8 outputs dequantized with the plan's scale and
+// zero point (a monotone map, so the ranking is the quantized one). classification.cc.
+void DequantizeScores(const Tensor& out, const ClassificationPlan& plan,
+                      std::vector<float>& scores);
+
+// Scores one classifier output of sample i against `label`: dequantized, softmax when
+// the card says, top-k ranked; adds to top1 / top5 (with >= 5 classes), r.confusion,
+// r.samples_evaluated and r.predictions (its line). classification.cc.
+void ScoreClassification(const Tensor& out, const ClassificationPlan& plan, const ModelCard& card,
+                         std::int64_t i, int label, ClassificationEval& r, std::int64_t& top1,
+                         std::int64_t& top5, std::vector<float>& scores);
+
 // Runs sample i through the session, appending its time to inference_ms (and setting
 // first_inference_ms on the first sample), and returns the output the plan reads.
 inline Expected<const Tensor*> RunSample(Session& session, const std::vector<Tensor>& in,

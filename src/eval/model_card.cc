@@ -26,6 +26,8 @@ std::string_view CardTaskName(CardTask t) {
       return "vad";
     case CardTask::kDetection:
       return "detection";
+    case CardTask::kAudioClassification:
+      return "audio_classification";
   }
   return "?";
 }
@@ -734,6 +736,58 @@ Status ParseKeywordSpotting(const CardReader& r, const YAML::Node& root,
 }
 
 Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
+                           CardPostprocessing& p);
+
+// The audio_classification fields: the front-end model, the framing, the labels and a
+// classification card's postprocessing.
+Status ParseAudioClassification(const CardReader& r, const YAML::Node& root,
+                                const std::filesystem::path& path, ModelCard& card) {
+  for (const char* k : {"charset", "use_space_char"}) {
+    if (root[k]) return r.Error(k, "only for text_recognition cards");
+  }
+  CardAudioClassification& a = card.audio;
+  const YAML::Node fe = root["frontend"];
+  if (!fe) return r.Error("frontend", "missing (model: the front-end model file)");
+  if (!fe.IsMap()) return r.Error("frontend", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(fe, "frontend", {"model"}));
+  if (!fe["model"]) return r.Error("frontend.model", "missing (a model file)");
+  DEEPEDGE_ASSIGN_OR_RETURN(a.frontend_source, r.String(fe["model"], "frontend.model"));
+  if (a.frontend_source.empty()) return r.Error("frontend.model", "empty path");
+
+  const YAML::Node pre = root["preprocessing"];
+  if (!pre) return r.Error("preprocessing", "missing (sample_rate, frame, stride, frames)");
+  if (!pre.IsMap()) return r.Error("preprocessing", "expected a mapping of fields");
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(pre, "preprocessing", {"sample_rate", "frame", "stride", "frames"}));
+  struct IntField {
+    const char* key;
+    std::int64_t* value;
+    std::int64_t lo, hi;
+  };
+  const IntField ints[] = {{"sample_rate", &a.sample_rate, 1000, 384000},
+                           {"frame", &a.frame, 1, 1048576},
+                           {"stride", &a.stride, 1, 1048576},
+                           {"frames", &a.frames, 1, 65536}};
+  for (const IntField& f : ints) {
+    const std::string field = std::string("preprocessing.") + f.key;
+    if (!pre[f.key]) return r.Error(field, "missing");
+    DEEPEDGE_ASSIGN_OR_RETURN(*f.value, r.Integer(pre[f.key], field));
+    if (*f.value < f.lo || *f.value > f.hi) {
+      return r.Error(field, "must be in " + std::to_string(f.lo) + ".." + std::to_string(f.hi));
+    }
+  }
+  if (a.stride > a.frame) {
+    return r.Contradiction("preprocessing.stride", "preprocessing.frame",
+                           "a stride longer than the frame skips audio");
+  }
+  DEEPEDGE_RETURN_IF_ERROR(ParseLabels(r, root, path, card.labels));
+  DEEPEDGE_RETURN_IF_ERROR(
+      ParsePostprocessing(r, root["postprocessing"], card.labels.size(), card.postprocessing));
+  card.preprocessing.input_dtype = DType::kI8;  // informative; the front end decides
+  return Status::Ok();
+}
+
+Status ParsePostprocessing(const CardReader& r, const YAML::Node& node, std::size_t label_count,
                            CardPostprocessing& p) {
   if (!node) return r.Error("postprocessing", "missing");
   if (!node.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
@@ -796,8 +850,9 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
   if (!root["task"]) return r.Error("task", "missing (classification or text_recognition)");
   DEEPEDGE_ASSIGN_OR_RETURN(std::string task, r.String(root["task"], "task"));
   bool known = false;
-  for (CardTask t : {CardTask::kClassification, CardTask::kTextRecognition,
-                     CardTask::kKeywordSpotting, CardTask::kVad, CardTask::kDetection}) {
+  for (CardTask t :
+       {CardTask::kClassification, CardTask::kTextRecognition, CardTask::kKeywordSpotting,
+        CardTask::kVad, CardTask::kDetection, CardTask::kAudioClassification}) {
     if (task == CardTaskName(t)) {
       card.task = t;
       known = true;
@@ -806,7 +861,7 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
   if (!known) {
     return r.Error("task", "'" + task +
                                "' is not one of classification, text_recognition, "
-                               "keyword_spotting, vad, detection");
+                               "keyword_spotting, vad, detection, audio_classification");
   }
 
   if (!root["weights"]) return r.Error("weights", "missing (trained or synthetic)");
@@ -815,8 +870,13 @@ Expected<ModelCard> ParseCardTree(const CardReader& r, const YAML::Node& root,
     return r.Error("weights", "'" + weights + "' is not trained or synthetic");
   }
   card.synthetic_weights = weights == "synthetic";
-  if (card.task != CardTask::kKeywordSpotting && root["frontend"]) {
-    return r.Error("frontend", "only for keyword_spotting cards");
+  if (card.task != CardTask::kKeywordSpotting && card.task != CardTask::kAudioClassification &&
+      root["frontend"]) {
+    return r.Error("frontend", "only for keyword_spotting and audio_classification cards");
+  }
+  if (card.task == CardTask::kAudioClassification) {
+    DEEPEDGE_RETURN_IF_ERROR(ParseAudioClassification(r, root, path, card));
+    return card;
   }
   if (card.task == CardTask::kVad) {
     DEEPEDGE_RETURN_IF_ERROR(ParseVad(r, root, card));
@@ -910,6 +970,13 @@ std::filesystem::path ResolveCardFile(std::string_view file, const std::filesyst
   std::filesystem::path p(file);
   if (p.is_relative()) p = card.parent_path() / p;
   return p;
+}
+
+std::filesystem::path ResolveFrontendModel(std::string_view source,
+                                           const std::filesystem::path& model) {
+  const std::filesystem::path p(source);
+  if (source.rfind("fixture:", 0) == 0 || p.is_absolute()) return ResolveCardFile(source, model);
+  return model.parent_path() / p;
 }
 
 std::optional<std::filesystem::path> FindCardBeside(const std::filesystem::path& model) {

@@ -4,6 +4,7 @@
 //   deepedge-make-kws-set --out DIR [--phrase P] [--near A,B,...] [--voices V,...]
 //                         [--rates R,...] [--pitches P,...] [--seed S] [--snr-db X]
 //                         [--no-real] [WAV...]
+//   deepedge-make-kws-set --micro-speech --out DIR [--voices ...] [--rates ...] ...
 //
 // Synthetic speech comes from espeak-ng (run here, at set-up time, never by `deepedge
 // eval`): the wake phrase (label 1) and each near-miss phrase (label 0) in every voice x
@@ -16,6 +17,13 @@
 // --seed (Box-Muller of our own), so the same seed and espeak-ng give the same bytes.
 // Writes DIR/NAME.wav and DIR/labels.tsv (AUDIO<TAB>LABEL, with a comment line per clip
 // naming what was said and how).
+//
+// --micro-speech makes a clip-classification set for TFLite Micro's micro_speech
+// (models/micro_speech.yaml) instead: every clip exactly 1 s, the utterance centred (its
+// middle second when longer), labelled by class name: "yes" and "no" (the classes), other
+// words ("unknown", default up,down,left,right; --near replaces them), and noise alone
+// ("silence", 8 clips, white noise of RMS 0.0002 .. 0.002 of full scale); no real
+// recordings; defaults voices en-us,en-gb,en-us+f3,en-gb-scotland, rates 140,180, pitch 50.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -131,7 +139,9 @@ int Usage() {
       "         [--rates R,...] [--pitches P,...] [--seed S] [--snr-db X] [--no-real] [WAV...]\n"
       "  espeak-ng utterances of the wake phrase (label 1) and near misses (label 0) in every\n"
       "  voice x rate x pitch, plus real recordings (default: pocketsphinx-testdata) as\n"
-      "  negatives, padded, with seeded low noise: DIR/*.wav and DIR/labels.tsv\n",
+      "  negatives, padded, with seeded low noise: DIR/*.wav and DIR/labels.tsv\n"
+      "  --micro-speech: 1 s clips of yes / no / other words (unknown) / noise (silence),\n"
+      "  labelled by class name, for models/micro_speech.yaml\n",
       stderr);
   return 2;
 }
@@ -150,7 +160,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> pitches = {"35", "65"};
   unsigned long seed = 1;
   double snr_db = 30;
-  bool real = true;
+  bool real = true, micro = false;
+  bool near_given = false, voices_given = false, rates_given = false, pitches_given = false;
   std::vector<std::filesystem::path> inputs;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -158,8 +169,8 @@ int main(int argc, char** argv) {
       inputs.emplace_back(a);
       continue;
     }
-    if (a == "--no-real") {
-      real = false;
+    if (a == "--no-real" || a == "--micro-speech") {
+      (a == "--no-real" ? real : micro) = a == "--micro-speech";
       continue;
     }
     if (i + 1 >= argc) return Usage();
@@ -171,12 +182,16 @@ int main(int argc, char** argv) {
       phrase = v;
     } else if (a == "--near") {
       near = Split(v);
+      near_given = true;
     } else if (a == "--voices") {
       voices = Split(v);
+      voices_given = true;
     } else if (a == "--rates") {
       rates = Split(v);
+      rates_given = true;
     } else if (a == "--pitches") {
       pitches = Split(v);
+      pitches_given = true;
     } else if (a == "--seed") {
       seed = std::strtoul(v.c_str(), &end, 10);
       if (*end != '\0') return Usage();
@@ -186,6 +201,13 @@ int main(int argc, char** argv) {
     } else {
       return Usage();
     }
+  }
+  if (micro) {
+    real = false;
+    if (!near_given) near = {"up", "down", "left", "right"};
+    if (!voices_given) voices = {"en-us", "en-gb", "en-us+f3", "en-gb-scotland"};
+    if (!rates_given) rates = {"140", "180"};
+    if (!pitches_given) pitches = {"50"};
   }
   if (out.empty() || voices.empty() || rates.empty() || pitches.empty()) return Usage();
   for (const auto& p : near) {
@@ -228,29 +250,53 @@ int main(int argc, char** argv) {
   Noise noise(seed);
   const double below = std::pow(10.0, -snr_db / 20.0);
   std::string labels =
-      "# deepedge-make-kws-set: AUDIO<TAB>LABEL (1: '" + phrase + "' said; 0: not)\n";
+      micro ? "# deepedge-make-kws-set --micro-speech: AUDIO<TAB>CLASS (yes, no, unknown, "
+              "silence), 1 s clips\n"
+            : "# deepedge-make-kws-set: AUDIO<TAB>LABEL (1: '" + phrase + "' said; 0: not)\n";
   int clips = 0, positives = 0;
   char name[48];
-  // Pads `speech` and adds the noise; writes the clip and its labels line.
-  auto emit = [&](const std::vector<double>& speech, double lead_s, double tail_s, int label,
-                  const std::string& what) {
+  // Pads `speech` and adds the noise (`sigma`, or `below` its RMS when negative); writes
+  // the clip and its labels line. In --micro-speech, lead_s and tail_s are ignored: the
+  // clip is the 1 s centred on the speech.
+  auto emit = [&](const std::vector<double>& speech, double lead_s, double tail_s,
+                  const std::string& label, const std::string& what, double sigma = -1) {
     std::vector<double> x(static_cast<std::size_t>(lead_s * kRate), 0.0);
     x.insert(x.end(), speech.begin(), speech.end());
     x.resize(x.size() + static_cast<std::size_t>(tail_s * kRate), 0.0);
-    const double sigma = Rms(speech) * below;
+    if (micro) {
+      const auto n = static_cast<std::ptrdiff_t>(speech.size()), one = std::ptrdiff_t{kRate};
+      std::vector<double> c(static_cast<std::size_t>(one), 0.0);
+      for (std::ptrdiff_t k = 0; k < one; ++k) {
+        const std::ptrdiff_t at = k + (n - one) / 2;
+        if (at >= 0 && at < n)
+          c[static_cast<std::size_t>(k)] = speech[static_cast<std::size_t>(at)];
+      }
+      x = std::move(c);
+    }
+    if (sigma < 0) sigma = Rms(speech) * below;
     for (double& v : x) v += sigma * noise.Normal();
-    std::snprintf(name, sizeof name, "%s_%03d.wav", label ? "pos" : "neg", clips++);
+    const bool pos = label == "1" || (micro && (label == "yes" || label == "no"));
+    std::snprintf(name, sizeof name, "%s_%03d.wav",
+                  micro ? label.c_str()
+                  : pos ? "pos"
+                        : "neg",
+                  clips++);
     if (!WriteWav(out / name, x)) {
       std::fprintf(stderr, "deepedge-make-kws-set: %s: cannot write it\n", (out / name).c_str());
       std::exit(1);
     }
-    positives += label;
-    labels += "# " + what + "\n" + name + "\t" + std::to_string(label) + "\n";
+    positives += pos;
+    labels += "# " + what + "\n" + name + "\t" + label + "\n";
   };
 
   const std::filesystem::path tmp = out / ".espeak.wav";
-  std::vector<std::pair<std::string, int>> phrases{{phrase, 1}};
-  for (const auto& p : near) phrases.emplace_back(p, 0);
+  std::vector<std::pair<std::string, std::string>> phrases;
+  if (micro) {
+    phrases = {{"yes", "yes"}, {"no", "no"}};
+  } else {
+    phrases.emplace_back(phrase, "1");
+  }
+  for (const auto& p : near) phrases.emplace_back(p, micro ? "unknown" : "0");
   for (const auto& [text, label] : phrases) {
     for (const auto& voice : voices) {
       for (const auto& rate : rates) {
@@ -278,13 +324,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deepedge-make-kws-set: %s\n", s.message().c_str());
       return 1;
     }
-    emit(Resample(wav.samples, wav.sample_rate, kRate), kRealPadS, kRealPadS, 0, p.string());
+    emit(Resample(wav.samples, wav.sample_rate, kRate), kRealPadS, kRealPadS, "0", p.string());
+  }
+  for (int k = 0; micro && k < 8; ++k) {  // silence: noise alone, 2 clips a level
+    const double sigma = 0.0002 * std::pow(10.0, (k / 2) / 3.0);
+    emit({}, 0, 0, "silence", "white noise, RMS " + std::to_string(sigma), sigma);
   }
   if (deepedge::Status s = deepedge::WriteFileAtomic(out / "labels.tsv", labels); !s.ok()) {
     std::fprintf(stderr, "deepedge-make-kws-set: %s\n", s.message().c_str());
     return 1;
   }
-  std::printf("%d clips (%d with '%s') and %s\n", clips, positives, phrase.c_str(),
-              (out / "labels.tsv").c_str());
+  std::printf("%d clips (%d with '%s') and %s\n", clips, positives,
+              micro ? "yes' or 'no" : phrase.c_str(), (out / "labels.tsv").c_str());
   return 0;
 }
