@@ -71,15 +71,22 @@ def run_ort(model, threads, queries, image, tmp):
     return rep["median_ms"], rep["session_create_ms"], rss
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_run_args(doc, name, queries, models):
+    """The options every side-by-side benchmark takes; exits when the binary is missing."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--queries", type=int, default=50)
-    ap.add_argument("--models", default="mobilenet_v1_1.0_224,mobilenet_v2_1.0_224,resnet18")
+    ap.add_argument("--queries", type=int, default=queries)
+    ap.add_argument("--models", default=models)
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     if not os.path.exists(DEEPEDGE):
-        sys.exit("engine_vs_peers: %s not found: run scripts/setup.sh" % DEEPEDGE)
+        sys.exit("%s: %s not found: run scripts/setup.sh" % (name, DEEPEDGE))
+    return args
+
+
+def main():
+    args = parse_run_args(__doc__, "engine_vs_peers", 50,
+                          "mobilenet_v1_1.0_224,mobilenet_v2_1.0_224,resnet18")
     have_ort = os.path.isdir(os.path.join(ROOT, "tools", "ort", "node_modules", "onnxruntime-node"))
     if not have_ort:
         print("engine_vs_peers: onnxruntime-node is not installed (scripts/fetch_fixtures.sh); "

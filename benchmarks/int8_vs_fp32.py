@@ -12,25 +12,17 @@ most 0.6x and peak memory at most 0.5x of the fp32 model's.
 
 Needs build/apps/deepedge/deepedge (scripts/setup.sh); /usr/bin/time measures peak RSS.
 """
-import argparse
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from engine_vs_peers import DEEPEDGE, run_deepedge, write_npy
+from engine_vs_peers import DEEPEDGE, parse_run_args, run_deepedge, write_npy
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--queries", type=int, default=60)
-    ap.add_argument("--models", default="mobilenet_v1_1.0_224,mobilenet_v2_1.0_224")
-    ap.add_argument("--threads", default="1,2")
-    args = ap.parse_args()
-    if not os.path.exists(DEEPEDGE):
-        sys.exit("int8_vs_fp32: %s not found: run scripts/setup.sh" % DEEPEDGE)
+    args = parse_run_args(__doc__, "int8_vs_fp32", 60, "mobilenet_v1_1.0_224,mobilenet_v2_1.0_224")
     threads = [int(t) for t in args.threads.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
