@@ -89,6 +89,12 @@ class Session {
   // library manages inside a fused group are not included); nullopt when the backend
   // does not report it.
   virtual std::optional<std::int64_t> ArenaBytes() const { return std::nullopt; }
+
+  // Returns the state a model carries from one Run to the next (a streaming audio front
+  // end's noise estimate, say) to its initial value, as in a freshly loaded session: e.g.
+  // between two clips streamed frame by frame. Not concurrently with Run. Unsupported
+  // when the backend cannot; a stateless model's session succeeds without effect.
+  virtual Status ResetState() { return Unsupported("this backend cannot reset a session's state"); }
 };
 
 class Backend {

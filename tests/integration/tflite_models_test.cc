@@ -230,7 +230,6 @@ TEST(TfliteModels, EveryModelLoadsOrIsNamedUnsupported) {
   EXPECT_GT(total, 0);
 }
 
-// The audio front end uses TFLite Micro's custom signal operators; the error names them.
 // ---------------------------------------------------------------------------------
 // micro_speech end to end: TFLite Micro's audio front end (its custom Signal* operators,
 // engine domain com.deepedge.signal) turns each 1 s clip into 49 frames x 40 features,
@@ -311,6 +310,22 @@ std::vector<float> Classify(const fs::path& model, const std::vector<float>& int
   std::vector<float> q = RunOnce(*s, std::move(x));
   for (float& v : q) v = (v + 128) / 256.0f;  // output scale 1/256, zero point -128
   return q;
+}
+
+// The front end's noise estimate carries over from one clip to the next in a session;
+// Session::ResetState starts it afresh, so the same clip gives a fresh session's features.
+TEST(TfliteModels, AudioPreprocessorStateCarriesOverUntilReset) {
+  REQUIRE_MODEL("micro_speech/audio_preprocessor_int8.tflite");
+  const std::vector<std::int16_t> pcm = ReadPcm16(ModelsDir() / "micro_speech" / "yes_1000ms.wav");
+  if (pcm.size() < 320u * 48 + 480) GTEST_SKIP() << "yes_1000ms.wav absent or too short";
+  auto fe = Load(model_path);
+  ASSERT_TRUE(fe);
+  const std::vector<float> fresh = Features(*fe, pcm);
+  ASSERT_EQ(fresh.size(), 1960u);
+  const std::vector<float> carried = Features(*fe, pcm);
+  EXPECT_NE(carried, fresh) << "the noise estimate did not carry over";
+  ASSERT_TRUE(fe->ResetState().ok());
+  EXPECT_EQ(Features(*fe, pcm), fresh);
 }
 
 TEST(TfliteModels, MicroSpeechRecognisesItsFourClipsThroughTheSignalFrontEnd) {

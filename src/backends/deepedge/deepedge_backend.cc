@@ -55,6 +55,10 @@ class DeepEdgeSession final : public Session {
   std::optional<std::int64_t> ArenaBytes() const override {
     return static_cast<std::int64_t>(exec_->ArenaBytes());
   }
+  Status ResetState() override {
+    exec_->ResetState();
+    return Status::Ok();
+  }
 
  private:
   std::unique_ptr<engine::Executor> exec_;
