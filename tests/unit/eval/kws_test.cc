@@ -294,31 +294,10 @@ TEST(KwsDetect, ThresholdAndRefractory) {
 
 // ---- Data set and metrics ----
 
+// 16-bit PCM mono WAV bytes of x (the data makers' writer).
 std::string Wav(const std::vector<float>& x, std::int64_t rate) {
-  std::string b;
-  auto u32 = [&b](std::uint32_t v) {
-    for (int k = 0; k < 4; ++k) b.push_back(static_cast<char>(v >> (8 * k) & 0xFF));
-  };
-  auto u16 = [&b](std::uint16_t v) {
-    b.push_back(static_cast<char>(v & 0xFF));
-    b.push_back(static_cast<char>(v >> 8));
-  };
-  const auto data = static_cast<std::uint32_t>(2 * x.size());
-  b += "RIFF";
-  u32(36 + data);
-  b += "WAVEfmt ";
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(static_cast<std::uint32_t>(rate));
-  u32(static_cast<std::uint32_t>(rate * 2));
-  u16(2);
-  u16(16);
-  b += "data";
-  u32(data);
-  for (float v : x)
-    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(v * 32768))));
-  return b;
+  const std::vector<double> samples(x.begin(), x.end());
+  return EncodeWav(samples, rate);
 }
 
 TEST(KwsData, LabelsMustBeZeroOrOne) {
