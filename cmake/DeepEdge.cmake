@@ -51,3 +51,50 @@ function(deepedge_add_unit_test name)
   deepedge_target_defaults(${name})
   gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# deepedge_set_pic_closure(TARGET): position-independent code for TARGET and every
+# static library of ours it links, directly or not, so that they can go into a
+# shared module.
+function(deepedge_set_pic_closure target)
+  set(todo ${target})
+  set(seen "")
+  while(todo)
+    list(POP_FRONT todo t)
+    if(NOT TARGET ${t} OR t IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen ${t})
+    get_target_property(type ${t} TYPE)
+    if(type STREQUAL "STATIC_LIBRARY" OR type STREQUAL "OBJECT_LIBRARY")
+      set_property(TARGET ${t} PROPERTY POSITION_INDEPENDENT_CODE ON)
+    endif()
+    if(NOT type STREQUAL "INTERFACE_LIBRARY")
+      get_target_property(deps ${t} LINK_LIBRARIES)
+      foreach(d IN LISTS deps)
+        if(d MATCHES "^deepedge_")
+          list(APPEND todo ${d})
+        endif()
+      endforeach()
+    endif()
+  endwhile()
+endfunction()
+
+# deepedge_add_backend_module(NAME FACTORY FN OUTPUT_DIR DIR): backend NAME (the
+# library deepedge_backend_NAME) as a loadable module DIR/deepedge-backend-NAME.so
+# whose entry (include/deepedge/backend_module.h) calls FN. The module carries its
+# own copy of the static libraries it needs; the command opens it on first use.
+function(deepedge_add_backend_module name)
+  cmake_parse_arguments(ARG "" "FACTORY;OUTPUT_DIR" "" ${ARGN})
+  set(target deepedge-backend-${name})
+  add_library(${target} MODULE ${PROJECT_SOURCE_DIR}/src/backends/module_entry.cc)
+  target_link_libraries(${target} PRIVATE deepedge_backend_${name})
+  target_compile_definitions(${target} PRIVATE DEEPEDGE_MODULE_FACTORY=${ARG_FACTORY})
+  # Only the entry is exported: the module's copies of our libraries stay its own.
+  set_target_properties(${target} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR}
+                                             CXX_VISIBILITY_PRESET hidden
+                                             VISIBILITY_INLINES_HIDDEN ON)
+  # --exclude-libs: the static libraries' symbols stay local to the module too.
+  target_link_options(${target} PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+  deepedge_target_defaults(${target})
+  deepedge_set_pic_closure(deepedge_backend_${name})
+endfunction()

@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   libprotobuf-dev protobuf-compiler libonnx-dev
-  libopencv-dev libjpeg-dev libssl-dev python3-jsonschema
+  libopencv-dev libjpeg-dev nettle-dev python3-jsonschema
   libfreetype-dev fonts-dejavu-core fonts-liberation
   libxnnpack-dev libpthreadpool-dev libonnx-testdata libflatbuffers-dev flatbuffers-compiler
   time libtorch-dev dataset-fashion-mnist zlib1g-dev darknet opencv-doc pocketsphinx-testdata

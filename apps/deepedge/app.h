@@ -43,6 +43,13 @@ void AddResultsCommand(CLI::App& app, AppContext& ctx);
 void AddCompareCommand(CLI::App& app, AppContext& ctx);
 void AddReportCommand(CLI::App& app, AppContext& ctx);
 void AddEvalCommand(CLI::App& app, AppContext& ctx);
+// `serve` and `run` are built into deepedge-net only (module_backend.h says why);
+// deepedge lists them with these descriptions and executes deepedge-net for them.
+inline constexpr const char* kServeDescription =
+    "Serve a Triton-layout model repository (DIR/NAME/VERSION/model.onnx) over the KServe "
+    "v2 / Open Inference Protocol (HTTP/REST, JSON and binary tensors; gRPC with --grpc)";
+inline constexpr const char* kRunDescription =
+    "Split inference: run the model's head here and its tail on a KServe v2 server";
 void AddServeCommand(CLI::App& app, AppContext& ctx);
 void AddRunCommand(CLI::App& app, AppContext& ctx);
 

@@ -856,8 +856,7 @@ class Runner {
 
 void AddRunCommand(CLI::App& app, AppContext& ctx) {
   static RunOptions o;
-  CLI::App* cmd = app.add_subcommand(
-      "run", "Split inference: run the model's head here and its tail on a KServe v2 server");
+  CLI::App* cmd = app.add_subcommand("run", kRunDescription);
   cmd->add_option("model", o.model, "ONNX model")->required();
   cmd->add_option("--server", o.server, "KServe v2 server URL, http://HOST:PORT");
   cmd->add_option("--split", o.split,

@@ -146,10 +146,7 @@ int RunServe(const ServeOptions& o, AppContext& ctx) {
 
 void AddServeCommand(CLI::App& app, AppContext& ctx) {
   static ServeOptions o;
-  CLI::App* cmd = app.add_subcommand(
-      "serve",
-      "Serve a Triton-layout model repository (DIR/NAME/VERSION/model.onnx) over the KServe "
-      "v2 / Open Inference Protocol (HTTP/REST, JSON and binary tensors; gRPC with --grpc)");
+  CLI::App* cmd = app.add_subcommand("serve", kServeDescription);
   cmd->add_option("--models", o.models, "Model repository directory")->required();
   cmd->add_option("--http", o.http,
                   "Listen address ADDR:PORT (default 127.0.0.1:8000; port 0: any free port)");

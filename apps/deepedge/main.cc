@@ -3,9 +3,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "app.h"
 #include "deepedge/backends.h"
+#include "module_backend.h"
 
 namespace deepedge::app {
 
@@ -38,14 +40,26 @@ std::string CacheDir() {
 
 namespace {
 
-// Built-in backends, registered explicitly (static self-registration gets stripped
-// by linkers). The first one registered is the default.
+// Backends, registered explicitly (static self-registration gets stripped by
+// linkers). The first one registered is the default. opencv and remote are modules
+// beside the executable, loaded when first used (module_backend.h).
 void RegisterBackends(BackendRegistry& registry) {
+  const std::filesystem::path dir = ExecutableDir();
   (void)registry.Register(MakeDeepEdgeBackend());
-  if (auto opencv = MakeOpenCvBackend()) (void)registry.Register(std::move(opencv));
+#ifdef DEEPEDGE_OPENCV_MODULE
+  (void)registry.Register(MakeModuleBackend("opencv", dir / DEEPEDGE_OPENCV_MODULE));
+#endif
   (void)registry.Register(MakeNullBackend());
-  (void)registry.Register(MakeRemoteBackend());
+  (void)registry.Register(MakeModuleBackend("remote", dir / DEEPEDGE_REMOTE_MODULE));
 }
+
+#ifndef DEEPEDGE_NET_COMMANDS
+// Placeholders so that `deepedge --help` lists the commands deepedge-net carries out.
+void AddNetCommandNames(CLI::App& app) {
+  app.add_subcommand("serve", kServeDescription);
+  app.add_subcommand("run", kRunDescription);
+}
+#endif
 
 }  // namespace
 }  // namespace deepedge::app
@@ -55,6 +69,11 @@ int main(int argc, char** argv) {
   // Protobuf (under libonnx and OpenCV's importers) logs parse errors to stderr on
   // its own; DeepEdge reports every failure once, as a Status, so silence it.
   google::protobuf::SetLogHandler(nullptr);
+#ifndef DEEPEDGE_NET_COMMANDS
+  if (argc > 1 && (std::strcmp(argv[1], "serve") == 0 || std::strcmp(argv[1], "run") == 0)) {
+    return ExecInstead(ExecutableDir() / "deepedge-net", argv);
+  }
+#endif
   AppContext ctx;
   RegisterBackends(ctx.backends);
 
@@ -77,8 +96,12 @@ int main(int argc, char** argv) {
   AddEvalCommand(app, ctx);
   AddZooCommand(app, ctx);
   AddBackendsCommand(app, ctx);
+#ifdef DEEPEDGE_NET_COMMANDS
   AddServeCommand(app, ctx);
   AddRunCommand(app, ctx);
+#else
+  AddNetCommandNames(app);
+#endif
 
   try {
     app.parse(argc, argv);

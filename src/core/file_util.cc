@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -67,32 +68,34 @@ Status WriteFileAtomic(const fs::path& path, std::string_view text) {
 
 }  // namespace deepedge
 
-#include <openssl/evp.h>
+// SHA-256 from Nettle: a small library, so that hashing a model maps no more than it
+// needs into the process whose memory `deepedge bench` measures (OpenSSL's libcrypto
+// added 1.5 MiB of resident pages).
+#include <nettle/sha2.h>
 
 namespace deepedge {
 
 Expected<std::string> Sha256File(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(path.string() + ": cannot open to hash it");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    return Internal("cannot initialise SHA-256");
-  }
-  std::vector<char> buf(1 << 20);
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  std::vector<char> buf(1 << 16);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0)
-      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
+    if (in.gcount() > 0) {
+      sha256_update(&ctx, static_cast<std::size_t>(in.gcount()),
+                    reinterpret_cast<const std::uint8_t*>(buf.data()));
+    }
   }
   if (in.bad()) return IoError(path.string() + ": read failed while hashing");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  std::uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, SHA256_DIGEST_SIZE, digest);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
+  for (std::uint8_t b : digest) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 15];
   }
   return hex;
 }
