@@ -10,7 +10,9 @@ namespace deepedge {
 
 // `deepedge`: DeepEdge's own engine. ONNX models imported into the graph IR, run by
 // the executor on XNNPACK regions and reference kernels; every dtype; per-node
-// time, output bytes and MACs. Options: `xnnpack=on|off`.
+// time, output bytes and MACs. Options: `xnnpack=on|off`. A TFLite model's sessions
+// report each quantized input's and output's scale and zero point (per channel with
+// its axis) as the file records them, in TensorInfo::quantization.
 std::unique_ptr<Backend> MakeDeepEdgeBackend();
 
 // `null`: loads nothing and runs nothing; benchmarking it measures the harness's own

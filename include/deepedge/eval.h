@@ -400,8 +400,9 @@ Expected<std::vector<KwsScore>> ScoreKwsClip(const KwsSessions& sessions, const 
                                              std::int64_t* mel_frames = nullptr);
 
 // The detections of a clip's scores: a score at or above threshold detects, unless it
-// comes (by end_sample) less than refractory_ms after the last detection. Returns the
-// indices into `scores` of the detections, in order.
+// is one of the first warmup_predictions scores or comes (by end_sample) less than
+// refractory_ms after the last detection. Returns the indices into `scores` of the
+// detections, in order.
 std::vector<std::size_t> DetectKeyword(const std::vector<KwsScore>& scores,
                                        const CardKeywordSpotting& kws);
 
@@ -426,6 +427,7 @@ struct KwsEval {
   std::int64_t mel_frames_per_chunk = 0;     // as the melspectrogram model gave them
   // One line per considered clip, tab-separated, after a '#' header line:
   //   index  audio  label  max_score  detections (seconds, space-separated, "-": none)
+  // (max_score over the scores after the card's warm-up, 0 when there are none).
   // A bad clip: index  audio-or-"-"  "-"  "-"  "bad: REASON".
   std::string predictions;
   // Per chunk: the Run times of the three models together; per clip with end_to_end:

@@ -88,6 +88,7 @@
 //   postprocessing:
 //     threshold: 0.5              # a score at or above it is a detection
 //     refractory_ms: 2000         # optional (0): no new detection this long after one
+//     warmup_predictions: 5       # optional (0): the first N scores of a clip never detect
 //
 // An audio_classification card (a classifier of short clips behind a streaming front-end
 // model, such as TFLite Micro's micro_speech) has labels, postprocessing as a
@@ -228,6 +229,9 @@ struct CardKeywordSpotting {
   std::int64_t embeddings = 16;              // embeddings per score
   double threshold = 0.5;                    // in (0, 1]
   double refractory_ms = 0;                  // >= 0
+  // Scores at the start of each clip that never detect (openWakeWord's Model.predict
+  // reports 0 for the first 5 after a reset); >= 0.
+  std::int64_t warmup_predictions = 0;
 };
 
 // What an audio_classification card adds: a front-end model run on overlapping frames of

@@ -167,7 +167,9 @@ std::vector<std::size_t> DetectKeyword(const std::vector<KwsScore>& scores,
       kws.refractory_ms * static_cast<double>(kws.sample_rate) / 1000.0;  // samples
   std::vector<std::size_t> out;
   std::int64_t last = 0;
-  for (std::size_t i = 0; i < scores.size(); ++i) {
+  // The warm-up scores are skipped as openWakeWord's Model.predict zeroes them.
+  for (auto i = static_cast<std::size_t>(std::max<std::int64_t>(kws.warmup_predictions, 0));
+       i < scores.size(); ++i) {
     if (!(scores[i].score >= kws.threshold)) continue;  // NaN never detects
     if (!out.empty() && static_cast<double>(scores[i].end_sample - last) < refractory) continue;
     out.push_back(i);
@@ -223,8 +225,11 @@ Expected<KwsEval> EvaluateKeywordSpotting(const KwsSessions& sessions, const Mod
 
     t0 = SteadyClock::now();
     const std::vector<std::size_t> hits = DetectKeyword(*scores, w);
-    float max_score = 0;
-    for (const KwsScore& s : *scores) max_score = std::max(max_score, s.score);
+    float max_score = 0;  // of the scores that can detect (after the warm-up)
+    for (auto k = static_cast<std::size_t>(std::max<std::int64_t>(w.warmup_predictions, 0));
+         k < scores->size(); ++k) {
+      max_score = std::max(max_score, (*scores)[k].score);
+    }
     std::string times;
     for (std::size_t h : hits) {
       char buf[32];

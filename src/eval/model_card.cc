@@ -721,7 +721,8 @@ Status ParseKeywordSpotting(const CardReader& r, const YAML::Node& root,
   const YAML::Node post = root["postprocessing"];
   if (!post) return r.Error("postprocessing", "missing (threshold, refractory_ms)");
   if (!post.IsMap()) return r.Error("postprocessing", "expected a mapping of fields");
-  DEEPEDGE_RETURN_IF_ERROR(r.CheckKeys(post, "postprocessing", {"threshold", "refractory_ms"}));
+  DEEPEDGE_RETURN_IF_ERROR(
+      r.CheckKeys(post, "postprocessing", {"threshold", "refractory_ms", "warmup_predictions"}));
   if (!post["threshold"]) return r.Error("postprocessing.threshold", "missing (e.g. 0.5)");
   DEEPEDGE_ASSIGN_OR_RETURN(w.threshold,
                             NumberIn(r, post["threshold"], "postprocessing.threshold", 0, 1));
@@ -729,6 +730,14 @@ Status ParseKeywordSpotting(const CardReader& r, const YAML::Node& root,
   if (post["refractory_ms"]) {
     DEEPEDGE_ASSIGN_OR_RETURN(w.refractory_ms, NumberIn(r, post["refractory_ms"],
                                                         "postprocessing.refractory_ms", 0, 3600e3));
+  }
+  if (post["warmup_predictions"]) {
+    DEEPEDGE_ASSIGN_OR_RETURN(w.warmup_predictions, r.Integer(post["warmup_predictions"],
+                                                              "postprocessing.warmup_predictions"));
+    if (w.warmup_predictions < 0 || w.warmup_predictions > 1000000) {
+      return r.Error("postprocessing.warmup_predictions",
+                     "must be a non-negative integer (0..1000000 scores)");
+    }
   }
   card.preprocessing.input_dtype = DType::kF32;
   card.postprocessing.top_k = 1;

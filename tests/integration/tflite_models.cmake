@@ -9,6 +9,10 @@ if(DEEPEDGE_WITH_OPENCV)
                         GTest::gtest_main)
   target_include_directories(tflite_models_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_include_directories(tflite_models_test SYSTEM PRIVATE ${OpenCV_INCLUDE_DIRS})
+  # The schema's generated reader: quantization read from the file, not through DeepEdge.
+  target_include_directories(tflite_models_test SYSTEM PRIVATE
+                             ${PROJECT_BINARY_DIR}/src/formats/tflite/generated)
+  add_dependencies(tflite_models_test deepedge_tflite)
   # flatc and the importer's schema: the selfie-segmentation test rewrites a model for the
   # TFLite reference (MediaPipe's custom operator as the builtin TRANSPOSE_CONV).
   target_compile_definitions(tflite_models_test PRIVATE DEEPEDGE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

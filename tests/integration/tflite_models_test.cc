@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
@@ -22,6 +23,7 @@
 #include "deepedge/tflite_model.h"
 #include "support/cli_runner.h"
 #include "support/temp_dir.h"
+#include "tflite_schema_generated.h"
 
 namespace deepedge {
 namespace {
@@ -228,6 +230,81 @@ TEST(TfliteModels, EveryModelLoadsOrIsNamedUnsupported) {
   }
   std::printf("%d of %d TFLite models load and run\n", loaded, total);
   EXPECT_GT(total, 0);
+}
+
+// The quantization a session reports for each input and output is the file's: read here
+// straight from the flatbuffer (the schema's generated reader, not the importer or
+// InspectTflite), tensor by tensor of subgraph 0, matched by name.
+struct FileQuantization {
+  std::vector<float> scale;
+  std::vector<std::int64_t> zero_point;
+  int axis = 0;
+};
+std::map<std::string, FileQuantization> IoQuantization(const std::vector<std::uint8_t>& bytes) {
+  std::map<std::string, FileQuantization> out;
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  EXPECT_TRUE(tfl::VerifyModelBuffer(verifier));
+  const tfl::SubGraph* sg = tfl::GetModel(bytes.data())->subgraphs()->Get(0);
+  for (const auto* ends : {sg->inputs(), sg->outputs()}) {
+    for (std::int32_t i : *ends) {
+      const tfl::Tensor* t = sg->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      FileQuantization q;
+      if (const tfl::QuantizationParameters* p = t->quantization(); p && p->scale()) {
+        q.scale.assign(p->scale()->begin(), p->scale()->end());
+        if (p->zero_point()) q.zero_point.assign(p->zero_point()->begin(), p->zero_point()->end());
+        q.axis = p->quantized_dimension();
+      }
+      out[t->name()->str()] = q;
+    }
+  }
+  return out;
+}
+
+TEST(TfliteModels, SessionsReportTheFilesQuantization) {
+  const char* models[] = {"imagenet/mobilenet_v2_quantized_1x3x224x224.tflite",
+                          "person_detection/person_detect.tflite",
+                          "misc/hello_world_int8.tflite",
+                          "misc/hello_world_float.tflite",
+                          "micro_speech/micro_speech_quantized.tflite",
+                          "mnist_lstm/trained_lstm_int8.tflite"};
+  int quantized = 0;
+  for (const char* rel : models) {
+    const fs::path path = ModelsDir() / rel;
+    if (!fs::exists(path)) GTEST_SKIP() << "fixture absent: " << path.string();
+    SCOPED_TRACE(rel);
+    auto bytes = ReadFileBytes(path);
+    ASSERT_TRUE(bytes.has_value()) << bytes.status().ToString();
+    const std::map<std::string, FileQuantization> file = IoQuantization(*bytes);
+    auto s = Load(path);
+    ASSERT_NE(s, nullptr);
+    std::vector<TensorInfo> ends = s->Inputs();
+    ends.insert(ends.end(), s->Outputs().begin(), s->Outputs().end());
+    for (const TensorInfo& t : ends) {
+      SCOPED_TRACE(t.name);
+      auto it = file.find(t.name);
+      ASSERT_NE(it, file.end()) << "not an input or output of the file's subgraph 0";
+      FileQuantization q = it->second;
+      if (q.scale.empty() || (q.scale.size() == 1 && q.scale[0] == 0)) {
+        EXPECT_FALSE(t.quantization) << "a tensor the file does not quantize";
+        continue;
+      }
+      ASSERT_TRUE(t.quantization) << DTypeName(t.dtype) << " tensor quantized in the file";
+      EXPECT_EQ(t.quantization->scale, q.scale);
+      if (q.zero_point.empty()) q.zero_point.assign(q.scale.size(), 0);
+      EXPECT_EQ(t.quantization->zero_point, q.zero_point);
+      if (q.scale.size() > 1) {
+        EXPECT_EQ(t.quantization->axis, q.axis);
+      } else {
+        EXPECT_FALSE(t.quantization->axis);
+      }
+      std::printf("%s %s %s: scale %.9g, zero point %lld\n", rel, t.name.c_str(),
+                  std::string(DTypeName(t.dtype)).c_str(), static_cast<double>(q.scale[0]),
+                  static_cast<long long>(q.zero_point.empty() ? 0 : q.zero_point[0]));
+      ++quantized;
+    }
+  }
+  // The int8 models' inputs and outputs are quantized: the check above is not vacuous.
+  EXPECT_GE(quantized, 8);
 }
 
 // ---------------------------------------------------------------------------------

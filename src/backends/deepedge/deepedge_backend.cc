@@ -1,5 +1,6 @@
 // The `deepedge` backend: DeepEdge's own engine behind the backend interface.
 #include <mutex>
+#include <optional>
 
 #include "deepedge/backends.h"
 #include "deepedge/onnx_model.h"
@@ -29,11 +30,35 @@ TensorInfo ToTensorInfo(const ir::ValueInfo& v) {
   return {v.name, v.dtype.value_or(DType::kF32), v.shape.value_or(Shape{})};
 }
 
+// Gives each of `infos` the quantization of the `described` tensor of the same name and
+// element type (TFLite records it per tensor; the imported graph's value types do not
+// carry it). A name that is not exactly once in `described` is left alone.
+void AddQuantization(std::vector<TensorInfo>& infos, const std::vector<TensorInfo>& described) {
+  for (TensorInfo& t : infos) {
+    const TensorInfo* match = nullptr;
+    int count = 0;
+    for (const TensorInfo& d : described) {
+      if (d.name == t.name) {
+        match = &d;
+        ++count;
+      }
+    }
+    if (count == 1 && match->dtype == t.dtype) t.quantization = match->quantization;
+  }
+}
+
 class DeepEdgeSession final : public Session {
  public:
-  explicit DeepEdgeSession(std::unique_ptr<engine::Executor> exec) : exec_(std::move(exec)) {
+  // `described`: the model file's own description of its inputs and outputs (TFLite:
+  // InspectTflite), for what the graph does not keep; null when there is none.
+  DeepEdgeSession(std::unique_ptr<engine::Executor> exec, const ModelInfo* described)
+      : exec_(std::move(exec)) {
     for (const ir::ValueInfo& v : exec_->Inputs()) inputs_.push_back(ToTensorInfo(v));
     for (const ir::ValueInfo& v : exec_->Outputs()) outputs_.push_back(ToTensorInfo(v));
+    if (described) {
+      AddQuantization(inputs_, described->inputs);
+      AddQuantization(outputs_, described->outputs);
+    }
   }
   const std::vector<TensorInfo>& Inputs() const override { return inputs_; }
   const std::vector<TensorInfo>& Outputs() const override { return outputs_; }
@@ -85,6 +110,14 @@ class DeepEdgeBackend final : public Backend {
     Expected<ir::Model> model =
         source.format == ModelFormat::kTflite ? ImportTflite(source) : ImportOnnx(source);
     if (!model) return model.status();
+    // The inputs' and outputs' quantization (scale, zero point, per-channel axis) is in
+    // the TFLite file's tensor table, not in the graph: read it from there. An interface
+    // tensor of a type the inspector lacks (the importer carries uint32 as int32) leaves
+    // every tensor without it rather than failing a model that runs.
+    std::optional<ModelInfo> described;
+    if (source.format == ModelFormat::kTflite) {
+      if (Expected<ModelInfo> info = InspectTflite(source)) described = std::move(info).value();
+    }
     // NHWC importers wrap spatial ops in transposes: cancel them along chains first.
     Expected<int> relayout = engine::OptimizeLayout(model->graph);
     if (!relayout) return relayout.status().WithContext(source.display_name());
@@ -113,7 +146,8 @@ class DeepEdgeBackend final : public Backend {
     Expected<std::unique_ptr<engine::Executor>> exec =
         engine::Executor::Create(shared, Registry(), eo);
     if (!exec) return exec.status().WithContext(source.display_name());
-    return std::unique_ptr<Session>(std::make_unique<DeepEdgeSession>(std::move(exec).value()));
+    return std::unique_ptr<Session>(std::make_unique<DeepEdgeSession>(
+        std::move(exec).value(), described ? &*described : nullptr));
   }
 };
 

@@ -2,6 +2,7 @@
 // with known outputs, the detection rule and the metrics.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,7 @@ preprocessing:
 postprocessing:
   threshold: 0.5
   refractory_ms: 2000
+  warmup_predictions: 5
 )";
 
 TEST(KwsCard, ParsesEveryField) {
@@ -60,12 +62,13 @@ TEST(KwsCard, ParsesEveryField) {
   EXPECT_EQ(w.embeddings, 16);
   EXPECT_DOUBLE_EQ(w.threshold, 0.5);
   EXPECT_DOUBLE_EQ(w.refractory_ms, 2000);
+  EXPECT_EQ(w.warmup_predictions, 5);
 }
 
 TEST(KwsCard, OptionalFieldsDefault) {
   std::string text = kGood;
-  for (const char* line :
-       {"  context: 480\n", "  input_scale: 32768\n", "  refractory_ms: 2000\n"}) {
+  for (const char* line : {"  context: 480\n", "  input_scale: 32768\n", "  refractory_ms: 2000\n",
+                           "  warmup_predictions: 5\n"}) {
     text.erase(text.find(line), std::string(line).size());
   }
   Expected<ModelCard> c = ParseModelCard(text, "/cards/kws.yaml");
@@ -73,6 +76,7 @@ TEST(KwsCard, OptionalFieldsDefault) {
   EXPECT_EQ(c->kws.context, 0);
   EXPECT_DOUBLE_EQ(c->kws.input_scale, 1);
   EXPECT_DOUBLE_EQ(c->kws.refractory_ms, 0);
+  EXPECT_EQ(c->kws.warmup_predictions, 0);
 }
 
 TEST(KwsCard, ShippedCardsParse) {
@@ -84,6 +88,7 @@ TEST(KwsCard, ShippedCardsParse) {
     ASSERT_TRUE(c) << c.status().message();
     EXPECT_EQ(c->task, CardTask::kKeywordSpotting);
     EXPECT_EQ(c->kws.embedding_path.filename(), "embedding_model.onnx");
+    EXPECT_EQ(c->kws.warmup_predictions, 5);  // as openWakeWord's Model.predict
   }
 }
 
@@ -121,6 +126,14 @@ const BadCase kBad[] = {
      "'postprocessing.refractory_ms'"},
     {"unknown_post", "  refractory_ms: 2000\n", "  refractory_ms: 2000\n  cooldown: 1\n",
      "'postprocessing.cooldown'"},
+    {"negative_warmup", "warmup_predictions: 5", "warmup_predictions: -1",
+     "'postprocessing.warmup_predictions': must be a non-negative integer"},
+    {"fractional_warmup", "warmup_predictions: 5", "warmup_predictions: 2.5",
+     "'postprocessing.warmup_predictions': '2.5' is not an integer"},
+    {"text_warmup", "warmup_predictions: 5", "warmup_predictions: five",
+     "'postprocessing.warmup_predictions'"},
+    {"list_warmup", "warmup_predictions: 5", "warmup_predictions: [5]",
+     "'postprocessing.warmup_predictions': expected an integer"},
     {"labels", "weights: trained\n", "weights: trained\nlabels: [a]\n", "'labels' and 'task'"},
 };
 
@@ -292,6 +305,27 @@ TEST(KwsDetect, ThresholdAndRefractory) {
   EXPECT_TRUE(DetectKeyword({}, w).empty());
 }
 
+TEST(KwsDetect, WarmupScoresNeverDetect) {
+  CardKeywordSpotting w;
+  w.sample_rate = 16000;
+  w.threshold = 0.5;
+  w.refractory_ms = 200;  // 3200 samples
+  std::vector<KwsScore> s;
+  const float v[] = {0.1f, 0.6f, 0.9f, 0.7f, 0.1f, 0.1f, 0.8f, 0.1f, 0.1f};
+  for (int k = 0; k < 9; ++k) s.push_back({1280 * (k + 1), v[k]});
+  // No warm-up: 0.6 (2560) detects and hides 0.9 (3840) and 0.7 (5120); 0.8 (8960) detects.
+  EXPECT_EQ(DetectKeyword(s, w), (std::vector<std::size_t>{1, 6}));
+  // Warm-up 3: 0.6 and 0.9 are ignored and start no refractory period, so 0.7 (5120)
+  // detects, and 0.8 (8960, 3840 after it) still does.
+  w.warmup_predictions = 3;
+  EXPECT_EQ(DetectKeyword(s, w), (std::vector<std::size_t>{3, 6}));
+  w.warmup_predictions = 4;
+  EXPECT_EQ(DetectKeyword(s, w), (std::vector<std::size_t>{6}));
+  // A warm-up as long as the clip's scores: nothing detects.
+  w.warmup_predictions = 9;
+  EXPECT_TRUE(DetectKeyword(s, w).empty());
+}
+
 // ---- Data set and metrics ----
 
 // 16-bit PCM mono WAV bytes of x (the data makers' writer).
@@ -371,6 +405,60 @@ TEST(KwsEval, CountsClipsAlarmsAndHours) {
   // Without keep_going the bad clip ends the run.
   o.keep_going = false;
   EXPECT_FALSE(EvaluateKeywordSpotting({&mel, &emb, &ww}, card, **data, o));
+}
+
+TEST(KwsEval, WarmupIgnoresEarlyDetectionsAndKeepsLaterOnes) {
+  TempDir dir;
+  // Ten chunks of 0.1 s; the loud ones give a high score (as in the test above, score k
+  // is made after chunk k + 1 and reflects it, end_sample (k + 2) x 1600).
+  auto clip = [](std::initializer_list<int> loud_chunks) {
+    std::vector<float> x(16000, 0.0f);
+    for (int c : loud_chunks) std::fill_n(x.begin() + c * 1600, 1600, 0.5f);
+    return x;
+  };
+  dir.Write("neg.wav", Wav(clip({0, 1, 2}), 16000));  // loud only in the warm-up
+  dir.Write("pos.wav", Wav(clip({1, 7}), 16000));     // loud in the warm-up and after
+  Expected<std::unique_ptr<AudioDataset>> data =
+      OpenKwsDataset(dir.Write("labels.tsv", "neg.wav\t0\npos.wav\t1\n"));
+  ASSERT_TRUE(data) << data.status().message();
+  ModelCard card = TinyCard();
+  card.kws.chunk = 1600;
+  card.kws.context = 0;
+  card.kws.input_scale = 1;
+  card.kws.refractory_ms = 1000;  // longer than 0.2 s .. 0.8 s
+  Fake mel(Shape{1, 1600}, Shape{1, 1, 2, 2}, [](const std::vector<float>& x) {
+    float peak = 0;
+    for (float v : x) peak = std::max(peak, std::abs(v));
+    return std::vector<float>{peak, peak, peak, peak};
+  });
+  Fake emb(Shape{1, 3, 2, 1}, Shape{1, 1, 1, 1},
+           [](const std::vector<float>& x) { return std::vector<float>{x.back()}; });
+  Fake ww(Shape{1, 2, 1}, Shape{1, 1}, [](const std::vector<float>& x) {
+    return std::vector<float>{x.back() > 1.1f ? 0.9f : 0.1f};
+  });
+  const EvalOptions o;
+
+  // No warm-up: the negative fires at 0.2 s, the positive's early score hides its later one.
+  Expected<KwsEval> r = EvaluateKeywordSpotting({&mel, &emb, &ww}, card, **data, o);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->false_alarm_clips, 1);
+  EXPECT_EQ(r->detected_positive_clips, 1);
+  EXPECT_NE(r->predictions.find("0\tneg.wav\t0\t0.9000\t0.20\n"), std::string::npos)
+      << r->predictions;
+  EXPECT_NE(r->predictions.find("1\tpos.wav\t1\t0.9000\t0.20\n"), std::string::npos)
+      << r->predictions;
+
+  // Warm-up 3 scores: the negative's two early high scores are ignored (and left out of
+  // max_score); the positive's detection at 0.8 s, after the warm-up, still counts.
+  card.kws.warmup_predictions = 3;
+  r = EvaluateKeywordSpotting({&mel, &emb, &ww}, card, **data, o);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->false_alarm_clips, 0);
+  EXPECT_EQ(r->false_alarms, 0);
+  EXPECT_EQ(r->detected_positive_clips, 1);
+  EXPECT_NE(r->predictions.find("0\tneg.wav\t0\t0.1000\t-\n"), std::string::npos) << r->predictions;
+  EXPECT_NE(r->predictions.find("1\tpos.wav\t1\t0.9000\t0.80\n"), std::string::npos)
+      << r->predictions;
 }
 
 }  // namespace
