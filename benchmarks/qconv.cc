@@ -148,11 +148,13 @@ double MedianMs(const std::shared_ptr<ir::Model>& m, const engine::KernelRegistr
 int main(int argc, char** argv) {
   int reps = 50;
   std::vector<int> threads = {1, 2};
+  const char* only = "";  // --only SUBSTRING: the layers whose name contains it
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-simd") == 0) engine::SetQLinearSimdEnabled(false);
   }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
     if (std::strcmp(argv[i], "--threads") == 0) {
       threads.clear();
       for (const char* p = argv[i + 1]; *p;) {
@@ -174,11 +176,18 @@ int main(int argc, char** argv) {
       {"pw8 1x1 512->512 @14", 512, 14, 512, 1, 1, 1},
       {"dw8 3x3 512 @14", 512, 14, 512, 3, 1, 512},
       {"pw13 1x1 1024->1024 @7", 1024, 7, 1024, 1, 1, 1},
+      // MobileNet v2's narrow layers: expansion, depthwise and projection at 14 and 7.
+      {"v2 expand 1x1 96->576 @14", 96, 14, 576, 1, 1, 1},
+      {"v2 dw 3x3 576 @14", 576, 14, 576, 3, 1, 576},
+      {"v2 project 1x1 576->96 @14", 576, 14, 96, 1, 1, 1},
+      {"v2 dw 3x3 960 @7", 960, 7, 960, 3, 1, 960},
+      {"v2 project 1x1 960->160 @7", 960, 7, 160, 1, 1, 1},
   };
   std::printf("QConv (int8) vs Conv (f32, XNNPACK region), median of %d runs; SIMD int8 path: %s\n",
               reps, engine::QLinearSimdActive() ? "AVX-512 VNNI" : "plain C++");
   std::printf("%-28s %7s %12s %12s %8s\n", "layer", "threads", "f32 ms", "int8 ms", "int8/f32");
   for (const Layer& l : layers) {
+    if (std::strstr(l.name, only) == nullptr) continue;
     auto f = Graph(l, false);
     auto q = Graph(l, true);
     const Tensor xf = Filled(DType::kF32, Shape{1, l.C, l.H, l.H}, 1)->Clone();
