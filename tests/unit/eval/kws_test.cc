@@ -216,6 +216,29 @@ ModelCard TinyCard() {
   return c ? *c : ModelCard{};
 }
 
+// A card streaming 0.1 s chunks straight into PeakModels, with a 1 s refractory time.
+void UsePeakCard(ModelCard& card) {
+  card.kws.chunk = 1600;
+  card.kws.context = 0;
+  card.kws.input_scale = 1;
+  card.kws.refractory_ms = 1000;
+}
+
+// Mel frames carry the chunk's peak, the embedding passes the newest frame on, and the
+// score is high when the newest window was loud (mel 0.5 * 0.5 + 1 = 1.25 > 1.1).
+struct PeakModels {
+  Fake mel{Shape{1, 1600}, Shape{1, 1, 2, 2}, [](const std::vector<float>& x) {
+             float peak = 0;
+             for (float v : x) peak = std::max(peak, std::abs(v));
+             return std::vector<float>{peak, peak, peak, peak};
+           }};
+  Fake emb{Shape{1, 3, 2, 1}, Shape{1, 1, 1, 1},
+           [](const std::vector<float>& x) { return std::vector<float>{x.back()}; }};
+  Fake ww{Shape{1, 2, 1}, Shape{1, 1}, [](const std::vector<float>& x) {
+            return std::vector<float>{x.back() > 1.1f ? 0.9f : 0.1f};
+          }};
+};
+
 TEST(KwsStream, WindowsContextHistoryAsTheReference) {
   const ModelCard card = TinyCard();
   // The melspectrogram emits two frames a run, numbered 0, 1, 2, ... (both bins).
@@ -358,21 +381,9 @@ TEST(KwsEval, CountsClipsAlarmsAndHours) {
                                "neg_loud.wav\t0\nrate.wav\t0\n"));
   ASSERT_TRUE(data) << data.status().message();
   ModelCard card = TinyCard();
-  card.kws.chunk = 1600;  // 0.1 s
-  card.kws.context = 0;
-  card.kws.input_scale = 1;
-  card.kws.refractory_ms = 1000;
-  // Frames carry the chunk's peak; the score is high when the newest window was loud.
-  Fake mel(Shape{1, 1600}, Shape{1, 1, 2, 2}, [](const std::vector<float>& x) {
-    float peak = 0;
-    for (float v : x) peak = std::max(peak, std::abs(v));
-    return std::vector<float>{peak, peak, peak, peak};
-  });
-  Fake emb(Shape{1, 3, 2, 1}, Shape{1, 1, 1, 1},
-           [](const std::vector<float>& x) { return std::vector<float>{x.back()}; });
-  Fake ww(Shape{1, 2, 1}, Shape{1, 1}, [](const std::vector<float>& x) {
-    return std::vector<float>{x.back() > 1.1f ? 0.9f : 0.1f};  // mel 0.5 * 0.5 + 1 = 1.25
-  });
+  UsePeakCard(card);
+  PeakModels m;
+  Fake &mel = m.mel, &emb = m.emb, &ww = m.ww;
   EvalOptions o;
   o.keep_going = true;
   Expected<KwsEval> r = EvaluateKeywordSpotting({&mel, &emb, &ww}, card, **data, o);
@@ -422,20 +433,9 @@ TEST(KwsEval, WarmupIgnoresEarlyDetectionsAndKeepsLaterOnes) {
       OpenKwsDataset(dir.Write("labels.tsv", "neg.wav\t0\npos.wav\t1\n"));
   ASSERT_TRUE(data) << data.status().message();
   ModelCard card = TinyCard();
-  card.kws.chunk = 1600;
-  card.kws.context = 0;
-  card.kws.input_scale = 1;
-  card.kws.refractory_ms = 1000;  // longer than 0.2 s .. 0.8 s
-  Fake mel(Shape{1, 1600}, Shape{1, 1, 2, 2}, [](const std::vector<float>& x) {
-    float peak = 0;
-    for (float v : x) peak = std::max(peak, std::abs(v));
-    return std::vector<float>{peak, peak, peak, peak};
-  });
-  Fake emb(Shape{1, 3, 2, 1}, Shape{1, 1, 1, 1},
-           [](const std::vector<float>& x) { return std::vector<float>{x.back()}; });
-  Fake ww(Shape{1, 2, 1}, Shape{1, 1}, [](const std::vector<float>& x) {
-    return std::vector<float>{x.back() > 1.1f ? 0.9f : 0.1f};
-  });
+  UsePeakCard(card);  // refractory 1 s: longer than 0.2 s .. 0.8 s
+  PeakModels m;
+  Fake &mel = m.mel, &emb = m.emb, &ww = m.ww;
   const EvalOptions o;
 
   // No warm-up: the negative fires at 0.2 s, the positive's early score hides its later one.
