@@ -1,9 +1,11 @@
 // deepedge: run, measure and compare DNN inference on edge devices.
 #include <google/protobuf/stubs/logging.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "app.h"
 #include "deepedge/backends.h"
@@ -54,10 +56,21 @@ void RegisterBackends(BackendRegistry& registry) {
 }
 
 #ifndef DEEPEDGE_NET_COMMANDS
-// Placeholders so that `deepedge --help` lists the commands deepedge-net carries out.
+// The commands deepedge-net carries out: main() hands them over before parsing, and
+// `deepedge --help` lists them with these descriptions.
+struct NetCommand {
+  const char* name;
+  const char* description;
+};
+constexpr NetCommand kNetCommands[] = {{"serve", kServeDescription}, {"run", kRunDescription}};
+
+bool IsNetCommand(const char* arg) {
+  return std::any_of(std::begin(kNetCommands), std::end(kNetCommands),
+                     [arg](const NetCommand& c) { return std::strcmp(arg, c.name) == 0; });
+}
+
 void AddNetCommandNames(CLI::App& app) {
-  app.add_subcommand("serve", kServeDescription);
-  app.add_subcommand("run", kRunDescription);
+  for (const NetCommand& c : kNetCommands) app.add_subcommand(c.name, c.description);
 }
 #endif
 
@@ -70,7 +83,7 @@ int main(int argc, char** argv) {
   // its own; DeepEdge reports every failure once, as a Status, so silence it.
   google::protobuf::SetLogHandler(nullptr);
 #ifndef DEEPEDGE_NET_COMMANDS
-  if (argc > 1 && (std::strcmp(argv[1], "serve") == 0 || std::strcmp(argv[1], "run") == 0)) {
+  if (argc > 1 && IsNetCommand(argv[1])) {
     return ExecInstead(ExecutableDir() / "deepedge-net", argv);
   }
 #endif
