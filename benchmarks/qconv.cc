@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   const char* only = "";  // --only SUBSTRING: the layers whose name contains it
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no-simd") == 0) engine::SetQLinearSimdEnabled(false);
+    if (std::strcmp(argv[i], "--no-simd") == 0) engine::SetQLinearIsa(engine::QLinearIsa::kPlain);
+    if (std::strcmp(argv[i], "--avx2") == 0) engine::SetQLinearIsa(engine::QLinearIsa::kAvx2);
   }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
       {"v2 project 1x1 960->160 @7", 960, 7, 160, 1, 1, 1},
   };
   std::printf("QConv (int8) vs Conv (f32, XNNPACK region), median of %d runs; SIMD int8 path: %s\n",
-              reps, engine::QLinearSimdActive() ? "AVX-512 VNNI" : "plain C++");
+              reps, engine::QLinearIsaName(engine::QLinearActiveIsa()));
   std::printf("%-28s %7s %12s %12s %8s\n", "layer", "threads", "f32 ms", "int8 ms", "int8/f32");
   for (const Layer& l : layers) {
     if (std::strstr(l.name, only) == nullptr) continue;

@@ -98,8 +98,10 @@ class SingleNodeContext final : public engine::KernelContext {
 };
 
 // Runs `node` with every built-in kernel family registered; returns its outputs.
+// `threads` is what the kernel is told the session has (it splits its work for that
+// many); the chunks still run one after another on the calling thread.
 inline Expected<std::vector<Tensor>> RunNode(const ir::Node& node,
-                                             std::vector<const Tensor*> inputs) {
+                                             std::vector<const Tensor*> inputs, int threads = 1) {
   static const engine::KernelRegistry* registry = [] {
     auto* r = new engine::KernelRegistry;
     engine::RegisterAllKernels(*r);
@@ -109,7 +111,7 @@ inline Expected<std::vector<Tensor>> RunNode(const ir::Node& node,
   engine::PrepareContext prep{graph, 1,
                               [](const std::string&) -> const Tensor* { return nullptr; }};
   DEEPEDGE_ASSIGN_OR_RETURN(std::unique_ptr<engine::OpKernel> kernel, registry->Create(node, prep));
-  SingleNodeContext ctx(node, std::move(inputs));
+  SingleNodeContext ctx(node, std::move(inputs), threads);
   DEEPEDGE_RETURN_IF_ERROR(kernel->Run(ctx));
   return std::move(ctx.outputs());
 }

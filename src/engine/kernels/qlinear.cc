@@ -18,6 +18,7 @@
 #include <immintrin.h>
 #define DEEPEDGE_Q8_X86 1
 #define Q8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define Q8_AVX2 __attribute__((target("avx2")))
 #else
 #define DEEPEDGE_Q8_X86 0
 #endif
@@ -41,7 +42,14 @@ bool DetectSimd() {
 #endif
 }
 const bool kSimdAvailable = DetectSimd();
+#if DEEPEDGE_Q8_X86
+const bool kAvx2Available = __builtin_cpu_supports("avx2");
+#else
+const bool kAvx2Available = false;
+#endif
+// The paths in use: g_simd (AVX-512 VNNI) first; g_avx2 where g_simd is off.
 bool g_simd = kSimdAvailable;
+bool g_avx2 = kAvx2Available && !kSimdAvailable;
 
 Status AttrError(const ir::Node& n, const std::string& m) {
   return InvalidArgument(n.Describe() + ": " + m);
@@ -265,11 +273,107 @@ Q8_TARGET void RequantRowSimd(const std::int32_t* acc, i64 n, const Requant& r, 
 }
 #endif
 
+#if DEEPEDGE_Q8_X86
+// The same rules in 8 AVX2 lanes. AVX2 has no 64-bit arithmetic shift: the quotient
+// is taken of t + 2^62 (non-negative as unsigned, since |t| < 2^62, and a multiple of
+// 2^s added) with a logical shift, and 2^(62 - s) taken off its low 32 bits after.
+// Needs s = 31 + e <= 62 (Avx2RequantFits).
+struct RequantLanes8 {
+  __m256i offset, mult, round, fix, neg_limit, lo, hi, zp, unbias;
+  __m128i left, total_shift;
+  bool use_float;
+  __m256 scale, flo, fhi;
+};
+inline bool Avx2RequantFits(const Requant& r) {
+  return r.use_float || r.shift > -32;
+}
+Q8_AVX2 inline RequantLanes8 MakeRequantLanes8(const Requant& r) {
+  const int left = r.shift > 0 ? r.shift : 0;
+  const int e = r.shift > 0 ? 0 : -r.shift;
+  RequantLanes8 p;
+  p.offset = _mm256_set1_epi32(r.offset);
+  p.mult = _mm256_set1_epi32(r.mult);
+  p.round = _mm256_set1_epi64x((std::int64_t{1} << 62) + (std::int64_t{1} << 30) +
+                               (e >= 1 ? std::int64_t{1} << (30 + e) : 0));
+  p.fix = _mm256_set1_epi64x(e >= 1 ? std::int64_t{1} << 31 : 0);
+  p.neg_limit = _mm256_set1_epi64x(-(std::int64_t{1} << 30));
+  p.lo = _mm256_set1_epi32(r.lo - r.zp);
+  p.hi = _mm256_set1_epi32(r.hi - r.zp);
+  p.zp = _mm256_set1_epi32(r.zp);
+  p.unbias = _mm256_set1_epi32(static_cast<std::int32_t>(std::uint32_t{1} << (31 - e)));
+  p.left = _mm_cvtsi32_si128(left);
+  p.total_shift = _mm_cvtsi32_si128(31 + e);
+  p.use_float = r.use_float;
+  p.scale = _mm256_set1_ps(r.scale);
+  p.flo = _mm256_set1_ps(static_cast<float>(r.lo - r.zp));
+  p.fhi = _mm256_set1_ps(static_cast<float>(r.hi - r.zp));
+  return p;
+}
+// The biased quotient of the even 32-bit lanes of x, in the low halves of 64-bit lanes.
+Q8_AVX2 inline __m256i RequantEven64x4(__m256i x, const RequantLanes8& p) {
+  const __m256i t = _mm256_mul_epi32(x, p.mult);
+  const __m256i neg = _mm256_cmpgt_epi64(p.neg_limit, t);
+  const __m256i u = _mm256_sub_epi64(_mm256_add_epi64(t, p.round), _mm256_and_si256(neg, p.fix));
+  return _mm256_srl_epi64(u, p.total_shift);
+}
+Q8_AVX2 inline __m256i RequantVec8(__m256i acc, const RequantLanes8& p) {
+  if (p.use_float) {
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, p.offset)), p.scale);
+    f = _mm256_min_ps(_mm256_max_ps(f, p.flo), p.fhi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), p.zp);
+  }
+  const __m256i x = _mm256_sll_epi32(_mm256_add_epi32(acc, p.offset), p.left);
+  const __m256i even = RequantEven64x4(x, p);
+  const __m256i odd = RequantEven64x4(_mm256_srli_epi64(x, 32), p);
+  __m256i y = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  y = _mm256_sub_epi32(y, p.unbias);
+  y = _mm256_max_epi32(y, p.lo);
+  y = _mm256_min_epi32(y, p.hi);
+  return _mm256_add_epi32(y, p.zp);
+}
+// Stores the first `count` (<= 16) of 16 requantized lanes (a then b) as bytes. The
+// values are already clamped into the output type, so the saturating packs are exact.
+Q8_AVX2 inline void StoreBytes16(__m256i a, __m256i b, bool i8, std::uint8_t* out, i64 count) {
+  const __m256i w = _mm256_packs_epi32(a, b);
+  const __m256i bytes = i8 ? _mm256_packs_epi16(w, w) : _mm256_packus_epi16(w, w);
+  const __m128i v = _mm256_castsi256_si128(
+      _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0)));
+  if (count == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
+    return;
+  }
+  alignas(16) std::uint8_t tmp[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(tmp), v);
+  std::memcpy(out, tmp, static_cast<std::size_t>(count));
+}
+Q8_AVX2 void RequantRowAvx2(const std::int32_t* acc, i64 n, const Requant& r, bool i8, void* out) {
+  const RequantLanes8 rl = MakeRequantLanes8(r);
+  auto* o = static_cast<std::uint8_t*>(out);
+  i64 i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i + 8));
+    StoreBytes16(RequantVec8(a, rl), RequantVec8(b, rl), i8, o + i, 16);
+  }
+  if (i < n) {
+    alignas(32) std::int32_t tail[16] = {};
+    std::memcpy(tail, acc + i, static_cast<std::size_t>(n - i) * sizeof(std::int32_t));
+    StoreBytes16(RequantVec8(_mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), rl),
+                 RequantVec8(_mm256_load_si256(reinterpret_cast<const __m256i*>(tail + 8)), rl), i8,
+                 o + i, n - i);
+  }
+}
+#endif
+
 // Requantizes n accumulators into out[i * stride] (out of type t).
 void StoreRow(const std::int32_t* acc, i64 n, const Requant& r, DType t, void* out, i64 stride) {
 #if DEEPEDGE_Q8_X86
   if (g_simd && stride == 1) {
     RequantRowSimd(acc, n, r, t == DType::kI8, out);
+    return;
+  }
+  if (g_avx2 && stride == 1 && Avx2RequantFits(r)) {
+    RequantRowAvx2(acc, n, r, t == DType::kI8, out);
     return;
   }
 #endif
@@ -292,12 +396,13 @@ void StoreRow(const std::int32_t* acc, i64 n, const Requant& r, DType t, void* o
 constexpr i64 kMr = 8;
 constexpr i64 kNr = 32;
 
-[[gnu::always_inline]] inline void TileGenericImpl(const std::uint8_t* col, const std::int8_t* w,
-                                                   i64 k4n, std::int32_t* acc) {
+template <typename W>
+[[gnu::always_inline]] inline void TileGenericImpl(const std::uint8_t* col, const W* w, i64 k4n,
+                                                   std::int32_t* acc) {
   std::fill(acc, acc + kMr * kNr, 0);
   for (i64 k4 = 0; k4 < k4n; ++k4) {
     const std::uint8_t* c = col + k4 * kNr * 4;
-    const std::int8_t* wk = w + k4 * kMr * 4;
+    const W* wk = w + k4 * kMr * 4;
     // De-interleave the block's 4 taps into rows, then plain vectorisable row updates.
     std::int32_t rows[4][kNr];
     for (i64 l = 0; l < kNr; ++l)
@@ -324,16 +429,74 @@ __attribute__((target("avx2"))) void TileGenericAvx2(const std::uint8_t* col, co
                                                      i64 k4n, std::int32_t* acc) {
   TileGenericImpl(col, w, k4n, acc);
 }
-const bool kAvx2 = __builtin_cpu_supports("avx2");
 #endif
 void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
 #if DEEPEDGE_Q8_X86
-  if (kAvx2) {
+  if (g_avx2) {
     TileGenericAvx2(col, w, k4n, acc);
     return;
   }
 #endif
   TileGenericDefault(col, w, k4n, acc);
+}
+
+#if DEEPEDGE_Q8_X86
+// The tile on AVX2 with the weights as int16 ([K4][kMr][4]): vpmaddwd multiplies the
+// u8 activations, zero-extended, by int16 weight pairs and sums each pair exactly
+// (vpmaddubsw on the bytes would saturate at 16 bits). Per pass four channels times
+// eight pixels: lane 2i holds taps 0+1 of a pixel, lane 2i+1 taps 2+3, summed at the end.
+Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int16_t* w, i64 k4n, std::int32_t* acc) {
+  for (i64 half = 0; half < 2; ++half) {
+    for (i64 px = 0; px < kNr; px += 8) {
+      __m256i lo[4], hi[4];
+      for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
+      const std::uint8_t* c = col + px * 4;
+      const std::int16_t* wk = w + half * 16;
+      for (i64 k4 = 0; k4 < k4n; ++k4, c += kNr * 4, wk += kMr * 4) {
+        const __m256i a0 =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
+        const __m256i a1 =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16)));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {
+          std::int64_t quad;
+          std::memcpy(&quad, wk + r * 4, sizeof quad);
+          const __m256i wq = _mm256_set1_epi64x(quad);
+          lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, wq));
+          hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, wq));
+        }
+      }
+      for (int r = 0; r < 4; ++r) {
+        // [p0 p1 p4 p5 | p2 p3 p6 p7] after the pair sums, then in pixel order.
+        const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (half * 4 + r) * kNr + px), sums);
+      }
+    }
+  }
+}
+__attribute__((target("avx2"))) void TileGeneric16Avx2(const std::uint8_t* col,
+                                                       const std::int16_t* w, i64 k4n,
+                                                       std::int32_t* acc) {
+  TileGenericImpl(col, w, k4n, acc);
+}
+#endif
+void TileGeneric16Default(const std::uint8_t* col, const std::int16_t* w, i64 k4n,
+                          std::int32_t* acc) {
+  TileGenericImpl(col, w, k4n, acc);
+}
+// Int16 weights (packed so on CPUs whose best is AVX2): the AVX2 tile, or plain C++.
+void Tile16(const std::uint8_t* col, const std::int16_t* w, i64 k4n, std::int32_t* acc) {
+#if DEEPEDGE_Q8_X86
+  if (g_avx2) {
+    TileAvx2(col, w, k4n, acc);
+    return;
+  }
+  if (kAvx2Available) {
+    TileGeneric16Avx2(col, w, k4n, acc);
+    return;
+  }
+#endif
+  TileGeneric16Default(col, w, k4n, acc);
 }
 
 // Weights that do not fit s8 after their zero point is subtracted (u8 weights with a
@@ -454,11 +617,15 @@ struct PackedWeights {
   i64 K4 = 0;  // ceil(K / 4)
   i64 MT = 0;  // tiles of kMr channels per group
   bool narrow = true;
-  std::vector<std::int8_t> w8;     // narrow
+  std::vector<std::int8_t> w8;     // narrow, where the CPU has AVX-512 VNNI or no AVX2
+  std::vector<std::int16_t> w16;   // narrow, where AVX2 is the best (TileAvx2's layout)
   std::vector<std::int32_t> w32;   // !narrow
   std::vector<std::int32_t> wsum;  // [M]: sum over k of (w - w_zp)
   const std::int8_t* Tile8(i64 g, i64 mt) const {
     return w8.data() + ((g * MT + mt) * K4) * kMr * 4;
+  }
+  const std::int16_t* Tile16(i64 g, i64 mt) const {
+    return w16.data() + ((g * MT + mt) * K4) * kMr * 4;
   }
   const std::int32_t* Tile32(i64 g, i64 mt) const {
     return w32.data() + ((g * MT + mt) * K4) * kMr * 4;
@@ -488,7 +655,11 @@ PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std
     }
   }
   const auto size = static_cast<std::size_t>(G * p.MT * p.K4 * kMr * 4);
-  if (p.narrow) {
+  // One copy of the weights only: int16 ones take twice the memory.
+  const bool as16 = p.narrow && kAvx2Available && !kSimdAvailable;
+  if (as16) {
+    p.w16.assign(size, 0);
+  } else if (p.narrow) {
     p.w8.assign(size, 0);
   } else {
     p.w32.assign(size, 0);
@@ -499,7 +670,9 @@ PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std
       for (i64 k = 0; k < K; ++k) {
         const auto idx =
             static_cast<std::size_t>((((g * p.MT + mt) * p.K4 + k / 4) * kMr + r) * 4 + k % 4);
-        if (p.narrow) {
+        if (as16) {
+          p.w16[idx] = static_cast<std::int16_t>(value(m, k));
+        } else if (p.narrow) {
           p.w8[idx] = static_cast<std::int8_t>(value(m, k));
         } else {
           p.w32[idx] = value(m, k);
@@ -579,6 +752,8 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
 #endif
         if (!pw.narrow) {
           TileWide(col, pw.Tile32(g, mt), pw.K4, acc);
+        } else if (!pw.w16.empty()) {
+          Tile16(col, pw.Tile16(g, mt), pw.K4, acc);
         } else {
 #if DEEPEDGE_Q8_X86
           if (g_simd) {
@@ -592,6 +767,35 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
         }
         for (i64 r = 0; r < rows; ++r) store(b, mt * kMr + r, p0, acc + r * kNr, valid);
       }
+    }
+  });
+}
+
+// Runs fn(plane_begin, plane_end, row_begin, row_end) over `planes` planes of `rows` rows
+// each. With several threads every thread takes one band of rows in all planes (jobs
+// band-major, so pthreadpool's contiguous ranges hand thread t band t; the planes go in
+// chunks so that stealing still balances), the same split by pixels as the pointwise
+// convolutions' 32-pixel blocks. Why: splitting by planes instead had every thread read
+// about half of its input from the other core's cache, because the layer before had
+// split by pixels. Band borders fall on multiples of `row_align` rows.
+template <typename Fn>
+void ForBandsOfPlanes(KernelContext& ctx, i64 planes, i64 rows, i64 row_align, Fn&& fn) {
+  const i64 threads = ctx.threads();
+  const i64 units = (rows + row_align - 1) / row_align;
+  const i64 bands = std::min(threads, units);
+  if (bands <= 1) {
+    ctx.ParallelFor(static_cast<std::size_t>(planes), [&](std::size_t b, std::size_t e) {
+      fn(static_cast<i64>(b), static_cast<i64>(e), i64{0}, rows);
+    });
+    return;
+  }
+  const i64 chunks = std::min(planes, (4 * threads + bands - 1) / bands);
+  ctx.ParallelFor(static_cast<std::size_t>(bands * chunks), [&](std::size_t b, std::size_t e) {
+    for (std::size_t j = b; j < e; ++j) {
+      const i64 band = static_cast<i64>(j) / chunks, chunk = static_cast<i64>(j) % chunks;
+      const i64 r0 = std::min(rows, units * band / bands * row_align);
+      const i64 r1 = std::min(rows, units * (band + 1) / bands * row_align);
+      fn(planes * chunk / chunks, planes * (chunk + 1) / chunks, r0, r1);
     }
   });
 }
@@ -714,6 +918,48 @@ Q8_TARGET void PackPointwiseBlockSimd(const std::uint8_t* x, std::uint8_t flip, 
       }
       _mm512_storeu_si512(col + (k4 * kNr + half) * 4, v);
     }
+  }
+}
+#endif
+
+#if DEEPEDGE_Q8_X86
+// PackPointwiseBlock with AVX2: four channel rows of 32 pixels interleaved byte by
+// byte (unpack 8 then 16 bits, lane halves put back in order). A short block or a
+// group of channels past K goes through a filled copy of its rows.
+Q8_AVX2 void PackPointwiseBlockAvx2(const std::uint8_t* x, std::uint8_t flip, i64 P, i64 cg, i64 p0,
+                                    i64 K4, std::uint8_t zxu, std::uint8_t* col) {
+  const i64 n = std::min(kNr, P - p0);
+  const __m256i vflip = _mm256_set1_epi8(static_cast<char>(flip));
+  alignas(32) std::uint8_t rows[4][kNr];
+  for (i64 k4 = 0; k4 < K4; ++k4) {
+    __m256i r[4];
+    if (n == kNr && 4 * k4 + 3 < cg) {
+      for (int j = 0; j < 4; ++j) {
+        r[j] = _mm256_xor_si256(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (4 * k4 + j) * P + p0)), vflip);
+      }
+    } else {
+      for (int j = 0; j < 4; ++j) {
+        const i64 k = 4 * k4 + j;
+        // Channels past K read 0, pixels past the end the zero point (as u8).
+        std::memset(rows[j], k < cg ? zxu : 0, kNr);
+        if (k < cg) {
+          for (i64 l = 0; l < n; ++l)
+            rows[j][l] = static_cast<std::uint8_t>(x[k * P + p0 + l] ^ flip);
+        }
+        r[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows[j]));
+      }
+    }
+    const __m256i lo01 = _mm256_unpacklo_epi8(r[0], r[1]), hi01 = _mm256_unpackhi_epi8(r[0], r[1]);
+    const __m256i lo23 = _mm256_unpacklo_epi8(r[2], r[3]), hi23 = _mm256_unpackhi_epi8(r[2], r[3]);
+    // Pixels 0-3 | 16-19, 4-7 | 20-23, 8-11 | 24-27, 12-15 | 28-31.
+    const __m256i a = _mm256_unpacklo_epi16(lo01, lo23), b = _mm256_unpackhi_epi16(lo01, lo23);
+    const __m256i c = _mm256_unpacklo_epi16(hi01, hi23), d = _mm256_unpackhi_epi16(hi01, hi23);
+    auto* out = reinterpret_cast<__m256i*>(col + k4 * kNr * 4);
+    _mm256_storeu_si256(out, _mm256_permute2x128_si256(a, b, 0x20));
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(c, d, 0x20));
+    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(a, b, 0x31));
+    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(c, d, 0x31));
   }
 }
 #endif
@@ -1250,6 +1496,12 @@ class QConvKernel final : public OpKernel {
                                        pk.w.K4, zxu, col);
                 return;
               }
+              if (g_avx2) {
+                PackPointwiseBlockAvx2(reinterpret_cast<const std::uint8_t*>(xg),
+                                       std::is_same_v<T, std::int8_t> ? 0x80 : 0, P, cg, p0,
+                                       pk.w.K4, zxu, col);
+                return;
+              }
 #endif
               PackPointwiseBlock(g, cg, xg, p0, pk.w.K4, zxu, col);
             } else {
@@ -1295,52 +1547,63 @@ class QConvKernel final : public OpKernel {
     DispatchQ(x.dtype(), [&](auto t) {
       using T = decltype(t);
       const T* xd = x.as<T>().data();
-      ctx.ParallelFor(static_cast<std::size_t>(g.N * g.M), [&](std::size_t begin, std::size_t end) {
+      ForBandsOfPlanes(ctx, g.N * g.M, g.OH, 1, [&](i64 begin, i64 end, i64 oh0, i64 oh1) {
+        // Output rows [oh0, oh1) read padded rows [oh0 * s, (oh1 - 1) * s + taps): only
+        // those input rows are widened. The kernels read `band` (the geometry of the
+        // band alone) from `top`; rows outside the band feed only discarded columns.
+        ConvGeom band = g;
+        band.OH = oh1 - oh0;
+        if (band.OH <= 0) return;
+        const i64 ih0 = std::max<i64>(0, oh0 * g.sh - g.pt);
+        const i64 ih1 = std::min(g.H, (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.pt);
+        const i64 bp = band.OH * g.OW;
+        // Per job: the borders and the slack stay zero (value-initialised), only the
+        // interior rows change from plane to plane. The 3x3 kernel needs no int32
+        // plane, only its byte scratch.
         std::vector<std::int16_t> pad(static_cast<std::size_t>(pad_size));
-        // Per chunk of planes: the 3x3 kernel needs no int32 plane, only its byte scratch.
-        std::vector<std::int32_t> acc(simd3x3 ? 0 : static_cast<std::size_t>(g.OH * Wp));
-        std::vector<std::uint8_t> flat(simd3x3 ? static_cast<std::size_t>(g.OH * Wp + 32) : 0);
+        std::vector<std::int32_t> acc(simd3x3 ? 0 : static_cast<std::size_t>(band.OH * Wp));
+        std::vector<std::uint8_t> flat(simd3x3 ? static_cast<std::size_t>(band.OH * Wp + 32) : 0);
+        const std::int16_t* top = pad.data() + oh0 * g.sh * Wp;
         i64 padded = -1;
-        for (std::size_t j = begin; j < end; ++j) {
-          const i64 n = static_cast<i64>(j) / g.M, m = static_cast<i64>(j) % g.M;
+        for (i64 j = begin; j < end; ++j) {
+          const i64 n = j / g.M, m = j % g.M;
           const i64 c = m / mult;
           if (n * g.C + c != padded) {
-            // Only the interior changes from plane to plane: the borders (and the
-            // slack past them) stay zero from the first fill.
-            if (padded < 0) std::fill(pad.begin(), pad.end(), 0);
-            const T* plane = xd + (n * g.C + c) * g.H * g.W;
-            WidenPlane(plane, x_.zp, g.H, g.W, pad.data() + g.pt * Wp + g.pl, Wp);
+            if (ih1 > ih0) {
+              const T* plane = xd + (n * g.C + c) * g.H * g.W + ih0 * g.W;
+              WidenPlane(plane, x_.zp, ih1 - ih0, g.W, pad.data() + (g.pt + ih0) * Wp + g.pl, Wp);
+            }
             padded = n * g.C + c;
           }
           const std::int16_t* wm = pk.dw.data() + m * ksp;
+          std::uint8_t* out = yb + (n * g.M + m) * P + oh0 * g.OW;
 #if DEEPEDGE_Q8_X86
           if (simd3x3) {
-            Dw3x3Simd(pad.data(), Wp, wm, g, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
-                      yb + (n * g.M + m) * P, flat.data());
+            Dw3x3Simd(top, Wp, wm, band, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
+                      out, flat.data());
             continue;
           }
 #endif
           if (!plane_path) {
-            DwRows(pad.data(), Wp, wm, g, acc.data());
+            DwRows(top, Wp, wm, band, acc.data());
           } else {
 #if DEEPEDGE_Q8_X86
             if (g_simd) {
-              DwPlaneSimd(pad.data(), Wp, wm, g, acc.data());
-            } else if (kAvx2) {
-              DwPlaneAvx2(pad.data(), Wp, wm, g, acc.data());
+              DwPlaneSimd(top, Wp, wm, band, acc.data());
+            } else if (g_avx2) {
+              DwPlaneAvx2(top, Wp, wm, band, acc.data());
             } else {
-              DwPlaneGeneric(pad.data(), Wp, wm, g, acc.data());
+              DwPlaneGeneric(top, Wp, wm, band, acc.data());
             }
 #else
-            DwPlaneGeneric(pad.data(), Wp, wm, g, acc.data());
+            DwPlaneGeneric(top, Wp, wm, band, acc.data());
 #endif
           }
           // Drop the scratch columns (moving forward in place), then requantize.
-          for (i64 oh = 1; oh < g.OH; ++oh) {
+          for (i64 oh = 1; oh < band.OH; ++oh) {
             std::copy(acc.begin() + oh * Wp, acc.begin() + oh * Wp + g.OW, acc.begin() + oh * g.OW);
           }
-          StoreRow(acc.data(), P, rq[static_cast<std::size_t>(m)], y_.type, yb + (n * g.M + m) * P,
-                   1);
+          StoreRow(acc.data(), bp, rq[static_cast<std::size_t>(m)], y_.type, out, 1);
         }
       });
     });
@@ -1455,6 +1718,54 @@ Q8_TARGET void BinarySimd(const TA* a, const TB* b, i64 n, std::int32_t za, std:
 }
 #endif
 
+#if DEEPEDGE_Q8_X86
+// The same on AVX2, 16 elements (two vectors of 8) at a time.
+Q8_AVX2 inline __m256i Widen8(const std::int8_t* p) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+Q8_AVX2 inline __m256i Widen8(const std::uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+template <bool kMul>
+Q8_AVX2 inline __m256i Binary8(__m256i av, __m256i bv, const RequantLanes8& la,
+                               const RequantLanes8& lb, const RequantLanes8& lo) {
+  __m256i raw;
+  if constexpr (kMul) {
+    raw = _mm256_mullo_epi32(av, bv);
+  } else {
+    raw = _mm256_add_epi32(RequantVec8(_mm256_slli_epi32(av, 20), la),
+                           RequantVec8(_mm256_slli_epi32(bv, 20), lb));
+  }
+  return RequantVec8(raw, lo);
+}
+template <bool kMul, typename TA, typename TB>
+Q8_AVX2 void BinaryAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
+                        const Requant& in_a, const Requant& in_b, const Requant& out, bool i8,
+                        std::uint8_t* y) {
+  const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
+  const RequantLanes8 la = MakeRequantLanes8(in_a), lb = MakeRequantLanes8(in_b),
+                      lo = MakeRequantLanes8(out);
+  for (i64 i = 0; i < n; i += 16) {
+    const i64 count = std::min<i64>(16, n - i);
+    const TA* pa = a + i;
+    const TB* pb = b + i;
+    TA ta[16] = {};
+    TB tb[16] = {};
+    if (count < 16) {
+      std::memcpy(ta, pa, static_cast<std::size_t>(count) * sizeof(TA));
+      std::memcpy(tb, pb, static_cast<std::size_t>(count) * sizeof(TB));
+      pa = ta;
+      pb = tb;
+    }
+    const __m256i y0 = Binary8<kMul>(_mm256_sub_epi32(Widen8(pa), vza),
+                                     _mm256_sub_epi32(Widen8(pb), vzb), la, lb, lo);
+    const __m256i y1 = Binary8<kMul>(_mm256_sub_epi32(Widen8(pa + 8), vza),
+                                     _mm256_sub_epi32(Widen8(pb + 8), vzb), la, lb, lo);
+    StoreBytes16(y0, y1, i8, y + i, count);
+  }
+}
+#endif
+
 template <bool kMul>
 Status QBinaryKernel(KernelContext& ctx) {
   const ir::Node& n = ctx.node();
@@ -1493,18 +1804,36 @@ Status QBinaryKernel(KernelContext& ctx) {
       const TA* ad = a->as<TA>().data();
       const TB* bd = b->as<TB>().data();
 #if DEEPEDGE_Q8_X86
-      if (g_simd && aoff.empty() && boff.empty()) {
-        constexpr std::int32_t kLo = std::numeric_limits<std::int32_t>::min();
-        constexpr std::int32_t kHi = std::numeric_limits<std::int32_t>::max();
-        const Requant ra{0, ma.multiplier, ma.shift, 0, kLo, kHi};
-        const Requant rb{0, mb.multiplier, mb.shift, 0, kLo, kHi};
-        const Requant ro{0, mo.multiplier, mo.shift, yp.zp, yp.lo, yp.hi};
+      constexpr std::int32_t kLo = std::numeric_limits<std::int32_t>::min();
+      constexpr std::int32_t kHi = std::numeric_limits<std::int32_t>::max();
+      const Requant ra{0, ma.multiplier, ma.shift, 0, kLo, kHi};
+      const Requant rb{0, mb.multiplier, mb.shift, 0, kLo, kHi};
+      const Requant ro{0, mo.multiplier, mo.shift, yp.zp, yp.lo, yp.hi};
+      const bool avx2 = g_avx2 && Avx2RequantFits(ra) && Avx2RequantFits(rb) && Avx2RequantFits(ro);
+      if ((g_simd || avx2) && aoff.empty() && boff.empty()) {
+        const bool i8 = yp.type == DType::kI8;
+        // One run of equal-shape elements on the best vector path.
+        auto run = [&](i64 o, i64 len) {
+          if (g_simd) {
+            BinarySimd<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
+          } else {
+            BinaryAvx2<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
+          }
+        };
+        if (shape->rank() == 4) {
+          // NCHW: the same bands of pixels per thread as the convolutions around it.
+          const i64 plane = (*shape)[2] * (*shape)[3];
+          ForBandsOfPlanes(ctx, count / std::max<i64>(plane, 1), plane, 64,
+                           [&](i64 p0, i64 p1, i64 r0, i64 r1) {
+                             for (i64 pl = p0; pl < p1; ++pl) run(pl * plane + r0, r1 - r0);
+                           });
+          return;
+        }
         ctx.ParallelFor(static_cast<std::size_t>((count + 63) / 64),
                         [&](std::size_t b0, std::size_t e0) {
                           const i64 begin = static_cast<i64>(b0) * 64;
                           const i64 end = std::min(count, static_cast<i64>(e0) * 64);
-                          BinarySimd<kMul>(ad + begin, bd + begin, end - begin, ap.zp, bp.zp, ra,
-                                           rb, ro, yp.type == DType::kI8, yb + begin);
+                          run(begin, end - begin);
                         });
         return;
       }
@@ -1730,11 +2059,28 @@ Status QLookupKernel(KernelContext& ctx) {
 
 }  // namespace
 
-bool QLinearSimdActive() {
-  return g_simd;
+QLinearIsa QLinearBestIsa() {
+  if (kSimdAvailable) return QLinearIsa::kAvx512Vnni;
+  return kAvx2Available ? QLinearIsa::kAvx2 : QLinearIsa::kPlain;
 }
-void SetQLinearSimdEnabled(bool enabled) {
-  g_simd = enabled && kSimdAvailable;
+QLinearIsa QLinearActiveIsa() {
+  if (g_simd) return QLinearIsa::kAvx512Vnni;
+  return g_avx2 ? QLinearIsa::kAvx2 : QLinearIsa::kPlain;
+}
+void SetQLinearIsa(QLinearIsa isa) {
+  g_simd = isa == QLinearIsa::kAvx512Vnni && kSimdAvailable;
+  g_avx2 = !g_simd && isa != QLinearIsa::kPlain && kAvx2Available;
+}
+const char* QLinearIsaName(QLinearIsa isa) {
+  switch (isa) {
+    case QLinearIsa::kAvx512Vnni:
+      return "AVX-512 VNNI";
+    case QLinearIsa::kAvx2:
+      return "AVX2";
+    case QLinearIsa::kPlain:
+      break;
+  }
+  return "plain C++";
 }
 
 void RegisterQLinearKernels(KernelRegistry& r) {

@@ -49,7 +49,8 @@
 //
 // Speed: QConv and QGemm pack the weights once (when they are constants) and run an
 // im2col + int8 GEMM with int32 accumulation (tiles of 8 channels x 32 pixels), with
-// AVX-512 VNNI where the CPU has it (plain C++ otherwise); requantization, and QAdd /
+// AVX-512 VNNI where the CPU has it, AVX2 otherwise (plain C++ without either);
+// requantization, and QAdd /
 // QMul of equal shapes, are vectorised the same way. Depthwise convolutions run
 // direct, one output plane per channel. Work is split over the session's threads.
 #pragma once
@@ -63,10 +64,15 @@ inline constexpr char kQLinearDomain[] = "com.deepedge";
 // Registers the kernels above.
 void RegisterQLinearKernels(KernelRegistry& r);
 
-// Tests: whether the SIMD (AVX-512 VNNI) paths are used. Disabling them forces the
-// plain C++ paths (which give identical results); enabling is a no-op on CPUs
-// without VNNI. Not thread-safe against running kernels.
-bool QLinearSimdActive();
-void SetQLinearSimdEnabled(bool enabled);
+// The instruction sets of the kernels' vector paths, in order. Every level gives the
+// same integers as the plain C++ one.
+enum class QLinearIsa { kPlain, kAvx2, kAvx512Vnni };
+// The best level this CPU runs (chosen at start-up) and the level in use.
+QLinearIsa QLinearBestIsa();
+QLinearIsa QLinearActiveIsa();
+// Tests and benchmarks: use `isa` (capped at what the CPU runs: asking for AVX-512 on
+// a CPU with AVX2 only gives AVX2). Not thread-safe against running kernels.
+void SetQLinearIsa(QLinearIsa isa);
+const char* QLinearIsaName(QLinearIsa isa);
 
 }  // namespace deepedge::engine
