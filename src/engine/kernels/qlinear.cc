@@ -430,9 +430,16 @@ __attribute__((target("avx2"))) void TileGenericAvx2(const std::uint8_t* col, co
   TileGenericImpl(col, w, k4n, acc);
 }
 #endif
+#if DEEPEDGE_Q8_X86
+Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc);
+#endif
 void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
 #if DEEPEDGE_Q8_X86
   if (g_avx2) {
+    TileAvx2(col, w, k4n, acc);
+    return;
+  }
+  if (kAvx2Available) {
     TileGenericAvx2(col, w, k4n, acc);
     return;
   }
@@ -441,17 +448,18 @@ void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::in
 }
 
 #if DEEPEDGE_Q8_X86
-// The tile on AVX2 with the weights as int16 ([K4][kMr][4]): vpmaddwd multiplies the
-// u8 activations, zero-extended, by int16 weight pairs and sums each pair exactly
-// (vpmaddubsw on the bytes would saturate at 16 bits). Per pass four channels times
-// eight pixels: lane 2i holds taps 0+1 of a pixel, lane 2i+1 taps 2+3, summed at the end.
-Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int16_t* w, i64 k4n, std::int32_t* acc) {
+// The tile on AVX2: vpmaddwd multiplies the u8 activations, zero-extended, by int16
+// weight pairs and sums each pair exactly (vpmaddubsw on the bytes would saturate at
+// 16 bits). A channel's four weight bytes are broadcast and sign-extended in the loop,
+// so the packed weights stay int8. Per pass four channels times eight pixels: lane 2i
+// holds taps 0+1 of a pixel, lane 2i+1 taps 2+3, summed at the end.
+Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
   for (i64 half = 0; half < 2; ++half) {
     for (i64 px = 0; px < kNr; px += 8) {
       __m256i lo[4], hi[4];
       for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
       const std::uint8_t* c = col + px * 4;
-      const std::int16_t* wk = w + half * 16;
+      const std::int8_t* wk = w + half * 16;
       for (i64 k4 = 0; k4 < k4n; ++k4, c += kNr * 4, wk += kMr * 4) {
         const __m256i a0 =
             _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
@@ -459,9 +467,9 @@ Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int16_t* w, i64 k4n, s
             _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16)));
 #pragma GCC unroll 4
         for (int r = 0; r < 4; ++r) {
-          std::int64_t quad;
+          std::int32_t quad;
           std::memcpy(&quad, wk + r * 4, sizeof quad);
-          const __m256i wq = _mm256_set1_epi64x(quad);
+          const __m256i wq = _mm256_cvtepi8_epi16(_mm_set1_epi32(quad));
           lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, wq));
           hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, wq));
         }
@@ -474,30 +482,7 @@ Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int16_t* w, i64 k4n, s
     }
   }
 }
-__attribute__((target("avx2"))) void TileGeneric16Avx2(const std::uint8_t* col,
-                                                       const std::int16_t* w, i64 k4n,
-                                                       std::int32_t* acc) {
-  TileGenericImpl(col, w, k4n, acc);
-}
 #endif
-void TileGeneric16Default(const std::uint8_t* col, const std::int16_t* w, i64 k4n,
-                          std::int32_t* acc) {
-  TileGenericImpl(col, w, k4n, acc);
-}
-// Int16 weights (packed so on CPUs whose best is AVX2): the AVX2 tile, or plain C++.
-void Tile16(const std::uint8_t* col, const std::int16_t* w, i64 k4n, std::int32_t* acc) {
-#if DEEPEDGE_Q8_X86
-  if (g_avx2) {
-    TileAvx2(col, w, k4n, acc);
-    return;
-  }
-  if (kAvx2Available) {
-    TileGeneric16Avx2(col, w, k4n, acc);
-    return;
-  }
-#endif
-  TileGeneric16Default(col, w, k4n, acc);
-}
 
 // Weights that do not fit s8 after their zero point is subtracted (u8 weights with a
 // zero point): the same tile with int32 weights.
@@ -617,15 +602,11 @@ struct PackedWeights {
   i64 K4 = 0;  // ceil(K / 4)
   i64 MT = 0;  // tiles of kMr channels per group
   bool narrow = true;
-  std::vector<std::int8_t> w8;     // narrow, where the CPU has AVX-512 VNNI or no AVX2
-  std::vector<std::int16_t> w16;   // narrow, where AVX2 is the best (TileAvx2's layout)
+  std::vector<std::int8_t> w8;     // narrow
   std::vector<std::int32_t> w32;   // !narrow
   std::vector<std::int32_t> wsum;  // [M]: sum over k of (w - w_zp)
   const std::int8_t* Tile8(i64 g, i64 mt) const {
     return w8.data() + ((g * MT + mt) * K4) * kMr * 4;
-  }
-  const std::int16_t* Tile16(i64 g, i64 mt) const {
-    return w16.data() + ((g * MT + mt) * K4) * kMr * 4;
   }
   const std::int32_t* Tile32(i64 g, i64 mt) const {
     return w32.data() + ((g * MT + mt) * K4) * kMr * 4;
@@ -655,11 +636,7 @@ PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std
     }
   }
   const auto size = static_cast<std::size_t>(G * p.MT * p.K4 * kMr * 4);
-  // One copy of the weights only: int16 ones take twice the memory.
-  const bool as16 = p.narrow && kAvx2Available && !kSimdAvailable;
-  if (as16) {
-    p.w16.assign(size, 0);
-  } else if (p.narrow) {
+  if (p.narrow) {
     p.w8.assign(size, 0);
   } else {
     p.w32.assign(size, 0);
@@ -670,9 +647,7 @@ PackedWeights PackWeights(const T* w, i64 M, i64 G, i64 K, const std::vector<std
       for (i64 k = 0; k < K; ++k) {
         const auto idx =
             static_cast<std::size_t>((((g * p.MT + mt) * p.K4 + k / 4) * kMr + r) * 4 + k % 4);
-        if (as16) {
-          p.w16[idx] = static_cast<std::int16_t>(value(m, k));
-        } else if (p.narrow) {
+        if (p.narrow) {
           p.w8[idx] = static_cast<std::int8_t>(value(m, k));
         } else {
           p.w32[idx] = value(m, k);
@@ -752,8 +727,6 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
 #endif
         if (!pw.narrow) {
           TileWide(col, pw.Tile32(g, mt), pw.K4, acc);
-        } else if (!pw.w16.empty()) {
-          Tile16(col, pw.Tile16(g, mt), pw.K4, acc);
         } else {
 #if DEEPEDGE_Q8_X86
           if (g_simd) {
