@@ -594,6 +594,35 @@ Q8_TARGET void GemvVnni(const std::uint8_t* x, i64 rows, i64 x_stride, const std
 }
 #endif
 
+#if DEEPEDGE_Q8_X86
+// GemvVnni on AVX2: each k4 step widens the tile's 32 weight bytes to int16 once (rows
+// 0-3 and 4-7) and multiplies them by every row's four inputs with vpmaddwd; pairs of
+// lanes are summed at the end.
+Q8_AVX2 void GemvAvx2(const std::uint8_t* x, i64 rows, i64 x_stride, const std::int8_t* w, i64 k4n,
+                      std::int32_t* acc) {
+  __m256i lo[kGemvRows], hi[kGemvRows];
+  for (i64 r = 0; r < kGemvRows; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
+  for (i64 k4 = 0; k4 < k4n; ++k4) {
+    const std::int8_t* wk = w + k4 * kMr * 4;
+    const __m256i w03 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
+    const __m256i w47 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk + 16)));
+    for (i64 r = 0; r < rows; ++r) {
+      std::int32_t q;
+      std::memcpy(&q, x + r * x_stride + k4 * 4, sizeof q);
+      const __m256i xq = _mm256_cvtepu8_epi16(_mm_set1_epi32(q));
+      lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(xq, w03));
+      hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(xq, w47));
+    }
+  }
+  for (i64 r = 0; r < rows; ++r) {
+    // [c0 c1 c4 c5 | c2 c3 c6 c7] after the pair sums, then in channel order.
+    const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kMr), sums);
+  }
+}
+#endif
+
 struct PackedWeights {
   i64 M = 0;   // output channels (all groups)
   i64 G = 1;   // groups
@@ -1118,6 +1147,28 @@ Q8_TARGET void WidenPlaneSimd(const std::uint8_t* x, bool i8, std::int32_t zp, i
 }
 #endif
 
+#if DEEPEDGE_Q8_X86
+// The same on AVX2, 16 pixels at a time (the row's last partial group in plain C++).
+Q8_AVX2 void WidenPlaneAvx2(const std::uint8_t* x, bool i8, std::int32_t zp, i64 H, i64 W,
+                            std::int16_t* dst, i64 pitch) {
+  const __m256i vzp = _mm256_set1_epi16(static_cast<std::int16_t>(zp));
+  for (i64 h = 0; h < H; ++h) {
+    const std::uint8_t* src = x + h * W;
+    std::int16_t* d = dst + h * pitch;
+    i64 w = 0;
+    for (; w + 16 <= W; w += 16) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + w));
+      const __m256i v = i8 ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + w), _mm256_sub_epi16(v, vzp));
+    }
+    for (; w < W; ++w) {
+      const std::int32_t v = i8 ? static_cast<std::int8_t>(src[w]) : src[w];
+      d[w] = static_cast<std::int16_t>(v - zp);
+    }
+  }
+}
+#endif
+
 // dst[h * pitch + w] = plane[h * W + w] - zp as int16 (a depthwise input plane into the
 // interior of its padded copy).
 template <typename T>
@@ -1125,6 +1176,11 @@ void WidenPlane(const T* plane, std::int32_t zp, i64 H, i64 W, std::int16_t* dst
 #if DEEPEDGE_Q8_X86
   if (g_simd) {
     WidenPlaneSimd(reinterpret_cast<const std::uint8_t*>(plane), std::is_same_v<T, std::int8_t>, zp,
+                   H, W, dst, pitch);
+    return;
+  }
+  if (g_avx2) {
+    WidenPlaneAvx2(reinterpret_cast<const std::uint8_t*>(plane), std::is_same_v<T, std::int8_t>, zp,
                    H, W, dst, pitch);
     return;
   }
@@ -1600,7 +1656,7 @@ class QConvKernel final : public OpKernel {
       using T = decltype(t);
       const T* xd = x.as<T>().data();
 #if DEEPEDGE_Q8_X86
-      if (g_simd && pk.w.narrow && rows <= kGemvRows) {
+      if ((g_simd || g_avx2) && pk.w.narrow && rows <= kGemvRows) {
         // Few rows: matrix-vector products instead of 32-pixel tiles.
         const i64 stride = pk.w.K4 * 4 + 8;
         std::vector<std::uint8_t> xu(static_cast<std::size_t>(rows * stride), 0);
@@ -1611,7 +1667,11 @@ class QConvKernel final : public OpKernel {
           alignas(64) std::int32_t acc[kGemvRows * kMr];
           for (std::size_t mt = b; mt < e; ++mt) {
             const auto mti = static_cast<i64>(mt);
-            GemvVnni(xu.data(), rows, stride, pk.w.Tile8(0, mti), pk.w.K4, acc);
+            if (g_simd) {
+              GemvVnni(xu.data(), rows, stride, pk.w.Tile8(0, mti), pk.w.K4, acc);
+            } else {
+              GemvAvx2(xu.data(), rows, stride, pk.w.Tile8(0, mti), pk.w.K4, acc);
+            }
             const i64 cols = std::min(kMr, N - mti * kMr);
             for (i64 r = 0; r < rows; ++r)
               for (i64 j = 0; j < cols; ++j) {
