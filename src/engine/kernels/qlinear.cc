@@ -465,13 +465,18 @@ Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int8_t* w, i64 k4n, st
             _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
         const __m256i a1 =
             _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16)));
+        // The four channels' weights widened at once: [r0 r1 | r2 r3] as int16 quads.
+        const __m256i w4 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
+        __m256i wq[4];
+        wq[0] = _mm256_permute4x64_epi64(w4, 0x00);
+        wq[1] = _mm256_permute4x64_epi64(w4, 0x55);
+        wq[2] = _mm256_permute4x64_epi64(w4, 0xAA);
+        wq[3] = _mm256_permute4x64_epi64(w4, 0xFF);
 #pragma GCC unroll 4
         for (int r = 0; r < 4; ++r) {
-          std::int32_t quad;
-          std::memcpy(&quad, wk + r * 4, sizeof quad);
-          const __m256i wq = _mm256_cvtepi8_epi16(_mm_set1_epi32(quad));
-          lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, wq));
-          hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, wq));
+          lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, wq[r]));
+          hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, wq[r]));
         }
       }
       for (int r = 0; r < 4; ++r) {
