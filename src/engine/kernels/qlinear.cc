@@ -396,13 +396,12 @@ void StoreRow(const std::int32_t* acc, i64 n, const Requant& r, DType t, void* o
 constexpr i64 kMr = 8;
 constexpr i64 kNr = 32;
 
-template <typename W>
-[[gnu::always_inline]] inline void TileGenericImpl(const std::uint8_t* col, const W* w, i64 k4n,
-                                                   std::int32_t* acc) {
+[[gnu::always_inline]] inline void TileGenericImpl(const std::uint8_t* col, const std::int8_t* w,
+                                                   i64 k4n, std::int32_t* acc) {
   std::fill(acc, acc + kMr * kNr, 0);
   for (i64 k4 = 0; k4 < k4n; ++k4) {
     const std::uint8_t* c = col + k4 * kNr * 4;
-    const W* wk = w + k4 * kMr * 4;
+    const std::int8_t* wk = w + k4 * kMr * 4;
     // De-interleave the block's 4 taps into rows, then plain vectorisable row updates.
     std::int32_t rows[4][kNr];
     for (i64 l = 0; l < kNr; ++l)
