@@ -106,6 +106,18 @@ Expected<Url> ParseUrl(std::string_view url) {
   return u;
 }
 
+namespace {
+
+// A request that could not be written was not processed: the usual cause is a keep-alive
+// connection the server closed as idle (its keep-alive timeout, 5 s for `deepedge serve`)
+// just as the request started on it. It is sent once more, on a new connection, before the
+// server counts as unreachable. (Requests that were written are never repeated.)
+bool StaleConnection(httplib::Error e) {
+  return e == httplib::Error::Write;
+}
+
+}  // namespace
+
 struct Client::Impl {
   ClientOptions options;
   Url url;
@@ -118,6 +130,7 @@ struct Client::Impl {
 
   Expected<std::string> Get(const std::string& path, const std::string& what) {
     httplib::Result r = http->Get(path);
+    if (!r && StaleConnection(r.error())) r = http->Get(path);
     if (!r) return Transport(r.error(), what);
     if (r->status != 200) return FromHttp(r->status, r->body, what);
     return r->body;
@@ -210,7 +223,13 @@ Expected<std::vector<kserve::NamedTensor>> Client::Infer(
   };
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
-  const bool sent = impl_->http->send(req, res, err);
+  bool sent = impl_->http->send(req, res, err);
+  if (!sent && StaleConnection(err)) {
+    t_headers.reset();
+    response_body.clear();
+    res = httplib::Response();
+    sent = impl_->http->send(req, res, err);
+  }
   const Clock::time_point t2 = Clock::now();
   if (!sent) return impl_->Transport(err, what);
   t.response_bytes = response_body.size();

@@ -111,11 +111,17 @@ const std::vector<ModelCase>& Cases() {
     const InputRecipe sr{"sr", DType::kI64, {}, Fill::kConst, 16000};
     const InputRecipe chunk{"input", DType::kF32, {1, 512}, Fill::kAudio, 0.5};
     std::vector<ModelCase> c;
-    c.push_back({"ocr_det_ppocrv4",
-                 ocr,
-                 "assets/ch_PP-OCRv4_det_infer.onnx",
-                 "30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff",
-                 {image({1, 3, 640, 640}, 0.485, 0.229)}});
+    // abs_tol 1e-4: on a CPU with AVX2 and no AVX-512 both ONNX Runtime and XNNPACK run
+    // other kernels, and after this detector's ~100 convolutions at 640x640 3 of 409,600
+    // sigmoid outputs differed by up to 5.0e-5 (turning off each of the engine's own
+    // kernels changed nothing); with AVX-512 all were within 1e-5 + 1e-4 relative.
+    ModelCase det{"ocr_det_ppocrv4",
+                  ocr,
+                  "assets/ch_PP-OCRv4_det_infer.onnx",
+                  "30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff",
+                  {image({1, 3, 640, 640}, 0.485, 0.229)}};
+    det.abs_tol = 1e-4;
+    c.push_back(det);
     c.push_back({"ocr_rec_ppocrv4",
                  ocr,
                  "assets/ch_PP-OCRv4_rec_infer.onnx",
