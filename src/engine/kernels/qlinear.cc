@@ -1775,6 +1775,17 @@ Q8_AVX2 inline __m256i Binary8(__m256i av, __m256i bv, const RequantLanes8& la,
   }
   return RequantVec8(raw, lo);
 }
+// 16 elements: a[0..15], b[0..15] in, the first `count` results out.
+template <bool kMul, typename TA, typename TB>
+Q8_AVX2 inline void Binary16(const TA* a, const TB* b, __m256i vza, __m256i vzb,
+                             const RequantLanes8& la, const RequantLanes8& lb,
+                             const RequantLanes8& lo, bool i8, std::uint8_t* y, i64 count) {
+  const __m256i y0 =
+      Binary8<kMul>(_mm256_sub_epi32(Widen8(a), vza), _mm256_sub_epi32(Widen8(b), vzb), la, lb, lo);
+  const __m256i y1 = Binary8<kMul>(_mm256_sub_epi32(Widen8(a + 8), vza),
+                                   _mm256_sub_epi32(Widen8(b + 8), vzb), la, lb, lo);
+  StoreBytes16(y0, y1, i8, y, count);
+}
 template <bool kMul, typename TA, typename TB>
 Q8_AVX2 void BinaryAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
                         const Requant& in_a, const Requant& in_b, const Requant& out, bool i8,
@@ -1782,23 +1793,15 @@ Q8_AVX2 void BinaryAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::i
   const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
   const RequantLanes8 la = MakeRequantLanes8(in_a), lb = MakeRequantLanes8(in_b),
                       lo = MakeRequantLanes8(out);
-  for (i64 i = 0; i < n; i += 16) {
-    const i64 count = std::min<i64>(16, n - i);
-    const TA* pa = a + i;
-    const TB* pb = b + i;
+  i64 i = 0;
+  for (; i + 16 <= n; i += 16) Binary16<kMul>(a + i, b + i, vza, vzb, la, lb, lo, i8, y + i, 16);
+  if (i < n) {
+    // The last partial block from zero-filled copies (the loads read 16 elements).
     TA ta[16] = {};
     TB tb[16] = {};
-    if (count < 16) {
-      std::memcpy(ta, pa, static_cast<std::size_t>(count) * sizeof(TA));
-      std::memcpy(tb, pb, static_cast<std::size_t>(count) * sizeof(TB));
-      pa = ta;
-      pb = tb;
-    }
-    const __m256i y0 = Binary8<kMul>(_mm256_sub_epi32(Widen8(pa), vza),
-                                     _mm256_sub_epi32(Widen8(pb), vzb), la, lb, lo);
-    const __m256i y1 = Binary8<kMul>(_mm256_sub_epi32(Widen8(pa + 8), vza),
-                                     _mm256_sub_epi32(Widen8(pb + 8), vzb), la, lb, lo);
-    StoreBytes16(y0, y1, i8, y + i, count);
+    std::memcpy(ta, a + i, static_cast<std::size_t>(n - i) * sizeof(TA));
+    std::memcpy(tb, b + i, static_cast<std::size_t>(n - i) * sizeof(TB));
+    Binary16<kMul>(ta, tb, vza, vzb, la, lb, lo, i8, y + i, n - i);
   }
 }
 #endif
