@@ -50,6 +50,7 @@ struct Layer {
   // depthwise when group > 1 and each group reads one channel; AlexNet's group-2
   // convolutions are ordinary convolutions split in two.
   std::int64_t channels_per_group = 0;
+  std::int64_t kernel_size = 0;  // Conv: kernel height x width (0 when unknown)
 };
 
 // Layers in topological order (the ONNX node order). Constant nodes are not layers.
@@ -77,10 +78,18 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 
 // ---- Device profiles and latency prediction --------------------------------------------
 
-// Regression class of a layer for prediction: "conv", "depthwise", "fc", "pool",
-// "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
-// "memory"; "" when the op has no class (LayerCosts then estimates it, labelled).
+// Regression class of a layer for prediction: "conv", "conv1x1", "gconv", "depthwise",
+// "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several rows), "pool", "eltwise",
+// "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax", "memory"; "" when the op has no
+// class (LayerCosts then estimates it, labelled). Convolutions are split by what the engine runs
+// them with: 1x1 ones as one matrix product (2-3x the MAC rate of a 3x3 on narrow layers), grouped
+// ones (AlexNet's halves) group by group at about half the rate of a whole one.
 std::string LayerClass(const Layer& layer);
+
+// The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
+// written before the class existed): "conv1x1" and "gconv" -> "conv", "matmul" -> "fc";
+// "" for the others.
+std::string ParentLayerClass(const std::string& layer_class);
 
 // One latency model: time_ms = f(macs, input_bytes, output_bytes).
 //   linear:  t = c0 + c1*macs + c2*in + c3*out

@@ -87,6 +87,27 @@ std::int64_t OutSize(std::int64_t hw, std::int64_t k, std::int64_t s, std::int64
   return (hw + 2 * pad - k) / s + 1;
 }
 
+Expected<CalibrationCase> ConvCase(const std::string& cls, std::int64_t cin, std::int64_t cout,
+                                   std::int64_t hw, std::int64_t k, std::int64_t s,
+                                   std::int64_t group) {
+  const std::int64_t pad = k / 2, o = OutSize(hw, k, s, pad);
+  std::string desc = "conv " + std::to_string(cin) + "->" + std::to_string(cout) + " " +
+                     std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(s) + " " +
+                     std::to_string(hw) + "x" + std::to_string(hw);
+  if (group > 1) desc += " g" + std::to_string(group);
+  return Make(cls, desc, {1, cin, hw, hw}, {1, cout, o, o},
+              [&](zoo::GraphBuilder& b, const std::string& x) {
+                return b.Conv("layer", x,
+                              {.in_channels = cin,
+                               .out_channels = cout,
+                               .kernel = k,
+                               .stride = s,
+                               .pad = pad,
+                               .group = group,
+                               .bias = true});
+              });
+}
+
 }  // namespace
 
 Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
@@ -101,44 +122,54 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
     return v;
   };
   struct C {
-    std::int64_t cin, cout, hw, k, s;
+    std::int64_t cin, cout, hw, k, s, group = 1;
   };
+  // Three classes, as LayerClass splits them: kxk, 1x1 and grouped convolutions.
   for (const C& c : pick(std::vector<C>{{3, 32, 224, 3, 2},
                                         {32, 64, 56, 3, 1},
                                         {64, 128, 28, 3, 1},
                                         {16, 32, 112, 3, 1},
                                         {128, 128, 28, 3, 1},
-                                        {64, 64, 56, 1, 1},
                                         {256, 256, 14, 3, 1},
                                         {512, 512, 7, 3, 1},
-                                        {128, 256, 28, 1, 2},
                                         {3, 64, 224, 7, 2},
-                                        {256, 512, 14, 1, 1},
+                                        {3, 96, 227, 11, 4},
                                         {96, 256, 27, 5, 1},
                                         // Detector-sized maps (PP-OCR at 640x640): few
                                         // channels, large planes, out of the caches.
                                         {8, 16, 320, 3, 1},
                                         {32, 32, 160, 3, 1},
+                                        // Narrow layers (keyword spotters, MobileNet 0.25):
+                                        // under 5 M MACs.
+                                        {32, 32, 28, 3, 1},
+                                        {1, 24, 76, 3, 1},
+                                        {24, 32, 38, 3, 1},
+                                        {64, 64, 14, 3, 1}})) {
+    DEEPEDGE_RETURN_IF_ERROR(add(ConvCase("conv", c.cin, c.cout, c.hw, c.k, c.s, 1)));
+  }
+  for (const C& c : pick(std::vector<C>{{64, 64, 56, 1, 1},
+                                        {128, 256, 28, 1, 2},
+                                        {256, 512, 14, 1, 1},
                                         {16, 64, 160, 1, 1},
-                                        // Narrow nets (MobileNet 0.25): under 5 M MACs.
+                                        {32, 64, 112, 1, 1},
+                                        {512, 512, 14, 1, 1},
+                                        {1024, 1024, 7, 1, 1},
+                                        {24, 144, 56, 1, 1},
+                                        {144, 24, 56, 1, 1},
                                         {64, 64, 14, 1, 1},
                                         {256, 256, 7, 1, 1},
-                                        {32, 32, 28, 3, 1}})) {
-    const std::int64_t pad = c.k / 2, o = OutSize(c.hw, c.k, c.s, pad);
-    DEEPEDGE_RETURN_IF_ERROR(add(Make(
-        "conv",
-        "conv " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " +
-            std::to_string(c.k) + "x" + std::to_string(c.k) + " s" + std::to_string(c.s) + " " +
-            std::to_string(c.hw) + "x" + std::to_string(c.hw),
-        {1, c.cin, c.hw, c.hw}, {1, c.cout, o, o}, [&](zoo::GraphBuilder& b, const std::string& x) {
-          return b.Conv("layer", x,
-                        {.in_channels = c.cin,
-                         .out_channels = c.cout,
-                         .kernel = c.k,
-                         .stride = c.s,
-                         .pad = pad,
-                         .bias = true});
-        })));
+                                        {960, 160, 7, 1, 1}})) {
+    DEEPEDGE_RETURN_IF_ERROR(add(ConvCase("conv1x1", c.cin, c.cout, c.hw, c.k, c.s, 1)));
+  }
+  for (const C& c : pick(std::vector<C>{{96, 256, 27, 5, 1, 2},
+                                        {256, 384, 13, 3, 1, 2},
+                                        {384, 384, 13, 3, 1, 2},
+                                        {384, 256, 13, 3, 1, 2},
+                                        {128, 128, 28, 3, 1, 8},
+                                        {256, 256, 14, 3, 1, 32},
+                                        {64, 64, 56, 3, 1, 4},
+                                        {240, 240, 28, 1, 1, 3}})) {
+    DEEPEDGE_RETURN_IF_ERROR(add(ConvCase("gconv", c.cin, c.cout, c.hw, c.k, c.s, c.group)));
   }
   struct D {
     std::int64_t c, hw, s, k = 3;
@@ -186,6 +217,21 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
     DEEPEDGE_RETURN_IF_ERROR(
         add(Make("fc", "fc " + std::to_string(f.in) + "->" + std::to_string(f.out), {1, f.in},
                  {1, f.out}, [&](zoo::GraphBuilder& b, const std::string& x) {
+                   return b.Gemm("layer", x, f.in, f.out);
+                 })));
+  }
+  // Several rows: the products of attention and feed-forward layers (PP-OCRv4's
+  // recogniser: 40 tokens of 120 channels).
+  struct R {
+    std::int64_t rows, in, out;
+  };
+  for (const R& f : pick(std::vector<R>{
+           {40, 120, 360}, {40, 120, 240}, {80, 64, 256}, {196, 256, 1024}, {40, 480, 120}})) {
+    DEEPEDGE_RETURN_IF_ERROR(
+        add(Make("matmul",
+                 "matmul " + std::to_string(f.rows) + "x" + std::to_string(f.in) + "->" +
+                     std::to_string(f.out),
+                 {f.rows, f.in}, {f.rows, f.out}, [&](zoo::GraphBuilder& b, const std::string& x) {
                    return b.Gemm("layer", x, f.in, f.out);
                  })));
   }

@@ -451,7 +451,10 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
             ? &shapes[node.output(0)].dims
             : nullptr;
     const std::string& op = node.op_type();
-    if (op == "Conv" && dims(1) && dims(1)->size() >= 2) layer.channels_per_group = (*dims(1))[1];
+    if (op == "Conv" && dims(1) && dims(1)->size() >= 2) {
+      layer.channels_per_group = (*dims(1))[1];
+      layer.kernel_size = Elements(*dims(1), 2);
+    }
     if (op == "Conv" && y && dims(1) && dims(1)->size() >= 2) {
       layer.macs = Elements(*y) * Elements(*dims(1), 1);
     } else if (op == "ConvTranspose" && dims(0) && dims(1) && dims(1)->size() >= 2) {

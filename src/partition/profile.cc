@@ -16,9 +16,17 @@ std::string LayerClass(const Layer& l) {
   const std::string& t = l.type;
   if (t == "Conv" || t == "ConvTranspose") {
     const bool one_channel_per_group = l.channels_per_group == 0 || l.channels_per_group == 1;
-    return l.group > 1 && one_channel_per_group ? "depthwise" : "conv";
+    if (l.group > 1) return one_channel_per_group ? "depthwise" : "gconv";
+    return t == "Conv" && l.kernel_size == 1 ? "conv1x1" : "conv";
   }
-  if (t == "Gemm" || t == "MatMul") return "fc";
+  if (t == "Gemm" || t == "MatMul") {
+    // Rows of the left operand: M = (M*K) * (M*N) / (M*K*N). One row streams the weights
+    // once per MAC; many rows reuse them (a transformer's 40 tokens: 10-40x the MAC rate).
+    const double mk = static_cast<double>(l.input_bytes) / 4,
+                 mn = static_cast<double>(l.output_bytes) / 4;
+    const double rows = l.macs > 0 ? mk * mn / static_cast<double>(l.macs) : 1;
+    return rows >= 2 ? "matmul" : "fc";
+  }
   if (t == "MaxPool" || t == "AveragePool" || t == "GlobalAveragePool" || t == "GlobalMaxPool")
     return "pool";
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Sum" || t == "Max" ||
@@ -37,6 +45,11 @@ std::string LayerClass(const Layer& l) {
       t == "Unsqueeze" || t == "Identity" || t == "Dropout")
     return "memory";
   return "";
+}
+
+std::string ParentLayerClass(const std::string& c) {
+  if (c == "conv1x1" || c == "gconv") return "conv";
+  return c == "matmul" ? "fc" : "";
 }
 
 namespace {
@@ -158,6 +171,11 @@ Expected<LatencyFit> FitLatency(const std::vector<Sample>& samples) {
                s[i].time_ms;
       }
       LatencyFit f = Fit(s, log, mask);
+      // Latency does not fall as a layer grows: a fit that says so has traded one
+      // feature against another that moves with it in the samples (a classifier's MACs
+      // and its input and output sizes), and extrapolates absurdly (a MatMul of 40 rows
+      // at 1e16 ms). Only the intercept may be negative.
+      if (std::any_of(f.coef.begin() + 1, f.coef.end(), [](double c) { return c < 0; })) continue;
       f.error = err / static_cast<double>(s.size());
       if (best.coef.empty() || f.error < best.error - 1e-12) best = f;
     }
@@ -376,6 +394,10 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     }
     const std::string cls = LayerClass(l);
     auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
+    if (it == device.fits.end() && !ParentLayerClass(cls).empty()) {
+      it = device.fits.find(ParentLayerClass(cls));
+      if (it != device.fits.end()) out[i].fallback_class = ParentLayerClass(cls);
+    }
     if (it == device.fits.end()) {
       // Not calibrated: a labelled estimate from the memory-bound eltwise fit (these
       // layers read and write their tensors once), not a silent 0.

@@ -33,7 +33,8 @@ TEST(LayerGraph, MobileNetIsAChainWithKnownSizes) {
 }
 
 // Depthwise means one input channel per group: MobileNet's 3x3 group convolutions are,
-// AlexNet's group-2 convolutions (two halves of an ordinary convolution) are not.
+// AlexNet's group-2 convolutions (two halves of an ordinary convolution) are grouped
+// ones, and its whole convolutions plain kxk ones.
 TEST(LayerGraph, OnlyOneChannelPerGroupIsDepthwise) {
   Expected<LayerGraph> mobilenet = BuildLayerGraph(Zoo("mobilenet_v1_0.25_224"));
   ASSERT_TRUE(mobilenet.has_value()) << mobilenet.status().message();
@@ -48,10 +49,35 @@ TEST(LayerGraph, OnlyOneChannelPerGroupIsDepthwise) {
     if (l.type != "Conv") continue;
     ++convs;
     grouped += l.group > 1;
-    EXPECT_EQ(LayerClass(l), "conv") << l.name;
+    EXPECT_EQ(LayerClass(l), l.group > 1 ? "gconv" : "conv") << l.name;
+    EXPECT_GT(l.kernel_size, 1) << l.name;
   }
   EXPECT_EQ(convs, 5);
   EXPECT_GE(grouped, 1);
+}
+
+// 1x1 convolutions and matrix products of several rows have classes of their own; a
+// profile without their fits predicts them from "conv" and "fc".
+TEST(LayerGraph, PointwiseAndManyRowProductsHaveTheirOwnClasses) {
+  Expected<LayerGraph> mobilenet = BuildLayerGraph(Zoo("mobilenet_v1_0.25_224"));
+  ASSERT_TRUE(mobilenet.has_value()) << mobilenet.status().message();
+  int pointwise = 0, fc = 0;
+  for (const Layer& l : mobilenet->layers) {
+    pointwise += LayerClass(l) == "conv1x1";
+    fc += LayerClass(l) == "fc";
+  }
+  EXPECT_EQ(pointwise, 13);
+  EXPECT_EQ(fc, 1);  // the classifier: one row
+  Layer product;
+  product.type = "MatMul";
+  product.macs = 40 * 120 * 360;
+  product.input_bytes = 40 * 120 * 4;
+  product.output_bytes = 40 * 360 * 4;
+  EXPECT_EQ(LayerClass(product), "matmul");
+  EXPECT_EQ(ParentLayerClass("matmul"), "fc");
+  EXPECT_EQ(ParentLayerClass("conv1x1"), "conv");
+  EXPECT_EQ(ParentLayerClass("gconv"), "conv");
+  EXPECT_EQ(ParentLayerClass("pool"), "");
 }
 
 TEST(LayerGraph, ResNetBranches) {
