@@ -2,6 +2,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -124,28 +125,51 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   struct C {
     std::int64_t cin, cout, hw, k, s, group = 1;
   };
-  // Three classes, as LayerClass splits them: kxk, 1x1 and grouped convolutions.
-  for (const C& c : pick(std::vector<C>{{3, 32, 224, 3, 2},
-                                        {32, 64, 56, 3, 1},
-                                        {64, 128, 28, 3, 1},
-                                        {16, 32, 112, 3, 1},
-                                        {128, 128, 28, 3, 1},
-                                        {256, 256, 14, 3, 1},
-                                        {512, 512, 7, 3, 1},
-                                        {3, 64, 224, 7, 2},
-                                        {3, 96, 227, 11, 4},
-                                        {96, 256, 27, 5, 1},
-                                        // Detector-sized maps (PP-OCR at 640x640): few
-                                        // channels, large planes, out of the caches.
-                                        {8, 16, 320, 3, 1},
-                                        {32, 32, 160, 3, 1},
-                                        // Narrow layers (keyword spotters, MobileNet 0.25):
-                                        // under 5 M MACs.
-                                        {32, 32, 28, 3, 1},
-                                        {1, 24, 76, 3, 1},
-                                        {24, 32, 38, 3, 1},
-                                        {64, 64, 14, 3, 1}})) {
-    DEEPEDGE_RETURN_IF_ERROR(add(ConvCase("conv", c.cin, c.cout, c.hw, c.k, c.s, 1)));
+  // Four classes, as LayerClass splits them: kxk (3x3 stride 1 apart), 1x1 and grouped
+  // convolutions.
+  std::map<std::string, std::vector<C>> kxk;
+  for (const C& c : std::vector<C>{{3, 32, 224, 3, 2},
+                                   {32, 64, 56, 3, 1},
+                                   {64, 128, 28, 3, 1},
+                                   {16, 32, 112, 3, 1},
+                                   {128, 128, 28, 3, 1},
+                                   {256, 256, 14, 3, 1},
+                                   {512, 512, 7, 3, 1},
+                                   {3, 64, 224, 7, 2},
+                                   {3, 96, 227, 11, 4},
+                                   {96, 256, 27, 5, 1},
+                                   // Detector-sized maps (PP-OCR at 640x640): few
+                                   // channels, large planes, out of the caches.
+                                   {8, 16, 320, 3, 1},
+                                   {32, 32, 160, 3, 1},
+                                   // Narrow layers (keyword spotters, MobileNet 0.25):
+                                   // under 5 M MACs.
+                                   {32, 32, 28, 3, 1},
+                                   {1, 24, 76, 3, 1},
+                                   {24, 32, 38, 3, 1},
+                                   {64, 64, 14, 3, 1},
+                                   // Strided 3x3 (ResNet's downsampling) and small maps.
+                                   {64, 128, 56, 3, 2},
+                                   {128, 256, 28, 3, 2},
+                                   {256, 512, 14, 3, 2},
+                                   {256, 256, 7, 3, 1},
+                                   {16, 16, 56, 3, 1},
+                                   {64, 64, 56, 3, 1},
+                                   {3, 16, 320, 3, 2}}) {
+    // Classed by LayerClass itself: 3x3 stride 1 may be "conv3x3".
+    Layer l;
+    l.type = "Conv";
+    l.kernel_size = c.k * c.k;
+    l.kernel_shape = {c.k, c.k};
+    l.strides = {c.s, c.s};
+    l.channels_per_group = c.cin;
+    const std::int64_t o = OutSize(c.hw, c.k, c.s, c.k / 2);
+    l.output_dims = {1, c.cout, o, o};
+    kxk[LayerClass(l)].push_back(c);
+  }
+  for (const auto& [cls, convs] : kxk) {
+    for (const C& c : pick(convs))
+      DEEPEDGE_RETURN_IF_ERROR(add(ConvCase(cls, c.cin, c.cout, c.hw, c.k, c.s, 1)));
   }
   for (const C& c : pick(std::vector<C>{{64, 64, 56, 1, 1},
                                         {128, 256, 28, 1, 2},

@@ -454,6 +454,13 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
     if (op == "Conv" && dims(1) && dims(1)->size() >= 2) {
       layer.channels_per_group = (*dims(1))[1];
       layer.kernel_size = Elements(*dims(1), 2);
+      layer.kernel_shape.assign(dims(1)->begin() + 2, dims(1)->end());
+      layer.strides.assign(layer.kernel_shape.size(), 1);
+      for (const auto& a : node.attribute()) {
+        if (a.name() == "strides" && a.ints_size() == static_cast<int>(layer.strides.size()))
+          layer.strides.assign(a.ints().begin(), a.ints().end());
+      }
+      if (y) layer.output_dims = *y;
     }
     if (op == "Conv" && y && dims(1) && dims(1)->size() >= 2) {
       layer.macs = Elements(*y) * Elements(*dims(1), 1);

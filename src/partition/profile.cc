@@ -17,7 +17,15 @@ std::string LayerClass(const Layer& l) {
   if (t == "Conv" || t == "ConvTranspose") {
     const bool one_channel_per_group = l.channels_per_group == 0 || l.channels_per_group == 1;
     if (l.group > 1) return one_channel_per_group ? "depthwise" : "gconv";
-    return t == "Conv" && l.kernel_size == 1 ? "conv1x1" : "conv";
+    if (t == "Conv" && l.kernel_size == 1) return "conv1x1";
+    // The engine's Winograd rule (src/engine/xnnpack/winograd.h): 16 channels in and out,
+    // 32 tiles of 2x2 outputs.
+    const std::vector<std::int64_t>& y = l.output_dims;
+    if (t == "Conv" && l.kernel_shape == std::vector<std::int64_t>{3, 3} &&
+        l.strides == std::vector<std::int64_t>{1, 1} && y.size() == 4 &&
+        l.channels_per_group >= 16 && y[1] >= 16 && ((y[2] + 1) / 2) * ((y[3] + 1) / 2) >= 32)
+      return "conv3x3";
+    return "conv";
   }
   if (t == "Gemm" || t == "MatMul") {
     // Rows of the left operand: M = (M*K) * (M*N) / (M*K*N). One row streams the weights
@@ -48,7 +56,7 @@ std::string LayerClass(const Layer& l) {
 }
 
 std::string ParentLayerClass(const std::string& c) {
-  if (c == "conv1x1" || c == "gconv") return "conv";
+  if (c == "conv3x3" || c == "conv1x1" || c == "gconv") return "conv";
   return c == "matmul" ? "fc" : "";
 }
 

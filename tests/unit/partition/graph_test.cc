@@ -49,7 +49,9 @@ TEST(LayerGraph, OnlyOneChannelPerGroupIsDepthwise) {
     if (l.type != "Conv") continue;
     ++convs;
     grouped += l.group > 1;
-    EXPECT_EQ(LayerClass(l), l.group > 1 ? "gconv" : "conv") << l.name;
+    // conv3 (3x3 stride 1 on 13x13, 256 -> 384) is one the engine runs through Winograd.
+    const bool winograd = l.group == 1 && l.kernel_shape == std::vector<std::int64_t>{3, 3};
+    EXPECT_EQ(LayerClass(l), l.group > 1 ? "gconv" : winograd ? "conv3x3" : "conv") << l.name;
     EXPECT_GT(l.kernel_size, 1) << l.name;
   }
   EXPECT_EQ(convs, 5);
@@ -78,6 +80,27 @@ TEST(LayerGraph, PointwiseAndManyRowProductsHaveTheirOwnClasses) {
   EXPECT_EQ(ParentLayerClass("conv1x1"), "conv");
   EXPECT_EQ(ParentLayerClass("gconv"), "conv");
   EXPECT_EQ(ParentLayerClass("pool"), "");
+}
+
+// ResNet-18's 3x3 stride-1 convolutions on 56x56 to 14x14 maps run through the engine's
+// Winograd (one class); its stride-2 ones, those on 7x7 maps (16 tiles) and the 7x7 stem
+// do not (another).
+TEST(LayerGraph, WinogradConvolutionsHaveTheirOwnClass) {
+  Expected<LayerGraph> g = BuildLayerGraph(Zoo("resnet18"));
+  ASSERT_TRUE(g.has_value()) << g.status().message();
+  int winograd = 0, other = 0;
+  for (const Layer& l : g->layers) {
+    const std::string c = LayerClass(l);
+    winograd += c == "conv3x3";
+    other += c == "conv";
+    if (c == "conv3x3") {
+      EXPECT_EQ(l.strides, (std::vector<std::int64_t>{1, 1})) << l.name;
+    }
+  }
+  // 16 3x3 convolutions: 3 of them stride 2 (layer2-4's first), 3 on layer4's 7x7 maps.
+  EXPECT_EQ(winograd, 10);
+  EXPECT_EQ(other, 7);
+  EXPECT_EQ(ParentLayerClass("conv3x3"), "conv");
 }
 
 TEST(LayerGraph, ResNetBranches) {
