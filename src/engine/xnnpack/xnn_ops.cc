@@ -218,6 +218,49 @@ Expected<PadSpec> ParsePad(const ir::Node& node, std::size_t rank, const Constan
   return spec;
 }
 
+Expected<NearestScale> ParseNearestResize(const ir::Node& node, std::size_t rank,
+                                          const ConstantFn& constant) {
+  auto no = [&](const std::string& why) { return Unsupported(node.Describe() + ": " + why); };
+  if (rank != 4) return no("only 4-D nearest resizes");
+  if (node.GetString("mode", "nearest") != "nearest") return no("only nearest mode");
+  const bool upsample = node.op_type == "Upsample";
+  std::vector<float> scales;
+  if (upsample && node.opset > 0 && node.opset < 9) {
+    scales = node.GetFloats("scales");
+  } else {
+    // Upsample-9 and Resize-10: (X, scales); Resize-11 and later: (X, roi, scales, sizes).
+    const bool four_inputs = !upsample && !(node.opset > 0 && node.opset < 11);
+    if (four_inputs && !InputName(node, 3).empty()) return no("sizes instead of scales");
+    const std::string& name = InputName(node, four_inputs ? 2 : 1);
+    const Tensor* t = name.empty() || !constant ? nullptr : constant(name);
+    if (t == nullptr) return no("the scales must be a constant");
+    DEEPEDGE_ASSIGN_OR_RETURN(scales, ConstantFloats(*t));
+  }
+  if (scales.size() != rank) return no("scales do not match the rank");
+  if (scales[0] != 1.0f || scales[1] != 1.0f) return no("only H and W may be scaled");
+  NearestScale f;
+  for (int i = 0; i < 2; ++i) {
+    const float v = scales[static_cast<std::size_t>(2 + i)];
+    if (!(v >= 1.0f && v <= 64.0f) || v != std::floor(v)) return no("scales must be whole");
+    (i == 0 ? f.h : f.w) = static_cast<std::int64_t>(v);
+  }
+  if (upsample || (node.opset > 0 && node.opset < 11)) {
+    // Upsample is floor(y / scale); Resize-10 nearest is asymmetric, rounding as -11's
+    // default: floor(y / 2) at factor 2 only.
+    if (!upsample && (f.h > 2 || f.w > 2)) return no("opset-10 nearest beyond factor 2");
+    return f;
+  }
+  const std::string coords = node.GetString("coordinate_transformation_mode", "half_pixel");
+  const std::string rounding = node.GetString("nearest_mode", "round_prefer_floor");
+  const bool half_pixel = coords == "half_pixel" || coords == "pytorch_half_pixel";
+  const bool rounds = rounding == "round_prefer_floor" || rounding == "round_prefer_ceil";
+  if (half_pixel && rounds) return f;
+  if (coords == "asymmetric" &&
+      (rounding == "floor" || (rounding == "round_prefer_floor" && f.h <= 2 && f.w <= 2)))
+    return f;
+  return no("coordinate mode " + coords + " with " + rounding);
+}
+
 Expected<std::vector<float>> ConstantFloats(const Tensor& t) {
   return ReadFloats(t);
 }

@@ -69,6 +69,18 @@ struct PadSpec {
 };
 Expected<PadSpec> ParsePad(const ir::Node& node, std::size_t rank, const ConstantFn& constant);
 
+// Resize / Upsample in nearest mode by whole factors on H and W of a 4-D tensor (N and
+// C kept), from constant scales, where output pixel (y, x) reads input (y / h, x / w):
+// half_pixel or pytorch_half_pixel coordinates with round_prefer_floor or
+// round_prefer_ceil (for whole factors no ties arise and every output rounds to
+// floor(y / h)), asymmetric with floor (or with round_prefer_floor at factor 2), and
+// Upsample. Unsupported for anything else (sizes instead of scales, linear modes).
+struct NearestScale {
+  std::int64_t h = 1, w = 1;
+};
+Expected<NearestScale> ParseNearestResize(const ir::Node& node, std::size_t rank,
+                                          const ConstantFn& constant);
+
 // The value of a constant floating tensor (f32, f16, bf16) as f32.
 Expected<std::vector<float>> ConstantFloats(const Tensor& t);
 

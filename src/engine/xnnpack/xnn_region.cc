@@ -59,7 +59,15 @@ enum class OpKind {
   kConcat,
   kCopy,
   kPad,
+  kResizeNearest,  // always on the engine's kernel: XNNPACK 2022 has no nearest resize
 };
+
+// Ops that always run on the engine's kernel (XNNPACK 2022 has no such node, or only a
+// slow composition: its concatenation along channels was a zero pad per input and a
+// sum, 11 ms of PP-OCRv4's detector on 2 threads).
+bool AlwaysOwnKernel(OpKind k) {
+  return k == OpKind::kResizeNearest || k == OpKind::kConcat;
+}
 
 // Ops whose XNNPACK node takes output_min / output_max (a Relu / Clip can fuse in).
 bool TakesClamp(OpKind k) {
@@ -159,6 +167,7 @@ struct Op {
   float alpha = 0;
   std::vector<float> slope;  // PRelu: 1 or C values
   PadSpec pad;               // Pad (NCHW order)
+  NearestScale resize;       // Resize / Upsample (nearest, whole factors)
   ReshapeKind reshape = ReshapeKind::kReshape;
   std::vector<std::int64_t> shape_arg;  // Reshape target / Squeeze, Unsqueeze axes
   bool allowzero = false;
@@ -177,7 +186,7 @@ struct Op {
   bool use_conv_gemm = false;
   // Whether this build runs the op on the engine's kernel instead of XNNPACK.
   bool own_kernel() const {
-    return use_winograd || use_pointwise || use_depthwise || use_conv_gemm;
+    return use_winograd || use_pointwise || use_depthwise || use_conv_gemm || AlwaysOwnKernel(kind);
   }
   // Per build.
   std::vector<float> slope_buffer;
@@ -194,6 +203,53 @@ std::vector<std::size_t> ToSizes(const std::vector<T>& v) {
   std::vector<std::size_t> out;
   for (T x : v) out.push_back(static_cast<std::size_t>(x));
   return out;
+}
+
+// Nearest upsampling by whole factors in NHWC (x: the input's dims): each input pixel's
+// C values are copied fw times along its output row, which is then copied fh - 1 times.
+// Input rows are split over ctx's threads.
+void ResizeNearestNhwc(KernelContext* ctx, const float* in, const std::vector<std::size_t>& x,
+                       std::size_t fh, std::size_t fw, float* out) {
+  const std::size_t w = x[2], c = x[3], row = w * fw * c;
+  auto run = [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {  // input rows of all images: r = b * h + y
+      const float* src = in + r * w * c;
+      float* dst = out + r * fh * row;
+      for (std::size_t i = 0; i < w; ++i) {
+        for (std::size_t j = 0; j < fw; ++j)
+          std::memcpy(dst + (i * fw + j) * c, src + i * c, c * sizeof(float));
+      }
+      for (std::size_t k = 1; k < fh; ++k) std::memcpy(dst + k * row, dst, row * sizeof(float));
+    }
+  };
+  const std::size_t rows = x[0] * x[1];
+  if (ctx != nullptr && ctx->threads() > 1 && rows > 1) {
+    ctx->ParallelFor(rows, run);
+  } else {
+    run(0, rows);
+  }
+}
+
+// Concatenation along the last axis (NHWC channels) of `rows` rows: each output row is
+// the inputs' rows one after another. Rows are split over ctx's threads.
+void ConcatLastAxis(KernelContext* ctx, const std::vector<const float*>& in,
+                    const std::vector<std::size_t>& channels, std::size_t rows, float* out) {
+  std::size_t total = 0;
+  for (std::size_t c : channels) total += c;
+  auto run = [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      float* dst = out + r * total;
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        std::memcpy(dst, in[i] + r * channels[i], channels[i] * sizeof(float));
+        dst += channels[i];
+      }
+    }
+  };
+  if (ctx != nullptr && ctx->threads() > 1 && rows > 1) {
+    ctx->ParallelFor(rows, run);
+  } else {
+    run(0, rows);
+  }
 }
 
 std::size_t Product(const std::vector<std::size_t>& d) {
@@ -355,6 +411,7 @@ class RegionKernel final : public OpKernel {
   Status TranslateGemm(const ir::Node& n);
   Status TranslateBatchNorm(const ir::Node& n);
   Status TranslateClip(const ir::Node& n);
+  Status TranslateHardSigmoid(const ir::Node& n);
   Status TranslateBinary(const ir::Node& n, OpKind kind);
   Status TranslatePool(const ir::Node& n);
   Status TranslateReshape(const ir::Node& n);
@@ -476,6 +533,7 @@ Status RegionKernel::TranslateNode(const ir::Node& n) {
   if (op == "Gemm" || op == "MatMul") return TranslateGemm(n);
   if (op == "BatchNormalization") return TranslateBatchNorm(n);
   if (op == "Relu" || op == "Clip") return TranslateClip(n);
+  if (op == "HardSigmoid") return TranslateHardSigmoid(n);
   if (op == "Add") return TranslateBinary(n, OpKind::kAdd);
   if (op == "Sub") return TranslateBinary(n, OpKind::kSub);
   if (op == "Mul") return TranslateBinary(n, OpKind::kMul);
@@ -552,6 +610,19 @@ Status RegionKernel::TranslateNode(const ir::Node& n) {
     o.kind = OpKind::kPad;
     o.in = {x};
     o.pad = std::move(*pad);
+    AddOp(std::move(o), n, rank);
+    return Status::Ok();
+  }
+  if (op == "Resize" || op == "Upsample") {
+    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+    const int rank = values_[static_cast<std::size_t>(x)].rank;
+    auto f = ParseNearestResize(n, static_cast<std::size_t>(rank),
+                                [this](const std::string& s) { return Constant(s); });
+    if (!f) return Fail(n, f.status().message());
+    Op o;
+    o.kind = OpKind::kResizeNearest;
+    o.in = {x};
+    o.resize = *f;
     AddOp(std::move(o), n, rank);
     return Status::Ok();
   }
@@ -838,6 +909,45 @@ Status RegionKernel::TranslateClip(const ir::Node& n) {
   return Status::Ok();
 }
 
+// max(0, min(1, alpha * x + beta)). After a convolution or fully connected layer (the
+// gate of a squeeze-and-excitation block) alpha and beta fold into its weights and
+// bias and the clamp into its output; otherwise a multiply and a clamped add.
+Status RegionKernel::TranslateHardSigmoid(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
+  const float alpha = n.GetFloat("alpha", 0.2f), beta = n.GetFloat("beta", 0.5f);
+  Op* prod = FusableProducer(x);
+  if (prod != nullptr && prod->out_min == -kInf && prod->out_max == kInf &&
+      (prod->kind == OpKind::kConv || prod->kind == OpKind::kDepthwiseConv ||
+       prod->kind == OpKind::kFullyConnected) &&
+      prod->bias.size >= prod->channels_out) {
+    float* w = prod->filter.Mutable();
+    for (std::size_t i = 0; i < prod->filter.size; ++i) w[i] *= alpha;
+    float* b = prod->bias.Mutable();
+    for (std::size_t oc = 0; oc < prod->channels_out; ++oc) b[oc] = alpha * b[oc] + beta;
+    prod->out_min = 0.0f;
+    prod->out_max = 1.0f;
+    Alias(n, x);
+    return Status::Ok();
+  }
+  const int rank = values_[static_cast<std::size_t>(x)].rank;
+  Op mul;
+  mul.kind = OpKind::kMul;
+  mul.node = &n;
+  mul.in = {x, NewStatic({alpha}, {1})};
+  mul.out = NewValue("", rank);
+  values_[static_cast<std::size_t>(mul.out)].uses = 1;
+  values_[static_cast<std::size_t>(mul.out)].producer = static_cast<int>(ops_.size());
+  const int tmp = mul.out;
+  ops_.push_back(std::move(mul));
+  Op add;
+  add.kind = OpKind::kAdd;
+  add.in = {tmp, NewStatic({beta}, {1})};
+  add.out_min = 0.0f;
+  add.out_max = 1.0f;
+  AddOp(std::move(add), n, rank);
+  return Status::Ok();
+}
+
 Status RegionKernel::TranslateBinary(const ir::Node& n, OpKind kind) {
   if (n.inputs.size() != 2) return Fail(n, "only two inputs");
   const Tensor* c[2] = {Constant(InputName(n, 0)), Constant(InputName(n, 1))};
@@ -1110,6 +1220,10 @@ Status RegionKernel::ComputeDims(Op& op) {
       out = ToSizes(ToNhwcDims(target));
       return Status::Ok();
     }
+    case OpKind::kResizeNearest:
+      out = {x[0], x[1] * static_cast<std::size_t>(op.resize.h),
+             x[2] * static_cast<std::size_t>(op.resize.w), x[3]};
+      return Status::Ok();
     case OpKind::kPad: {
       const std::size_t rank = x.size();
       // NCHW pads to the region layout.
@@ -1145,6 +1259,9 @@ Status RegionKernel::DefineOp(xnn_subgraph_t sg, Op& op) {
   };
   auto u32 = [](std::int64_t v) { return static_cast<std::uint32_t>(v); };
   switch (op.kind) {
+    case OpKind::kResizeNearest:  // steps of their own (AlwaysOwnKernel)
+    case OpKind::kConcat:
+      return Internal(node_desc_ + ": op kind with no XNNPACK node");
     case OpKind::kConv:
     case OpKind::kDepthwiseConv:
     case OpKind::kFullyConnected: {
@@ -1299,39 +1416,6 @@ Status RegionKernel::DefineOp(xnn_subgraph_t sg, Op& op) {
           xnn_define_static_constant_pad(sg, pre.data(), post.data(), op.pad.value, in, out, 0),
           &op, "xnn_define_static_constant_pad");
     }
-    case OpKind::kConcat: {
-      // concat(x1..xk) along the last axis = sum of each xi zero-padded to the full width.
-      if (op.in.size() == 1) {
-        return Check(xnn_define_clamp(sg, -kInf, kInf, in, out, 0), &op, "xnn_define_clamp");
-      }
-      const std::vector<std::size_t>& full = values_[static_cast<std::size_t>(op.out)].dims;
-      const std::size_t rank = full.size();
-      std::size_t before = 0;
-      std::uint32_t acc = XNN_INVALID_VALUE_ID;
-      for (std::size_t i = 0; i < op.in.size(); ++i) {
-        const std::vector<std::size_t>& d = values_[static_cast<std::size_t>(op.in[i])].dims;
-        std::vector<std::size_t> pre(rank, 0), post(rank, 0);
-        pre[rank - 1] = before;
-        post[rank - 1] = full[rank - 1] - before - d[rank - 1];
-        before += d[rank - 1];
-        std::uint32_t padded = 0;
-        DEEPEDGE_RETURN_IF_ERROR(temp_value(full, &padded));
-        DEEPEDGE_RETURN_IF_ERROR(
-            Check(xnn_define_static_constant_pad(sg, pre.data(), post.data(), 0.0f, id(op.in[i]),
-                                                 padded, 0),
-                  &op, "xnn_define_static_constant_pad"));
-        if (i == 0) {
-          acc = padded;
-          continue;
-        }
-        std::uint32_t sum = out;
-        if (i + 1 < op.in.size()) DEEPEDGE_RETURN_IF_ERROR(temp_value(full, &sum));
-        DEEPEDGE_RETURN_IF_ERROR(
-            Check(xnn_define_add2(sg, -kInf, kInf, acc, padded, sum, 0), &op, "xnn_define_add2"));
-        acc = sum;
-      }
-      return Status::Ok();
-    }
   }
   return Internal(node_desc_ + ": unknown op kind");
 }
@@ -1352,7 +1436,8 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     if (v.is_static) v.dims = v.static_dims;
   }
   for (Op& op : ops_) DEEPEDGE_RETURN_IF_ERROR(ComputeDims(op));
-  bool any_own = false;
+  bool any_own =
+      std::any_of(ops_.begin(), ops_.end(), [](const Op& op) { return AlwaysOwnKernel(op.kind); });
   for (Op& op : ops_) {
     op.use_winograd = false;
     const Window& w = op.window;
@@ -1710,7 +1795,7 @@ Status RegionKernel::BuildSteps(const std::vector<std::pair<std::size_t, std::si
     step.begin = begin;
     step.end = end;
     if (end == begin + 1 && ops_[begin].own_kernel()) {
-      ValueBuffer(ops_[begin].in[0]);
+      for (int v : ops_[begin].in) ValueBuffer(v);
       ValueBuffer(ops_[begin].out);
       steps.push_back(std::move(step));
       continue;
@@ -1798,6 +1883,21 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
   const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
   if (op.use_pointwise) {
     op.pointwise->Run(&ctx, ValueBuffer(op.in[0]), x[0] * x[1] * x[2], ValueBuffer(op.out));
+    return Status::Ok();
+  }
+  if (op.kind == OpKind::kConcat) {
+    std::vector<const float*> in;
+    std::vector<std::size_t> channels;
+    for (int v : op.in) {
+      in.push_back(ValueBuffer(v));
+      channels.push_back(values_[static_cast<std::size_t>(v)].dims.back());
+    }
+    ConcatLastAxis(&ctx, in, channels, Product(y) / y.back(), ValueBuffer(op.out));
+    return Status::Ok();
+  }
+  if (op.kind == OpKind::kResizeNearest) {
+    ResizeNearestNhwc(&ctx, ValueBuffer(op.in[0]), x, static_cast<std::size_t>(op.resize.h),
+                      static_cast<std::size_t>(op.resize.w), ValueBuffer(op.out));
     return Status::Ok();
   }
   auto r =

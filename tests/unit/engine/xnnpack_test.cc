@@ -398,6 +398,41 @@ void Eval(const ir::Node& n, Env& env) {
     }
     y.dims = d;
     env[n.outputs[0]] = std::move(y);
+  } else if (op == "HardSigmoid") {
+    const double alpha = n.GetFloat("alpha", 0.2f), beta = n.GetFloat("beta", 0.5f);
+    unary([&](double v) { return std::clamp(alpha * v + beta, 0.0, 1.0); });
+  } else if (op == "Resize" || op == "Upsample") {
+    // Nearest, from ONNX's coordinate formulas (not the region's floor(y / factor)).
+    const Ref& x = in(0);
+    const Ref& sc = in(op == "Upsample" || n.inputs.size() == 2 ? 1 : 2);
+    const bool up = op == "Upsample";
+    const std::string coords =
+        up ? "asymmetric" : n.GetString("coordinate_transformation_mode", "half_pixel");
+    const std::string rounding = up ? "floor" : n.GetString("nearest_mode", "round_prefer_floor");
+    Ref y;
+    y.dims = x.dims;
+    for (std::size_t d = 0; d < 4; ++d) {
+      y.dims[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x.dims[d]) * sc.v[d]));
+    }
+    auto src = [&](std::int64_t o, double scale, std::int64_t len) {
+      const double c = coords == "asymmetric" ? static_cast<double>(o) / scale
+                                              : (static_cast<double>(o) + 0.5) / scale - 0.5;
+      const double f = std::floor(c), frac = c - f;
+      double r = f;
+      if (rounding == "ceil") r = std::ceil(c);
+      if (rounding == "round_prefer_floor" || rounding == "round_prefer_ceil") {
+        r = frac < 0.5 ? f : frac > 0.5 ? f + 1 : rounding == "round_prefer_ceil" ? f + 1 : f;
+      }
+      return std::clamp<std::int64_t>(static_cast<std::int64_t>(r), 0, len - 1);
+    };
+    const std::int64_t C = x.dims[1], H = x.dims[2], W = x.dims[3];
+    for (std::int64_t b = 0; b < y.dims[0]; ++b)
+      for (std::int64_t c = 0; c < y.dims[1]; ++c)
+        for (std::int64_t oh = 0; oh < y.dims[2]; ++oh)
+          for (std::int64_t ow = 0; ow < y.dims[3]; ++ow)
+            y.v.push_back(x.v[static_cast<std::size_t>(((b * C + c) * H + src(oh, sc.v[2], H)) * W +
+                                                       src(ow, sc.v[3], W))]);
+    env[n.outputs[0]] = std::move(y);
   } else if (op == "Concat") {
     const auto rank = static_cast<std::int64_t>(in(0).dims.size());
     std::int64_t axis = n.GetInt("axis", 1);
@@ -912,6 +947,59 @@ TEST(XnnpackPassTest, FireModuleConcatStaysInTheRegion) {
   Partitioned p = Partition(b.graph());
   ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"});
   CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 16, 9, 9}));
+}
+
+// A feature pyramid as PP-OCRv4's detector has it: nearest upsampling (2x, half_pixel,
+// and 3x, asymmetric floor), a channel concatenation, a squeeze-and-excitation gate
+// (HardSigmoid folded into its 1x1 convolution) and a stand-alone HardSigmoid, all in
+// one region. Before, the pass lost the shapes after each Resize and every later layer
+// ran outside XNNPACK.
+TEST(XnnpackPassTest, PyramidUpsamplingConcatAndGatesStayInTheRegion) {
+  for (int threads : {1, 2}) {
+    Builder b;
+    b.Input("x", {1, 8, 12, 10});
+    b.Init("s2", testing::F32({4}, {1.0f, 1.0f, 2.0f, 2.0f}));
+    b.Init("s3", testing::F32({4}, {1.0f, 1.0f, 3.0f, 3.0f}));
+    b.Init("roi", testing::F32({0}, {}));
+    const std::string c0 = b.Conv("c0", "x", 8, 8, 3, 1, 1);
+    const std::string c1 = b.Conv("c1", c0, 8, 16, 3, 2, 1);  // 6x5
+    b.Node("Resize", {c1, "", "s2"}, {"up2"});
+    const std::string c2 = b.Conv("c2", c0, 8, 16, 1, 1, 0);
+    ir::Node& cat = b.Node("Concat", {"up2", c2}, {"cat"});
+    SetInt(cat, "axis", 1);
+    const std::string c3 = b.Conv("c3", "cat", 32, 8, 3, 1, 1);
+    b.Node("GlobalAveragePool", {c3}, {"gap"});
+    const std::string se = b.Conv("se", "gap", 8, 8, 1, 1, 0);
+    ir::Node& gate = b.Node("HardSigmoid", {se}, {"gate"});
+    SetFloat(gate, "alpha", 0.25f);
+    b.Node("Mul", {c3, "gate"}, {"scaled"});
+    ir::Node& up3 = b.Node("Resize", {"scaled", "roi", "s3"}, {"up3"});
+    SetString(up3, "coordinate_transformation_mode", "asymmetric");
+    SetString(up3, "nearest_mode", "floor");
+    b.Node("HardSigmoid", {"up3"}, {"out"});
+    b.Output("out");
+    Partitioned p = Partition(b.graph());
+    std::string notes;
+    for (const std::string& s : p.notes) notes += s + "\n";
+    ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"}) << notes;
+    CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 8, 12, 10}), threads);
+  }
+}
+
+// Nearest resizes whose coordinates do not reduce to floor(y / factor) stay outside.
+TEST(XnnpackPassTest, OtherResizesStayOutside) {
+  Builder b;
+  b.Input("x", {1, 4, 6, 6});
+  b.Init("s3", testing::F32({4}, {1.0f, 1.0f, 3.0f, 3.0f}));
+  const std::string c = b.Relu("r", b.Conv("c", "x", 4, 4, 3, 1, 1));
+  ir::Node& up = b.Node("Resize", {c, "", "s3"}, {"up"});
+  SetString(up, "coordinate_transformation_mode", "asymmetric");  // round_prefer_floor at 3x
+  b.Relu("r2", b.Conv("c2", "up", 4, 4, 3, 1, 1));
+  b.Output("r2");
+  Partitioned p = Partition(b.graph());
+  ASSERT_EQ(OpTypes(p.graph),
+            (std::vector<std::string>{"XnnpackRegion", "Resize", "XnnpackRegion"}));
+  CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 4, 6, 6}));
 }
 
 TEST(XnnpackPassTest, UnsupportedNodesStayOutside) {
