@@ -155,7 +155,12 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                    {256, 256, 7, 3, 1},
                                    {16, 16, 56, 3, 1},
                                    {64, 64, 56, 3, 1},
-                                   {3, 16, 320, 3, 2}}) {
+                                   {3, 16, 320, 3, 2},
+                                   // Narrow stems (MobileNet 0.25) and an FPN head's
+                                   // wide-in, narrow-out 3x3 on a large map.
+                                   {3, 8, 224, 3, 2},
+                                   {3, 16, 224, 3, 2},
+                                   {96, 24, 160, 3, 1}}) {
     // Classed by LayerClass itself: 3x3 stride 1 may be "conv3x3".
     Layer l;
     l.type = "Conv";
@@ -211,7 +216,12 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {64, 160, 1},
                                         {96, 40, 1, 5},
                                         {192, 20, 1, 5},
-                                        {48, 80, 2, 5}})) {
+                                        {48, 80, 2, 5},
+                                        // Narrow layers (MobileNet 0.25): 8 to 64 channels.
+                                        {8, 112, 1},
+                                        {16, 112, 2},
+                                        {32, 56, 1},
+                                        {64, 28, 1}})) {
     const std::int64_t pad = d.k / 2, o = OutSize(d.hw, d.k, d.s, pad);
     DEEPEDGE_RETURN_IF_ERROR(add(Make(
         "depthwise",
