@@ -239,7 +239,10 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
     V bv[NV];
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
     for (int i = 0; i < MR; ++i) {
-      const V av = V{} + (kRowsA ? a[i * lda] : a[i]);
+      // s - V{}, not V{} + s: adding +0.0 turns -0.0 into +0.0, so the compiler keeps
+      // that add (an add and a register broadcast per row and step, where a
+      // broadcast load suffices); s - (+0.0) is s for every s and folds away.
+      const V av = (kRowsA ? a[i * lda] : a[i]) - V{};
       for (int j = 0; j < NV; ++j) acc[i][j] += av * bv[j];
     }
     a += kRowsA ? 1 : MR;
@@ -298,7 +301,7 @@ __attribute__((always_inline)) inline void MicroKernelEpilogueBody(
     V bv[NV];
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
     for (int i = 0; i < MR; ++i) {
-      const V av = V{} + a[i * lda];
+      const V av = a[i * lda] - V{};  // not V{} + s: see MicroKernelBody
       for (int j = 0; j < NV; ++j) acc[i][j] += av * bv[j];
     }
     ++a;
