@@ -89,7 +89,7 @@ TEST(PointwiseTest, PaysOnlyForDeepEnoughLayersOnLargeEnoughMaps) {
   // Its first pointwise layer: memory-bound against XNNPACK with AVX-512, not with AVX2.
   __builtin_cpu_init();
   EXPECT_EQ(PointwisePays(32, 64, 12544), !__builtin_cpu_supports("avx512f"));
-  EXPECT_FALSE(PointwisePays(16, 64, 12544));   // shallower still: never
+  EXPECT_FALSE(PointwisePays(8, 64, 12544));    // 8 channels: never
   EXPECT_TRUE(PointwisePays(1024, 1024, 49));   // its 7x7 stage
   EXPECT_FALSE(PointwisePays(1024, 1024, 16));  // a 4x4 map: too few rows
 }
