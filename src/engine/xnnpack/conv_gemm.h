@@ -62,8 +62,8 @@ class ConvGemm {
 
 // Whether a single-group, dilation-1 convolution of these sizes runs faster here than on
 // XNNPACK (measured on ResNet-18 on this project's VM): a stem over at most 4 input
-// channels with a window of 5x5 or more, or a stride-1 filter of 2 MB or more (with
-// stride 2, XNNPACK was as fast).
+// channels with a window of 5x5 or more (3x3 or more on CPUs without AVX-512), or a
+// stride-1 filter of 2 MB or more (with stride 2, XNNPACK was as fast).
 bool ConvGemmPays(std::size_t c_in, std::size_t kh, std::size_t kw, std::size_t c_out,
                   std::size_t stride);
 
