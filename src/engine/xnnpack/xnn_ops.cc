@@ -231,6 +231,16 @@ Expected<NearestScale> ParseNearestResize(const ir::Node& node, std::size_t rank
     // Upsample-9 and Resize-10: (X, scales); Resize-11 and later: (X, roi, scales, sizes).
     const bool four_inputs = !upsample && !(node.opset > 0 && node.opset < 11);
     if (four_inputs && !InputName(node, 3).empty()) return no("sizes instead of scales");
+    // A computed roi would become a 1-D region input (nearest ignores it, but a region
+    // only takes 2-D and 4-D activations).
+    if (four_inputs && !InputName(node, 1).empty() &&
+        (!constant || constant(InputName(node, 1)) == nullptr)) {
+      return no("roi must be absent or a constant");
+    }
+    // Opset 18: scales for a subset of axes, or sizes under an aspect-ratio policy.
+    if (node.Find("axes") != nullptr || node.Find("keep_aspect_ratio_policy") != nullptr) {
+      return no("axes or keep_aspect_ratio_policy");
+    }
     const std::string& name = InputName(node, four_inputs ? 2 : 1);
     const Tensor* t = name.empty() || !constant ? nullptr : constant(name);
     if (t == nullptr) return no("the scales must be a constant");

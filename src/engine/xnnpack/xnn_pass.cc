@@ -508,6 +508,10 @@ std::optional<Shape> ResizedShape(const ir::Node& n, const Shape& in, const Cons
   auto input = [&](std::size_t i) -> const Tensor* {
     return i < n.inputs.size() && !n.inputs[i].empty() ? constant(n.inputs[i]) : nullptr;
   };
+  // Opset 18's axes and aspect-ratio policy change what scales and sizes mean.
+  if (n.Find("axes") != nullptr || n.Find("keep_aspect_ratio_policy") != nullptr) {
+    return std::nullopt;
+  }
   if (const Tensor* sizes = upsample ? nullptr : input(3)) {
     Expected<std::vector<std::int64_t>> v = ReadInts(*sizes);
     if (!v || v->size() != in.rank()) return std::nullopt;
@@ -522,7 +526,8 @@ std::optional<Shape> ResizedShape(const ir::Node& n, const Shape& in, const Cons
     const float f = (*v)[i];
     out[i] = f == 1.0f ? in[i]
              : IsStatic(in[i])
-                 ? static_cast<std::int64_t>(std::floor(static_cast<double>(in[i]) * f))
+                 // In float, as ONNX Runtime computes it (0.7f x 10 is 7 in float).
+                 ? static_cast<std::int64_t>(std::floor(static_cast<float>(in[i]) * f))
                  : kDyn;
   }
   return Shape(out);

@@ -1002,6 +1002,25 @@ TEST(XnnpackPassTest, OtherResizesStayOutside) {
   CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 4, 6, 6}));
 }
 
+// A roi computed in the graph would be a 1-D region input, which a region cannot take:
+// the Resize stays outside (the model loads and runs) although its mode would qualify.
+TEST(XnnpackPassTest, ResizeWithAComputedRoiStaysOutside) {
+  Builder b;
+  b.Input("x", {1, 4, 6, 6});
+  b.Input("roi", {0});
+  b.Init("s2", testing::F32({4}, {1.0f, 1.0f, 2.0f, 2.0f}));
+  const std::string c = b.Relu("r", b.Conv("c", "x", 4, 4, 3, 1, 1));
+  b.Node("Resize", {c, "roi", "s2"}, {"up"});
+  b.Relu("r2", b.Conv("c2", "up", 4, 4, 3, 1, 1));
+  b.Output("r2");
+  Partitioned p = Partition(b.graph());
+  ASSERT_EQ(OpTypes(p.graph),
+            (std::vector<std::string>{"XnnpackRegion", "Resize", "XnnpackRegion"}));
+  std::map<std::string, Tensor> in = OneInput("x", {1, 4, 6, 6});
+  in.emplace("roi", testing::F32({0}, {}));
+  CheckAgainstReference(b.graph(), p.graph, in);
+}
+
 TEST(XnnpackPassTest, UnsupportedNodesStayOutside) {
   Builder b;
   b.Input("x", {1, 3, 8, 8});
