@@ -193,10 +193,7 @@ bool ConvGemmPays(std::size_t c_in, std::size_t kh, std::size_t kw, std::size_t 
   // Stems of 5x5 and larger with AVX-512 (measured there); of 3x3 and larger otherwise:
   // on an AVX2-only EPYC MobileNet v1 and v2's 3x3 stride-2 stems took 0.7-1.1 ms here
   // against 1.05-1.9 ms on XNNPACK (1 thread) and 0.47-0.59 against 0.82-0.91 ms (2).
-  static const std::size_t min_taps = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? std::size_t{25} : std::size_t{9};
-  }();
+  const std::size_t min_taps = CpuHasAvx512() ? 25 : 9;
   const bool stem = c_in <= 4 && kh * kw >= min_taps;
   const bool large =
       stride == 1 && c_out * kh * kw * c_in * sizeof(float) >= (std::size_t{2} << 20);

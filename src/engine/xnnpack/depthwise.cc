@@ -174,8 +174,7 @@ void Row8(const RowArgs& a) {
 using RowFn = void (*)(const RowArgs&);
 
 RowFn BestRow() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Row16;
+  if (CpuHasAvx512()) return Row16;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Row8Fma;
   return Row8;
 }
@@ -246,11 +245,7 @@ bool DepthwiseEnabled() {
 }
 
 bool DepthwisePaysOnThisCpu() {
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return avx512;
+  return CpuHasAvx512();
 }
 
 }  // namespace deepedge::engine::xnn

@@ -151,10 +151,7 @@ bool PointwisePays(std::size_t c_in, std::size_t c_out, std::size_t pixels) {
   // from 16 otherwise: on an AVX2-only EPYC MobileNet v1's 32- and 64-channel layers ran
   // 2.3 -> 1.5 ms and 1.9 -> 1.1 ms on this kernel, the model 26.0 -> 21.0 ms, and
   // MobileNet v2's 16- and 24-channel expansions 1.0 -> 0.6 ms (1 thread).
-  static const std::size_t min_in = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? std::size_t{128} : std::size_t{16};
-  }();
+  const std::size_t min_in = CpuHasAvx512() ? 128 : 16;
   return c_in >= min_in && c_out >= 32 && pixels >= 32;
 }
 

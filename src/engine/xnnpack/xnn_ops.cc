@@ -218,6 +218,13 @@ Expected<PadSpec> ParsePad(const ir::Node& node, std::size_t rank, const Constan
   return spec;
 }
 
+ResizeOperands ResizeOperandNames(const ir::Node& node) {
+  const bool old_opset = node.opset > 0 && node.opset < (node.op_type == "Upsample" ? 9 : 10);
+  if (old_opset) return {};
+  if (node.op_type == "Upsample" || node.opset == 10) return {"", InputName(node, 1), ""};
+  return {InputName(node, 1), InputName(node, 2), InputName(node, 3)};
+}
+
 Expected<NearestScale> ParseNearestResize(const ir::Node& node, std::size_t rank,
                                           const ConstantFn& constant) {
   auto no = [&](const std::string& why) { return Unsupported(node.Describe() + ": " + why); };
@@ -228,21 +235,18 @@ Expected<NearestScale> ParseNearestResize(const ir::Node& node, std::size_t rank
   if (upsample && node.opset > 0 && node.opset < 9) {
     scales = node.GetFloats("scales");
   } else {
-    // Upsample-9 and Resize-10: (X, scales); Resize-11 and later: (X, roi, scales, sizes).
-    const bool four_inputs = !upsample && !(node.opset > 0 && node.opset < 11);
-    if (four_inputs && !InputName(node, 3).empty()) return no("sizes instead of scales");
+    const ResizeOperands in = ResizeOperandNames(node);
+    if (!in.sizes.empty()) return no("sizes instead of scales");
     // A computed roi would become a 1-D region input (nearest ignores it, but a region
     // only takes 2-D and 4-D activations).
-    if (four_inputs && !InputName(node, 1).empty() &&
-        (!constant || constant(InputName(node, 1)) == nullptr)) {
+    if (!in.roi.empty() && (!constant || constant(in.roi) == nullptr)) {
       return no("roi must be absent or a constant");
     }
     // Opset 18: scales for a subset of axes, or sizes under an aspect-ratio policy.
     if (node.Find("axes") != nullptr || node.Find("keep_aspect_ratio_policy") != nullptr) {
       return no("axes or keep_aspect_ratio_policy");
     }
-    const std::string& name = InputName(node, four_inputs ? 2 : 1);
-    const Tensor* t = name.empty() || !constant ? nullptr : constant(name);
+    const Tensor* t = in.scales.empty() || !constant ? nullptr : constant(in.scales);
     if (t == nullptr) return no("the scales must be a constant");
     DEEPEDGE_ASSIGN_OR_RETURN(scales, ConstantFloats(*t));
   }

@@ -75,6 +75,14 @@ Expected<PadSpec> ParsePad(const ir::Node& node, std::size_t rank, const Constan
 // round_prefer_ceil (for whole factors no ties arise and every output rounds to
 // floor(y / h)), asymmetric with floor (or with round_prefer_floor at factor 2), and
 // Upsample. Unsupported for anything else (sizes instead of scales, linear modes).
+// Where a Resize / Upsample keeps its operands, by opset: Upsample-7/8 has its scales in
+// an attribute (`scales` is "" here), Upsample-9 and Resize-10 take (X, scales),
+// Resize-11 and later (X, roi, scales, sizes). "" marks an absent operand.
+struct ResizeOperands {
+  std::string roi, scales, sizes;
+};
+ResizeOperands ResizeOperandNames(const ir::Node& node);
+
 struct NearestScale {
   std::int64_t h = 1, w = 1;
 };

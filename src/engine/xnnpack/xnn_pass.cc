@@ -503,21 +503,20 @@ void OrBits(Bits& a, const Bits& b) {
 // The output of a Resize / Upsample with constant scales or sizes: the input's dims
 // scaled (dynamic where the input's are), or the sizes.
 std::optional<Shape> ResizedShape(const ir::Node& n, const Shape& in, const ConstantFn& constant) {
-  const bool upsample = n.op_type == "Upsample";
-  const std::size_t scales_at = upsample || n.inputs.size() == 2 ? 1 : 2;
-  auto input = [&](std::size_t i) -> const Tensor* {
-    return i < n.inputs.size() && !n.inputs[i].empty() ? constant(n.inputs[i]) : nullptr;
+  const xnn::ResizeOperands operands = xnn::ResizeOperandNames(n);
+  auto input = [&](const std::string& name) -> const Tensor* {
+    return name.empty() ? nullptr : constant(name);
   };
   // Opset 18's axes and aspect-ratio policy change what scales and sizes mean.
   if (n.Find("axes") != nullptr || n.Find("keep_aspect_ratio_policy") != nullptr) {
     return std::nullopt;
   }
-  if (const Tensor* sizes = upsample ? nullptr : input(3)) {
+  if (const Tensor* sizes = input(operands.sizes)) {
     Expected<std::vector<std::int64_t>> v = ReadInts(*sizes);
     if (!v || v->size() != in.rank()) return std::nullopt;
     return Shape(*v);
   }
-  const Tensor* scales = input(scales_at);
+  const Tensor* scales = input(operands.scales);
   if (scales == nullptr) return std::nullopt;
   Expected<std::vector<float>> v = ReadFloats(*scales);
   if (!v || v->size() != in.rank()) return std::nullopt;

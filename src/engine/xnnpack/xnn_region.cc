@@ -405,6 +405,25 @@ class RegionKernel final : public OpKernel {
     if (val.producer < 0 || val.uses != 1 || val.is_output) return nullptr;
     return &ops_[static_cast<std::size_t>(val.producer)];
   }
+  // The convolution or fully connected op that produced v, unclamped, when a per-channel
+  // affine map of its output (BatchNormalization, HardSigmoid) may fold into its weights.
+  Op* FoldableLinearProducer(int v) {
+    Op* p = FusableProducer(v);
+    const bool linear =
+        p != nullptr && (p->kind == OpKind::kConv || p->kind == OpKind::kDepthwiseConv ||
+                         p->kind == OpKind::kFullyConnected);
+    return linear && p->out_min == -kInf && p->out_max == kInf ? p : nullptr;
+  }
+  // An op of node n whose output is an unnamed value read once, by the op that follows
+  // it (the first of the two ops a node becomes). Returns that value.
+  int AddInnerOp(Op op, const ir::Node& n, int rank) {
+    op.node = &n;
+    op.out = NewValue("", rank);
+    values_[static_cast<std::size_t>(op.out)].uses = 1;
+    values_[static_cast<std::size_t>(op.out)].producer = static_cast<int>(ops_.size());
+    ops_.push_back(std::move(op));
+    return ops_.back().out;
+  }
 
   Status TranslateNode(const ir::Node& n);
   Status TranslateConv(const ir::Node& n);
@@ -586,12 +605,7 @@ Status RegionKernel::TranslateNode(const ir::Node& n) {
       return Status::Ok();
     }
     // Global average pool, then [N, 1, 1, C] -> [N, C].
-    o.node = &n;
-    o.out = NewValue("", 4);
-    values_[static_cast<std::size_t>(o.out)].uses = 1;
-    values_[static_cast<std::size_t>(o.out)].producer = static_cast<int>(ops_.size());
-    const int pooled = o.out;
-    ops_.push_back(std::move(o));
+    const int pooled = AddInnerOp(std::move(o), n, 4);
     Op r;
     r.kind = OpKind::kReshape;
     r.reshape = ReshapeKind::kSqueeze;
@@ -600,29 +614,23 @@ Status RegionKernel::TranslateNode(const ir::Node& n) {
     AddOp(std::move(r), n, 2);
     return Status::Ok();
   }
-  if (op == "Pad") {
+  if (op == "Pad" || op == "Resize" || op == "Upsample") {
     DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
     const int rank = values_[static_cast<std::size_t>(x)].rank;
-    auto pad = ParsePad(n, static_cast<std::size_t>(rank),
-                        [this](const std::string& s) { return Constant(s); });
-    if (!pad) return Fail(n, pad.status().message());
+    const ConstantFn constant = [this](const std::string& s) { return Constant(s); };
     Op o;
-    o.kind = OpKind::kPad;
     o.in = {x};
-    o.pad = std::move(*pad);
-    AddOp(std::move(o), n, rank);
-    return Status::Ok();
-  }
-  if (op == "Resize" || op == "Upsample") {
-    DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
-    const int rank = values_[static_cast<std::size_t>(x)].rank;
-    auto f = ParseNearestResize(n, static_cast<std::size_t>(rank),
-                                [this](const std::string& s) { return Constant(s); });
-    if (!f) return Fail(n, f.status().message());
-    Op o;
-    o.kind = OpKind::kResizeNearest;
-    o.in = {x};
-    o.resize = *f;
+    if (op == "Pad") {
+      auto pad = ParsePad(n, static_cast<std::size_t>(rank), constant);
+      if (!pad) return Fail(n, pad.status().message());
+      o.kind = OpKind::kPad;
+      o.pad = std::move(*pad);
+    } else {
+      auto f = ParseNearestResize(n, static_cast<std::size_t>(rank), constant);
+      if (!f) return Fail(n, f.status().message());
+      o.kind = OpKind::kResizeNearest;
+      o.resize = *f;
+    }
     AddOp(std::move(o), n, rank);
     return Status::Ok();
   }
@@ -841,11 +849,8 @@ Status RegionKernel::TranslateBatchNorm(const ir::Node& n) {
     scale[i] = static_cast<float>(s);
     shift[i] = static_cast<float>(static_cast<double>(p[1][i]) - static_cast<double>(p[2][i]) * s);
   }
-  Op* prod = FusableProducer(x);
-  if (prod != nullptr && prod->out_min == -kInf && prod->out_max == kInf &&
-      (prod->kind == OpKind::kConv || prod->kind == OpKind::kDepthwiseConv ||
-       prod->kind == OpKind::kFullyConnected) &&
-      prod->channels_out == c) {
+  Op* prod = FoldableLinearProducer(x);
+  if (prod != nullptr && prod->channels_out == c) {
     // Fold: w' = w * s (per output channel), b' = b * s + shift.
     const std::size_t per = prod->filter.size / c;
     float* w = prod->filter.Mutable();
@@ -870,13 +875,8 @@ Status RegionKernel::TranslateBatchNorm(const ir::Node& n) {
   const int rank = values_[static_cast<std::size_t>(x)].rank;
   Op mul;
   mul.kind = OpKind::kMul;
-  mul.node = &n;
   mul.in = {x, NewStatic(std::move(scale), {c})};
-  mul.out = NewValue("", rank);
-  values_[static_cast<std::size_t>(mul.out)].uses = 1;
-  values_[static_cast<std::size_t>(mul.out)].producer = static_cast<int>(ops_.size());
-  const int tmp = mul.out;
-  ops_.push_back(std::move(mul));
+  const int tmp = AddInnerOp(std::move(mul), n, rank);
   Op add;
   add.kind = OpKind::kAdd;
   add.in = {tmp, NewStatic(std::move(shift), {c})};
@@ -915,11 +915,8 @@ Status RegionKernel::TranslateClip(const ir::Node& n) {
 Status RegionKernel::TranslateHardSigmoid(const ir::Node& n) {
   DEEPEDGE_ASSIGN_OR_RETURN(int x, Activation(n, 0));
   const float alpha = n.GetFloat("alpha", 0.2f), beta = n.GetFloat("beta", 0.5f);
-  Op* prod = FusableProducer(x);
-  if (prod != nullptr && prod->out_min == -kInf && prod->out_max == kInf &&
-      (prod->kind == OpKind::kConv || prod->kind == OpKind::kDepthwiseConv ||
-       prod->kind == OpKind::kFullyConnected) &&
-      prod->bias.size >= prod->channels_out) {
+  Op* prod = FoldableLinearProducer(x);
+  if (prod != nullptr && prod->bias.size >= prod->channels_out) {
     float* w = prod->filter.Mutable();
     for (std::size_t i = 0; i < prod->filter.size; ++i) w[i] *= alpha;
     float* b = prod->bias.Mutable();
@@ -932,13 +929,8 @@ Status RegionKernel::TranslateHardSigmoid(const ir::Node& n) {
   const int rank = values_[static_cast<std::size_t>(x)].rank;
   Op mul;
   mul.kind = OpKind::kMul;
-  mul.node = &n;
   mul.in = {x, NewStatic({alpha}, {1})};
-  mul.out = NewValue("", rank);
-  values_[static_cast<std::size_t>(mul.out)].uses = 1;
-  values_[static_cast<std::size_t>(mul.out)].producer = static_cast<int>(ops_.size());
-  const int tmp = mul.out;
-  ops_.push_back(std::move(mul));
+  const int tmp = AddInnerOp(std::move(mul), n, rank);
   Op add;
   add.kind = OpKind::kAdd;
   add.in = {tmp, NewStatic({beta}, {1})};
