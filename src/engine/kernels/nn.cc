@@ -24,6 +24,10 @@
 #include "engine/kernels/kernel_util.h"
 #include "engine/kernels/nn_sgemm.h"
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
+
 namespace deepedge::engine {
 namespace {
 
@@ -391,11 +395,82 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2RowsA(i64 kc, const floa
                                                               float alpha, float beta) {
   MicroKernelBody<6, 8, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
+// The 6x16 epilogue kernel written out with intrinsics, one named accumulator per
+// register. From the generic body GCC kept the twelve accumulators in registers inside
+// the loop only, and moved them through the stack before and after it (the array's
+// address escapes in the branches around the loop). Measured from L1 on the AVX2 EPYC:
+// 26-28 -> 31-33 GMAC/s at depth 16 (a 16-channel 1x1 convolution), 35 -> 37-38 at 32,
+// 43-44 -> 45 at 256. Same operations in the same order as the generic body, so the
+// same results to the bit.
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const float* a, i64 lda,
                                                                  const float* b, float* c, i64 ldc,
                                                                  const float* bias, bool accumulate,
                                                                  bool clamp, float lo, float hi) {
-  MicroKernelEpilogueBody<6, 8, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+  const float* a0 = a;
+  const float* a1 = a0 + lda;
+  const float* a2 = a1 + lda;
+  const float* a3 = a2 + lda;
+  const float* a4 = a3 + lda;
+  const float* a5 = a4 + lda;
+  float* c0 = c;
+  float* c1 = c0 + ldc;
+  float* c2 = c1 + ldc;
+  float* c3 = c2 + ldc;
+  float* c4 = c3 + ldc;
+  float* c5 = c4 + ldc;
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (accumulate) {
+    c00 = _mm256_loadu_ps(c0), c01 = _mm256_loadu_ps(c0 + 8);
+    c10 = _mm256_loadu_ps(c1), c11 = _mm256_loadu_ps(c1 + 8);
+    c20 = _mm256_loadu_ps(c2), c21 = _mm256_loadu_ps(c2 + 8);
+    c30 = _mm256_loadu_ps(c3), c31 = _mm256_loadu_ps(c3 + 8);
+    c40 = _mm256_loadu_ps(c4), c41 = _mm256_loadu_ps(c4 + 8);
+    c50 = _mm256_loadu_ps(c5), c51 = _mm256_loadu_ps(c5 + 8);
+  } else {
+    const __m256 b0 = bias != nullptr ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 b1 = bias != nullptr ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    c00 = c10 = c20 = c30 = c40 = c50 = b0;
+    c01 = c11 = c21 = c31 = c41 = c51 = b1;
+  }
+  for (i64 p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    b += 16;
+    __m256 av = _mm256_broadcast_ss(a0 + p);
+    c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a1 + p);
+    c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a2 + p);
+    c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a3 + p);
+    c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a4 + p);
+    c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a5 + p);
+    c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  if (clamp) {
+    // max(lo, x) then min(hi, x), in this operand order: an unordered compare returns
+    // the second operand, so NaN passes through as it does in the generic body.
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    c00 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c00));
+    c01 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c01));
+    c10 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c10));
+    c11 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c11));
+    c20 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c20));
+    c21 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c21));
+    c30 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c30));
+    c31 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c31));
+    c40 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c40));
+    c41 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c41));
+    c50 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c50));
+    c51 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c51));
+  }
+  _mm256_storeu_ps(c0, c00), _mm256_storeu_ps(c0 + 8, c01);
+  _mm256_storeu_ps(c1, c10), _mm256_storeu_ps(c1 + 8, c11);
+  _mm256_storeu_ps(c2, c20), _mm256_storeu_ps(c2 + 8, c21);
+  _mm256_storeu_ps(c3, c30), _mm256_storeu_ps(c3 + 8, c31);
+  _mm256_storeu_ps(c4, c40), _mm256_storeu_ps(c4 + 8, c41);
+  _mm256_storeu_ps(c5, c50), _mm256_storeu_ps(c5 + 8, c51);
 }
 #endif
 

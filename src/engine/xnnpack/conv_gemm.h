@@ -63,7 +63,9 @@ class ConvGemm {
 // Whether a single-group, dilation-1 convolution of these sizes runs faster here than on
 // XNNPACK (measured on ResNet-18 on this project's VM): a stem over at most 4 input
 // channels with a window of 5x5 or more (3x3 or more on CPUs without AVX-512), or a
-// stride-1 filter of 2 MB or more (with stride 2, XNNPACK was as fast).
+// stride-1 filter of 2 MB or more (with stride 2, XNNPACK was as fast with AVX-512);
+// without AVX-512 also any convolution of stride 2 or more onto 16 or more channels.
+// `stride` is 0 when the two strides differ.
 bool ConvGemmPays(std::size_t c_in, std::size_t kh, std::size_t kw, std::size_t c_out,
                   std::size_t stride);
 

@@ -45,8 +45,8 @@ class Pointwise1x1 {
 
 // Whether a 1x1 convolution of these sizes runs faster here than on XNNPACK. Measured
 // in MobileNet v1: with AVX-512, from 128 input channels on maps of 32 pixels and more
-// (shallower layers are bound by memory: both run at the same speed, or XNNPACK wins);
-// with AVX2 only, from 16 input channels.
+// (shallower layers are bound by memory: both run at the same speed, or XNNPACK wins)
+// onto 32 or more; with AVX2 only, from 16 input channels onto 16 or more.
 bool PointwisePays(std::size_t c_in, std::size_t c_out, std::size_t pixels);
 
 // Whether XNNPACK regions run 1x1 convolutions on the engine's kernel: yes unless the

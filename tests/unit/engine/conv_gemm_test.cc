@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels/nn_sgemm.h"
+#include "engine/xnnpack/kernel_switch.h"
 #include "support/kernel_harness.h"
 
 namespace deepedge::engine::xnn {
@@ -70,6 +71,10 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
       {{1, 7, 7, 7, 7, 1, 1, 1, 1}, 512, 512, 3, 3, -0.5f, 0.5f},
       // Streamed with a ragged last depth block and output strip.
       {{1, 5, 6, 5, 6, 1, 1, 1, 1}, 300, 500, 3, 3, -inf, inf},
+      // A ResNet down-sampling block on a smaller map: 3x3 stride 2, pad 1, Relu; and
+      // its 1x1 stride-2 shortcut (no padding; odd input: the last column is skipped).
+      {{1, 15, 15, 8, 8, 2, 2, 1, 1}, 64, 128, 3, 3, 0.0f, inf},
+      {{1, 15, 15, 8, 8, 2, 2, 0, 0}, 64, 128, 1, 1, -inf, inf},
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
@@ -105,13 +110,18 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
   ASSERT_TRUE(nn::SetSgemmKernel(original));
 }
 
-TEST(ConvGemmTest, PaysForStemsAndLargeStrideOneFilters) {
-  EXPECT_TRUE(ConvGemmPays(3, 7, 7, 64, 2));      // ResNet-18's stem
-  EXPECT_TRUE(ConvGemmPays(512, 3, 3, 512, 1));   // its last stage
-  EXPECT_FALSE(ConvGemmPays(256, 3, 3, 512, 2));  // strided: XNNPACK is as fast
-  __builtin_cpu_init();  // MobileNet's 3x3 stem: XNNPACK's with AVX-512, ours with AVX2
-  EXPECT_EQ(ConvGemmPays(3, 3, 3, 32, 2), !__builtin_cpu_supports("avx512f"));
-  EXPECT_FALSE(ConvGemmPays(64, 3, 3, 64, 1));  // a small filter
+TEST(ConvGemmTest, PaysForStemsLargeFiltersAndStridesWithoutAvx512) {
+  const bool avx512 = CpuHasAvx512();
+  EXPECT_TRUE(ConvGemmPays(3, 7, 7, 64, 2));     // ResNet-18's stem
+  EXPECT_TRUE(ConvGemmPays(512, 3, 3, 512, 1));  // its last stage
+  // Its strided 3x3 layers and 1x1 shortcuts: XNNPACK's with AVX-512, ours with AVX2.
+  EXPECT_EQ(ConvGemmPays(256, 3, 3, 512, 2), !avx512);
+  EXPECT_EQ(ConvGemmPays(128, 1, 1, 256, 2), !avx512);
+  EXPECT_FALSE(ConvGemmPays(64, 3, 3, 8, 2));   // too few output channels
+  EXPECT_FALSE(ConvGemmPays(64, 3, 3, 64, 0));  // unequal strides
+  // MobileNet's 3x3 stem: XNNPACK's with AVX-512, ours with AVX2.
+  EXPECT_EQ(ConvGemmPays(3, 3, 3, 32, 2), !avx512);
+  EXPECT_FALSE(ConvGemmPays(64, 3, 3, 64, 1));  // a small stride-1 filter
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/kernels/nn_sgemm.h"
+#include "engine/xnnpack/kernel_switch.h"
 #include "support/kernel_harness.h"
 
 namespace deepedge::engine::xnn {
@@ -85,11 +86,14 @@ TEST(PointwiseTest, MatchesReferenceProduct) {
 }
 
 TEST(PointwiseTest, PaysOnlyForDeepEnoughLayersOnLargeEnoughMaps) {
+  const bool avx512 = CpuHasAvx512();
   EXPECT_TRUE(PointwisePays(512, 512, 196));  // MobileNet v1, 14x14 stage
   // Its first pointwise layer: memory-bound against XNNPACK with AVX-512, not with AVX2.
-  __builtin_cpu_init();
-  EXPECT_EQ(PointwisePays(32, 64, 12544), !__builtin_cpu_supports("avx512f"));
-  EXPECT_FALSE(PointwisePays(8, 64, 12544));    // 8 channels: never
+  EXPECT_EQ(PointwisePays(32, 64, 12544), !avx512);
+  // MobileNet v2's 24-channel projections: likewise.
+  EXPECT_EQ(PointwisePays(144, 24, 3136), !avx512);
+  EXPECT_FALSE(PointwisePays(144, 8, 3136));    // 8 output channels: never
+  EXPECT_FALSE(PointwisePays(8, 64, 12544));    // 8 input channels: never
   EXPECT_TRUE(PointwisePays(1024, 1024, 49));   // its 7x7 stage
   EXPECT_FALSE(PointwisePays(1024, 1024, 16));  // a 4x4 map: too few rows
 }
