@@ -282,8 +282,9 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
 // The same product with an epilogue, for callers that fold a bias and an activation
 // into the last pass over C (the 1x1 convolution): c[MR x NR] = clamp(init + A * B,
 // lo, hi), where init is c itself (accumulate), else the bias row (NR floats), else 0.
-// A is MR rows of kc floats, lda apart (unpacked).
-template <int MR, int W, int NV>
+// A is MR rows of kc floats, lda apart (unpacked). Row p of B starts at b + p * kBStride
+// (wider than NR for the half-width kernels, which read part of a packed strip).
+template <int MR, int W, int NV, int kBStride = W* NV>
 __attribute__((always_inline)) inline void MicroKernelEpilogueBody(
     i64 kc, const float* __restrict a, i64 lda, const float* __restrict b, float* __restrict c,
     i64 ldc, const float* __restrict bias, bool accumulate, bool clamp, float lo, float hi) {
@@ -309,7 +310,7 @@ __attribute__((always_inline)) inline void MicroKernelEpilogueBody(
       for (int j = 0; j < NV; ++j) acc[i][j] += av * bv[j];
     }
     ++a;
-    b += W * NV;
+    b += kBStride;
   }
   if (clamp) {
     const V vlo = V{} + lo, vhi = V{} + hi;
@@ -340,6 +341,7 @@ struct MicroKernel {
   MicroKernelFn fn;
   MicroKernelRowsAFn fn_rows_a;
   MicroKernelEpilogueFn fn_epilogue;
+  MicroKernelEpilogueFn fn_epilogue_half;
   const char* name;
 };
 
@@ -365,6 +367,12 @@ void MicroKernelGenericEpilogue(i64 kc, const float* a, i64 lda, const float* b,
                                 float hi) {
   MicroKernelEpilogueBody<kGenericMr, 4, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
 }
+void MicroKernelGenericEpilogueHalf(i64 kc, const float* a, i64 lda, const float* b, float* c,
+                                    i64 ldc, const float* bias, bool accumulate, bool clamp,
+                                    float lo, float hi) {
+  MicroKernelEpilogueBody<kGenericMr, 4, 1, 8>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                               hi);
+}
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DEEPEDGE_NN_X86 1
@@ -384,6 +392,11 @@ __attribute__((target("avx512f"))) void MicroKernelAvx512Epilogue(i64 kc, const 
                                                                   bool accumulate, bool clamp,
                                                                   float lo, float hi) {
   MicroKernelEpilogueBody<14, 16, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
+__attribute__((target("avx512f"))) void MicroKernelAvx512EpilogueHalf(
+    i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
+    bool accumulate, bool clamp, float lo, float hi) {
+  MicroKernelEpilogueBody<14, 16, 1, 32>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
 }
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a, const float* b,
                                                          float* c, i64 ldc, float alpha,
@@ -472,6 +485,11 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const f
   _mm256_storeu_ps(c4, c40), _mm256_storeu_ps(c4 + 8, c41);
   _mm256_storeu_ps(c5, c50), _mm256_storeu_ps(c5 + 8, c51);
 }
+__attribute__((target("avx2,fma"))) void MicroKernelAvx2EpilogueHalf(
+    i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
+    bool accumulate, bool clamp, float lo, float hi) {
+  MicroKernelEpilogueBody<6, 8, 1, 16>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
 #endif
 
 // The micro-kernels this CPU can run, best first.
@@ -482,15 +500,16 @@ const std::vector<MicroKernel>& AvailableMicroKernels() {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
       v.push_back(MicroKernel{14, 32, MicroKernelAvx512, MicroKernelAvx512RowsA,
-                              MicroKernelAvx512Epilogue, "avx512 14x32"});
+                              MicroKernelAvx512Epilogue, MicroKernelAvx512EpilogueHalf,
+                              "avx512 14x32"});
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       v.push_back(MicroKernel{6, 16, MicroKernelAvx2, MicroKernelAvx2RowsA, MicroKernelAvx2Epilogue,
-                              "avx2 6x16"});
+                              MicroKernelAvx2EpilogueHalf, "avx2 6x16"});
     }
 #endif
     v.push_back(MicroKernel{kGenericMr, 8, MicroKernelGeneric, MicroKernelGenericRowsA,
-                            MicroKernelGenericEpilogue,
+                            MicroKernelGenericEpilogue, MicroKernelGenericEpilogueHalf,
                             kGenericMr == 8 ? "generic 8x8" : "generic 4x8"});
     return v;
   }();
@@ -776,7 +795,7 @@ const char* SgemmKernelName() {
 
 SgemmMicroKernel CurrentSgemmMicroKernel() {
   const MicroKernel& k = SelectMicroKernel();
-  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a, k.fn_epilogue};
+  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a, k.fn_epilogue, k.fn_epilogue_half};
 }
 
 std::vector<std::string> SgemmKernelNames() {

@@ -36,6 +36,11 @@ void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::
 // with the epilogue of a convolution folded in: c = A * B + init, where init is c itself
 // when accumulate (a later block of the depth), else the bias row (nr floats; null: 0);
 // then, when clamp, each result is clamped to [lo, hi] (a fused Relu / Clip).
+//
+// fn_epilogue_half is fn_epilogue over the first nr / 2 columns only: b still holds kc
+// groups of nr floats, of which it reads the first half; it writes mr x nr / 2 results.
+// For a last column strip that is at most half used (24 output channels on the 16-wide
+// AVX2 kernel): half the work, and the results can go straight to the output.
 struct SgemmMicroKernel {
   int mr;
   int nr;
@@ -44,6 +49,9 @@ struct SgemmMicroKernel {
   void (*fn_epilogue)(std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
                       std::int64_t ldc, const float* bias, bool accumulate, bool clamp, float lo,
                       float hi);
+  void (*fn_epilogue_half)(std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                           float* c, std::int64_t ldc, const float* bias, bool accumulate,
+                           bool clamp, float lo, float hi);
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
 

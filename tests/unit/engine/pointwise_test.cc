@@ -51,6 +51,11 @@ TEST(PointwiseTest, MatchesReferenceProduct) {
       {784, 300, 96, -0.5f, 0.75f},  // depth past one block with a ragged rest, Clip
       {3136, 64, 128, -inf, inf},    // many row tasks (the row split)
       {30, 16, 512, 0.0f, inf},      // filter larger than the input: columns split
+      // A last column strip at most half used runs on the half-width kernel: 24 (AVX2),
+      // 20 (AVX2 and the generic kernel), 40 (AVX-512 and AVX2) output channels.
+      {3136, 144, 24, -inf, inf},  // MobileNet v2's block-3 projection
+      {57, 40, 20, 0.0f, 6.0f},
+      {100, 300, 40, 0.0f, inf},
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
