@@ -75,6 +75,10 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
       // its 1x1 stride-2 shortcut (no padding; odd input: the last column is skipped).
       {{1, 15, 15, 8, 8, 2, 2, 1, 1}, 64, 128, 3, 3, 0.0f, inf},
       {{1, 15, 15, 8, 8, 2, 2, 0, 0}, 64, 128, 1, 1, -inf, inf},
+      // Last column strips at most half used (the half-width kernel): 20 output channels
+      // (AVX2 and the generic kernel), 40 (AVX-512 and AVX2); the streamed 500 above too.
+      {{1, 15, 15, 8, 8, 2, 2, 1, 1}, 16, 20, 3, 3, 0.0f, 6.0f},
+      {{2, 9, 9, 9, 9, 1, 1, 1, 1}, 3, 40, 3, 3, -inf, inf},
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
