@@ -408,6 +408,13 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2RowsA(i64 kc, const floa
                                                               float alpha, float beta) {
   MicroKernelBody<6, 8, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
+// max(lo, x) then min(hi, x), in this operand order: an unordered compare returns the
+// second operand, so NaN passes through as it does in the generic body.
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 ClampPs(__m256 x, __m256 lo,
+                                                                         __m256 hi) {
+  return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+}
+
 // The 6x16 epilogue kernel written out with intrinsics, one named accumulator per
 // register. From the generic body GCC kept the twelve accumulators in registers inside
 // the loop only, and moved them through the stack before and after it (the array's
@@ -462,21 +469,13 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const f
     c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
   }
   if (clamp) {
-    // max(lo, x) then min(hi, x), in this operand order: an unordered compare returns
-    // the second operand, so NaN passes through as it does in the generic body.
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    c00 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c00));
-    c01 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c01));
-    c10 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c10));
-    c11 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c11));
-    c20 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c20));
-    c21 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c21));
-    c30 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c30));
-    c31 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c31));
-    c40 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c40));
-    c41 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c41));
-    c50 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c50));
-    c51 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c51));
+    c00 = ClampPs(c00, vlo, vhi), c01 = ClampPs(c01, vlo, vhi);
+    c10 = ClampPs(c10, vlo, vhi), c11 = ClampPs(c11, vlo, vhi);
+    c20 = ClampPs(c20, vlo, vhi), c21 = ClampPs(c21, vlo, vhi);
+    c30 = ClampPs(c30, vlo, vhi), c31 = ClampPs(c31, vlo, vhi);
+    c40 = ClampPs(c40, vlo, vhi), c41 = ClampPs(c41, vlo, vhi);
+    c50 = ClampPs(c50, vlo, vhi), c51 = ClampPs(c51, vlo, vhi);
   }
   _mm256_storeu_ps(c0, c00), _mm256_storeu_ps(c0 + 8, c01);
   _mm256_storeu_ps(c1, c10), _mm256_storeu_ps(c1 + 8, c11);
