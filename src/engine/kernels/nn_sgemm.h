@@ -8,6 +8,7 @@
 // baseline vector unit).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -54,6 +55,19 @@ struct SgemmMicroKernel {
                            bool clamp, float lo, float hi);
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
+
+// How many columns the micro-kernels compute for column strip js of a product n columns
+// wide, cut into strips of uk.nr: uk.nr, or uk.nr / 2 for a last strip at most half used.
+inline std::size_t StripColumns(const SgemmMicroKernel& uk, std::size_t js, std::size_t n) {
+  const std::size_t nr = static_cast<std::size_t>(uk.nr);
+  const bool last = js + 1 == (n + nr - 1) / nr;
+  return last && n % nr != 0 && n % nr <= nr / 2 ? nr / 2 : nr;
+}
+
+// The epilogue kernel for a strip of StripColumns columns.
+inline auto EpilogueFor(const SgemmMicroKernel& uk, std::size_t columns) {
+  return columns == static_cast<std::size_t>(uk.nr) ? uk.fn_epilogue : uk.fn_epilogue_half;
+}
 
 // "avx512 14x32", "avx2 6x16", "generic 4x8": the micro-kernel this CPU runs.
 const char* SgemmKernelName();

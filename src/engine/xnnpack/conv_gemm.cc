@@ -104,15 +104,14 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
   // A last column strip at most half used (24 channels on a 16-wide kernel) runs on the
   // half-width kernel: half its work, and its tiles are written in place.
-  const bool half_tail = c_out_ % nr != 0 && c_out_ % nr <= nr / 2;
-  auto strip_width = [&](std::size_t js) { return half_tail && js + 1 == n_strips_ ? nr / 2 : nr; };
+  auto strip_width = [&](std::size_t js) { return nn::StripColumns(uk_, js, c_out_); };
   // One micro-kernel pass over depth [k0, k0 + kc) of tile (rows a, strip js) into c.
   auto pass = [&](const float* a, std::size_t lda, std::size_t js, std::size_t k0, std::size_t kc,
                   float* c, std::size_t ldc) {
-    const auto kernel = strip_width(js) == nr ? uk_.fn_epilogue : uk_.fn_epilogue_half;
-    kernel(static_cast<std::int64_t>(kc), a + k0, static_cast<std::int64_t>(lda),
-           b_.data() + PackedOffset(js, k0), c, static_cast<std::int64_t>(ldc),
-           bias_.data() + js * nr, k0 != 0, k0 + kc >= k_ && clamp, out_min_, out_max_);
+    nn::EpilogueFor(uk_, strip_width(js))(
+        static_cast<std::int64_t>(kc), a + k0, static_cast<std::int64_t>(lda),
+        b_.data() + PackedOffset(js, k0), c, static_cast<std::int64_t>(ldc), bias_.data() + js * nr,
+        k0 != 0, k0 + kc >= k_ && clamp, out_min_, out_max_);
   };
 
   if (!stream_) {
