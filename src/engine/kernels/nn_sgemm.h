@@ -56,15 +56,16 @@ struct SgemmMicroKernel {
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
 
-// How many columns the micro-kernels compute for column strip js of a product n columns
-// wide, cut into strips of uk.nr: uk.nr, or uk.nr / 2 for a last strip at most half used.
-inline std::size_t StripColumns(const SgemmMicroKernel& uk, std::size_t js, std::size_t n) {
+// How many columns the micro-kernels compute for the last column strip of a product n
+// columns wide, cut into strips of uk.nr (every other strip is uk.nr wide): uk.nr / 2
+// when that strip is at most half used, else uk.nr. Callers compute it once per product,
+// not per tile (it divides by a run-time nr).
+inline std::size_t LastStripColumns(const SgemmMicroKernel& uk, std::size_t n) {
   const std::size_t nr = static_cast<std::size_t>(uk.nr);
-  const bool last = js + 1 == (n + nr - 1) / nr;
-  return last && n % nr != 0 && n % nr <= nr / 2 ? nr / 2 : nr;
+  return n % nr != 0 && n % nr <= nr / 2 ? nr / 2 : nr;
 }
 
-// The epilogue kernel for a strip of StripColumns columns.
+// The epilogue kernel for a strip that many columns wide (uk.nr or uk.nr / 2).
 inline auto EpilogueFor(const SgemmMicroKernel& uk, std::size_t columns) {
   return columns == static_cast<std::size_t>(uk.nr) ? uk.fn_epilogue : uk.fn_epilogue_half;
 }

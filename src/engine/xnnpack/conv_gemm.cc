@@ -104,7 +104,8 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
   // A last column strip at most half used (24 channels on a 16-wide kernel) runs on the
   // half-width kernel: half its work, and its tiles are written in place.
-  auto strip_width = [&](std::size_t js) { return nn::StripColumns(uk_, js, c_out_); };
+  const std::size_t last_width = nn::LastStripColumns(uk_, c_out_);
+  auto strip_width = [&](std::size_t js) { return js + 1 == n_strips_ ? last_width : nr; };
   // One micro-kernel pass over depth [k0, k0 + kc) of tile (rows a, strip js) into c.
   auto pass = [&](const float* a, std::size_t lda, std::size_t js, std::size_t k0, std::size_t kc,
                   float* c, std::size_t ldc) {
