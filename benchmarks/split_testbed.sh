@@ -22,7 +22,8 @@
 # CPU per US us (testbed.sh's default period, 10 ms, unless --cpu-period-us). p50 is
 # the median of the measured queries' total_ms from `deepedge run --json` (the upper
 # median for an even count, as `run` itself reports); auto's p50 includes its
-# adaptation (the first queries may run on another cut). "cut" is the plan of auto's last query. Gains are
+# adaptation (the first queries may run on another cut). "auto's plan" is the plan most of
+# its queries ran (not the last one's: a query may probe another cut). Gains are
 # p50(baseline) / p50(auto): above 1, auto was faster.
 set -euo pipefail
 
@@ -87,7 +88,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # A private copy of the binary: a rebuild of the tree during the run must not swap it.
+# `deepedge` hands `run` and `serve` to deepedge-net and loads its backend modules from
+# its own directory, so they are copied beside it.
 cp "$D" "$WORK/deepedge"
+for sibling in "$(dirname "$D")"/deepedge-net "$(dirname "$D")"/deepedge-backend-*.so; do
+  [[ -e $sibling ]] && cp "$sibling" "$WORK/"
+done
+[[ -x $WORK/deepedge-net ]] || die "$(dirname "$D")/deepedge-net not found: build the deepedge target"
 D=$WORK/deepedge
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
@@ -163,7 +170,7 @@ done
 # p50 as deepedge run reports medians: sorted[n/2].
 p50() { jq '[.queries[].total_ms] | sort | .[length / 2 | floor]' "$1"; }
 
-printf '\n| model | link | all-device p50 ms | all-server p50 ms | auto p50 ms | auto cut (last query) | auto gain vs all-device | auto gain vs all-server |\n'
+printf '\n| model | link | all-device p50 ms | all-server p50 ms | auto p50 ms | auto's plan (queries that ran it) | auto gain vs all-device | auto gain vs all-server |\n'
 printf '|---|---|---:|---:|---:|---|---:|---:|\n'
 notes=""
 for m in $MODELS; do
@@ -172,7 +179,9 @@ for m in $MODELS; do
     dev=$(p50 "$r-none.json")
     srv=$(p50 "$r-all.json")
     aut=$(p50 "$r-auto.json")
-    cut=$(jq -r '.queries[-1].plan' "$r-auto.json")
+    # The plan most queries ran: the last query may be a probe of another cut.
+    cut=$(jq -r '(.queries | length) as $n | [.queries[].plan] | group_by(.) | max_by(length)
+                 | "\(.[0]) (\(length) / \($n))"' "$r-auto.json")
     awk -v m="$m" -v p="$p" -v d="$dev" -v s="$srv" -v a="$aut" -v c="$cut" \
       'BEGIN{printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.2fx | %.2fx |\n", m, p, d, s, a, c, d/a, s/a}'
     for s in none all auto; do

@@ -18,10 +18,12 @@
 // when another served plan is predicted to be --hysteresis better twice in a row, or at
 // once when an offload failed after so long that the uplink must have dropped far below
 // its estimate (a rate drop stalls the running connection until the server gives up).
-// While all on the device it offloads every --probe-every'th query; a probe that finds
-// the link much faster than estimated replaces the estimate and is followed by another
-// at once, and a probed plan predicted better moves the cut at once (the next regular
-// probe would be --probe-every queries away).
+// While all on the device it offloads every --probe-every'th query, and also the first
+// query when no --uplink was given (the rate planned with is then a 10 Mbit/s guess, which
+// would keep a faster link's plan waiting for the first regular probe). A probe that
+// finds the link much faster than estimated replaces the estimate and is followed by
+// another at once, and a probed plan predicted better moves the cut at once (the next
+// regular probe would be --probe-every queries away).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -375,7 +377,10 @@ class Runner {
         return NotFound("server " + o_.server + " serves none of this model's parts; write them " +
                         "with --write-repo DIR and run deepedge serve --models DIR");
     }
-    if (est_.up_bps <= 0) est_.up_bps = 10e6 / 8;  // until measured
+    // Without --uplink the rate is a guess until an upload measures it: a run that starts
+    // all-device on the guess offloads its first query to measure it (see Query).
+    uplink_guessed_ = est_.up_bps <= 0;
+    if (uplink_guessed_) est_.up_bps = 10e6 / 8;
     if (est_.down_bps <= 0) est_.down_bps = 10e6 / 8;
     est_.server_factor = 1.0 / o_.server_speedup;
     current_ = Choose();
@@ -456,6 +461,7 @@ class Runner {
     const double wire_ms = wire > 0.1 * r.upload_ms && wire > 0.05 ? wire : r.upload_ms;
     if (wire_ms > 0.05 && r.upload_bytes > 0) {
       const double bps = static_cast<double>(r.upload_bytes) / (wire_ms / 1e3);
+      uplink_guessed_ = false;
       if (probe && bps > 2 * est_.up_bps) {
         est_.Reset(est_.up_bps, bps);
         probe_again_ = true;
@@ -535,7 +541,8 @@ class Runner {
     // (Not while the server counts as down: such a query would run here anyway.)
     const bool probe_again = std::exchange(probe_again_, false);
     if (adaptive_ && candidates_[use].server_model.empty() && o_.probe_every > 0 &&
-        (probe_again || q % o_.probe_every == o_.probe_every - 1) && !ServerDown()) {
+        (probe_again || uplink_guessed_ || q % o_.probe_every == o_.probe_every - 1) &&
+        !ServerDown()) {
       double best = 1e300;
       for (std::size_t i = 0; i < candidates_.size(); ++i)
         if (candidates_[i].served && Predict(candidates_[i]) < best)
@@ -847,7 +854,8 @@ class Runner {
   std::size_t current_ = 0;
   bool adaptive_ = false;
   int better_streak_ = 0;
-  bool probe_again_ = false;  // the last probe restarted the uplink estimate (see Learn)
+  bool probe_again_ = false;     // the last probe restarted the uplink estimate (see Learn)
+  bool uplink_guessed_ = false;  // no --uplink and no upload yet: est_.up_bps is a guess
   Estimates est_;
   std::vector<Switch> switches_;
 };

@@ -191,6 +191,32 @@ TEST_F(RunCli, UnreachableServerRunsEverythingOnTheDevice) {
   for (const json& q : j["queries"]) EXPECT_EQ(q["mode"], "local");
 }
 
+// --split auto that starts all-device (here: told the server is 100x slower) on a guessed
+// uplink offloads its first query to measure the link; told the uplink, it does not
+// (its next probe is the --probe-every'th query).
+TEST_F(RunCli, AutoMeasuresAGuessedUplinkWithItsFirstQuery) {
+  auto w = Cli("run " + model_ + " --split auto --runs 1 --write-repo " + (dir_ / "repo").string());
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string base = "run " + model_ + " --server " + Url() +
+                           " --split auto --runs 1 --queries 2 --server-speedup 0.01 --json ";
+  const std::string guessed = (dir_ / "guessed.json").string();
+  auto r = Cli(base + guessed);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("starting with all-device"), std::string::npos) << r.err;
+  json j = json::parse(ReadFileText(guessed).value());
+  ASSERT_EQ(j["queries"].size(), 2u);
+  EXPECT_EQ(j["queries"][0]["mode"], "offload") << j["queries"][0].dump();
+  EXPECT_GT(j["queries"][0]["upload_bytes"].get<double>(), 0);
+
+  const std::string told = (dir_ / "told.json").string();
+  r = Cli(base + told + " --uplink 10Mbit/s");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = json::parse(ReadFileText(told).value());
+  ASSERT_EQ(j["queries"].size(), 2u);
+  EXPECT_EQ(j["queries"][0]["mode"], "local") << j["queries"][0].dump();
+}
+
 TEST_F(RunCli, BadInputIsNamed) {
   auto r = Cli("run " + model_ + " --split " + plan_);
   EXPECT_EQ(r.exit_code, 2);
