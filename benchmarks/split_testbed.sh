@@ -22,7 +22,7 @@
 # CPU per US us (testbed.sh's default period, 10 ms, unless --cpu-period-us). p50 is
 # the median of the measured queries' total_ms from `deepedge run --json` (the upper
 # median for an even count, as `run` itself reports); auto's p50 includes its
-# adaptation (the first queries may run on another cut). "auto's plan" is the plan most of
+# adaptation (the first queries may run on another cut). "auto plan" is the plan most of
 # its queries ran (not the last one's: a query may probe another cut). Gains are
 # p50(baseline) / p50(auto): above 1, auto was faster.
 set -euo pipefail
@@ -170,7 +170,7 @@ done
 # p50 as deepedge run reports medians: sorted[n/2].
 p50() { jq '[.queries[].total_ms] | sort | .[length / 2 | floor]' "$1"; }
 
-printf '\n| model | link | all-device p50 ms | all-server p50 ms | auto p50 ms | auto's plan (queries that ran it) | auto gain vs all-device | auto gain vs all-server |\n'
+printf '\n| model | link | all-device p50 ms | all-server p50 ms | auto p50 ms | auto plan (queries that ran it) | auto gain vs all-device | auto gain vs all-server |\n'
 printf '|---|---|---:|---:|---:|---|---:|---:|\n'
 notes=""
 for m in $MODELS; do
