@@ -56,14 +56,20 @@ struct SgemmMicroKernel {
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
 
-// How many columns the micro-kernels compute for the last column strip of a product n
-// columns wide, cut into strips of uk.nr (every other strip is uk.nr wide): uk.nr / 2
-// when that strip is at most half used, else uk.nr. Callers compute it once per product,
-// not per tile (it divides by a run-time nr).
-inline std::size_t LastStripColumns(const SgemmMicroKernel& uk, std::size_t n) {
-  const std::size_t nr = static_cast<std::size_t>(uk.nr);
-  return n % nr != 0 && n % nr <= nr / 2 ? nr / 2 : nr;
-}
+// How many columns the micro-kernels compute for each column strip of a product n
+// columns wide, cut into strips of uk.nr: uk.nr, or uk.nr / 2 for a last strip at most
+// half used. Built once per product (it divides by a run-time nr), read per tile.
+class StripWidths {
+ public:
+  StripWidths(const SgemmMicroKernel& uk, std::size_t n)
+      : nr_(static_cast<std::size_t>(uk.nr)),
+        strips_((n + nr_ - 1) / nr_),
+        last_(n % nr_ != 0 && n % nr_ <= nr_ / 2 ? nr_ / 2 : nr_) {}
+  std::size_t operator()(std::size_t js) const { return js + 1 == strips_ ? last_ : nr_; }
+
+ private:
+  std::size_t nr_, strips_, last_;
+};
 
 // The epilogue kernel for a strip that many columns wide (uk.nr or uk.nr / 2).
 inline auto EpilogueFor(const SgemmMicroKernel& uk, std::size_t columns) {

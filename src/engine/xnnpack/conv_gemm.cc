@@ -28,6 +28,7 @@ ConvGemm::ConvGemm(const float* filter, const float* bias, std::size_t c_out, st
       k_(kh * kw * c_in),
       uk_(nn::CurrentSgemmMicroKernel()),
       n_strips_((c_out + static_cast<std::size_t>(uk_.nr) - 1) / static_cast<std::size_t>(uk_.nr)),
+      strip_width_(uk_, c_out),
       stream_(n_strips_ * k_ * static_cast<std::size_t>(uk_.nr) * sizeof(float) >= kStreamFilter),
       b_(n_strips_ * ((k_ + kKc - 1) / kKc * kKc) * static_cast<std::size_t>(uk_.nr), 0.0f),
       bias_(n_strips_ * static_cast<std::size_t>(uk_.nr), 0.0f),
@@ -102,14 +103,12 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
   };
   const bool clamp =
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
-  // A last column strip at most half used (24 channels on a 16-wide kernel) runs on the
+  // One micro-kernel pass over depth [k0, k0 + kc) of tile (rows a, strip js) into c. A
+  // last column strip at most half used (24 channels on a 16-wide kernel) runs on the
   // half-width kernel: half its work, and its tiles are written in place.
-  const std::size_t last_width = nn::LastStripColumns(uk_, c_out_);
-  auto strip_width = [&](std::size_t js) { return js + 1 == n_strips_ ? last_width : nr; };
-  // One micro-kernel pass over depth [k0, k0 + kc) of tile (rows a, strip js) into c.
   auto pass = [&](const float* a, std::size_t lda, std::size_t js, std::size_t k0, std::size_t kc,
                   float* c, std::size_t ldc) {
-    nn::EpilogueFor(uk_, strip_width(js))(
+    nn::EpilogueFor(uk_, strip_width_(js))(
         static_cast<std::int64_t>(kc), a + k0, static_cast<std::int64_t>(lda),
         b_.data() + PackedOffset(js, k0), c, static_cast<std::int64_t>(ldc), bias_.data() + js * nr,
         k0 != 0, k0 + kc >= k_ && clamp, out_min_, out_max_);
@@ -137,7 +136,7 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
           const std::size_t m0 = p0 + s * mr, nrows = std::min(mr, pixels - m0);
           for (std::size_t js = 0; js < n_strips_; ++js) {
             const std::size_t n0 = js * nr, ncols = std::min(nr, c_out_ - n0);
-            const bool whole = nrows == mr && ncols == strip_width(js);
+            const bool whole = nrows == mr && ncols == strip_width_(js);
             float* c = whole ? out + m0 * c_out_ + n0 : tile;
             const std::size_t ldc = whole ? c_out_ : nr;
             for (std::size_t k0 = 0; k0 < k_; k0 += kKc) {

@@ -50,9 +50,10 @@ class ConvGemm {
   std::size_t PackedOffset(std::size_t js, std::size_t k) const;
 
   std::size_t c_out_, kh_, kw_, c_in_, k_;
-  nn::SgemmMicroKernel uk_;  // chosen at construction; the packing follows its nr
-  std::size_t n_strips_;     // column strips of nr output channels
-  bool stream_;              // whether the filter is large enough to be streamed
+  nn::SgemmMicroKernel uk_;      // chosen at construction; the packing follows its nr
+  std::size_t n_strips_;         // column strips of nr output channels
+  nn::StripWidths strip_width_;  // columns computed per strip (half for a half-used last)
+  bool stream_;                  // whether the filter is large enough to be streamed
   // Filter, packed into nr-column strips (zero past C_out): [n_strips][k][nr], or when
   // streamed [k / 256 blocks][n_strips][256][nr] (the last block zero-padded).
   std::vector<float> b_;

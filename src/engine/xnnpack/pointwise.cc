@@ -23,6 +23,7 @@ Pointwise1x1::Pointwise1x1(const float* filter, const float* bias, std::size_t c
       c_out_(c_out),
       uk_(nn::CurrentSgemmMicroKernel()),
       n_strips_((c_out + static_cast<std::size_t>(uk_.nr) - 1) / static_cast<std::size_t>(uk_.nr)),
+      strip_width_(uk_, c_out),
       b_(n_strips_ * c_in * static_cast<std::size_t>(uk_.nr), 0.0f),
       bias_(n_strips_ * static_cast<std::size_t>(uk_.nr), 0.0f),
       out_min_(out_min),
@@ -62,10 +63,6 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
   const bool clamp =
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
   const bool small_filter = c_in_ * n_strips_ * nr * sizeof(float) <= kSmallFilter;
-  // A last column strip at most half used (24 channels on a 16-wide kernel) runs on the
-  // half-width kernel: half its work, written in place.
-  const std::size_t last_width = nn::LastStripColumns(uk_, c_out_);
-  auto strip_width = [&](std::size_t js) { return js + 1 == n_strips_ ? last_width : nr; };
   auto run = [&](std::size_t t0, std::size_t t1) {
     alignas(64) float rows[kMaxMr * kKc];
     // Partial output tiles (the last row strip, the last column strip) are computed in
@@ -75,7 +72,7 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
     // Whether tile (ms, js) is written in place: all its rows exist, and all its columns
     // (or, for a last strip at most half used, the half the narrow kernel computes).
     auto whole = [&](std::size_t ms, std::size_t js) {
-      return (ms + 1) * mr <= pixels && js * nr + strip_width(js) <= c_out_;
+      return (ms + 1) * mr <= pixels && js * nr + strip_width_(js) <= c_out_;
     };
     // Where tile (ms, js) accumulates: in place, or for a partial tile in scratch slot
     // `slot`.
@@ -94,7 +91,9 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
       }
     };
     // One pass of depth [k0, k0 + kc) over tile (ms, js) into c: the first pass starts
-    // from the bias, the last one clamps (both folded into the micro-kernel).
+    // from the bias, the last one clamps (both folded into the micro-kernel). A last column
+    // strip at most half used (24 channels on a 16-wide kernel) runs on the half-width
+    // kernel: half its work, written in place.
     auto pass = [&](std::size_t ms, std::size_t js, std::size_t k0, float* c, std::size_t ldc) {
       const std::size_t kc = std::min(kKc, c_in_ - k0);
       const std::size_t m0 = ms * mr, nrows = std::min(mr, pixels - m0);
@@ -110,7 +109,7 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
         a = rows;
         lda = kc;
       }
-      nn::EpilogueFor(uk_, strip_width(js))(
+      nn::EpilogueFor(uk_, strip_width_(js))(
           static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
           b_.data() + js * c_in_ * nr + k0 * nr, c, static_cast<std::int64_t>(ldc),
           bias_.data() + js * nr, k0 != 0, k0 + kc >= c_in_ && clamp, out_min_, out_max_);

@@ -36,10 +36,11 @@ class Pointwise1x1 {
 
  private:
   std::size_t c_in_, c_out_;
-  nn::SgemmMicroKernel uk_;  // chosen at construction; the packing follows its nr
-  std::size_t n_strips_;     // column strips of nr output channels
-  std::vector<float> b_;     // filter, packed: [n_strips][C_in][nr], zero past C_out
-  std::vector<float> bias_;  // [n_strips * nr], zero past C_out
+  nn::SgemmMicroKernel uk_;      // chosen at construction; the packing follows its nr
+  std::size_t n_strips_;         // column strips of nr output channels
+  nn::StripWidths strip_width_;  // columns computed per strip (half for a half-used last)
+  std::vector<float> b_;         // filter, packed: [n_strips][C_in][nr], zero past C_out
+  std::vector<float> bias_;      // [n_strips * nr], zero past C_out
   float out_min_, out_max_;
 };
 
