@@ -586,6 +586,15 @@ void PackB(const float* b, i64 rs, i64 cs, i64 kc, i64 nc, int nr, float* dst) {
   }
 }
 
+// Packs all of A (rows x k, row-major) for GemmCore's PrepackedA: depth blocks of kKc in
+// order, each holding every MR-row strip. Writes RoundUp(rows, mr) * k floats.
+void PackAllA(const float* a, i64 rows, i64 k, int mr, float* dst) {
+  const i64 padded = mr * CeilDiv(rows, mr);
+  for (i64 k0 = 0; k0 < k; k0 += kKc) {
+    PackA(a + k0, k, 1, rows, std::min(kKc, k - k0), mr, dst + k0 * padded);
+  }
+}
+
 // C = beta * C (beta == 0: C = 0 without reading it).
 void ScaleMatrix(float* c, i64 m, i64 n, i64 ldc, float beta) {
   for (i64 i = 0; i < m; ++i) {
@@ -598,13 +607,28 @@ void ScaleMatrix(float* c, i64 m, i64 n, i64 ldc, float beta) {
   }
 }
 
+// A already packed by PackAllA (constant weights, packed once when a session is prepared):
+// rows [row0, row0 + m) of it, row0 a multiple of mr.
+struct PrepackedA {
+  const float* data = nullptr;
+  i64 padded_rows = 0;  // the packed matrix's rows, rounded up to mr
+  i64 row0 = 0;
+  // The packed strips of rows [row0 + m0, ...) and depths [k0, k0 + kc): PackAllA lays out
+  // each depth block of kKc (the last may be shorter) as all its MR-row strips in turn.
+  const float* Block(i64 m0, i64 k0, i64 kc, int mr) const {
+    return data + k0 * padded_rows + ((row0 + m0) / mr) * kc * mr;
+  }
+};
+
 // Serial blocked product C[m x n] = alpha * A * B + beta * C. A is addressed by strides
-// (element (i, p) at a[i * a_rs + p * a_cs]); B is supplied already packed by
-// pack_b(k0, kc, n0, nc, dst), which writes rows [k0, k0 + kc) and columns
-// [n0, n0 + nc) of B in NR-column strips (so B may be an implicit im2col matrix).
+// (element (i, p) at a[i * a_rs + p * a_cs]), or comes prepacked (`prepacked`, which
+// then replaces `a`); B is supplied already packed by pack_b(k0, kc, n0, nc, dst), which
+// writes rows [k0, k0 + kc) and columns [n0, n0 + nc) of B in NR-column strips (so B may
+// be an implicit im2col matrix).
 template <class PackBFn>
 void GemmCore(const MicroKernel& uk, i64 m, i64 n, i64 k, float alpha, const float* a, i64 a_rs,
-              i64 a_cs, PackBFn&& pack_b, float beta, float* c, i64 ldc) {
+              i64 a_cs, PackBFn&& pack_b, float beta, float* c, i64 ldc,
+              const PrepackedA* prepacked = nullptr) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     ScaleMatrix(c, m, n, ldc, beta);
@@ -625,13 +649,18 @@ void GemmCore(const MicroKernel& uk, i64 m, i64 n, i64 k, float alpha, const flo
       const float beta_k = k0 == 0 ? beta : 1.0f;
       for (i64 m0 = 0; m0 < m; m0 += mc_max) {
         const i64 mc = std::min(mc_max, m - m0);
-        PackA(a + m0 * a_rs + k0 * a_cs, a_rs, a_cs, mc, kc, mr, abuf);
+        const float* apack = abuf;
+        if (prepacked != nullptr) {
+          apack = prepacked->Block(m0, k0, kc, mr);
+        } else {
+          PackA(a + m0 * a_rs + k0 * a_cs, a_rs, a_cs, mc, kc, mr, abuf);
+        }
         for (i64 j0 = 0; j0 < nc; j0 += nr) {
           const i64 cols = std::min<i64>(nr, nc - j0);
           const float* bp = bbuf + (j0 / nr) * kc * nr;
           for (i64 i0 = 0; i0 < mc; i0 += mr) {
             const i64 rows = std::min<i64>(mr, mc - i0);
-            const float* ap = abuf + (i0 / mr) * kc * mr;
+            const float* ap = apack + (i0 / mr) * kc * mr;
             float* cp = c + (m0 + i0) * ldc + n0 + j0;
             if (rows == mr && cols == nr) {
               uk.fn(kc, ap, bp, cp, ldc, alpha, beta_k);
@@ -1110,9 +1139,39 @@ void ConvDepthwise(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in,
   });
 }
 
+// A convolution's constant weights packed once for GemmCore (PrepackedA), per group: the
+// product's A matrix (output channels x C/group * kernel taps). Packing them at every run
+// had cost as much as the product itself where the output has few positions
+// (openWakeWord's STFT: 257 x 512 weights against 8 output frames).
+struct PackedConvWeights {
+  int mr = 0;           // the micro-kernel's rows they were packed for
+  i64 group = 0;        // groups
+  i64 group_rows = 0;   // output channels per group
+  i64 depth = 0;        // C/group * kernel taps
+  i64 padded_rows = 0;  // group_rows rounded up to mr
+  std::vector<float> data;
+
+  static PackedConvWeights Pack(const float* w, i64 m_out, i64 group, i64 depth, int mr) {
+    PackedConvWeights p;
+    p.mr = mr;
+    p.group = group;
+    p.group_rows = m_out / group;
+    p.depth = depth;
+    p.padded_rows = mr * CeilDiv(p.group_rows, mr);
+    p.data.resize(static_cast<std::size_t>(group * p.padded_rows * depth));
+    for (i64 gi = 0; gi < group; ++gi) {
+      PackAllA(w + gi * p.group_rows * depth, p.group_rows, depth, mr,
+               p.data.data() + gi * p.padded_rows * depth);
+    }
+    return p;
+  }
+};
+
 // Y = conv(X, W) + bias for a resolved geometry (X: N x C x in, W: M x C/group x k).
+// `packed`, when given, holds W packed for the current micro-kernel.
 void ConvForward(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in, i64 m_out, i64 group,
-                 const float* x, const float* w, const float* bias, float* y) {
+                 const float* x, const float* w, const float* bias, float* y,
+                 const PackedConvWeights* packed = nullptr) {
   const i64 cg = c_in / group;
   const i64 mg = m_out / group;
   const i64 kvol = g.KVol();
@@ -1129,6 +1188,8 @@ void ConvForward(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in, i
     return;
   }
   const MicroKernel& uk = SelectMicroKernel();
+  const bool use_packed = packed != nullptr && packed->mr == uk.mr && packed->group == group &&
+                          packed->group_rows == mg && packed->depth == k;
   bool pointwise = kvol == 1;
   for (int a = 0; a < 3; ++a) {
     pointwise = pointwise && g.s[a] == 1 && g.pb[a] == 0 && g.pe[a] == 0;
@@ -1167,26 +1228,33 @@ void ConvForward(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in, i
       }
       const float* xg = x + (n * c_in + gi * cg) * in_vol;
       const float* wg = w + (gi * mg + m0) * k;
+      PrepackedA pa;
+      if (use_packed) {
+        pa.data = packed->data.data() + gi * packed->padded_rows * k;
+        pa.padded_rows = packed->padded_rows;
+        pa.row0 = m0;  // a multiple of uk.mr (mblock is)
+      }
       if (pointwise) {
         GemmCore(
             uk, mc, pc, k, 1.0f, wg, k, 1,
             [&](i64 k0, i64 kc, i64 j0, i64 nc, float* dst) {
               PackB(xg + k0 * in_vol + p0 + j0, in_vol, 1, kc, nc, uk.nr, dst);
             },
-            beta, yb, out_vol);
+            beta, yb, out_vol, use_packed ? &pa : nullptr);
       } else {
         GemmCore(
             uk, mc, pc, k, 1.0f, wg, k, 1,
             [&](i64 k0, i64 kc, i64 j0, i64 nc, float* dst) {
               PackIm2col(g, xg, k0, kc, p0 + j0, nc, uk.nr, dst);
             },
-            beta, yb, out_vol);
+            beta, yb, out_vol, use_packed ? &pa : nullptr);
       }
     }
   });
 }
 
-Status ConvKernel(KernelContext& ctx) {
+// `packed`: W packed when the session was prepared, or null.
+Status ConvRun(KernelContext& ctx, const PackedConvWeights* packed) {
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0));
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(ctx, 1));
   const Tensor* bias = ctx.input(2);
@@ -1234,9 +1302,41 @@ Status ConvKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(FloatOut y,
                             FloatOut::Make(ctx, 0, x->dtype(), WindowOutputShape(n, m, g)));
   ConvForward(&ctx, g, n, c, m, group, xf.data(), wf.data(), bias != nullptr ? bf.data() : nullptr,
-              y.data());
+              y.data(), packed);
   return y.Finish();
 }
+
+// Conv, with constant f32 weights packed once when the session is prepared.
+class ConvKernel final : public OpKernel {
+ public:
+  static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep) {
+    auto k = std::make_unique<ConvKernel>();
+    const Tensor* w = prep.constant && n.inputs.size() > 1 && !n.inputs[1].empty()
+                          ? prep.constant(n.inputs[1])
+                          : nullptr;
+    const i64 group = n.GetInt("group", 1);
+    // Anything unusual is left to ConvRun, which checks it and names the problem.
+    if (w != nullptr && w->dtype() == DType::kF32 && w->shape().rank() >= 3 && group >= 1 &&
+        w->shape()[0] % group == 0) {
+      const i64 depth = w->element_count() / std::max<i64>(w->shape()[0], 1);
+      k->packed_ = PackedConvWeights::Pack(static_cast<const float*>(w->data()), w->shape()[0],
+                                           group, depth, SelectMicroKernel().mr);
+      k->packed_from_ = w->data();
+    }
+    return std::unique_ptr<OpKernel>(std::move(k));
+  }
+
+  Status Run(KernelContext& ctx) override {
+    const Tensor* w = ctx.input(1);
+    // Constants are borrowed views at run time: compare the storage, not the Tensor.
+    const bool same = packed_from_ != nullptr && w != nullptr && w->data() == packed_from_;
+    return ConvRun(ctx, same ? &packed_ : nullptr);
+  }
+
+ private:
+  PackedConvWeights packed_;
+  const void* packed_from_ = nullptr;
+};
 
 // ---------------------------------------------------------------------------------
 // ConvTranspose
@@ -3344,7 +3444,7 @@ Status EinsumKernel(KernelContext& ctx) {
 }  // namespace
 
 void RegisterNnKernels(KernelRegistry& r) {
-  r.Add("", "Conv", ConvKernel, 1);
+  r.AddFactory("", "Conv", ConvKernel::Make, 1);
   r.Add("", "ConvTranspose", ConvTransposeKernel, 1);
   r.Add("", "MaxPool", MaxPoolKernel, 1);
   r.Add("", "AveragePool", AveragePoolKernel, 1);

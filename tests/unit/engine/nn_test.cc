@@ -89,11 +89,19 @@ const engine::KernelRegistry& Registry() {
 
 // threads == 1: the harness context; 0 < threads: uneven serial chunks (harness) for
 // negative values, real threads for positive values > 1.
+// `constant_inputs`: which inputs the kernel sees as constants (initializers) when it is
+// prepared, as a session shows them (kernels may pack them then).
 Expected<std::vector<Tensor>> RunOp(const ir::Node& node, std::vector<const Tensor*> inputs,
-                                    int threads = 1) {
+                                    int threads = 1, std::vector<bool> constant_inputs = {}) {
   ir::Graph graph;
-  engine::PrepareContext prep{graph, std::abs(threads),
-                              [](const std::string&) -> const Tensor* { return nullptr; }};
+  engine::PrepareContext prep{
+      graph, std::abs(threads), [&](const std::string& name) -> const Tensor* {
+        for (std::size_t i = 0; i < constant_inputs.size(); ++i) {
+          if (constant_inputs[i] && i < node.inputs.size() && node.inputs[i] == name)
+            return inputs[i];
+        }
+        return nullptr;
+      }};
   DEEPEDGE_ASSIGN_OR_RETURN(std::unique_ptr<engine::OpKernel> kernel,
                             Registry().Create(node, prep));
   if (threads > 1) {
@@ -313,6 +321,20 @@ const std::vector<ConvCase>& ConvCases() {
        "",
        true,
        false},
+      // Depth over one packed block of 256 and output channels over one row block of the
+      // product (with constant weights: the packed layout's block offsets).
+      {"one channel, 1-D, 600 taps, 130 outputs",
+       {1, 1, 1400},
+       130,
+       1,
+       {600},
+       {160},
+       {},
+       {},
+       "",
+       true,
+       false},
+      {"groups, depth 288", {1, 64, 6, 6}, 20, 2, {3, 3}, {}, {}, {1, 1, 1, 1}, "", true, false},
       {"dilation", {1, 2, 9, 9}, 3, 1, {3, 3}, {}, {2, 3}, {}, "", false, false},
       {"pointwise", {2, 16, 7, 5}, 8, 1, {1, 1}, {}, {}, {}, "", true, false},
       {"pointwise strided", {1, 8, 7, 7}, 4, 1, {1, 1}, {2, 2}, {}, {}, "", false, false},
@@ -492,10 +514,13 @@ void CheckConvCases(const std::vector<int>& thread_modes) {
     const std::vector<double> ref = RefConv(c, xv, wv, bv, y_shape);
     const ir::Node node = ConvNode(c);
     for (int threads : thread_modes) {
-      SCOPED_TRACE("threads " + std::to_string(threads));
-      auto out = RunOp(node, {&x, &w, c.bias ? &b : nullptr}, threads);
-      ASSERT_TRUE(out.has_value()) << out.status().message();
-      EXPECT_TRUE(Close((*out)[0], y_shape, ref));
+      // Weights computed at run time, and constant ones (packed when prepared).
+      for (bool constant : {false, true}) {
+        SCOPED_TRACE("threads " + std::to_string(threads) + (constant ? ", constant W" : ""));
+        auto out = RunOp(node, {&x, &w, c.bias ? &b : nullptr}, threads, {false, constant, false});
+        ASSERT_TRUE(out.has_value()) << out.status().message();
+        EXPECT_TRUE(Close((*out)[0], y_shape, ref));
+      }
     }
   }
 }
@@ -506,6 +531,35 @@ TEST(ConvTest, MatchesDirectConvolution) {
 
 TEST(ConvTest, MatchesDirectConvolutionOnEveryMicroKernel) {
   ForEachMicroKernel([] { CheckConvCases({1, 3}); });
+}
+
+// Weights packed for one micro-kernel when the session was prepared, run after another
+// was chosen: the kernel must not read them in the wrong layout.
+TEST(ConvTest, WeightsPackedForAnotherMicroKernelAreNotUsed) {
+  const std::vector<std::string> kernels = engine::nn::SgemmKernelNames();
+  if (kernels.size() < 2) GTEST_SKIP() << "this CPU has one micro-kernel";
+  const std::string original = engine::nn::SgemmKernelName();
+  const ConvCase& c = ConvCases()[3];
+  std::vector<i64> w_shape = {c.m, c.x[1], 3, 3};
+  const std::vector<float> xv = Random(Count(c.x), 21), wv = Random(Count(w_shape), 22),
+                           bv = Random(c.m, 23);
+  Tensor x = F32(Shape(c.x), xv), w = F32(Shape(w_shape), wv), b = F32({c.m}, bv);
+  std::vector<i64> y_shape;
+  const std::vector<double> ref = RefConv(c, xv, wv, bv, y_shape);
+  const ir::Node node = ConvNode(c);
+  ir::Graph graph;
+  engine::PrepareContext prep{graph, 1, [&](const std::string& name) -> const Tensor* {
+                                return name == "w" ? &w : nullptr;
+                              }};
+  ASSERT_TRUE(engine::nn::SetSgemmKernel(kernels.front()));
+  auto kernel = Registry().Create(node, prep);
+  ASSERT_TRUE(kernel.has_value()) << kernel.status().message();
+  ASSERT_TRUE(engine::nn::SetSgemmKernel(kernels.back()));
+  testing::SingleNodeContext ctx(node, {&x, &w, c.bias ? &b : nullptr}, 1);
+  const Status st = (*kernel)->Run(ctx);
+  engine::nn::SetSgemmKernel(original);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(Close(ctx.outputs()[0], y_shape, ref));
 }
 
 TEST(ConvTest, HalfPrecisionInputs) {
