@@ -425,6 +425,31 @@ class RegionKernel final : public OpKernel {
     return ops_.back().out;
   }
 
+  // Folds y = x * scale + shift (per output channel; a single value applies to every
+  // channel) into a FoldableLinearProducer's weights and bias: w' = w * s, b' = b * s + t.
+  // The producer has a bias of channels_out values.
+  static void FoldAffine(Op& prod, const std::vector<float>& scale,
+                         const std::vector<float>& shift) {
+    const std::size_t c = prod.channels_out;
+    auto at = [](const std::vector<float>& v, std::size_t i) { return v[v.size() == 1 ? 0 : i]; };
+    const std::size_t per = prod.filter.size / c;
+    float* w = prod.filter.Mutable();
+    if (prod.kind == OpKind::kDepthwiseConv) {
+      for (std::size_t k = 0; k < per; ++k) {
+        for (std::size_t oc = 0; oc < c; ++oc) w[k * c + oc] *= at(scale, oc);
+      }
+    } else {
+      for (std::size_t oc = 0; oc < c; ++oc) {
+        for (std::size_t k = 0; k < per; ++k) w[oc * per + k] *= at(scale, oc);
+      }
+    }
+    float* b = prod.bias.Mutable();
+    for (std::size_t oc = 0; oc < c; ++oc) {
+      b[oc] = static_cast<float>(static_cast<double>(b[oc]) * at(scale, oc) +
+                                 static_cast<double>(at(shift, oc)));
+    }
+  }
+
   Status TranslateNode(const ir::Node& n);
   Status TranslateConv(const ir::Node& n);
   Status TranslateGemm(const ir::Node& n);
@@ -850,24 +875,8 @@ Status RegionKernel::TranslateBatchNorm(const ir::Node& n) {
     shift[i] = static_cast<float>(static_cast<double>(p[1][i]) - static_cast<double>(p[2][i]) * s);
   }
   Op* prod = FoldableLinearProducer(x);
-  if (prod != nullptr && prod->channels_out == c) {
-    // Fold: w' = w * s (per output channel), b' = b * s + shift.
-    const std::size_t per = prod->filter.size / c;
-    float* w = prod->filter.Mutable();
-    if (prod->kind == OpKind::kDepthwiseConv) {
-      for (std::size_t k = 0; k < per; ++k) {
-        for (std::size_t oc = 0; oc < c; ++oc) w[k * c + oc] *= scale[oc];
-      }
-    } else {
-      for (std::size_t oc = 0; oc < c; ++oc) {
-        for (std::size_t k = 0; k < per; ++k) w[oc * per + k] *= scale[oc];
-      }
-    }
-    float* b = prod->bias.Mutable();
-    for (std::size_t oc = 0; oc < c; ++oc) {
-      b[oc] = static_cast<float>(static_cast<double>(b[oc]) * scale[oc] +
-                                 static_cast<double>(shift[oc]));
-    }
+  if (prod != nullptr && prod->channels_out == c && prod->bias.size >= c) {
+    FoldAffine(*prod, scale, shift);
     Alias(n, x);
     return Status::Ok();
   }
@@ -951,6 +960,33 @@ Status RegionKernel::TranslateBinary(const ir::Node& n, OpKind kind) {
     const int r = values_[static_cast<std::size_t>(x)].rank;
     if (rank != 0 && r != rank) return Fail(n, "activations of different ranks");
     rank = r;
+  }
+  // A constant scale or offset of a convolution's or fully connected layer's output, per
+  // channel or one for all (PP-LCNet's learnable affine blocks after every convolution):
+  // folded into its weights and bias, as a BatchNormalization is, instead of a pass over
+  // the tensor.
+  if ((kind == OpKind::kMul || kind == OpKind::kAdd) && (c[0] == nullptr) != (c[1] == nullptr)) {
+    const std::size_t ci = c[0] != nullptr ? 0 : 1;
+    const int x = by_name_[InputName(n, 1 - ci)];
+    Op* prod = FoldableLinearProducer(x);
+    if (prod != nullptr && prod->bias.size >= prod->channels_out) {
+      auto lc = ToRegionLayout(*c[ci], static_cast<std::size_t>(rank));
+      // Broadcast along the channel axis (the last in the region's layout) only: the
+      // output keeps x's shape.
+      bool per_channel = lc.has_value() && !lc->dims.empty() &&
+                         (lc->values.size() == 1 || lc->values.size() == prod->channels_out);
+      if (per_channel) {
+        for (std::size_t d = 0; d + 1 < lc->dims.size(); ++d)
+          per_channel = per_channel && lc->dims[d] == 1;
+      }
+      if (per_channel) {
+        std::vector<float> scale(1, 1.0f), shift(1, 0.0f);
+        (kind == OpKind::kMul ? scale : shift) = std::move(lc->values);
+        FoldAffine(*prod, scale, shift);
+        Alias(n, x);
+        return Status::Ok();
+      }
+    }
   }
   Op o;
   o.kind = kind;

@@ -986,6 +986,39 @@ TEST(XnnpackPassTest, PyramidUpsamplingConcatAndGatesStayInTheRegion) {
   }
 }
 
+// Constant scales and offsets of a convolution's output (PP-LCNet's learnable affine
+// blocks: a scalar Mul and Add after every convolution; per-channel ones too) fold into
+// its weights and bias. Constants that broadcast along another axis, or an output read
+// twice, must not: the results would differ.
+TEST(XnnpackPassTest, ConstantScalesAndOffsetsOfConvolutionsFoldExactly) {
+  for (int threads : {1, 2}) {
+    Builder b;
+    b.Input("x", {1, 4, 5, 6});
+    b.Init("s", testing::F32({1}, {1.75f}));
+    b.Init("t", testing::F32({}, {-0.5f}));
+    b.RandomInit("sc", {6, 1, 1}, 0.5f, 1.5f);
+    b.RandomInit("tc", {1, 6, 1, 1});
+    b.RandomInit("tw", {6});  // along W (6 wide, as many as the channels)
+    const std::string c1 = b.Conv("c1", "x", 4, 6, 3, 1, 1);
+    b.Node("Mul", {"s", c1}, {"m1"});
+    b.Node("Add", {"m1", "t"}, {"a1"});
+    const std::string c2 = b.Conv("c2", "a1", 6, 6, 3, 1, 1, /*group=*/6, /*bias=*/false);
+    b.Node("Mul", {c2, "sc"}, {"m2"});
+    b.Node("Add", {"tc", "m2"}, {"a2"});
+    const std::string c3 = b.Conv("c3", "a2", 6, 6, 1, 1, 0);
+    b.Node("Add", {c3, "tw"}, {"a3"});
+    const std::string c4 = b.Conv("c4", "a3", 6, 6, 1, 1, 0);
+    b.Node("Mul", {c4, "s"}, {"m4"});
+    b.Node("Add", {c4, "m4"}, {"out"});  // c4 is read twice
+    b.Output("out");
+    Partitioned p = Partition(b.graph());
+    std::string notes;
+    for (const std::string& n : p.notes) notes += n + "\n";
+    ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"}) << notes;
+    CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 4, 5, 6}), threads);
+  }
+}
+
 // Nearest resizes whose coordinates do not reduce to floor(y / factor) stay outside.
 TEST(XnnpackPassTest, OtherResizesStayOutside) {
   Builder b;
