@@ -3,6 +3,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "engine/kernels/signal.h"
@@ -76,7 +78,111 @@ void CollectReads(const ir::Graph& g, std::set<std::string>& reads) {
   }
 }
 
+// The single value of a constant f32 initializer, or nullopt.
+std::optional<float> ScalarConstant(const ir::Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  if (it == g.initializers.end() || it->second->dtype() != DType::kF32 ||
+      it->second->element_count() != 1)
+    return std::nullopt;
+  return it->second->as<float>()[0];
+}
+
+bool IsDefaultOp(const ir::Node& n, std::string_view op) {
+  return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx");
+}
+
+// The input of binary node n that is not the scalar constant `value`, when the other is
+// (either order), else "".
+std::string OtherThanScalar(const ir::Graph& g, const ir::Node& n, float value) {
+  if (n.inputs.size() != 2) return "";
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::optional<float> c = ScalarConstant(g, n.inputs[i]);
+    if (c && *c == value && ScalarConstant(g, n.inputs[1 - i]) == std::nullopt)
+      return n.inputs[1 - i];
+  }
+  return "";
+}
+
+// Clip's bounds as attributes (before opset 11) or constant inputs.
+bool ClipsTo(const ir::Graph& g, const ir::Node& n, float lo, float hi) {
+  if (n.opset < 11) return n.GetFloat("min", -1) == lo && n.GetFloat("max", -1) == hi;
+  return n.inputs.size() == 3 && ScalarConstant(g, n.inputs[1]) == lo &&
+         ScalarConstant(g, n.inputs[2]) == hi;
+}
+
 }  // namespace
+
+int FuseHardSwish(ir::Graph& graph) {
+  // How often each value is read: by nodes, nested graphs (counted as two: never fused
+  // away) and the graph outputs.
+  std::map<std::string, int> reads;
+  for (const ir::Node& n : graph.nodes) {
+    for (const std::string& in : n.inputs) ++reads[in];
+    if (HasSubgraph(n)) {
+      std::set<std::string> nested;
+      for (const auto& [k, a] : n.attributes) {
+        if (a.graph) CollectReads(*a.graph, nested);
+        for (const auto& sub : a.graphs) CollectReads(*sub, nested);
+      }
+      for (const std::string& v : nested) reads[v] += 2;
+    }
+  }
+  for (const ir::ValueInfo& v : graph.outputs) reads[v.name] += 2;
+  std::map<std::string, std::size_t> producer;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& out : graph.nodes[i].outputs) producer[out] = i;
+  }
+  // The node producing `value` when only one node reads it.
+  auto sole = [&](const std::string& value) -> ir::Node* {
+    auto it = producer.find(value);
+    if (it == producer.end() || reads[value] != 1) return nullptr;
+    return &graph.nodes[it->second];
+  };
+  std::vector<bool> drop(graph.nodes.size(), false);
+  int fused = 0;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    ir::Node& last = graph.nodes[i];
+    if (drop[i]) continue;
+    // y = x * Clip(x + 3, 0, 6) / 6 (or * (1/6)), the operands of Add and Mul in either
+    // order.
+    std::string product;
+    if (IsDefaultOp(last, "Div") && last.inputs.size() == 2 &&
+        ScalarConstant(graph, last.inputs[1]) == 6.0f) {
+      product = last.inputs[0];
+    } else if (IsDefaultOp(last, "Mul")) {
+      product = OtherThanScalar(graph, last, 1.0f / 6.0f);
+    }
+    ir::Node* mul = product.empty() ? nullptr : sole(product);
+    if (mul == nullptr || !IsDefaultOp(*mul, "Mul") || mul->inputs.size() != 2) continue;
+    for (std::size_t k = 0; k < 2; ++k) {
+      ir::Node* clip = sole(mul->inputs[k]);
+      if (clip == nullptr || !IsDefaultOp(*clip, "Clip") || !ClipsTo(graph, *clip, 0, 6)) continue;
+      ir::Node* add = sole(clip->inputs[0]);
+      if (add == nullptr || !IsDefaultOp(*add, "Add")) continue;
+      const std::string x = OtherThanScalar(graph, *add, 3.0f);
+      if (x.empty() || x != mul->inputs[1 - k]) continue;
+      drop[producer[mul->outputs[0]]] = drop[producer[clip->outputs[0]]] =
+          drop[producer[add->outputs[0]]] = true;
+      ir::Node hs;
+      // Named as fused groups are in profiles: the first node's name is what a layer
+      // graph of the original model matches.
+      hs.name = add->name + "+" + clip->name + "+" + mul->name + "+" + last.name;
+      hs.op_type = "HardSwish";
+      hs.opset = std::max(last.opset, 14);
+      hs.inputs = {x};
+      hs.outputs = {last.outputs[0]};
+      last = std::move(hs);
+      ++fused;
+      break;
+    }
+  }
+  std::vector<ir::Node> kept;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+  return fused;
+}
 
 Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry) {
   int folded = 0;

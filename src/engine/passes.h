@@ -14,6 +14,14 @@ namespace deepedge::engine {
 // many nodes were folded. Nodes that fail to fold are left in place.
 Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry);
 
+// Replaces y = x * Clip(x + 3, 0, 6) / 6 (HardSwish as exporters without the operator
+// write it: PaddlePaddle's PP-LCNet, opsets before 14) by one HardSwish node, named
+// "add+clip+mul+div" as fused groups are, when the intermediate values have no other
+// reader. Four passes over the tensor become one, which XNNPACK regions run. Results may
+// differ from the four-node form in the last bit (x * clamp(x / 6 + 0.5, 0, 1)). Run
+// after FoldConstants. Returns how many were fused.
+int FuseHardSwish(ir::Graph& graph);
+
 // Removes nodes none of whose outputs is read (by a later node, a nested graph or
 // the graph outputs), and initializers nothing reads. Returns how many nodes went.
 int RemoveDeadNodes(ir::Graph& graph);

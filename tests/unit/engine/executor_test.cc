@@ -219,5 +219,77 @@ TEST(PassesTest, FoldsConstantsAndRemovesDeadNodes) {
   EXPECT_FALSE(g.initializers.count("k"));  // read by nothing any more
 }
 
+// x * Clip(x + 3, 0, 6) / 6 as four nodes, in the given operand orders and with the
+// given constants; "extra" (when not empty) is an intermediate value also made a graph
+// output.
+ir::Graph DecomposedHardSwish(bool swap, bool times_sixth, float three, float six,
+                              const std::string& extra = "") {
+  ir::Graph g;
+  g.inputs = {Info("x", Shape{7})};
+  auto scalar = [&](const std::string& name, float v) {
+    g.initializers[name] = std::make_shared<const Tensor>(F32({}, {v}));
+  };
+  scalar("three", three);
+  scalar("zero", 0.0f);
+  scalar("six", six);
+  scalar("k", times_sixth ? 1.0f / 6.0f : 6.0f);
+  g.nodes.push_back(MakeNode(
+      "Add", swap ? std::vector<std::string>{"three", "x"} : std::vector<std::string>{"x", "three"},
+      {"a"}, 13));
+  g.nodes.push_back(MakeNode("Clip", {"a", "zero", "six"}, {"c"}, 13));
+  g.nodes.push_back(MakeNode(
+      "Mul", swap ? std::vector<std::string>{"c", "x"} : std::vector<std::string>{"x", "c"}, {"m"},
+      13));
+  g.nodes.push_back(MakeNode(times_sixth ? "Mul" : "Div", {"m", "k"}, {"y"}, 13));
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) g.nodes[i].name = "n" + std::to_string(i);
+  g.outputs = {Info("y", Shape{7})};
+  if (!extra.empty()) g.outputs.push_back(Info(extra, Shape{7}));
+  return g;
+}
+
+TEST(PassesTest, FusesDecomposedHardSwishIntoOneNodeWithTheSameResults) {
+  engine::KernelRegistry reg;
+  engine::RegisterAllKernels(reg);
+  for (bool swap : {false, true}) {
+    for (bool times_sixth : {false, true}) {
+      SCOPED_TRACE(std::string(swap ? "swapped" : "in order") +
+                   (times_sixth ? ", * 1/6" : ", / 6"));
+      auto m = std::make_shared<ir::Model>();
+      m->graph = DecomposedHardSwish(swap, times_sixth, 3.0f, 6.0f);
+      auto original = std::make_shared<ir::Model>(*m);
+      EXPECT_EQ(engine::FuseHardSwish(m->graph), 1);
+      ASSERT_EQ(m->graph.nodes.size(), 1u);
+      EXPECT_EQ(m->graph.nodes[0].op_type, "HardSwish");
+      EXPECT_EQ(m->graph.nodes[0].name, "n0+n1+n2+n3");
+      EXPECT_EQ(m->graph.nodes[0].inputs, std::vector<std::string>{"x"});
+      EXPECT_EQ(m->graph.nodes[0].outputs, std::vector<std::string>{"y"});
+      Tensor x = F32({7}, {-4.0f, -3.0f, -1.5f, 0.0f, 0.7f, 3.0f, 5.0f});
+      std::vector<Tensor> want, got;
+      auto run = [&](std::shared_ptr<ir::Model> model, std::vector<Tensor>& out) {
+        auto exec = engine::Executor::Create(model, reg, {});
+        ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+        ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+      };
+      run(original, want);
+      run(m, got);
+      ASSERT_EQ(got.size(), 1u);
+      for (std::size_t i = 0; i < 7; ++i) {
+        EXPECT_NEAR(got[0].as<float>()[i], want[0].as<float>()[i], 1e-6f) << "element " << i;
+      }
+    }
+  }
+}
+
+TEST(PassesTest, LeavesOtherFormsOfHardSwishAlone) {
+  ir::Graph g = DecomposedHardSwish(false, false, 2.0f, 6.0f);  // x + 2
+  EXPECT_EQ(engine::FuseHardSwish(g), 0);
+  EXPECT_EQ(g.nodes.size(), 4u);
+  g = DecomposedHardSwish(false, false, 3.0f, 5.0f);  // Clip to 5 (and / 6)
+  EXPECT_EQ(engine::FuseHardSwish(g), 0);
+  g = DecomposedHardSwish(false, false, 3.0f, 6.0f, "c");  // the Clip's output is read
+  EXPECT_EQ(engine::FuseHardSwish(g), 0);
+  EXPECT_EQ(g.nodes.size(), 4u);
+}
+
 }  // namespace
 }  // namespace deepedge
