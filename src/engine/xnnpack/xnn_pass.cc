@@ -88,6 +88,9 @@ class NodeChecker {
       : values_(values), constant_(constant) {}
 
   Expected<std::vector<Shape>> Check(const ir::Node& n);
+  // The output shape of a Reshape, Flatten, Squeeze or Unsqueeze (dims may be dynamic)
+  // of a 2-D or 4-D f32 activation, whether or not a region can take the node.
+  Expected<Shape> ReshapeResult(const ir::Node& n);
 
  private:
   Status No(const std::string& why) const { return Unsupported(why); }
@@ -267,6 +270,16 @@ bool SameOrderStatic(const Shape& s) {
 }
 
 Expected<Shape> NodeChecker::Reshape(const ir::Node& n) {
+  DEEPEDGE_ASSIGN_OR_RETURN(Shape result, ReshapeResult(n));
+  DEEPEDGE_ASSIGN_OR_RETURN(Shape x, Act(n, 0));
+  if (result.rank() != 2 && result.rank() != 4) return No("the result must be 2-D or 4-D");
+  if (!SameOrderStatic(x) || !SameOrderStatic(result)) {
+    return No("a 4-D side is not known to have C == 1 or H == W == 1 (NHWC order differs)");
+  }
+  return result;
+}
+
+Expected<Shape> NodeChecker::ReshapeResult(const ir::Node& n) {
   DEEPEDGE_ASSIGN_OR_RETURN(Shape x, Act(n, 0));
   std::vector<std::int64_t> out;
   if (n.op_type == "Flatten") {
@@ -349,12 +362,7 @@ Expected<Shape> NodeChecker::Reshape(const ir::Node& n) {
       }
     }
   }
-  if (out.size() != 2 && out.size() != 4) return No("the result must be 2-D or 4-D");
-  Shape result(std::move(out));
-  if (!SameOrderStatic(x) || !SameOrderStatic(result)) {
-    return No("a 4-D side is not known to have C == 1 or H == W == 1 (NHWC order differs)");
-  }
-  return result;
+  return Shape(std::move(out));
 }
 
 Expected<std::vector<Shape>> NodeChecker::Check(const ir::Node& n) {
@@ -662,6 +670,19 @@ Expected<ir::Graph> PartitionForXnnpack(const ir::Graph& graph, const XnnPassOpt
     if (!shapes) {
       note(n.Describe() + ": " + shapes.status().message());
       PropagateShapePreserving(n, values, constant);
+      // A reshape left outside (an importer's NHWC -> NCHW view of a one-channel input,
+      // as tf2onnx writes it) still has a known result: without it, none of the layers
+      // after it (openWakeWord's embedding model: all of them) could join a region.
+      if (IsLayoutOnly(n.op_type) && n.op_type != "Identity" && n.op_type != "Dropout" &&
+          (n.domain.empty() || n.domain == "ai.onnx") && !n.outputs.empty() &&
+          !n.outputs[0].empty()) {
+        Expected<Shape> r = checker.ReshapeResult(n);
+        ValueDesc& d = values[n.outputs[0]];
+        if (r && !d.shape) {
+          d.shape = std::move(*r);
+          if (!d.dtype) d.dtype = values[n.inputs[0]].dtype;
+        }
+      }
       continue;
     }
     supported[i] = true;

@@ -79,6 +79,10 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
       // (AVX2 and the generic kernel), 40 (AVX-512 and AVX2); the streamed 500 above too.
       {{1, 15, 15, 8, 8, 2, 2, 1, 1}, 16, 20, 3, 3, 0.0f, 6.0f},
       {{2, 9, 9, 9, 9, 1, 1, 1, 1}, 3, 40, 3, 3, -inf, inf},
+      // One-sided filters (openWakeWord's embedding model on a smaller map): 1x3 padded
+      // along the width, 3x1 unpadded.
+      {{1, 12, 10, 12, 10, 1, 1, 0, 1}, 24, 24, 1, 3, -inf, inf},
+      {{1, 12, 10, 10, 10, 1, 1, 0, 0}, 24, 48, 3, 1, 0.0f, inf},
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
@@ -114,7 +118,7 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
   ASSERT_TRUE(nn::SetSgemmKernel(original));
 }
 
-TEST(ConvGemmTest, PaysForStemsLargeFiltersAndStridesWithoutAvx512) {
+TEST(ConvGemmTest, PaysForStemsLargeFiltersStridesAndOneSidedFiltersWithoutAvx512) {
   const bool avx512 = CpuHasAvx512();
   EXPECT_TRUE(ConvGemmPays(3, 7, 7, 64, 2));     // ResNet-18's stem
   EXPECT_TRUE(ConvGemmPays(512, 3, 3, 512, 1));  // its last stage
@@ -126,6 +130,9 @@ TEST(ConvGemmTest, PaysForStemsLargeFiltersAndStridesWithoutAvx512) {
   // MobileNet's 3x3 stem: XNNPACK's with AVX-512, ours with AVX2.
   EXPECT_EQ(ConvGemmPays(3, 3, 3, 32, 2), !avx512);
   EXPECT_FALSE(ConvGemmPays(64, 3, 3, 64, 1));  // a small stride-1 filter
+  // 1x3 and 3x1 filters (openWakeWord's embedding model): ours with AVX2.
+  EXPECT_EQ(ConvGemmPays(24, 1, 3, 24, 1), !avx512);
+  EXPECT_EQ(ConvGemmPays(96, 3, 1, 96, 1), !avx512);
 }
 
 }  // namespace

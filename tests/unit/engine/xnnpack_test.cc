@@ -1019,6 +1019,23 @@ TEST(XnnpackPassTest, ConstantScalesAndOffsetsOfConvolutionsFoldExactly) {
   }
 }
 
+// tf2onnx turns a one-channel NHWC input into NCHW with a Reshape ([N, H, W, 1] ->
+// [N, 1, H, W]), which no region takes (the NHWC orders differ); the layers after it
+// still know their shapes and form a region.
+TEST(XnnpackPassTest, LayersAfterAReshapeLeftOutsideStillFormARegion) {
+  Builder b;
+  b.Input("x", {Shape::kDynamic, 6, 5, 1});
+  b.Init("nchw", testing::I64({4}, {-1, 1, 6, 5}));
+  b.Node("Reshape", {"x", "nchw"}, {"r"});
+  b.Relu("y", b.Conv("c", "r", 1, 8, 3, 1, 1));
+  b.Output("y");
+  Partitioned p = Partition(b.graph());
+  std::string notes;
+  for (const std::string& n : p.notes) notes += n + "\n";
+  ASSERT_EQ(OpTypes(p.graph), (std::vector<std::string>{"Reshape", "XnnpackRegion"})) << notes;
+  CheckAgainstReference(b.graph(), p.graph, OneInput("x", {2, 6, 5, 1}));
+}
+
 // Nearest resizes whose coordinates do not reduce to floor(y / factor) stay outside.
 TEST(XnnpackPassTest, OtherResizesStayOutside) {
   Builder b;
