@@ -227,6 +227,25 @@ Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry) {
     kept.push_back(std::move(n));
   }
   graph.nodes = std::move(kept);
+  // Nested graphs too (If branches, Loop bodies): exporters put their weights there as
+  // Constant nodes (Silero VAD v5's 59 per branch), which otherwise run, copying every
+  // weight, at each run, and leave the kernels nothing constant to pack.
+  for (ir::Node& n : graph.nodes) {
+    for (auto& [name, a] : n.attributes) {
+      auto fold_nested = [&](std::shared_ptr<const ir::Graph>& g) -> Status {
+        if (!g) return Status::Ok();
+        auto copy = std::make_shared<ir::Graph>(*g);
+        DEEPEDGE_ASSIGN_OR_RETURN(int count, FoldConstants(*copy, registry));
+        if (count > 0) {
+          folded += count;
+          g = std::move(copy);
+        }
+        return Status::Ok();
+      };
+      DEEPEDGE_RETURN_IF_ERROR(fold_nested(a.graph));
+      for (auto& sub : a.graphs) DEEPEDGE_RETURN_IF_ERROR(fold_nested(sub));
+    }
+  }
   return folded;
 }
 

@@ -10,8 +10,10 @@ namespace deepedge::engine {
 // Runs every node whose inputs are all constants (and that is deterministic and has
 // no nested graph) once, turning its outputs into initializers: weights stored as
 // f16 behind a Cast, shapes computed by Shape/Gather/Concat chains on constants,
-// ... become plain constants that later passes and kernels can use. Returns how
-// many nodes were folded. Nodes that fail to fold are left in place.
+// ... become plain constants that later passes and kernels can use. Nested graphs
+// (If branches, Loop bodies) are folded the same way, each over its own constants; the
+// nodes that hold them get folded copies. Returns how many nodes were folded. Nodes
+// that fail to fold are left in place.
 Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry);
 
 // Replaces y = x * Clip(x + 3, 0, 6) / 6 (HardSwish as exporters without the operator

@@ -219,6 +219,34 @@ TEST(PassesTest, FoldsConstantsAndRemovesDeadNodes) {
   EXPECT_FALSE(g.initializers.count("k"));  // read by nothing any more
 }
 
+TEST(PassesTest, FoldsConstantsInsideNestedGraphs) {
+  // branch: c = AddOne(k), k the branch's own constant; y = Mul(x, c), x the outer input.
+  auto branch = std::make_shared<ir::Graph>();
+  branch->initializers["k"] = std::make_shared<const Tensor>(F32({2}, {1, 2}));
+  branch->nodes.push_back(MakeNode("AddOne", {"k"}, {"c"}));
+  branch->nodes.push_back(MakeNode("Mul", {"x", "c"}, {"y"}));
+  branch->outputs = {Info("y", Shape{2})};
+  ir::Graph g;
+  g.inputs = {Info("x", Shape{2})};
+  ir::Node call = MakeNode("CallBody", {"x"}, {"out"});
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kGraph;
+  a.graph = branch;
+  call.attributes["body"] = a;
+  g.nodes.push_back(call);
+  g.outputs = {Info("out", Shape{2})};
+  auto reg = TestRegistry();
+  Expected<int> folded = engine::FoldConstants(g, reg);
+  ASSERT_TRUE(folded.has_value());
+  EXPECT_EQ(*folded, 1);
+  const ir::Graph& body = *g.nodes[0].attributes.at("body").graph;
+  ASSERT_EQ(body.nodes.size(), 1u);
+  EXPECT_EQ(body.nodes[0].op_type, "Mul");
+  ASSERT_TRUE(body.initializers.count("c"));
+  EXPECT_EQ(body.initializers.at("c")->as<float>()[1], 3.0f);
+  EXPECT_EQ(branch->nodes.size(), 2u);  // the shared original is left as it was
+}
+
 // x * Clip(x + 3, 0, 6) / 6 as four nodes, in the given operand orders and with the
 // given constants; "extra" (when not empty) is an intermediate value also made a graph
 // output.
