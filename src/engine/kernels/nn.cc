@@ -1195,14 +1195,19 @@ void ConvForward(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in, i
     pointwise = pointwise && g.s[a] == 1 && g.pb[a] == 0 && g.pe[a] == 0;
   }
   // Tasks: one per image and group when serial; with threads, output positions and then
-  // output channels are split further so that each thread gets a few tasks.
+  // output channels are split further so that each thread gets a few tasks. Every task
+  // packs its own columns of the im2col matrix: when the positions are too few to split
+  // (a spectrogram's 8 frames), each would pack all of it, so the channels are split
+  // once per thread only (openWakeWord's STFT at 2 threads: 0.12 -> 0.06 ms).
   i64 pblocks = 1;
   i64 mblocks = 1;
   const int threads = ctx == nullptr ? 1 : ctx->threads();
   if (threads > 1) {
     const i64 extra = CeilDiv(4 * static_cast<i64>(threads), n_batch * group);
     pblocks = std::clamp<i64>(extra, 1, std::max<i64>(1, out_vol / (2 * uk.nr)));
-    mblocks = std::clamp<i64>(CeilDiv(extra, pblocks), 1, std::max<i64>(1, mg / (2 * uk.mr)));
+    const i64 m_extra = pblocks == 1 ? CeilDiv(static_cast<i64>(threads), n_batch * group)
+                                     : CeilDiv(extra, pblocks);
+    mblocks = std::clamp<i64>(m_extra, 1, std::max<i64>(1, mg / (2 * uk.mr)));
   }
   const i64 pblock = uk.nr * CeilDiv(CeilDiv(out_vol, pblocks), uk.nr);
   pblocks = CeilDiv(out_vol, pblock);
