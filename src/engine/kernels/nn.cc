@@ -595,6 +595,32 @@ void PackAllA(const float* a, i64 rows, i64 k, int mr, float* dst) {
   }
 }
 
+// All of B (k x n, row-major, rows ldb apart) packed for GemmCore once (constant
+// weights): depth blocks of kKc in order, each holding every NR-column strip.
+struct PrepackedB {
+  int nr = 0;
+  i64 k = 0, n = 0;
+  i64 padded_cols = 0;  // n rounded up to nr
+  std::vector<float> data;
+
+  static PrepackedB Pack(const float* b, i64 k, i64 n, i64 ldb, int nr) {
+    PrepackedB p;
+    p.nr = nr;
+    p.k = k;
+    p.n = n;
+    p.padded_cols = nr * CeilDiv(n, nr);
+    p.data.resize(static_cast<std::size_t>(p.padded_cols * k));
+    for (i64 k0 = 0; k0 < k; k0 += kKc) {
+      PackB(b + k0 * ldb, ldb, 1, std::min(kKc, k - k0), n, nr, p.data.data() + k0 * p.padded_cols);
+    }
+    return p;
+  }
+  // The packed strips of rows [k0, k0 + kc) from column col0 (a multiple of nr) on.
+  const float* Block(i64 k0, i64 kc, i64 col0) const {
+    return data.data() + k0 * padded_cols + (col0 / nr) * kc * nr;
+  }
+};
+
 // C = beta * C (beta == 0: C = 0 without reading it).
 void ScaleMatrix(float* c, i64 m, i64 n, i64 ldc, float beta) {
   for (i64 i = 0; i < m; ++i) {
@@ -624,7 +650,7 @@ struct PrepackedA {
 // (element (i, p) at a[i * a_rs + p * a_cs]), or comes prepacked (`prepacked`, which
 // then replaces `a`); B is supplied already packed by pack_b(k0, kc, n0, nc, dst), which
 // writes rows [k0, k0 + kc) and columns [n0, n0 + nc) of B in NR-column strips (so B may
-// be an implicit im2col matrix).
+// be an implicit im2col matrix), or returns a pointer to them packed so already.
 template <class PackBFn>
 void GemmCore(const MicroKernel& uk, i64 m, i64 n, i64 k, float alpha, const float* a, i64 a_rs,
               i64 a_cs, PackBFn&& pack_b, float beta, float* c, i64 ldc,
@@ -645,7 +671,13 @@ void GemmCore(const MicroKernel& uk, i64 m, i64 n, i64 k, float alpha, const flo
     const i64 nc = std::min(nc_max, n - n0);
     for (i64 k0 = 0; k0 < k; k0 += kKc) {
       const i64 kc = std::min(kKc, k - k0);
-      pack_b(k0, kc, n0, nc, bbuf);
+      // pack_b writes the block into bbuf, or (prepacked B) returns where it already is.
+      const float* bpack = bbuf;
+      if constexpr (std::is_void_v<std::invoke_result_t<PackBFn&, i64, i64, i64, i64, float*>>) {
+        pack_b(k0, kc, n0, nc, bbuf);
+      } else {
+        bpack = pack_b(k0, kc, n0, nc, bbuf);
+      }
       const float beta_k = k0 == 0 ? beta : 1.0f;
       for (i64 m0 = 0; m0 < m; m0 += mc_max) {
         const i64 mc = std::min(mc_max, m - m0);
@@ -657,7 +689,7 @@ void GemmCore(const MicroKernel& uk, i64 m, i64 n, i64 k, float alpha, const flo
         }
         for (i64 j0 = 0; j0 < nc; j0 += nr) {
           const i64 cols = std::min<i64>(nr, nc - j0);
-          const float* bp = bbuf + (j0 / nr) * kc * nr;
+          const float* bp = bpack + (j0 / nr) * kc * nr;
           for (i64 i0 = 0; i0 < mc; i0 += mr) {
             const i64 rows = std::min<i64>(mr, mc - i0);
             const float* ap = apack + (i0 / mr) * kc * mr;
@@ -730,9 +762,11 @@ struct GemmOperands {
 };
 
 // A batch of products with common shapes and strides (see nn::Sgemm).
+// `packed_b`, when given, is every product's B (not transposed) packed for the current
+// micro-kernel; matrix-vector products ignore it.
 void GemmBatched(KernelContext* ctx, const std::vector<GemmOperands>& ops, bool trans_a,
                  bool trans_b, i64 m, i64 n, i64 k, float alpha, i64 lda, i64 ldb, float beta,
-                 i64 ldc) {
+                 i64 ldc, const PrepackedB* packed_b = nullptr) {
   if (m <= 0 || n <= 0 || ops.empty()) return;
   const i64 count = static_cast<i64>(ops.size());
   const i64 a_rs = trans_a ? 1 : lda;
@@ -763,6 +797,8 @@ void GemmBatched(KernelContext* ctx, const std::vector<GemmOperands>& ops, bool 
     return;
   }
   const MicroKernel& uk = SelectMicroKernel();
+  const bool use_packed_b = packed_b != nullptr && !trans_b && packed_b->nr == uk.nr &&
+                            packed_b->k == k && packed_b->n == n;
   // Split each product into tiles so that there are a few tasks per thread.
   i64 mt = 1;
   i64 nt = 1;
@@ -796,6 +832,15 @@ void GemmBatched(KernelContext* ctx, const std::vector<GemmOperands>& ops, bool 
       const i64 n0 = in * tile_n;
       const i64 mm = std::min(tile_m, m - m0);
       const i64 nn = std::min(tile_n, n - n0);
+      if (use_packed_b) {
+        GemmCore(
+            uk, mm, nn, k, alpha, o.a + m0 * a_rs, a_rs, a_cs,
+            [&](i64 k0, i64 kc, i64 j0, i64, float*) -> const float* {
+              return packed_b->Block(k0, kc, n0 + j0);
+            },
+            beta, o.c + m0 * ldc + n0, ldc);
+        continue;
+      }
       const float* bsub = o.b + n0 * b_cs;
       GemmCore(
           uk, mm, nn, k, alpha, o.a + m0 * a_rs, a_rs, a_cs,
@@ -1979,7 +2024,8 @@ void MatMulInt(i64 m, i64 n, i64 k, const T* a, const T* b, T* c) {
   }
 }
 
-Status MatMulKernel(KernelContext& ctx) {
+// `packed_b`: B packed when the session was prepared, or null.
+Status MatMulRun(KernelContext& ctx, const PrepackedB* packed_b) {
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* a, RequiredInput(ctx, 0));
   DEEPEDGE_ASSIGN_OR_RETURN(const Tensor* b, RequiredInput(ctx, 1));
   if (a->dtype() != b->dtype()) {
@@ -2041,8 +2087,8 @@ Status MatMulKernel(KernelContext& ctx) {
   if (count == 0 || m == 0 || n == 0) return y.Finish();
   if (b_batch.element_count() == 1 && count == a_batch.element_count()) {
     // B is shared: the batch folds into the rows of one product.
-    nn::Sgemm(&ctx, false, false, count * m, n, k, 1.0f, af.data(), k, bf.data(), n, 0.0f, y.data(),
-              n);
+    GemmBatched(&ctx, {GemmOperands{af.data(), bf.data(), y.data()}}, false, false, count * m, n, k,
+                1.0f, k, n, 0.0f, n, packed_b);
     return y.Finish();
   }
   std::vector<GemmOperands> ops(static_cast<std::size_t>(count));
@@ -2053,6 +2099,37 @@ Status MatMulKernel(KernelContext& ctx) {
   GemmBatched(&ctx, ops, false, false, m, n, k, 1.0f, k, n, 0.0f, n);
   return y.Finish();
 }
+
+// MatMul, with a constant 2-D f32 B (a layer's weights) packed once, when the session is
+// prepared: PP-OCRv4's recogniser multiplies 40 tokens by a 120 x 6625 classifier, whose
+// packing at every run cost about as much as the product.
+class MatMulKernel final : public OpKernel {
+ public:
+  static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep) {
+    auto k = std::make_unique<MatMulKernel>();
+    const Tensor* b = prep.constant && n.inputs.size() > 1 && !n.inputs[1].empty()
+                          ? prep.constant(n.inputs[1])
+                          : nullptr;
+    if (b != nullptr && b->dtype() == DType::kF32 && b->shape().rank() == 2 && b->shape()[0] > 0 &&
+        b->shape()[1] > 1) {
+      k->packed_ = PrepackedB::Pack(static_cast<const float*>(b->data()), b->shape()[0],
+                                    b->shape()[1], b->shape()[1], SelectMicroKernel().nr);
+      k->packed_from_ = b->data();
+    }
+    return std::unique_ptr<OpKernel>(std::move(k));
+  }
+
+  Status Run(KernelContext& ctx) override {
+    const Tensor* b = ctx.input(1);
+    // Constants are borrowed views at run time: compare the storage, not the Tensor.
+    const bool same = packed_from_ != nullptr && b != nullptr && b->data() == packed_from_;
+    return MatMulRun(ctx, same ? &packed_ : nullptr);
+  }
+
+ private:
+  PrepackedB packed_;
+  const void* packed_from_ = nullptr;
+};
 
 // ---------------------------------------------------------------------------------
 // Normalizations
@@ -3459,7 +3536,7 @@ void RegisterNnKernels(KernelRegistry& r) {
   r.Add("", "GlobalLpPool", GlobalPoolKernel<GlobalPool::kLp>, 1);
   r.Add("", "MaxRoiPool", MaxRoiPoolKernel, 1);
   r.Add("", "Gemm", GemmKernel, 1);
-  r.Add("", "MatMul", MatMulKernel, 1);
+  r.AddFactory("", "MatMul", MatMulKernel::Make, 1);
   r.Add("", "BatchNormalization", BatchNormKernel, 1);
   r.Add("", "InstanceNormalization", InstanceNormKernel, 1);
   r.Add("", "LayerNormalization", LayerNormKernel, 17);

@@ -1223,6 +1223,9 @@ TEST(MatMulTest, BroadcastingAndVectors) {
       {{6, 17, 1}, {6, 1, 9}, {6, 17, 9}},
       {{1, 1}, {1, 1}, {1, 1}},
       {{2, 0, 3}, {3, 4}, {2, 0, 4}},
+      // A recogniser's classifier on fewer classes: depth over one packed block (256),
+      // columns over one column block (384) and not a multiple of the strips.
+      {{1, 40, 300}, {300, 1000}, {1, 40, 1000}},
   };
   for (const MatMulCase& c : cases) {
     SCOPED_TRACE(Dims(c.a) + " x " + Dims(c.b));
@@ -1230,9 +1233,14 @@ TEST(MatMulTest, BroadcastingAndVectors) {
     Tensor a = F32(Shape(c.a), av), b = F32(Shape(c.b), bv);
     const std::vector<double> ref = RefMatMul(c, av, bv);
     for (int threads : kThreadModes) {
-      auto out = RunOp(MakeNode("MatMul", {"a", "b"}, {"y"}, 13), {&a, &b}, threads);
-      ASSERT_TRUE(out.has_value()) << out.status().message();
-      EXPECT_TRUE(Close((*out)[0], c.y, ref));
+      // B computed at run time, and constant (packed when prepared).
+      for (bool constant : {false, true}) {
+        SCOPED_TRACE("threads " + std::to_string(threads) + (constant ? ", constant B" : ""));
+        auto out =
+            RunOp(MakeNode("MatMul", {"a", "b"}, {"y"}, 13), {&a, &b}, threads, {false, constant});
+        ASSERT_TRUE(out.has_value()) << out.status().message();
+        EXPECT_TRUE(Close((*out)[0], c.y, ref));
+      }
     }
   }
 }
