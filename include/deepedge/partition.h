@@ -82,18 +82,20 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 // ---- Device profiles and latency prediction --------------------------------------------
 
 // Regression class of a layer for prediction: "conv", "conv3x3", "conv1x1", "gconv",
-// "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several rows),
+// "conv1d", "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several
+// rows),
 // "pool", "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
 // "memory"; "" when the op has no class (LayerCosts then estimates it, labelled).
 // Convolutions are split by what the engine runs them with: 3x3 stride-1 ones of 16 or
 // more channels on maps of about 12x12 and more through Winograd F(2x2, 3x3) (about
 // twice the MAC rate of the other kxk ones), 1x1 ones as one matrix product (2-3x the
 // MAC rate of a 3x3 on narrow layers), grouped ones (AlexNet's halves) group by group at
-// about half the rate of a whole one.
+// about half the rate of a whole one, 1-D ones outside XNNPACK (a spectrogram's STFT,
+// bound by its weights).
 std::string LayerClass(const Layer& layer);
 
 // The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
-// written before the class existed): "conv3x3", "conv1x1" and "gconv" -> "conv",
+// written before the class existed): "conv3x3", "conv1x1", "gconv" and "conv1d" -> "conv",
 // "matmul" -> "fc"; "" for the others.
 std::string ParentLayerClass(const std::string& layer_class);
 

@@ -109,6 +109,66 @@ Expected<CalibrationCase> ConvCase(const std::string& cls, std::int64_t cin, std
               });
 }
 
+// One Conv node of any rank and kernel (the zoo's builder makes square 2-D ones only):
+// x [1, cin, spatial...], weights [cout, cin, kernel...] and a bias, no padding but
+// `pads` (begins then ends).
+Expected<CalibrationCase> ShapedConvCase(const std::string& cls, const std::string& desc,
+                                         std::int64_t cin, std::int64_t cout, const Dims& spatial,
+                                         const Dims& kernel, const Dims& strides,
+                                         const Dims& pads) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.set_producer_name("deepedge-calibrate");
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("calib");
+  Dims in = {1, cin}, out = {1, cout}, wdims = {cout, cin};
+  std::int64_t taps = 1;
+  for (std::size_t i = 0; i < spatial.size(); ++i) {
+    in.push_back(spatial[i]);
+    out.push_back((spatial[i] + pads[i] + pads[i + spatial.size()] - kernel[i]) / strides[i] + 1);
+    wdims.push_back(kernel[i]);
+    taps *= kernel[i];
+  }
+  zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
+  auto add_init = [&](const std::string& name, const Dims& dims, std::int64_t count) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (std::int64_t d : dims) t->add_dims(d);
+    for (std::int64_t i = 0; i < count; ++i) t->add_float_data(0.01f * static_cast<float>(i % 7));
+  };
+  add_init("w", wdims, cout * cin * taps);
+  add_init("b", {cout}, cout);
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type("Conv");
+  n->set_name("layer");
+  n->add_input("x");
+  n->add_input("w");
+  n->add_input("b");
+  n->add_output("layer");
+  auto ints = [&](const char* name, const Dims& v) {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (std::int64_t x : v) a->add_ints(x);
+  };
+  ints("kernel_shape", kernel);
+  ints("strides", strides);
+  ints("pads", pads);
+  zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
+  CalibrationCase c;
+  c.layer_class = cls;
+  c.description = desc;
+  c.layer = "layer";
+  c.model.assign(bytes.begin(), bytes.end());
+  return c;
+}
+
 }  // namespace
 
 Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
@@ -175,6 +235,34 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   for (const auto& [cls, convs] : kxk) {
     for (const C& c : pick(convs))
       DEEPEDGE_RETURN_IF_ERROR(add(ConvCase(cls, c.cin, c.cout, c.hw, c.k, c.s, 1)));
+  }
+  // One-sided filters (keyword spotters: 1x3 and 3x1), which run on the engine's im2col
+  // product at MAC rates unlike the square filters', and 1-D convolutions (a
+  // spectrogram's STFT and a VAD's front end: one channel, long filters, few outputs,
+  // bound by their weights; a VAD's encoder), a class of their own.
+  if (!quick) {
+    DEEPEDGE_RETURN_IF_ERROR(add(ShapedConvCase("conv", "conv 24->24 1x3 76x32", 24, 24, {76, 32},
+                                                {1, 3}, {1, 1}, {0, 1, 0, 1})));
+    DEEPEDGE_RETURN_IF_ERROR(add(ShapedConvCase("conv", "conv 48->48 3x1 38x16", 48, 48, {38, 16},
+                                                {3, 1}, {1, 1}, {0, 0, 0, 0})));
+    DEEPEDGE_RETURN_IF_ERROR(add(ShapedConvCase("conv", "conv 96->96 1x3 9x4", 96, 96, {9, 4},
+                                                {1, 3}, {1, 1}, {0, 1, 0, 1})));
+  }
+  struct C1 {
+    std::int64_t cin, cout, len, k, s;
+  };
+  for (const C1& c : pick(std::vector<C1>{{1, 257, 1760, 512, 160},
+                                          {129, 128, 4, 3, 1},
+                                          {1, 258, 640, 256, 128},
+                                          {64, 64, 256, 3, 1},
+                                          {16, 32, 512, 5, 2},
+                                          {1, 129, 1024, 256, 64}})) {
+    const std::int64_t pad = c.k <= 5 ? c.k / 2 : 0;
+    DEEPEDGE_RETURN_IF_ERROR(add(ShapedConvCase(
+        "conv1d",
+        "conv 1-D " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " k" +
+            std::to_string(c.k) + " s" + std::to_string(c.s) + " " + std::to_string(c.len),
+        c.cin, c.cout, {c.len}, {c.k}, {c.s}, {pad, pad})));
   }
   for (const C& c : pick(std::vector<C>{{64, 64, 56, 1, 1},
                                         {128, 256, 28, 1, 2},

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ std::string LayerClass(const Layer& l) {
   if (t == "Conv" || t == "ConvTranspose") {
     const bool one_channel_per_group = l.channels_per_group == 0 || l.channels_per_group == 1;
     if (l.group > 1) return one_channel_per_group ? "depthwise" : "gconv";
+    // 1-D: outside XNNPACK, on the engine's own product (a spectrogram's STFT: one
+    // channel, 512 taps, bound by its weights).
+    if (t == "Conv" && l.kernel_shape.size() == 1) return "conv1d";
     if (t == "Conv" && l.kernel_size == 1) return "conv1x1";
     // The engine's Winograd rule (src/engine/xnnpack/winograd.h): 16 channels in and out,
     // 32 tiles of 2x2 outputs.
@@ -56,7 +60,7 @@ std::string LayerClass(const Layer& l) {
 }
 
 std::string ParentLayerClass(const std::string& c) {
-  if (c == "conv3x3" || c == "conv1x1" || c == "gconv") return "conv";
+  if (c == "conv3x3" || c == "conv1x1" || c == "gconv" || c == "conv1d") return "conv";
   return c == "matmul" ? "fc" : "";
 }
 
@@ -374,19 +378,67 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     const DataTensor& x = graph.tensors[static_cast<std::size_t>(l.inputs[0])];
     return x.consumers.size() == 1 && !x.graph_output ? x.producer : -1;
   };
+  // HardSwish written out (src/engine/passes.cc, FuseHardSwish): Add(x, c) -> Clip ->
+  // Mul(x, clip) -> Div(., c), each intermediate read once. The engine runs it as one
+  // HardSwish pass, predicted here as an activation on the Div; the other three are
+  // fused.
+  std::vector<bool> hardswish_part(graph.layers.size(), false);
+  std::vector<bool> hardswish_last(graph.layers.size(), false);
+  auto type_of = [&](int i) -> const std::string& {
+    return graph.layers[static_cast<std::size_t>(i)].type;
+  };
+  for (std::size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& d = graph.layers[i];
+    if ((d.type != "Div" && d.type != "Mul") || d.inputs.size() != 1) continue;
+    const int m = sole_producer(i);
+    if (m < 0 || type_of(m) != "Mul") continue;
+    const Layer& ml = graph.layers[static_cast<std::size_t>(m)];
+    if (ml.inputs.size() != 2) continue;
+    for (int side = 0; side < 2; ++side) {
+      const DataTensor& ct = graph.tensors[static_cast<std::size_t>(ml.inputs[side])];
+      const int c = ct.producer;
+      if (c < 0 || ct.consumers.size() != 1 || ct.graph_output || type_of(c) != "Clip") continue;
+      const int a = sole_producer(static_cast<std::size_t>(c));
+      if (a < 0 || type_of(a) != "Add") continue;
+      const Layer& al = graph.layers[static_cast<std::size_t>(a)];
+      if (al.inputs.size() != 1 || al.inputs[0] != ml.inputs[1 - side]) continue;
+      hardswish_part[static_cast<std::size_t>(a)] = hardswish_part[static_cast<std::size_t>(c)] =
+          hardswish_part[static_cast<std::size_t>(m)] = true;
+      hardswish_last[i] = true;
+      break;
+    }
+  }
   for (std::size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& l = graph.layers[i];
+    if (hardswish_part[i]) {
+      out[i].fused = true;
+      continue;
+    }
     // Mirrors the engine's fusions (src/engine/xnnpack: BatchNormalization folded into
     // the weights, Relu / Clip into the producer's output clamp): these layers cost
     // nothing of their own, and predicting them as stand-alone passes over memory
     // over-predicted every MobileNet block by two layers.
     int p = sole_producer(i);
-    if (l.type == "BatchNormalization" && p >= 0) {
-      const std::string& pt = graph.layers[static_cast<std::size_t>(p)].type;
-      if (pt == "Conv" || pt == "Gemm") {
-        out[i].fused = true;
-        continue;
-      }
+    // A convolution or fully connected layer, or a map folded into one (a chain of
+    // BatchNormalization and constant Mul / Add after it).
+    std::function<bool(int)> linear = [&](int q) {
+      if (q < 0) return false;
+      const std::string& t = type_of(q);
+      if (t == "Conv" || t == "Gemm") return true;
+      return out[static_cast<std::size_t>(q)].fused &&
+             (t == "BatchNormalization" || t == "Mul" || t == "Add") &&
+             linear(sole_producer(static_cast<std::size_t>(q)));
+    };
+    if (l.type == "BatchNormalization" && linear(p)) {
+      out[i].fused = true;
+      continue;
+    }
+    // A constant scale or offset of such an output (PP-LCNet's learnable affine blocks)
+    // folds into its weights too.
+    if ((l.type == "Mul" || l.type == "Add") && l.inputs.size() == 1 && !hardswish_last[i] &&
+        linear(p)) {
+      out[i].fused = true;
+      continue;
     }
     if ((l.type == "Relu" || l.type == "Clip") && p >= 0) {
       if (out[static_cast<std::size_t>(p)].fused &&
@@ -400,7 +452,8 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
         continue;
       }
     }
-    const std::string cls = LayerClass(l);
+    // The HardSwish pass reads and writes its tensor once, as an activation does.
+    const std::string cls = hardswish_last[i] ? "activation" : LayerClass(l);
     auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
     if (it == device.fits.end() && !ParentLayerClass(cls).empty()) {
       it = device.fits.find(ParentLayerClass(cls));

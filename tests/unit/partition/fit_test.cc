@@ -100,6 +100,37 @@ TEST(LayerCosts, MirrorsTheEngineFusions) {
   EXPECT_NEAR((*c)[3].time_ms, 0.002 + 8000e-6 + 4000e-6, 1e-12);
 }
 
+// PP-LCNet's block: conv -> Mul(s) -> Add(t) (a learnable affine block) -> HardSwish
+// written out as Add(x, 3) -> Clip -> Mul(x, clip) -> Div(6) -> Mul(s) -> Add(t).
+TEST(LayerCosts, MirrorsAffineFoldingAndHardSwishFusion) {
+  LayerGraph g;
+  g.tensors = {{"x", 4000, -1, {0}, false}, {"c", 4000, 0, {1}, false},
+               {"m1", 4000, 1, {2}, false}, {"a1", 4000, 2, {3, 5}, false},
+               {"a3", 4000, 3, {4}, false}, {"cl", 4000, 4, {5}, false},
+               {"mm", 4000, 5, {6}, false}, {"d", 4000, 6, {7}, false},
+               {"m2", 4000, 7, {8}, false}, {"y", 4000, 8, {}, true}};
+  g.layers = {{"conv", "Conv", {0}, {1}, 100000, 4000, 4000, 1},
+              {"mul1", "Mul", {1}, {2}, 0, 4000, 4000, 1},
+              {"add1", "Add", {2}, {3}, 0, 4000, 4000, 1},
+              {"add3", "Add", {3}, {4}, 0, 4000, 4000, 1},
+              {"clip", "Clip", {4}, {5}, 0, 4000, 4000, 1},
+              {"mm", "Mul", {3, 5}, {6}, 0, 8000, 4000, 1},
+              {"div", "Div", {6}, {7}, 0, 4000, 4000, 1},
+              {"mul2", "Mul", {7}, {8}, 0, 4000, 4000, 1},
+              {"add2", "Add", {8}, {9}, 0, 4000, 4000, 1}};
+  const Expected<std::vector<LayerCost>> c = LayerCosts(g, Fits());
+  ASSERT_TRUE(c.has_value()) << c.status().message();
+  // The affine block into the conv; Add, Clip and Mul into the HardSwish on the Div.
+  for (int i : {1, 2, 3, 4, 5}) EXPECT_TRUE((*c)[static_cast<std::size_t>(i)].fused) << i;
+  EXPECT_FALSE((*c)[6].fused);
+  EXPECT_NEAR((*c)[6].time_ms, 0.001 + 4000e-6, 1e-12);  // the activation fit
+  // After the activation the affine block has no linear layer to fold into.
+  for (int i : {7, 8}) {
+    EXPECT_FALSE((*c)[static_cast<std::size_t>(i)].fused) << i;
+    EXPECT_NEAR((*c)[static_cast<std::size_t>(i)].time_ms, 0.002 + 8000e-6, 1e-12) << i;
+  }
+}
+
 TEST(LayerCosts, NoFusionWhenTheProducerHasAnotherConsumer) {
   LayerGraph g = Block();
   g.tensors[1].consumers = {1, 3};  // the conv's output is read by the add too
