@@ -15,36 +15,8 @@ namespace {
 using Dims = std::vector<std::int64_t>;
 using Build = std::function<std::string(zoo::GraphBuilder&, const std::string& x)>;
 
-Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, const Dims& in,
-                               const Dims& out, const Build& build, int extra_inputs = 0) {
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("deepedge-calibrate");
-  auto* op = m.add_opset_import();
-  op->set_domain("");
-  op->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("calib");
-  zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
-  for (int i = 0; i < extra_inputs; ++i)
-    zoo::SetFloatValueInfo(g->add_input(), "x" + std::to_string(i + 1), in, "");
-  zoo::GraphBuilder b(g, 7);
-  const std::string y = build(b, "x");
-  zoo::SetFloatValueInfo(g->add_output(), y, out, "");
-  std::string bytes;
-  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
-  CalibrationCase c;
-  c.layer_class = cls;
-  c.description = desc;
-  c.layer = g->node(g->node_size() - 1).name();
-  c.model.assign(bytes.begin(), bytes.end());
-  return c;
-}
-
-// One node of `op` on input "x" (Resize: nearest, with constant `scales`).
-Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const Dims& out,
-                                   const std::string& op, const std::vector<float>& scales) {
-  onnx::ModelProto m;
+// A model of opset 13 whose graph, "calib", the caller fills.
+onnx::GraphProto* NewCalibrationGraph(onnx::ModelProto& m) {
   m.set_ir_version(7);
   m.set_producer_name("deepedge-calibrate");
   auto* opset = m.add_opset_import();
@@ -52,6 +24,40 @@ Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const
   opset->set_version(13);
   onnx::GraphProto* g = m.mutable_graph();
   g->set_name("calib");
+  return g;
+}
+
+// The calibration case of model `m`, whose timed node is `layer`.
+Expected<CalibrationCase> CaseOf(const onnx::ModelProto& m, const std::string& cls,
+                                 const std::string& desc, const std::string& layer) {
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
+  CalibrationCase c;
+  c.layer_class = cls;
+  c.description = desc;
+  c.layer = layer;
+  c.model.assign(bytes.begin(), bytes.end());
+  return c;
+}
+
+Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, const Dims& in,
+                               const Dims& out, const Build& build, int extra_inputs = 0) {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = NewCalibrationGraph(m);
+  zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
+  for (int i = 0; i < extra_inputs; ++i)
+    zoo::SetFloatValueInfo(g->add_input(), "x" + std::to_string(i + 1), in, "");
+  zoo::GraphBuilder b(g, 7);
+  const std::string y = build(b, "x");
+  zoo::SetFloatValueInfo(g->add_output(), y, out, "");
+  return CaseOf(m, cls, desc, g->node(g->node_size() - 1).name());
+}
+
+// One node of `op` on input "x" (Resize: nearest, with constant `scales`).
+Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const Dims& out,
+                                   const std::string& op, const std::vector<float>& scales) {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = NewCalibrationGraph(m);
   zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
   onnx::NodeProto* n = g->add_node();
   n->set_op_type(op);
@@ -72,16 +78,9 @@ Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const
   }
   n->add_output("layer");
   zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
-  std::string bytes;
-  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
   std::string desc;
   for (std::size_t i = 1; i < in.size(); ++i) desc += (i > 1 ? "x" : "") + std::to_string(in[i]);
-  CalibrationCase c;
-  c.layer_class = cls;
-  c.description = op + " " + desc;
-  c.layer = "layer";
-  c.model.assign(bytes.begin(), bytes.end());
-  return c;
+  return CaseOf(m, cls, op + " " + desc, "layer");
 }
 
 std::int64_t OutSize(std::int64_t hw, std::int64_t k, std::int64_t s, std::int64_t pad) {
@@ -117,13 +116,7 @@ Expected<CalibrationCase> ShapedConvCase(const std::string& cls, const std::stri
                                          const Dims& kernel, const Dims& strides,
                                          const Dims& pads) {
   onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("deepedge-calibrate");
-  auto* opset = m.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(13);
-  onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("calib");
+  onnx::GraphProto* g = NewCalibrationGraph(m);
   Dims in = {1, cin}, out = {1, cout}, wdims = {cout, cin};
   std::int64_t taps = 1;
   for (std::size_t i = 0; i < spatial.size(); ++i) {
@@ -159,14 +152,7 @@ Expected<CalibrationCase> ShapedConvCase(const std::string& cls, const std::stri
   ints("strides", strides);
   ints("pads", pads);
   zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
-  std::string bytes;
-  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
-  CalibrationCase c;
-  c.layer_class = cls;
-  c.description = desc;
-  c.layer = "layer";
-  c.model.assign(bytes.begin(), bytes.end());
-  return c;
+  return CaseOf(m, cls, desc, "layer");
 }
 
 }  // namespace

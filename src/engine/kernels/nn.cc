@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -1184,6 +1185,46 @@ void ConvDepthwise(KernelContext* ctx, const Geometry& g, i64 n_batch, i64 c_in,
   });
 }
 
+// A kernel whose input 1 (a layer's weights), when it is a constant, is packed once when
+// the session is prepared: pack(node, weights) gives the packed form, or nullopt where it
+// does not apply; run(ctx, packed) runs the node, packed null when the weights at run time
+// are not the ones packed.
+template <class Packed>
+class PackedWeightsKernel final : public OpKernel {
+ public:
+  using PackFn = std::optional<Packed> (*)(const ir::Node&, const Tensor&);
+  using RunFn = Status (*)(KernelContext&, const Packed*);
+
+  static KernelFactory Factory(PackFn pack, RunFn run) {
+    return [pack, run](const ir::Node& n,
+                       const PrepareContext& prep) -> Expected<std::unique_ptr<OpKernel>> {
+      auto k = std::make_unique<PackedWeightsKernel>(run);
+      const Tensor* w = prep.constant && n.inputs.size() > 1 && !n.inputs[1].empty()
+                            ? prep.constant(n.inputs[1])
+                            : nullptr;
+      if (w != nullptr) {
+        k->packed_ = pack(n, *w);
+        if (k->packed_) k->packed_from_ = w->data();
+      }
+      return std::unique_ptr<OpKernel>(std::move(k));
+    };
+  }
+
+  explicit PackedWeightsKernel(RunFn run) : run_(run) {}
+
+  Status Run(KernelContext& ctx) override {
+    const Tensor* w = ctx.input(1);
+    // Constants are borrowed views at run time: compare the storage, not the Tensor.
+    const bool same = packed_from_ != nullptr && w != nullptr && w->data() == packed_from_;
+    return run_(ctx, same ? &*packed_ : nullptr);
+  }
+
+ private:
+  RunFn run_;
+  std::optional<Packed> packed_;
+  const void* packed_from_ = nullptr;
+};
+
 // A convolution's constant weights packed once for GemmCore (PrepackedA), per group: the
 // product's A matrix (output channels x C/group * kernel taps). Packing them at every run
 // had cost as much as the product itself where the output has few positions
@@ -1356,37 +1397,16 @@ Status ConvRun(KernelContext& ctx, const PackedConvWeights* packed) {
   return y.Finish();
 }
 
-// Conv, with constant f32 weights packed once when the session is prepared.
-class ConvKernel final : public OpKernel {
- public:
-  static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep) {
-    auto k = std::make_unique<ConvKernel>();
-    const Tensor* w = prep.constant && n.inputs.size() > 1 && !n.inputs[1].empty()
-                          ? prep.constant(n.inputs[1])
-                          : nullptr;
-    const i64 group = n.GetInt("group", 1);
-    // Anything unusual is left to ConvRun, which checks it and names the problem.
-    if (w != nullptr && w->dtype() == DType::kF32 && w->shape().rank() >= 3 && group >= 1 &&
-        w->shape()[0] % group == 0) {
-      const i64 depth = w->element_count() / std::max<i64>(w->shape()[0], 1);
-      k->packed_ = PackedConvWeights::Pack(static_cast<const float*>(w->data()), w->shape()[0],
-                                           group, depth, SelectMicroKernel().mr);
-      k->packed_from_ = w->data();
-    }
-    return std::unique_ptr<OpKernel>(std::move(k));
-  }
-
-  Status Run(KernelContext& ctx) override {
-    const Tensor* w = ctx.input(1);
-    // Constants are borrowed views at run time: compare the storage, not the Tensor.
-    const bool same = packed_from_ != nullptr && w != nullptr && w->data() == packed_from_;
-    return ConvRun(ctx, same ? &packed_ : nullptr);
-  }
-
- private:
-  PackedConvWeights packed_;
-  const void* packed_from_ = nullptr;
-};
+// Conv's weights packed when the session is prepared: constant f32 ones only; anything
+// unusual is left to ConvRun, which checks it and names the problem.
+std::optional<PackedConvWeights> PackConvWeights(const ir::Node& n, const Tensor& w) {
+  const i64 group = n.GetInt("group", 1);
+  if (w.dtype() != DType::kF32 || w.shape().rank() < 3 || group < 1 || w.shape()[0] % group != 0)
+    return std::nullopt;
+  const i64 depth = w.element_count() / std::max<i64>(w.shape()[0], 1);
+  return PackedConvWeights::Pack(static_cast<const float*>(w.data()), w.shape()[0], group, depth,
+                                 SelectMicroKernel().mr);
+}
 
 // ---------------------------------------------------------------------------------
 // ConvTranspose
@@ -2100,36 +2120,15 @@ Status MatMulRun(KernelContext& ctx, const PrepackedB* packed_b) {
   return y.Finish();
 }
 
-// MatMul, with a constant 2-D f32 B (a layer's weights) packed once, when the session is
-// prepared: PP-OCRv4's recogniser multiplies 40 tokens by a 120 x 6625 classifier, whose
+// MatMul's B packed when the session is prepared: a constant 2-D f32 one (a layer's
+// weights). PP-OCRv4's recogniser multiplies 40 tokens by a 120 x 6625 classifier, whose
 // packing at every run cost about as much as the product.
-class MatMulKernel final : public OpKernel {
- public:
-  static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep) {
-    auto k = std::make_unique<MatMulKernel>();
-    const Tensor* b = prep.constant && n.inputs.size() > 1 && !n.inputs[1].empty()
-                          ? prep.constant(n.inputs[1])
-                          : nullptr;
-    if (b != nullptr && b->dtype() == DType::kF32 && b->shape().rank() == 2 && b->shape()[0] > 0 &&
-        b->shape()[1] > 1) {
-      k->packed_ = PrepackedB::Pack(static_cast<const float*>(b->data()), b->shape()[0],
-                                    b->shape()[1], b->shape()[1], SelectMicroKernel().nr);
-      k->packed_from_ = b->data();
-    }
-    return std::unique_ptr<OpKernel>(std::move(k));
-  }
-
-  Status Run(KernelContext& ctx) override {
-    const Tensor* b = ctx.input(1);
-    // Constants are borrowed views at run time: compare the storage, not the Tensor.
-    const bool same = packed_from_ != nullptr && b != nullptr && b->data() == packed_from_;
-    return MatMulRun(ctx, same ? &packed_ : nullptr);
-  }
-
- private:
-  PrepackedB packed_;
-  const void* packed_from_ = nullptr;
-};
+std::optional<PrepackedB> PackMatMulB(const ir::Node&, const Tensor& b) {
+  if (b.dtype() != DType::kF32 || b.shape().rank() != 2 || b.shape()[0] <= 0 || b.shape()[1] <= 1)
+    return std::nullopt;
+  return PrepackedB::Pack(static_cast<const float*>(b.data()), b.shape()[0], b.shape()[1],
+                          b.shape()[1], SelectMicroKernel().nr);
+}
 
 // ---------------------------------------------------------------------------------
 // Normalizations
@@ -3526,7 +3525,8 @@ Status EinsumKernel(KernelContext& ctx) {
 }  // namespace
 
 void RegisterNnKernels(KernelRegistry& r) {
-  r.AddFactory("", "Conv", ConvKernel::Make, 1);
+  r.AddFactory("", "Conv",
+               PackedWeightsKernel<PackedConvWeights>::Factory(PackConvWeights, ConvRun), 1);
   r.Add("", "ConvTranspose", ConvTransposeKernel, 1);
   r.Add("", "MaxPool", MaxPoolKernel, 1);
   r.Add("", "AveragePool", AveragePoolKernel, 1);
@@ -3536,7 +3536,7 @@ void RegisterNnKernels(KernelRegistry& r) {
   r.Add("", "GlobalLpPool", GlobalPoolKernel<GlobalPool::kLp>, 1);
   r.Add("", "MaxRoiPool", MaxRoiPoolKernel, 1);
   r.Add("", "Gemm", GemmKernel, 1);
-  r.AddFactory("", "MatMul", MatMulKernel::Make, 1);
+  r.AddFactory("", "MatMul", PackedWeightsKernel<PrepackedB>::Factory(PackMatMulB, MatMulRun), 1);
   r.Add("", "BatchNormalization", BatchNormKernel, 1);
   r.Add("", "InstanceNormalization", InstanceNormKernel, 1);
   r.Add("", "LayerNormalization", LayerNormKernel, 17);
