@@ -110,34 +110,168 @@ bool ClipsTo(const ir::Graph& g, const ir::Node& n, float lo, float hi) {
          ScalarConstant(g, n.inputs[2]) == hi;
 }
 
-}  // namespace
-
-int FuseHardSwish(ir::Graph& graph) {
-  // How often each value is read: by nodes, nested graphs (counted as two: never fused
-  // away) and the graph outputs.
-  std::map<std::string, int> reads;
-  for (const ir::Node& n : graph.nodes) {
-    for (const std::string& in : n.inputs) ++reads[in];
-    if (HasSubgraph(n)) {
-      std::set<std::string> nested;
-      for (const auto& [k, a] : n.attributes) {
-        if (a.graph) CollectReads(*a.graph, nested);
-        for (const auto& sub : a.graphs) CollectReads(*sub, nested);
+// Who produces and how often something reads each value of a graph, for fusions that
+// remove intermediate values.
+class ValueUses {
+ public:
+  explicit ValueUses(ir::Graph& graph) : graph_(graph) {
+    // Nested graphs' reads and graph outputs count as two: never fused away.
+    for (const ir::Node& n : graph.nodes) {
+      for (const std::string& in : n.inputs) ++reads_[in];
+      if (HasSubgraph(n)) {
+        std::set<std::string> nested;
+        for (const auto& [k, a] : n.attributes) {
+          if (a.graph) CollectReads(*a.graph, nested);
+          for (const auto& sub : a.graphs) CollectReads(*sub, nested);
+        }
+        for (const std::string& v : nested) reads_[v] += 2;
       }
-      for (const std::string& v : nested) reads[v] += 2;
+    }
+    for (const ir::ValueInfo& v : graph.outputs) reads_[v.name] += 2;
+    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+      for (const std::string& out : graph.nodes[i].outputs) producer_[out] = i;
     }
   }
-  for (const ir::ValueInfo& v : graph.outputs) reads[v.name] += 2;
+  // The index of the node producing `value` when only one node reads it, else -1.
+  int SoleProducer(const std::string& value) const {
+    auto it = producer_.find(value);
+    auto r = reads_.find(value);
+    if (it == producer_.end() || r == reads_.end() || r->second != 1) return -1;
+    return static_cast<int>(it->second);
+  }
+  ir::Node* Sole(const std::string& value) const {
+    const int i = SoleProducer(value);
+    return i < 0 ? nullptr : &graph_.nodes[static_cast<std::size_t>(i)];
+  }
+
+ private:
+  ir::Graph& graph_;
+  std::map<std::string, int> reads_;
+  std::map<std::string, std::size_t> producer_;
+};
+
+// Removes the nodes marked in `drop`.
+void DropNodes(ir::Graph& graph, const std::vector<bool>& drop) {
+  std::vector<ir::Node> kept;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+}
+
+// The values of a constant f32 initializer that scales or offsets channels of an NCHW
+// tensor: one value, or `channels` along axis 1 ([C], [C, 1, 1] or [1, C, 1, 1] for a
+// rank-4 tensor), else nullopt.
+std::optional<std::vector<float>> ChannelConstant(const ir::Graph& g, const std::string& name,
+                                                  std::int64_t channels) {
+  auto it = g.initializers.find(name);
+  if (it == g.initializers.end() || it->second->dtype() != DType::kF32) return std::nullopt;
+  const Tensor& t = *it->second;
+  const auto v = t.as<float>();
+  if (t.element_count() == 1) return std::vector<float>(v.begin(), v.end());
+  const Shape& s = t.shape();
+  // Broadcast against [N, C, H, W]: the channel axis is the third from the end.
+  if (s.rank() < 3 || s.rank() > 4 || s[s.rank() - 3] != channels || s[s.rank() - 2] != 1 ||
+      s[s.rank() - 1] != 1 || (s.rank() == 4 && s[0] != 1))
+    return std::nullopt;
+  return std::vector<float>(v.begin(), v.end());
+}
+
+}  // namespace
+
+int FoldAffineIntoPointwiseConv(ir::Graph& graph) {
+  ValueUses uses(graph);
+  std::vector<bool> drop(graph.nodes.size(), false);
+  int folded = 0;
+  for (ir::Node& conv : graph.nodes) {
+    if (!IsDefaultOp(conv, "Conv") || conv.GetInt("group", 1) != 1 || conv.inputs.size() < 2)
+      continue;
+    auto wit = graph.initializers.find(conv.inputs[1]);
+    if (wit == graph.initializers.end() || wit->second->dtype() != DType::kF32) continue;
+    const Tensor& w = *wit->second;
+    const Shape& ws = w.shape();
+    // 1x1 and unpadded: every output reads exactly its own pixel, never a padding zero
+    // (which the map before it would not have turned into an offset).
+    if (ws.rank() != 4 || ws[2] != 1 || ws[3] != 1) continue;
+    bool unpadded = conv.GetString("auto_pad", "NOTSET") == "NOTSET" ||
+                    conv.GetString("auto_pad", "NOTSET") == "VALID";
+    for (std::int64_t p : conv.GetInts("pads")) unpadded = unpadded && p == 0;
+    if (!unpadded) continue;
+    const std::int64_t m = ws[0], c = ws[1];
+    const Tensor* bias = nullptr;
+    if (conv.inputs.size() > 2 && !conv.inputs[2].empty()) {
+      auto bit = graph.initializers.find(conv.inputs[2]);
+      if (bit == graph.initializers.end() || bit->second->dtype() != DType::kF32 ||
+          bit->second->element_count() != m)
+        continue;
+      bias = bit->second.get();
+    }
+    // x -> [Mul(s)] -> [Add(t)] -> conv, each intermediate read once.
+    std::vector<float> scale(1, 1.0f), shift(1, 0.0f);
+    std::string source = conv.inputs[0];
+    std::vector<int> chain;
+    for (const char* op : {"Add", "Mul"}) {
+      const int i = uses.SoleProducer(source);
+      if (i < 0 || drop[static_cast<std::size_t>(i)]) break;
+      const ir::Node& n = graph.nodes[static_cast<std::size_t>(i)];
+      if (!IsDefaultOp(n, op) || n.inputs.size() != 2) continue;
+      std::optional<std::vector<float>> k;
+      std::string other;
+      for (std::size_t side = 0; side < 2 && !k; ++side) {
+        k = ChannelConstant(graph, n.inputs[side], c);
+        if (k && graph.initializers.count(n.inputs[1 - side])) k.reset();
+        if (k) other = n.inputs[1 - side];
+      }
+      if (!k) break;
+      (std::string(op) == "Add" ? shift : scale) = std::move(*k);
+      chain.push_back(i);
+      source = other;
+    }
+    if (chain.empty()) continue;
+    auto at = [](const std::vector<float>& v, std::int64_t i) {
+      return v[v.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+    };
+    // W(s * x + t) + b = (W s) x + (b + W t).
+    Tensor w2 = Tensor::Allocate(DType::kF32, ws).value();
+    Tensor b2 = Tensor::Allocate(DType::kF32, Shape{m}).value();
+    const auto wv = w.as<float>();
+    auto w2v = w2.as<float>();
+    auto b2v = b2.as<float>();
+    for (std::int64_t o = 0; o < m; ++o) {
+      double acc = bias != nullptr ? static_cast<double>(bias->as<float>()[o]) : 0.0;
+      for (std::int64_t i = 0; i < c; ++i) {
+        const float wi = wv[static_cast<std::size_t>(o * c + i)];
+        w2v[static_cast<std::size_t>(o * c + i)] = wi * at(scale, i);
+        acc += static_cast<double>(wi) * at(shift, i);
+      }
+      b2v[static_cast<std::size_t>(o)] = static_cast<float>(acc);
+    }
+    const std::string wname = conv.name + "/affine_folded_w",
+                      bname = conv.name + "/affine_folded_b";
+    if (graph.initializers.count(wname) || graph.initializers.count(bname)) continue;
+    graph.initializers[wname] = std::make_shared<const Tensor>(std::move(w2));
+    graph.initializers[bname] = std::make_shared<const Tensor>(std::move(b2));
+    conv.inputs.resize(3);
+    conv.inputs[0] = source;
+    conv.inputs[1] = wname;
+    conv.inputs[2] = bname;
+    for (int i : chain) {
+      drop[static_cast<std::size_t>(i)] = true;
+      conv.name = graph.nodes[static_cast<std::size_t>(i)].name + "+" + conv.name;
+    }
+    ++folded;
+  }
+  DropNodes(graph, drop);
+  return folded;
+}
+
+int FuseHardSwish(ir::Graph& graph) {
+  ValueUses uses(graph);
+  auto sole = [&](const std::string& value) { return uses.Sole(value); };
   std::map<std::string, std::size_t> producer;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     for (const std::string& out : graph.nodes[i].outputs) producer[out] = i;
   }
-  // The node producing `value` when only one node reads it.
-  auto sole = [&](const std::string& value) -> ir::Node* {
-    auto it = producer.find(value);
-    if (it == producer.end() || reads[value] != 1) return nullptr;
-    return &graph.nodes[it->second];
-  };
   std::vector<bool> drop(graph.nodes.size(), false);
   int fused = 0;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -176,11 +310,7 @@ int FuseHardSwish(ir::Graph& graph) {
       break;
     }
   }
-  std::vector<ir::Node> kept;
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (!drop[i]) kept.push_back(std::move(graph.nodes[i]));
-  }
-  graph.nodes = std::move(kept);
+  DropNodes(graph, drop);
   return fused;
 }
 

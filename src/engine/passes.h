@@ -24,6 +24,14 @@ Expected<int> FoldConstants(ir::Graph& graph, const KernelRegistry& registry);
 // after FoldConstants. Returns how many were fused.
 int FuseHardSwish(ir::Graph& graph);
 
+// Folds a constant scale and / or offset (Mul then Add, one value or one per channel)
+// that only feeds an unpadded 1x1 convolution into its weights and bias: W (s x + t) + b =
+// (W s) x + (b + W t). PP-LCNet's learnable affine blocks after an activation become part
+// of the following pointwise convolution instead of two passes over the tensor. The
+// convolution takes the names "mul+add+conv"; its new weights are initializers of their
+// own. Returns how many convolutions took a fold.
+int FoldAffineIntoPointwiseConv(ir::Graph& graph);
+
 // Removes nodes none of whose outputs is read (by a later node, a nested graph or
 // the graph outputs), and initializers nothing reads. Returns how many nodes went.
 int RemoveDeadNodes(ir::Graph& graph);

@@ -408,9 +408,27 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
       break;
     }
   }
+  // A constant scale and / or offset feeding only a 1x1 convolution folds into its weights
+  // (src/engine/passes.cc, FoldAffineIntoPointwiseConv; the layer graph does not keep
+  // pads: 1x1 convolutions are taken as unpadded, as they nearly always are).
+  std::vector<bool> folded_forward(graph.layers.size(), false);
+  for (std::size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& conv = graph.layers[i];
+    if (conv.type != "Conv" || conv.kernel_size != 1 || conv.group != 1) continue;
+    int q = sole_producer(i);
+    for (const char* op : {"Add", "Mul"}) {
+      if (q < 0 || type_of(q) != op) continue;
+      if (graph.layers[static_cast<std::size_t>(q)].inputs.size() != 1 ||
+          hardswish_part[static_cast<std::size_t>(q)] ||
+          hardswish_last[static_cast<std::size_t>(q)])
+        break;
+      folded_forward[static_cast<std::size_t>(q)] = true;
+      q = sole_producer(static_cast<std::size_t>(q));
+    }
+  }
   for (std::size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& l = graph.layers[i];
-    if (hardswish_part[i]) {
+    if (hardswish_part[i] || folded_forward[i]) {
       out[i].fused = true;
       continue;
     }

@@ -134,6 +134,7 @@ class DeepEdgeBackend final : public Backend {
     if (!folded) return folded.status().WithContext(source.display_name());
     engine::RemoveDeadNodes(model->graph);
     engine::FuseHardSwish(model->graph);
+    engine::FoldAffineIntoPointwiseConv(model->graph);
     auto xnnpack = options.backend_options.find("xnnpack");
     if (xnnpack == options.backend_options.end() || xnnpack->second == "on") {
       Expected<ir::Graph> partitioned = engine::PartitionForXnnpack(model->graph);

@@ -247,6 +247,77 @@ TEST(PassesTest, FoldsConstantsInsideNestedGraphs) {
   EXPECT_EQ(branch->nodes.size(), 2u);  // the shared original is left as it was
 }
 
+// x -> Mul(s) -> Add(t) -> Conv (1x1 unless `kernel` says otherwise, `pad` on each side),
+// with s per channel ([3, 1, 1]) and t one value, or `t_shape` for t.
+ir::Graph AffineThenConv(std::int64_t kernel = 1, std::int64_t pad = 0,
+                         std::vector<std::int64_t> t_shape = {}, bool add_read_twice = false) {
+  ir::Graph g;
+  g.inputs = {Info("x", Shape{1, 3, 4, 4})};
+  auto init = [&](const std::string& name, Shape shape, float base) {
+    std::vector<float> v(static_cast<std::size_t>(shape.element_count()));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = base + 0.1f * static_cast<float>(i % 7);
+    g.initializers[name] = std::make_shared<const Tensor>(F32(shape, v));
+  };
+  init("s", Shape{3, 1, 1}, 0.5f);
+  init("t", Shape(t_shape), -0.2f);
+  init("w", Shape{5, 3, kernel, kernel}, -0.3f);
+  init("b", Shape{5}, 0.05f);
+  g.nodes.push_back(MakeNode("Mul", {"x", "s"}, {"m"}, 13));
+  g.nodes.push_back(MakeNode("Add", {"t", "m"}, {"a"}, 13));
+  ir::Node conv = MakeNode("Conv", {"a", "w", "b"}, {"y"}, 13);
+  testing::SetInts(conv, "pads", {pad, pad, pad, pad});
+  g.nodes.push_back(conv);
+  g.outputs = {ir::ValueInfo{"y", DType::kF32, std::nullopt}};
+  if (add_read_twice) {
+    g.nodes.push_back(MakeNode("Relu", {"a"}, {"r"}, 13));
+    g.outputs.push_back(ir::ValueInfo{"r", DType::kF32, std::nullopt});
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) g.nodes[i].name = "n" + std::to_string(i);
+  return g;
+}
+
+TEST(PassesTest, FoldsAConstantAffineMapIntoTheUnpaddedPointwiseConvAfterIt) {
+  engine::KernelRegistry reg;
+  engine::RegisterAllKernels(reg);
+  auto m = std::make_shared<ir::Model>();
+  m->graph = AffineThenConv();
+  auto original = std::make_shared<ir::Model>(*m);
+  EXPECT_EQ(engine::FoldAffineIntoPointwiseConv(m->graph), 1);
+  ASSERT_EQ(m->graph.nodes.size(), 1u);
+  EXPECT_EQ(m->graph.nodes[0].op_type, "Conv");
+  EXPECT_EQ(m->graph.nodes[0].name, "n0+n1+n2");
+  EXPECT_EQ(m->graph.nodes[0].inputs[0], "x");
+  Tensor x = F32({1, 3, 4, 4}, std::vector<float>(48, 0.0f));
+  for (std::size_t i = 0; i < 48; ++i)
+    const_cast<float*>(x.as<float>().data())[i] = static_cast<float>(i % 11) - 5.0f;
+  std::vector<Tensor> want, got;
+  auto run = [&](std::shared_ptr<ir::Model> model, std::vector<Tensor>& out) {
+    auto exec = engine::Executor::Create(model, reg, {});
+    ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+    ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  };
+  run(original, want);
+  run(m, got);
+  ASSERT_EQ(got[0].element_count(), want[0].element_count());
+  for (std::int64_t i = 0; i < want[0].element_count(); ++i) {
+    const float w = want[0].as<float>()[static_cast<std::size_t>(i)];
+    EXPECT_NEAR(got[0].as<float>()[static_cast<std::size_t>(i)], w, 1e-5f * (1 + std::abs(w)))
+        << "element " << i;
+  }
+}
+
+TEST(PassesTest, LeavesAffineMapsThatDoNotFoldExactlyAlone) {
+  ir::Graph g = AffineThenConv(/*kernel=*/1, /*pad=*/1);  // padding zeros are not offset
+  EXPECT_EQ(engine::FoldAffineIntoPointwiseConv(g), 0);
+  g = AffineThenConv(/*kernel=*/3);
+  EXPECT_EQ(engine::FoldAffineIntoPointwiseConv(g), 0);
+  g = AffineThenConv(1, 0, /*t_shape=*/{4});  // along W, not the channels
+  EXPECT_EQ(engine::FoldAffineIntoPointwiseConv(g), 0);
+  g = AffineThenConv(1, 0, {}, /*add_read_twice=*/true);
+  EXPECT_EQ(engine::FoldAffineIntoPointwiseConv(g), 0);
+  EXPECT_EQ(g.nodes.size(), 4u);
+}
+
 // x * Clip(x + 3, 0, 6) / 6 as four nodes, in the given operand orders and with the
 // given constants; "extra" (when not empty) is an intermediate value also made a graph
 // output.

@@ -131,6 +131,26 @@ TEST(LayerCosts, MirrorsAffineFoldingAndHardSwishFusion) {
   }
 }
 
+// A constant Mul and Add feeding only a 1x1 convolution fold into it; before a 3x3 one
+// they stay.
+TEST(LayerCosts, MirrorsAffineFoldingIntoTheNextPointwiseConvolution) {
+  for (std::int64_t kernel : {1, 9}) {
+    LayerGraph g;
+    g.tensors = {{"x", 4000, -1, {0}, false},
+                 {"m", 4000, 0, {1}, false},
+                 {"a", 4000, 1, {2}, false},
+                 {"y", 4000, 2, {}, true}};
+    g.layers = {{"mul", "Mul", {0}, {1}, 0, 4000, 4000, 1},
+                {"add", "Add", {1}, {2}, 0, 4000, 4000, 1},
+                {"conv", "Conv", {2}, {3}, 100000, 4000, 4000, 1}};
+    g.layers[2].kernel_size = kernel;
+    const Expected<std::vector<LayerCost>> c = LayerCosts(g, Fits());
+    ASSERT_TRUE(c.has_value()) << c.status().message();
+    for (int i : {0, 1}) EXPECT_EQ((*c)[static_cast<std::size_t>(i)].fused, kernel == 1) << i;
+    EXPECT_FALSE((*c)[2].fused);
+  }
+}
+
 TEST(LayerCosts, NoFusionWhenTheProducerHasAnotherConsumer) {
   LayerGraph g = Block();
   g.tensors[1].consumers = {1, 3};  // the conv's output is read by the add too
