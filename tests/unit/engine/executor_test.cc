@@ -247,6 +247,23 @@ TEST(PassesTest, FoldsConstantsInsideNestedGraphs) {
   EXPECT_EQ(branch->nodes.size(), 2u);  // the shared original is left as it was
 }
 
+// Runs `model` on its one input x with every kernel of the engine; its outputs.
+std::vector<Tensor> RunWithAllKernels(std::shared_ptr<ir::Model> model, const Tensor& x) {
+  static const engine::KernelRegistry* reg = [] {
+    auto* r = new engine::KernelRegistry;
+    engine::RegisterAllKernels(*r);
+    return r;
+  }();
+  std::vector<Tensor> out;
+  auto exec = engine::Executor::Create(std::move(model), *reg, {});
+  EXPECT_TRUE(exec.has_value()) << exec.status().ToString();
+  if (exec) {
+    const Status st = (*exec)->Run(std::span<const Tensor>(&x, 1), out);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+  return out;
+}
+
 // x -> Mul(s) -> Add(t) -> Conv (1x1 unless `kernel` says otherwise, `pad` on each side),
 // with s per channel ([3, 1, 1]) and t one value, or `t_shape` for t.
 ir::Graph AffineThenConv(std::int64_t kernel = 1, std::int64_t pad = 0,
@@ -277,8 +294,6 @@ ir::Graph AffineThenConv(std::int64_t kernel = 1, std::int64_t pad = 0,
 }
 
 TEST(PassesTest, FoldsAConstantAffineMapIntoTheUnpaddedPointwiseConvAfterIt) {
-  engine::KernelRegistry reg;
-  engine::RegisterAllKernels(reg);
   auto m = std::make_shared<ir::Model>();
   m->graph = AffineThenConv();
   auto original = std::make_shared<ir::Model>(*m);
@@ -287,17 +302,12 @@ TEST(PassesTest, FoldsAConstantAffineMapIntoTheUnpaddedPointwiseConvAfterIt) {
   EXPECT_EQ(m->graph.nodes[0].op_type, "Conv");
   EXPECT_EQ(m->graph.nodes[0].name, "n0+n1+n2");
   EXPECT_EQ(m->graph.nodes[0].inputs[0], "x");
-  Tensor x = F32({1, 3, 4, 4}, std::vector<float>(48, 0.0f));
-  for (std::size_t i = 0; i < 48; ++i)
-    const_cast<float*>(x.as<float>().data())[i] = static_cast<float>(i % 11) - 5.0f;
-  std::vector<Tensor> want, got;
-  auto run = [&](std::shared_ptr<ir::Model> model, std::vector<Tensor>& out) {
-    auto exec = engine::Executor::Create(model, reg, {});
-    ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
-    ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
-  };
-  run(original, want);
-  run(m, got);
+  std::vector<float> xv(48);
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(i % 11) - 5.0f;
+  const Tensor x = F32({1, 3, 4, 4}, xv);
+  const std::vector<Tensor> want = RunWithAllKernels(original, x), got = RunWithAllKernels(m, x);
+  ASSERT_EQ(want.size(), 1u);
+  ASSERT_EQ(got.size(), 1u);
   ASSERT_EQ(got[0].element_count(), want[0].element_count());
   for (std::int64_t i = 0; i < want[0].element_count(); ++i) {
     const float w = want[0].as<float>()[static_cast<std::size_t>(i)];
@@ -347,8 +357,6 @@ ir::Graph DecomposedHardSwish(bool swap, bool times_sixth, float three, float si
 }
 
 TEST(PassesTest, FusesDecomposedHardSwishIntoOneNodeWithTheSameResults) {
-  engine::KernelRegistry reg;
-  engine::RegisterAllKernels(reg);
   for (bool swap : {false, true}) {
     for (bool times_sixth : {false, true}) {
       SCOPED_TRACE(std::string(swap ? "swapped" : "in order") +
@@ -362,15 +370,10 @@ TEST(PassesTest, FusesDecomposedHardSwishIntoOneNodeWithTheSameResults) {
       EXPECT_EQ(m->graph.nodes[0].name, "n0+n1+n2+n3");
       EXPECT_EQ(m->graph.nodes[0].inputs, std::vector<std::string>{"x"});
       EXPECT_EQ(m->graph.nodes[0].outputs, std::vector<std::string>{"y"});
-      Tensor x = F32({7}, {-4.0f, -3.0f, -1.5f, 0.0f, 0.7f, 3.0f, 5.0f});
-      std::vector<Tensor> want, got;
-      auto run = [&](std::shared_ptr<ir::Model> model, std::vector<Tensor>& out) {
-        auto exec = engine::Executor::Create(model, reg, {});
-        ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
-        ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
-      };
-      run(original, want);
-      run(m, got);
+      const Tensor x = F32({7}, {-4.0f, -3.0f, -1.5f, 0.0f, 0.7f, 3.0f, 5.0f});
+      const std::vector<Tensor> want = RunWithAllKernels(original, x),
+                                got = RunWithAllKernels(m, x);
+      ASSERT_EQ(want.size(), 1u);
       ASSERT_EQ(got.size(), 1u);
       for (std::size_t i = 0; i < 7; ++i) {
         EXPECT_NEAR(got[0].as<float>()[i], want[0].as<float>()[i], 1e-6f) << "element " << i;
