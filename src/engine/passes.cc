@@ -268,10 +268,10 @@ int FoldAffineIntoPointwiseConv(ir::Graph& graph) {
 int FuseHardSwish(ir::Graph& graph) {
   ValueUses uses(graph);
   auto sole = [&](const std::string& value) { return uses.Sole(value); };
-  std::map<std::string, std::size_t> producer;
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    for (const std::string& out : graph.nodes[i].outputs) producer[out] = i;
-  }
+  // The index of a node of the graph (the nodes are not moved until DropNodes).
+  auto index_of = [&](const ir::Node* n) {
+    return static_cast<std::size_t>(n - graph.nodes.data());
+  };
   std::vector<bool> drop(graph.nodes.size(), false);
   int fused = 0;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -295,8 +295,7 @@ int FuseHardSwish(ir::Graph& graph) {
       if (add == nullptr || !IsDefaultOp(*add, "Add")) continue;
       const std::string x = OtherThanScalar(graph, *add, 3.0f);
       if (x.empty() || x != mul->inputs[1 - k]) continue;
-      drop[producer[mul->outputs[0]]] = drop[producer[clip->outputs[0]]] =
-          drop[producer[add->outputs[0]]] = true;
+      drop[index_of(mul)] = drop[index_of(clip)] = drop[index_of(add)] = true;
       ir::Node hs;
       // Named as fused groups are in profiles: the first node's name is what a layer
       // graph of the original model matches.
