@@ -1293,6 +1293,96 @@ Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w,
 }
 #endif
 
+#if DEEPEDGE_Q8_X86
+// Dw3x3Simd on AVX2, 8 int32 lanes: vpmaddwd multiplies the same int16 pairs and sums
+// them (vpdpwssd without the accumulate), so the tap pairing is the same. A stride-1
+// block is 16 outputs (8 even, 8 odd), a stride-2 block 8. Needs every channel's
+// requantization to pass Avx2RequantFits. Reads no further than Dw3x3Simd.
+struct Dw3x3Taps8 {
+  __m256i w01[3], w2l[3], w2h[3];
+};
+// The first `count` (<= 16) of 16 requantized outputs, even ones in `e` and odd ones
+// in `o` (output 2i in e[i], 2i + 1 in o[i]), stored as bytes in output order.
+Q8_AVX2 inline void StoreEvenOdd16(__m256i e, __m256i o, bool i8, std::uint8_t* out, i64 count) {
+  // [0 1 2 3 | 8 9 10 11] and [4 5 6 7 | 12 13 14 15]; the packs keep 128-bit lanes,
+  // so the dwords of four bytes come out as 0-3, 4-7 (lane 0) and 8-11, 12-15 (lane 1).
+  const __m256i w = _mm256_packs_epi32(_mm256_unpacklo_epi32(e, o), _mm256_unpackhi_epi32(e, o));
+  const __m256i bytes = i8 ? _mm256_packs_epi16(w, w) : _mm256_packus_epi16(w, w);
+  const __m128i v = _mm256_castsi256_si128(
+      _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0)));
+  if (count == 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
+    return;
+  }
+  alignas(16) std::uint8_t tmp[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(tmp), v);
+  std::memcpy(out, tmp, static_cast<std::size_t>(count));
+}
+Q8_AVX2 inline void Dw3x3S1Block8(const std::int16_t* base, i64 Wp, const Dw3x3Taps8& t,
+                                  const RequantLanes8& rl, bool i8, std::uint8_t* out, i64 count) {
+  __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+#pragma GCC unroll 3
+  for (int ky = 0; ky < 3; ++ky) {
+    const std::int16_t* row = base + ky * Wp;
+    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
+    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 1));
+    const __m256i a2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
+    even = _mm256_add_epi32(even, _mm256_madd_epi16(a0, t.w01[ky]));
+    even = _mm256_add_epi32(even, _mm256_madd_epi16(a2, t.w2l[ky]));
+    odd = _mm256_add_epi32(odd, _mm256_madd_epi16(a1, t.w01[ky]));
+    odd = _mm256_add_epi32(odd, _mm256_madd_epi16(a2, t.w2h[ky]));
+  }
+  StoreEvenOdd16(RequantVec8(even, rl), RequantVec8(odd, rl), i8, out, count);
+}
+Q8_AVX2 void Dw3x3Avx2(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
+                       const Requant& rq, bool i8, std::uint8_t* out, std::uint8_t* scratch) {
+  Dw3x3Taps8 t;
+  for (int ky = 0; ky < 3; ++ky) {
+    t.w01[ky] = _mm256_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
+    t.w2l[ky] = _mm256_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
+    t.w2h[ky] = _mm256_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
+  }
+  const RequantLanes8 rl = MakeRequantLanes8(rq);
+  // Flattened as in Dw3x3Simd when that takes fewer 16-output blocks than row by row.
+  if (g.sh == 1 && (g.OH * Wp + 15) / 16 < g.OH * ((g.OW + 15) / 16)) {
+    for (i64 j = 0; j < g.OH * Wp; j += 16) Dw3x3S1Block8(pad + j, Wp, t, rl, i8, scratch + j, 16);
+    for (i64 oh = 0; oh < g.OH; ++oh) {
+      std::memcpy(out + oh * g.OW, scratch + oh * Wp, static_cast<std::size_t>(g.OW));
+    }
+    return;
+  }
+  for (i64 oh = 0; oh < g.OH; ++oh) {
+    std::uint8_t* orow = out + oh * g.OW;
+    if (g.sh == 1) {
+      for (i64 ow = 0; ow < g.OW; ow += 16) {
+        Dw3x3S1Block8(pad + oh * Wp + ow, Wp, t, rl, i8, orow + ow, std::min<i64>(16, g.OW - ow));
+      }
+      continue;
+    }
+    // Stride 2, two blocks of 8 at a time so that one store takes 16 bytes.
+    for (i64 ow = 0; ow < g.OW; ow += 16) {
+      __m256i acc[2];
+      for (int h = 0; h < 2; ++h) {
+        acc[h] = _mm256_setzero_si256();
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky) {
+          const std::int16_t* row = pad + (2 * oh + ky) * Wp + 2 * (ow + 8 * h);
+          acc[h] = _mm256_add_epi32(
+              acc[h], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)),
+                                        t.w01[ky]));
+          acc[h] = _mm256_add_epi32(
+              acc[h],
+              _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2)),
+                                t.w2l[ky]));
+        }
+      }
+      StoreBytes16(RequantVec8(acc[0], rl), RequantVec8(acc[1], rl), i8, orow + ow,
+                   std::min<i64>(16, g.OW - ow));
+    }
+  }
+}
+#endif
+
 class QConvKernel final : public OpKernel {
  public:
   static Expected<std::unique_ptr<OpKernel>> Make(const ir::Node& n, const PrepareContext& prep,
@@ -1572,8 +1662,16 @@ class QConvKernel final : public OpKernel {
     const bool plane_path = g.sh == g.sw;
     // The plane path reads up to s * (OH * Wp - 1) + the last tap's offset; Dw3x3Simd
     // up to the bound its comment states.
-    const bool simd3x3 = DEEPEDGE_Q8_X86 && g_simd && g.kh == 3 && g.kw == 3 && g.dh == 1 &&
-                         g.dw == 1 && g.sh == g.sw && (g.sh == 1 || g.sh == 2);
+    const bool kernel3x3 = g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sh == g.sw &&
+                           (g.sh == 1 || g.sh == 2);
+    const bool simd3x3 = DEEPEDGE_Q8_X86 && g_simd && kernel3x3;
+#if DEEPEDGE_Q8_X86
+    const bool avx2_3x3 =
+        !simd3x3 && g_avx2 && kernel3x3 && std::all_of(rq.begin(), rq.end(), Avx2RequantFits);
+#else
+    const bool avx2_3x3 = false;
+#endif
+    const bool in_registers = simd3x3 || avx2_3x3;
     const i64 pad_size =
         std::max({Hp * Wp, g.sh * g.OH * Wp + g.kh * g.dh * Wp + g.kw * g.dw,
                   (g.sh * (g.OH - 1) + 3) * Wp + g.sh * ((g.OW + 31) / 32 * 32) + 34});
@@ -1594,8 +1692,9 @@ class QConvKernel final : public OpKernel {
         // interior rows change from plane to plane. The 3x3 kernel needs no int32
         // plane, only its byte scratch.
         std::vector<std::int16_t> pad(static_cast<std::size_t>(pad_size));
-        std::vector<std::int32_t> acc(simd3x3 ? 0 : static_cast<std::size_t>(band.OH * Wp));
-        std::vector<std::uint8_t> flat(simd3x3 ? static_cast<std::size_t>(band.OH * Wp + 32) : 0);
+        std::vector<std::int32_t> acc(in_registers ? 0 : static_cast<std::size_t>(band.OH * Wp));
+        std::vector<std::uint8_t> flat(in_registers ? static_cast<std::size_t>(band.OH * Wp + 32)
+                                                    : 0);
         const std::int16_t* top = pad.data() + oh0 * g.sh * Wp;
         i64 padded = -1;
         for (i64 j = begin; j < end; ++j) {
@@ -1613,6 +1712,11 @@ class QConvKernel final : public OpKernel {
 #if DEEPEDGE_Q8_X86
           if (simd3x3) {
             Dw3x3Simd(top, Wp, wm, band, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
+                      out, flat.data());
+            continue;
+          }
+          if (avx2_3x3) {
+            Dw3x3Avx2(top, Wp, wm, band, rq[static_cast<std::size_t>(m)], y_.type == DType::kI8,
                       out, flat.data());
             continue;
           }

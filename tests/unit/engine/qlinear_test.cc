@@ -253,6 +253,10 @@ INSTANTIATE_TEST_SUITE_P(
         // 3x3 depthwise planes 32 and 64 wide: row by row rather than flattened
         ConvCase{1, 3, 5, 32, 3, 3, 3, 1, 1, 1, 3, DType::kI8, true, 2, true, 0},
         ConvCase{1, 2, 4, 64, 2, 3, 3, 1, 1, 1, 2, DType::kU8, false, 1, true, 0},
+        // ... 16 and 48 wide (AVX2 blocks are 16 outputs); stride 2 with a partial block
+        ConvCase{1, 3, 5, 16, 3, 3, 3, 1, 1, 1, 3, DType::kU8, true, 2, true, 0},
+        ConvCase{1, 2, 3, 48, 2, 3, 3, 1, 1, 1, 2, DType::kI8, false, 1, true, 0},
+        ConvCase{1, 3, 6, 45, 3, 3, 3, 2, 1, 1, 3, DType::kI8, true, 0, true, 0},
         // unequal strides: depthwise row path and the general packing
         ConvCase{1, 6, 9, 10, 6, 3, 3, 1, 1, 1, 6, DType::kI8, true, 0, true, 2},
         ConvCase{1, 5, 9, 10, 7, 3, 2, 2, 1, 1, 1, DType::kU8, false, 0, true, 1}));
