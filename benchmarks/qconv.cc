@@ -6,7 +6,10 @@
 // pays its NCHW <-> NHWC transposes, as a lone layer does in a model); the int8
 // graph is one QConv (i8 NCHW in and out). Prints the median of `--reps` runs per
 // layer and thread count, and the ratio int8 / f32 (issue 4 wants <= 0.6 for whole
-// models). Usage: qconv_vs_f32 [--reps N] [--threads 1,2] [--no-simd]
+// models). Beside them, the peer: XNNPACK's own operators on the same layer in NHWC
+// (f32 and qc8: per-channel int8 weights, as `deepedge quantize` writes), timed alone,
+// so that the ratio this CPU allows int8 over f32 in XNNPACK is measured in the same run.
+// Usage: qconv_vs_f32 [--reps N] [--threads 1,2] [--only SUBSTRING] [--no-simd | --avx2]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +18,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
 
 #include "engine/executor.h"
 #include "engine/kernel.h"
@@ -143,6 +149,67 @@ double MedianMs(const std::shared_ptr<ir::Model>& m, const engine::KernelRegistr
   return t[t.size() / 2];
 }
 
+// XNNPACK's convolution operator alone on layer l in NHWC: f32, or qc8 (int8 activations,
+// per-channel int8 weights, int32 bias). The median of `reps` runs in ms; -1 on failure.
+double XnnMedianMs(const Layer& l, bool int8, int threads, int reps) {
+  const i64 p = l.k / 2;
+  const i64 oh = (l.H + 2 * p - l.k) / l.stride + 1;
+  const auto cg = static_cast<std::size_t>(l.C / l.group),
+             mg = static_cast<std::size_t>(l.M / l.group);
+  const std::size_t wsize =
+      static_cast<std::size_t>(l.M) * cg * static_cast<std::size_t>(l.k * l.k);
+  const auto in_size = static_cast<std::size_t>(l.C * l.H * l.H);
+  const auto out_size = static_cast<std::size_t>(l.M * oh * oh);
+  pthreadpool_t pool =
+      threads > 1 ? pthreadpool_create(static_cast<std::size_t>(threads)) : nullptr;
+  xnn_operator_t op = nullptr;
+  std::vector<float> wf(wsize, 0.01f), bf(static_cast<std::size_t>(l.M), 0.1f),
+      scales(static_cast<std::size_t>(l.M), 0.001f);
+  std::vector<std::int8_t> wq(wsize, 3);
+  std::vector<std::int32_t> bq(static_cast<std::size_t>(l.M), 7);
+  std::vector<float> xf(in_size, 0.5f), yf(out_size);
+  std::vector<std::int8_t> xq(in_size, 5), yq(out_size);
+  const auto u = [](i64 v) { return static_cast<std::uint32_t>(v); };
+  xnn_status st;
+  if (int8) {
+    st = xnn_create_convolution2d_nhwc_qc8(
+        u(p), u(p), u(p), u(p), u(l.k), u(l.k), u(l.stride), u(l.stride), 1, 1, u(l.group), cg, mg,
+        static_cast<std::size_t>(l.C), static_cast<std::size_t>(l.M), -3, 0.02f, scales.data(),
+        wq.data(), bq.data(), -128, 0.05f, -128, 127, 0, &op);
+    if (st == xnn_status_success) {
+      st = xnn_setup_convolution2d_nhwc_qc8(op, 1, static_cast<std::size_t>(l.H),
+                                            static_cast<std::size_t>(l.H), xq.data(), yq.data(),
+                                            pool);
+    }
+  } else {
+    st = xnn_create_convolution2d_nhwc_f32(
+        u(p), u(p), u(p), u(p), u(l.k), u(l.k), u(l.stride), u(l.stride), 1, 1, u(l.group), cg, mg,
+        static_cast<std::size_t>(l.C), static_cast<std::size_t>(l.M), wf.data(), bf.data(), 0.0f,
+        6.0f, 0, &op);
+    if (st == xnn_status_success) {
+      st = xnn_setup_convolution2d_nhwc_f32(op, 1, static_cast<std::size_t>(l.H),
+                                            static_cast<std::size_t>(l.H), xf.data(), yf.data(),
+                                            pool);
+    }
+  }
+  double median = -1;
+  if (st == xnn_status_success) {
+    for (int i = 0; i < 3; ++i) (void)xnn_run_operator(op, pool);
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+      const auto a = std::chrono::steady_clock::now();
+      st = xnn_run_operator(op, pool);
+      t.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    }
+    std::sort(t.begin(), t.end());
+    if (st == xnn_status_success) median = t[t.size() / 2];
+  }
+  if (op != nullptr) xnn_delete_operator(op);
+  if (pool != nullptr) pthreadpool_destroy(pool);
+  return median;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,7 +253,12 @@ int main(int argc, char** argv) {
   };
   std::printf("QConv (int8) vs Conv (f32, XNNPACK region), median of %d runs; SIMD int8 path: %s\n",
               reps, engine::QLinearIsaName(engine::QLinearActiveIsa()));
-  std::printf("%-28s %7s %12s %12s %8s\n", "layer", "threads", "f32 ms", "int8 ms", "int8/f32");
+  if (xnn_initialize(nullptr) != xnn_status_success) {
+    std::fprintf(stderr, "error: xnn_initialize failed\n");
+    return 1;
+  }
+  std::printf("%-28s %7s %9s %9s %8s %11s %11s %8s\n", "layer", "threads", "f32 ms", "int8 ms",
+              "int8/f32", "XNN f32 ms", "XNN qc8 ms", "qc8/f32");
   for (const Layer& l : layers) {
     if (std::strstr(l.name, only) == nullptr) continue;
     auto f = Graph(l, false);
@@ -196,7 +268,10 @@ int main(int argc, char** argv) {
     for (int t : threads) {
       const double a = MedianMs(f, reg, t, reps, xf);
       const double b = MedianMs(q, reg, t, reps, xq);
-      std::printf("%-28s %7d %12.3f %12.3f %8.2f\n", l.name, t, a, b, a > 0 ? b / a : 0.0);
+      const double xa = XnnMedianMs(l, false, t, reps);
+      const double xb = XnnMedianMs(l, true, t, reps);
+      std::printf("%-28s %7d %9.3f %9.3f %8.2f %11.3f %11.3f %8.2f\n", l.name, t, a, b,
+                  a > 0 ? b / a : 0.0, xa, xb, xa > 0 ? xb / xa : 0.0);
     }
   }
   {
@@ -207,7 +282,7 @@ int main(int argc, char** argv) {
     for (int t : threads) {
       const double a = MedianMs(f, reg, t, reps, xf);
       const double b = MedianMs(q, reg, t, reps, xq);
-      std::printf("%-28s %7d %12.3f %12.3f %8.2f\n", "fc 1024->1000 (Gemm)", t, a, b,
+      std::printf("%-28s %7d %9.3f %9.3f %8.2f\n", "fc 1024->1000 (Gemm)", t, a, b,
                   a > 0 ? b / a : 0.0);
     }
   }
