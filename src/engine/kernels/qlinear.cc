@@ -429,15 +429,8 @@ __attribute__((target("avx2"))) void TileGenericAvx2(const std::uint8_t* col, co
   TileGenericImpl(col, w, k4n, acc);
 }
 #endif
-#if DEEPEDGE_Q8_X86
-Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc);
-#endif
 void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
 #if DEEPEDGE_Q8_X86
-  if (g_avx2) {
-    TileAvx2(col, w, k4n, acc);
-    return;
-  }
   if (kAvx2Available) {
     TileGenericAvx2(col, w, k4n, acc);
     return;
@@ -447,42 +440,74 @@ void TileGeneric(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::in
 }
 
 #if DEEPEDGE_Q8_X86
-// The tile on AVX2: vpmaddwd multiplies the u8 activations, zero-extended, by int16
-// weight pairs and sums each pair exactly (vpmaddubsw on the bytes would saturate at
-// 16 bits). A channel's four weight bytes are broadcast and sign-extended in the loop,
-// so the packed weights stay int8. Per pass four channels times eight pixels: lane 2i
-// holds taps 0+1 of a pixel, lane 2i+1 taps 2+3, summed at the end.
-Q8_AVX2 void TileAvx2(const std::uint8_t* col, const std::int8_t* w, i64 k4n, std::int32_t* acc) {
-  for (i64 half = 0; half < 2; ++half) {
-    for (i64 px = 0; px < kNr; px += 8) {
+// The packed activation block widened to int16 (u8 values, so zero-extended) in the
+// same [K4][kNr][4] order, for TileAvx2Wide: done once per block, shared by every
+// channel tile of it.
+Q8_AVX2 void WidenBlockAvx2(const std::uint8_t* col, i64 k4n, std::int16_t* col16) {
+  const i64 n = k4n * kNr * 4;
+  for (i64 i = 0; i < n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(col16 + i), _mm256_cvtepu8_epi16(b));
+  }
+}
+
+// The tile on AVX2 from a widened block: the eight channels' weights of one k4 step
+// are widened once (channels 0-3 and 4-7, four int16 taps each) and every pixel's
+// four int16 taps are broadcast from memory (a load, no shuffle) and multiplied by
+// both with vpmaddwd, so a step costs two shuffles for 8 channels x 4 pixels instead
+// of one per channel. The products are exact (vpmaddubsw on the bytes would saturate
+// at 16 bits). Lanes hold tap pairs (0+1, 2+3) of a channel; each pixel's eight
+// channel sums are reduced at the end and transposed into acc's rows.
+Q8_AVX2 void TileAvx2Wide(const std::int16_t* col16, const std::int8_t* w, i64 k4n,
+                          std::int32_t* acc) {
+  for (i64 px = 0; px < kNr; px += 8) {
+    alignas(32) std::int32_t sums[8][8];  // [pixel][channel]
+    for (i64 half = 0; half < 8; half += 4) {
       __m256i lo[4], hi[4];
-      for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
-      const std::uint8_t* c = col + px * 4;
-      const std::int8_t* wk = w + half * 16;
+      for (int p = 0; p < 4; ++p) lo[p] = hi[p] = _mm256_setzero_si256();
+      const std::int16_t* c = col16 + (px + half) * 4;
+      const std::int8_t* wk = w;
       for (i64 k4 = 0; k4 < k4n; ++k4, c += kNr * 4, wk += kMr * 4) {
-        const __m256i a0 =
-            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
-        const __m256i a1 =
-            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16)));
-        // The four channels' weights widened at once: [r0 r1 | r2 r3] as int16 quads.
-        const __m256i w4 =
+        const __m256i w03 =
             _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
-        __m256i wq[4];
-        wq[0] = _mm256_permute4x64_epi64(w4, 0x00);
-        wq[1] = _mm256_permute4x64_epi64(w4, 0x55);
-        wq[2] = _mm256_permute4x64_epi64(w4, 0xAA);
-        wq[3] = _mm256_permute4x64_epi64(w4, 0xFF);
+        const __m256i w47 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk + 16)));
 #pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r) {
-          lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, wq[r]));
-          hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, wq[r]));
+        for (int p = 0; p < 4; ++p) {
+          std::int64_t q;
+          std::memcpy(&q, c + p * 4, sizeof q);
+          const __m256i x = _mm256_set1_epi64x(q);
+          lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(x, w03));
+          hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(x, w47));
         }
       }
-      for (int r = 0; r < 4; ++r) {
-        // [p0 p1 p4 p5 | p2 p3 p6 p7] after the pair sums, then in pixel order.
-        const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + (half * 4 + r) * kNr + px), sums);
+      for (int p = 0; p < 4; ++p) {
+        // [c0 c1 c4 c5 | c2 c3 c6 c7] after the pair sums, then in channel order.
+        const __m256i v = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[p], hi[p]), 0xD8);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums[half + p]), v);
       }
+    }
+    // 8 x 8 transpose: acc[r][px + p] = sums[p][r].
+    __m256i r[8], t[8];
+    for (int p = 0; p < 8; ++p) r[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[p]));
+    for (int p = 0; p < 8; p += 2) {
+      t[p] = _mm256_unpacklo_epi32(r[p], r[p + 1]);
+      t[p + 1] = _mm256_unpackhi_epi32(r[p], r[p + 1]);
+    }
+    for (int p = 0; p < 8; p += 4) {
+      r[p] = _mm256_unpacklo_epi64(t[p], t[p + 2]);
+      r[p + 1] = _mm256_unpackhi_epi64(t[p], t[p + 2]);
+      r[p + 2] = _mm256_unpacklo_epi64(t[p + 1], t[p + 3]);
+      r[p + 3] = _mm256_unpackhi_epi64(t[p + 1], t[p + 3]);
+    }
+    // r[0..3] hold channels (0, 1, 2, 3 | 4, 5, 6, 7) of pixels 0-3, r[4..7] of 4-7.
+    for (int ch = 0; ch < 4; ++ch) {
+      std::int32_t* row_lo = acc + ch * kNr + px;
+      std::int32_t* row_hi = acc + (ch + 4) * kNr + px;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row_lo),
+                          _mm256_permute2x128_si256(r[ch], r[ch + 4], 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row_hi),
+                          _mm256_permute2x128_si256(r[ch], r[ch + 4], 0x31));
     }
   }
 }
@@ -713,20 +738,34 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
   while (batches * blocks * chunks < want && chunks * 2 <= pw.MT) chunks *= 2;
   const i64 tiles_per_chunk = (pw.MT + chunks - 1) / chunks;
   const i64 col_size = pw.K4 * kNr * 4;
+  // The AVX2 tile reads the block widened to int16 (TileAvx2Wide).
+#if DEEPEDGE_Q8_X86
+  const bool wide16 = g_avx2 && pw.narrow;
+#else
+  const bool wide16 = false;
+#endif
   std::vector<std::uint8_t> shared;
+  std::vector<std::int16_t> shared16;
   if (chunks > 1) {
     shared.resize(static_cast<std::size_t>(batches * blocks * col_size + 64));
-    ctx.ParallelFor(static_cast<std::size_t>(batches * blocks),
-                    [&](std::size_t b0, std::size_t b1) {
-                      for (std::size_t j = b0; j < b1; ++j) {
-                        const i64 bb = static_cast<i64>(j);
-                        pack(bb / blocks, (bb % blocks) * kNr, shared.data() + bb * col_size);
-                      }
-                    });
+    if (wide16) shared16.resize(static_cast<std::size_t>(batches * blocks * col_size));
+    ctx.ParallelFor(
+        static_cast<std::size_t>(batches * blocks), [&](std::size_t b0, std::size_t b1) {
+          for (std::size_t j = b0; j < b1; ++j) {
+            const i64 bb = static_cast<i64>(j);
+            pack(bb / blocks, (bb % blocks) * kNr, shared.data() + bb * col_size);
+#if DEEPEDGE_Q8_X86
+            if (wide16) {
+              WidenBlockAvx2(shared.data() + bb * col_size, pw.K4, shared16.data() + bb * col_size);
+            }
+#endif
+          }
+        });
   }
   const auto jobs = static_cast<std::size_t>(batches * blocks * chunks);
   ctx.ParallelFor(jobs, [&](std::size_t begin, std::size_t end) {
     std::vector<std::uint8_t> own(chunks > 1 ? 0 : static_cast<std::size_t>(col_size + 64));
+    std::vector<std::int16_t> own16(chunks > 1 || !wide16 ? 0 : static_cast<std::size_t>(col_size));
     alignas(64) std::int32_t acc[kMr * kNr];
     i64 packed_b = -1, packed_p0 = -1;
     for (std::size_t j = begin; j < end; ++j) {
@@ -736,10 +775,15 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
       const i64 b = job / chunks / blocks;
       const i64 p0 = blk * kNr;
       const std::uint8_t* col = own.data();
+      const std::int16_t* col16 = own16.data();
       if (chunks > 1) {
         col = shared.data() + (b * blocks + blk) * col_size;
+        if (wide16) col16 = shared16.data() + (b * blocks + blk) * col_size;
       } else if (b != packed_b || p0 != packed_p0) {
         pack(b, p0, own.data());
+#if DEEPEDGE_Q8_X86
+        if (wide16) WidenBlockAvx2(own.data(), pw.K4, own16.data());
+#endif
         packed_b = b;
         packed_p0 = p0;
       }
@@ -764,6 +808,8 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
 #if DEEPEDGE_Q8_X86
           if (g_simd) {
             TileVnni(col, pw.Tile8(g, mt), pw.K4, acc);
+          } else if (wide16) {
+            TileAvx2Wide(col16, pw.Tile8(g, mt), pw.K4, acc);
           } else {
             TileGeneric(col, pw.Tile8(g, mt), pw.K4, acc);
           }
