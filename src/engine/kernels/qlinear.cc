@@ -457,57 +457,122 @@ Q8_AVX2 void WidenBlockAvx2(const std::uint8_t* col, i64 k4n, std::int16_t* col1
 // both with vpmaddwd, so a step costs two shuffles for 8 channels x 4 pixels instead
 // of one per channel. The products are exact (vpmaddubsw on the bytes would saturate
 // at 16 bits). Lanes hold tap pairs (0+1, 2+3) of a channel; each pixel's eight
-// channel sums are reduced at the end and transposed into acc's rows.
+// channel sums are reduced at the end. sums[p] = the 8 channels of pixel px + p.
+// Not inlined: the loop needs 11 of the 16 registers, and the requantizing caller's
+// constants, hoisted around it, made it spill (50 % slower).
+Q8_AVX2 [[gnu::noinline]] void Avx2WideSums(const std::int16_t* col16, const std::int8_t* w,
+                                            i64 k4n, i64 px, __m256i (&sums)[8]) {
+  for (i64 half = 0; half < 8; half += 4) {
+    __m256i lo[4], hi[4];
+    for (int p = 0; p < 4; ++p) lo[p] = hi[p] = _mm256_setzero_si256();
+    const std::int16_t* c = col16 + (px + half) * 4;
+    const std::int8_t* wk = w;
+    for (i64 k4 = 0; k4 < k4n; ++k4, c += kNr * 4, wk += kMr * 4) {
+      const __m256i w03 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
+      const __m256i w47 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk + 16)));
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        std::int64_t q;
+        std::memcpy(&q, c + p * 4, sizeof q);
+        const __m256i x = _mm256_set1_epi64x(q);
+        lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(x, w03));
+        hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(x, w47));
+      }
+    }
+    for (int p = 0; p < 4; ++p) {
+      // [c0 c1 c4 c5 | c2 c3 c6 c7] after the pair sums, then in channel order.
+      sums[half + p] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[p], hi[p]), 0xD8);
+    }
+  }
+}
+
+// Transposes 8 x 8 int32: r[p][c] -> r[c][p].
+Q8_AVX2 [[gnu::always_inline]] inline void Transpose8x8(__m256i (&r)[8]) {
+  __m256i t[8];
+  for (int p = 0; p < 8; p += 2) {
+    t[p] = _mm256_unpacklo_epi32(r[p], r[p + 1]);
+    t[p + 1] = _mm256_unpackhi_epi32(r[p], r[p + 1]);
+  }
+  // u[0..3]: rows (0, 1, 2, 3 | 4, 5, 6, 7) of columns 0-3; u[4..7] of columns 4-7.
+  __m256i u[8];
+  for (int p = 0; p < 8; p += 4) {
+    u[p] = _mm256_unpacklo_epi64(t[p], t[p + 2]);
+    u[p + 1] = _mm256_unpackhi_epi64(t[p], t[p + 2]);
+    u[p + 2] = _mm256_unpacklo_epi64(t[p + 1], t[p + 3]);
+    u[p + 3] = _mm256_unpackhi_epi64(t[p + 1], t[p + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2x128_si256(u[c], u[c + 4], 0x20);
+    r[c + 4] = _mm256_permute2x128_si256(u[c], u[c + 4], 0x31);
+  }
+}
+
 Q8_AVX2 void TileAvx2Wide(const std::int16_t* col16, const std::int8_t* w, i64 k4n,
                           std::int32_t* acc) {
   for (i64 px = 0; px < kNr; px += 8) {
-    alignas(32) std::int32_t sums[8][8];  // [pixel][channel]
-    for (i64 half = 0; half < 8; half += 4) {
-      __m256i lo[4], hi[4];
-      for (int p = 0; p < 4; ++p) lo[p] = hi[p] = _mm256_setzero_si256();
-      const std::int16_t* c = col16 + (px + half) * 4;
-      const std::int8_t* wk = w;
-      for (i64 k4 = 0; k4 < k4n; ++k4, c += kNr * 4, wk += kMr * 4) {
-        const __m256i w03 =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk)));
-        const __m256i w47 =
-            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wk + 16)));
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p) {
-          std::int64_t q;
-          std::memcpy(&q, c + p * 4, sizeof q);
-          const __m256i x = _mm256_set1_epi64x(q);
-          lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(x, w03));
-          hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(x, w47));
+    __m256i v[8];
+    Avx2WideSums(col16, w, k4n, px, v);
+    Transpose8x8(v);
+    for (int r = 0; r < 8; ++r) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kNr + px), v[r]);
+    }
+  }
+}
+
+// TileAvx2Wide with the requantization fused in, for the float rule (every rq[r],
+// r < rows, has use_float): the sums of a pixel are requantized with per-lane
+// (per-channel) constants, transposed into channel rows and stored as bytes: row r
+// to out + r * row_stride, its first `valid` pixels. As TileVnniRequant, it spares
+// layers with few input channels the int32 tile's store and reload.
+Q8_AVX2 void TileAvx2WideRequant(const std::int16_t* col16, const std::int8_t* w, i64 k4n, i64 rows,
+                                 i64 valid, const Requant* rq, bool i8, std::uint8_t* out,
+                                 i64 row_stride) {
+  alignas(32) std::int32_t offset[8] = {}, zp[8] = {};
+  alignas(32) float scale[8] = {}, flo[8] = {}, fhi[8] = {};
+  for (i64 r = 0; r < rows; ++r) {
+    offset[r] = rq[r].offset;
+    zp[r] = rq[r].zp;
+    scale[r] = rq[r].scale;
+    flo[r] = static_cast<float>(rq[r].lo - rq[r].zp);
+    fhi[r] = static_cast<float>(rq[r].hi - rq[r].zp);
+  }
+  const __m256i voff = _mm256_load_si256(reinterpret_cast<const __m256i*>(offset));
+  const __m256i vzp = _mm256_load_si256(reinterpret_cast<const __m256i*>(zp));
+  const __m256 vscale = _mm256_load_ps(scale), vlo = _mm256_load_ps(flo), vhi = _mm256_load_ps(fhi);
+  for (i64 px = 0; px < valid; px += 8) {
+    __m256i v[8];
+    Avx2WideSums(col16, w, k4n, px, v);
+    for (int p = 0; p < 8; ++p) {
+      __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(v[p], voff)), vscale);
+      f = _mm256_min_ps(_mm256_max_ps(f, vlo), vhi);
+      v[p] = _mm256_add_epi32(_mm256_cvtps_epi32(f), vzp);
+    }
+    Transpose8x8(v);
+    const i64 count = std::min<i64>(8, valid - px);
+    for (i64 r = 0; r < rows; r += 2) {
+      // Rows r and r + 1 (values already within the output type, so the packs are
+      // exact): [r 0-3, r+1 0-3 | r 4-7, r+1 4-7] as int16, then bytes; dwords 0, 4
+      // are row r and 1, 5 row r + 1.
+      const __m256i w16 = _mm256_packs_epi32(v[r], v[r + 1]);
+      const __m256i b = i8 ? _mm256_packs_epi16(w16, w16) : _mm256_packus_epi16(w16, w16);
+      const __m128i two = _mm256_castsi256_si128(
+          _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0)));
+      if (count == 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + r * row_stride + px), two);
+        if (r + 1 < rows) {
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(out + (r + 1) * row_stride + px),
+                           _mm_unpackhi_epi64(two, two));
         }
+        continue;
       }
-      for (int p = 0; p < 4; ++p) {
-        // [c0 c1 c4 c5 | c2 c3 c6 c7] after the pair sums, then in channel order.
-        const __m256i v = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[p], hi[p]), 0xD8);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(sums[half + p]), v);
+      alignas(16) std::uint8_t bytes[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), two);
+      std::memcpy(out + r * row_stride + px, bytes, static_cast<std::size_t>(count));
+      if (r + 1 < rows) {
+        std::memcpy(out + (r + 1) * row_stride + px, bytes + 8, static_cast<std::size_t>(count));
       }
-    }
-    // 8 x 8 transpose: acc[r][px + p] = sums[p][r].
-    __m256i r[8], t[8];
-    for (int p = 0; p < 8; ++p) r[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums[p]));
-    for (int p = 0; p < 8; p += 2) {
-      t[p] = _mm256_unpacklo_epi32(r[p], r[p + 1]);
-      t[p + 1] = _mm256_unpackhi_epi32(r[p], r[p + 1]);
-    }
-    for (int p = 0; p < 8; p += 4) {
-      r[p] = _mm256_unpacklo_epi64(t[p], t[p + 2]);
-      r[p + 1] = _mm256_unpackhi_epi64(t[p], t[p + 2]);
-      r[p + 2] = _mm256_unpacklo_epi64(t[p + 1], t[p + 3]);
-      r[p + 3] = _mm256_unpackhi_epi64(t[p + 1], t[p + 3]);
-    }
-    // r[0..3] hold channels (0, 1, 2, 3 | 4, 5, 6, 7) of pixels 0-3, r[4..7] of 4-7.
-    for (int ch = 0; ch < 4; ++ch) {
-      std::int32_t* row_lo = acc + ch * kNr + px;
-      std::int32_t* row_hi = acc + (ch + 4) * kNr + px;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row_lo),
-                          _mm256_permute2x128_si256(r[ch], r[ch + 4], 0x20));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row_hi),
-                          _mm256_permute2x128_si256(r[ch], r[ch + 4], 0x31));
     }
   }
 }
@@ -799,6 +864,14 @@ void RunGemm(KernelContext& ctx, const PackedWeights& pw, i64 batches, i64 P, Pa
             TileVnniRequant(col, pw.Tile8(g, mt), pw.K4, rows, valid, d.rq, i8, d.out + p0,
                             row_stride);
             continue;
+          }
+          if (wide16) {
+            const DirectRow d = direct(b, mt * kMr);
+            if (std::all_of(d.rq, d.rq + rows, [](const Requant& r) { return r.use_float; })) {
+              TileAvx2WideRequant(col16, pw.Tile8(g, mt), pw.K4, rows, valid, d.rq, i8, d.out + p0,
+                                  row_stride);
+              continue;
+            }
           }
         }
 #endif
