@@ -1048,6 +1048,21 @@ Q8_TARGET void PackPointwiseBlockSimd(const std::uint8_t* x, std::uint8_t flip, 
 #endif
 
 #if DEEPEDGE_Q8_X86
+// Four rows of 32 bytes (r[j][l]) interleaved byte by byte into out[l][j] (unpack 8
+// then 16 bits, lane halves put back in order).
+Q8_AVX2 inline void InterleaveFourRows(const __m256i (&r)[4], std::uint8_t* out) {
+  const __m256i lo01 = _mm256_unpacklo_epi8(r[0], r[1]), hi01 = _mm256_unpackhi_epi8(r[0], r[1]);
+  const __m256i lo23 = _mm256_unpacklo_epi8(r[2], r[3]), hi23 = _mm256_unpackhi_epi8(r[2], r[3]);
+  // Pixels 0-3 | 16-19, 4-7 | 20-23, 8-11 | 24-27, 12-15 | 28-31.
+  const __m256i a = _mm256_unpacklo_epi16(lo01, lo23), b = _mm256_unpackhi_epi16(lo01, lo23);
+  const __m256i c = _mm256_unpacklo_epi16(hi01, hi23), d = _mm256_unpackhi_epi16(hi01, hi23);
+  auto* o = reinterpret_cast<__m256i*>(out);
+  _mm256_storeu_si256(o, _mm256_permute2x128_si256(a, b, 0x20));
+  _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(c, d, 0x20));
+  _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(a, b, 0x31));
+  _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(c, d, 0x31));
+}
+
 // PackPointwiseBlock with AVX2: four channel rows of 32 pixels interleaved byte by
 // byte (unpack 8 then 16 bits, lane halves put back in order). A short block or a
 // group of channels past K goes through a filled copy of its rows.
@@ -1075,16 +1090,57 @@ Q8_AVX2 void PackPointwiseBlockAvx2(const std::uint8_t* x, std::uint8_t flip, i6
         r[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows[j]));
       }
     }
-    const __m256i lo01 = _mm256_unpacklo_epi8(r[0], r[1]), hi01 = _mm256_unpackhi_epi8(r[0], r[1]);
-    const __m256i lo23 = _mm256_unpacklo_epi8(r[2], r[3]), hi23 = _mm256_unpackhi_epi8(r[2], r[3]);
-    // Pixels 0-3 | 16-19, 4-7 | 20-23, 8-11 | 24-27, 12-15 | 28-31.
-    const __m256i a = _mm256_unpacklo_epi16(lo01, lo23), b = _mm256_unpackhi_epi16(lo01, lo23);
-    const __m256i c = _mm256_unpacklo_epi16(hi01, hi23), d = _mm256_unpackhi_epi16(hi01, hi23);
-    auto* out = reinterpret_cast<__m256i*>(col + k4 * kNr * 4);
-    _mm256_storeu_si256(out, _mm256_permute2x128_si256(a, b, 0x20));
-    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(c, d, 0x20));
-    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(a, b, 0x31));
-    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(c, d, 0x31));
+    InterleaveFourRows(r, col + k4 * kNr * 4);
+  }
+}
+
+// PackPaddedBlockSimd on AVX2 (column strides 1 and 2, dilation 1 along x). AVX2 has
+// no byte-masked store: each run's 32 loaded bytes go whole into the tap row, runs
+// in pixel order, so the next run overwrites the previous one's tail; the last
+// run's tail lands in the row's slack or on pixels past the block's end (never
+// stored). Reads at most 64 bytes past a run's start, as PackPaddedBlockSimd.
+Q8_AVX2 void PackPaddedBlockAvx2(const ConvGeom& g, i64 cg, const std::uint8_t* xp, i64 Hp, i64 Wp,
+                                 i64 p0, i64 K4, std::uint8_t* col) {
+  const i64 P = g.OH * g.OW;
+  const i64 ksp = g.kh * g.kw;
+  const i64 K = cg * ksp;
+  const i64 n = std::min(kNr, P - p0);
+  struct Run {
+    i64 l0, off;  // pixels from l0 on start at xp + off (tap (0, 0), channel 0)
+  };
+  Run runs[kNr];
+  int nruns = 0;
+  for (i64 l = 0; l < n;) {
+    const i64 p = p0 + l, oh = p / g.OW, ow = p % g.OW;
+    runs[nruns++] = Run{l, oh * g.sh * Wp + ow * g.sw};
+    l += std::min(n - l, g.OW - ow);
+  }
+  const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
+  alignas(32) std::uint8_t taps[4][2 * kNr];
+  for (i64 k4 = 0; k4 < K4; ++k4) {
+    __m256i r[4];
+    for (int j = 0; j < 4; ++j) {
+      const i64 k = 4 * k4 + j;
+      if (k >= K) {
+        r[j] = _mm256_setzero_si256();  // channels past K read 0
+        continue;
+      }
+      const i64 c = k / ksp, rem = k % ksp, ky = rem / g.kw, kx = rem % g.kw;
+      const std::uint8_t* base = xp + c * Hp * Wp + ky * g.dh * Wp + kx;
+      for (int ri = 0; ri < nruns; ++ri) {
+        const std::uint8_t* src = base + runs[ri].off;
+        __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        if (g.sw == 2) {
+          const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+          v = _mm256_permute4x64_epi64(
+              _mm256_packus_epi16(_mm256_and_si256(v, low_bytes), _mm256_and_si256(v1, low_bytes)),
+              0xD8);
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(taps[j] + runs[ri].l0), v);
+      }
+      r[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(taps[j]));
+    }
+    InterleaveFourRows(r, col + k4 * kNr * 4);
   }
 }
 #endif
@@ -1750,6 +1806,11 @@ class QConvKernel final : public OpKernel {
 #if DEEPEDGE_Q8_X86
               if (g_simd && (g.sw == 1 || g.sw == 2) && g.dw == 1) {
                 PackPaddedBlockSimd(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0,
+                                    pk.w.K4, col);
+                return;
+              }
+              if (g_avx2 && (g.sw == 1 || g.sw == 2) && g.dw == 1) {
+                PackPaddedBlockAvx2(g, cg, xp.data() + (n * g.C + gi * cg) * Hp * Wp, Hp, Wp, p0,
                                     pk.w.K4, col);
                 return;
               }
