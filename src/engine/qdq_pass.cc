@@ -657,6 +657,7 @@ class Fuser {
     SetQuantIn(f, "a", *a);
     SetQuantIn(f, "b", *b);
     SetQuantOut(f, q, c.lo, c.hi);
+    SetRequant(f);
     Commit(qi, c, std::move(f), {a->node, b->node});
     ++(mul ? stats_.mul : stats_.add);
     return true;

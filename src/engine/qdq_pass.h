@@ -45,8 +45,9 @@ struct QdqFusionStats {
   int fused() const { return conv + gemm + add + mul + pool + lookup; }
 };
 
-// How fused QConv / QGemm nodes rescale their int32 accumulators (attribute
-// "requant" of engine/kernels/qlinear.h). The other fused ops always follow TFLite.
+// How fused QConv / QGemm nodes rescale their int32 accumulators, and QAdd / QMul
+// their inputs (attribute "requant" of engine/kernels/qlinear.h). The other fused ops
+// always follow TFLite.
 enum class Requantization {
   kFixedPoint,  // TFLite's fixed-point multiplier: a TFLite model's integers
   kFloat,       // ONNX QLinearConv's definition, as ONNX Runtime computes it

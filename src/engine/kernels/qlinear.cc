@@ -2090,6 +2090,69 @@ Q8_AVX2 void BinaryAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::i
 }
 #endif
 
+// QAdd / QMul with requant "float" (ONNX QDQ models, as ONNX defines the chain
+// DequantizeLinear -> Add / Mul -> QuantizeLinear): y = clamp(round_half_even(v)) + zp
+// with v = fa (a - za) + fb (b - zb), fa = a_scale / y_scale, or v = fm (a - za)(b - zb),
+// fm = a_scale * b_scale / y_scale. In double: the products of these small integers
+// and the float ratios fa, fb are exact, so the sum is the one rounding, with or
+// without fused multiply-adds, and every instruction set gives the same integers.
+struct FloatBinary {
+  double fa = 0, fb = 0, fm = 0;
+  double lo = 0, hi = 0;  // the output clamp minus zp
+  std::int32_t zp = 0;
+};
+template <bool kMul>
+inline std::int32_t FloatBinaryOne(std::int32_t x, std::int32_t y, const FloatBinary& p) {
+  const double v = kMul ? static_cast<double>(x * y) * p.fm
+                        : static_cast<double>(x) * p.fa + static_cast<double>(y) * p.fb;
+  return static_cast<std::int32_t>(std::nearbyint(std::clamp(v, p.lo, p.hi))) + p.zp;
+}
+#if DEEPEDGE_Q8_X86
+// 8 elements (x, y already minus their zero points), 4 doubles at a time.
+template <bool kMul>
+Q8_AVX2 inline __m256i FloatBinary8(__m256i x, __m256i y, const FloatBinary& p) {
+  __m128i half[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m128i xs = h == 0 ? _mm256_castsi256_si128(x) : _mm256_extracti128_si256(x, 1);
+    const __m128i ys = h == 0 ? _mm256_castsi256_si128(y) : _mm256_extracti128_si256(y, 1);
+    __m256d v;
+    if constexpr (kMul) {
+      v = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_mullo_epi32(xs, ys)), _mm256_set1_pd(p.fm));
+    } else {
+      v = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(xs), _mm256_set1_pd(p.fa)),
+                        _mm256_mul_pd(_mm256_cvtepi32_pd(ys), _mm256_set1_pd(p.fb)));
+    }
+    v = _mm256_min_pd(_mm256_max_pd(v, _mm256_set1_pd(p.lo)), _mm256_set1_pd(p.hi));
+    half[h] = _mm256_cvtpd_epi32(v);  // rounds half to even (the default MXCSR mode)
+  }
+  return _mm256_add_epi32(_mm256_set_m128i(half[1], half[0]), _mm256_set1_epi32(p.zp));
+}
+// 16 elements: a[0..15], b[0..15] in, the first `count` results out.
+template <bool kMul, typename TA, typename TB>
+Q8_AVX2 inline void FloatBinary16(const TA* a, const TB* b, __m256i vza, __m256i vzb,
+                                  const FloatBinary& p, bool i8, std::uint8_t* y, i64 count) {
+  const __m256i y0 =
+      FloatBinary8<kMul>(_mm256_sub_epi32(Widen8(a), vza), _mm256_sub_epi32(Widen8(b), vzb), p);
+  const __m256i y1 = FloatBinary8<kMul>(_mm256_sub_epi32(Widen8(a + 8), vza),
+                                        _mm256_sub_epi32(Widen8(b + 8), vzb), p);
+  StoreBytes16(y0, y1, i8, y, count);
+}
+template <bool kMul, typename TA, typename TB>
+Q8_AVX2 void BinaryFloatAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
+                             const FloatBinary& p, bool i8, std::uint8_t* y) {
+  const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
+  i64 i = 0;
+  for (; i + 16 <= n; i += 16) FloatBinary16<kMul>(a + i, b + i, vza, vzb, p, i8, y + i, 16);
+  if (i < n) {
+    TA ta[16] = {};
+    TB tb[16] = {};
+    std::memcpy(ta, a + i, static_cast<std::size_t>(n - i) * sizeof(TA));
+    std::memcpy(tb, b + i, static_cast<std::size_t>(n - i) * sizeof(TB));
+    FloatBinary16<kMul>(ta, tb, vza, vzb, p, i8, y + i, n - i);
+  }
+}
+#endif
+
 template <bool kMul>
 Status QBinaryKernel(KernelContext& ctx) {
   const ir::Node& n = ctx.node();
@@ -2098,6 +2161,21 @@ Status QBinaryKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(InParams ap, ReadIn(n, "a"));
   DEEPEDGE_ASSIGN_OR_RETURN(InParams bp, ReadIn(n, "b"));
   DEEPEDGE_ASSIGN_OR_RETURN(OutParams yp, ReadOut(n));
+  const std::string requant = n.GetString("requant", "fixed_point");
+  if (requant != "fixed_point" && requant != "float") {
+    return AttrError(n, "requant must be \"fixed_point\" or \"float\", got \"" + requant + "\"");
+  }
+  FloatBinary fb;
+  const bool use_float = requant == "float";
+  // The ratios in float (as ONNX Runtime's), so that their products with the 9-bit
+  // operands are exact in double.
+  fb.fa = static_cast<double>(ap.scale / yp.scale);
+  fb.fb = static_cast<double>(bp.scale / yp.scale);
+  fb.fm =
+      static_cast<double>(ap.scale) * static_cast<double>(bp.scale) / static_cast<double>(yp.scale);
+  fb.lo = yp.lo - yp.zp;
+  fb.hi = yp.hi - yp.zp;
+  fb.zp = yp.zp;
   DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *a, ap.zp, "a"));
   DEEPEDGE_RETURN_IF_ERROR(CheckQInput(ctx, *b, bp.zp, "b"));
   auto shape = BroadcastShapes(a->shape(), b->shape());
@@ -2134,11 +2212,15 @@ Status QBinaryKernel(KernelContext& ctx) {
       const Requant rb{0, mb.multiplier, mb.shift, 0, kLo, kHi};
       const Requant ro{0, mo.multiplier, mo.shift, yp.zp, yp.lo, yp.hi};
       const bool avx2 = g_avx2 && Avx2RequantFits(ra) && Avx2RequantFits(rb) && Avx2RequantFits(ro);
-      if ((g_simd || avx2) && aoff.empty() && boff.empty()) {
+      // The float rule runs on AVX2 also where AVX-512 is on (double lanes either way).
+      const bool float_avx2 = use_float && (g_simd || g_avx2) && kAvx2Available;
+      if ((use_float ? float_avx2 : g_simd || avx2) && aoff.empty() && boff.empty()) {
         const bool i8 = yp.type == DType::kI8;
         // One run of equal-shape elements on the best vector path.
         auto run = [&](i64 o, i64 len) {
-          if (g_simd) {
+          if (use_float) {
+            BinaryFloatAvx2<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, fb, i8, yb + o);
+          } else if (g_simd) {
             BinarySimd<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
           } else {
             BinaryAvx2<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
@@ -2166,6 +2248,12 @@ Status QBinaryKernel(KernelContext& ctx) {
         for (std::size_t i = begin; i < end; ++i) {
           const std::int32_t av = ad[aoff.empty() ? i : static_cast<std::size_t>(aoff[i])] - ap.zp;
           const std::int32_t bv = bd[boff.empty() ? i : static_cast<std::size_t>(boff[i])] - bp.zp;
+          if (use_float) {
+            const std::int32_t v = FloatBinaryOne<kMul>(av, bv, fb);
+            yb[i] = yp.type == DType::kI8 ? static_cast<std::uint8_t>(static_cast<std::int8_t>(v))
+                                          : static_cast<std::uint8_t>(v);
+            continue;
+          }
           std::int32_t raw;
           if constexpr (kMul) {
             raw = fp::MultiplyByQuantizedMultiplier(av * bv, mo);

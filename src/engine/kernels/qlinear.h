@@ -32,7 +32,11 @@
 // QAdd, QMul inputs a, b (numpy broadcasting); attributes a_scale, a_zero_point,
 //            b_scale, b_zero_point instead of x_*. TFLite's int8 ADD (inputs scaled to
 //            2 * max(a_scale, b_scale) with a left shift of 20) and MUL
-//            (one multiplier a_scale*b_scale/y_scale) rules.
+//            (one multiplier a_scale*b_scale/y_scale) rules. Attribute requant
+//            "float" instead follows the float chain of an ONNX QDQ model:
+//            y = clamp(round_half_even(a_scale/y_scale (a - a_zp) + b_scale/y_scale
+//            (b - b_zp)) + y_zp) (QMul: a_scale*b_scale/y_scale (a - a_zp)(b - b_zp)),
+//            computed in double (exact products, one rounding).
 // QAveragePool  x [N, C, H, W]; AveragePool's kernel_shape, strides, pads, auto_pad,
 //            ceil_mode, count_include_pad. With equal input / output parameters TFLite's
 //            rule (sum / count rounded half away from zero); otherwise the sum of

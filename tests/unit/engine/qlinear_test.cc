@@ -470,6 +470,63 @@ TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   }
 }
 
+// requant "float" (what the QDQ pass sets for ONNX models): the double formula of
+// qlinear.h exactly, and within one step of the real result.
+TEST_P(QBinaryTest, FloatRequantMatchesOnnxRuleExactlyAndFloatWithinOneStep) {
+  const BinCase c = GetParam();
+  const std::int32_t za = c.t == DType::kI8 ? -5 : 128, zb = c.t == DType::kI8 ? 9 : 120;
+  const std::int32_t zy = c.t == DType::kI8 ? 2 : 125;
+  const auto av =
+      RandomInts(static_cast<std::size_t>(c.a.element_count()), TMin(c.t), TMax(c.t), 5);
+  const auto bv =
+      RandomInts(static_cast<std::size_t>(c.b.element_count()), TMin(c.t), TMax(c.t), 6);
+  ir::Node node = MakeNode(c.mul ? "QMul" : "QAdd", {"a", "b"}, {"y"}, 1);
+  node.domain = engine::kQLinearDomain;
+  SetF(node, "a_scale", c.sa);
+  SetInt(node, "a_zero_point", za);
+  SetF(node, "b_scale", c.sb);
+  SetInt(node, "b_zero_point", zb);
+  SetF(node, "y_scale", c.sy);
+  SetInt(node, "y_zero_point", zy);
+  SetString(node, "y_type", TypeStr(c.t));
+  SetString(node, "requant", "float");
+  SetInt(node, "act_min", TMin(c.t) + 3);  // a fused clamp inside the type's range
+  Tensor a = Q(c.t, c.a, av), b = Q(c.t, c.b, bv);
+  Shape ys;
+  const auto got = RunBoth(node, {&a, &b}, &ys);
+  ASSERT_EQ(ys, c.a);
+  const auto& ad = c.a.dims();
+  const auto& bd = c.b.dims();
+  const double fa = static_cast<double>(c.sa / c.sy), fb = static_cast<double>(c.sb / c.sy);
+  const double fm = static_cast<double>(c.sa) * c.sb / c.sy;
+  for (i64 i = 0; i < c.a.element_count(); ++i) {
+    i64 rem = i, bi = 0, bstride = 1;
+    std::vector<i64> idx(4);
+    for (int d = 3; d >= 0; --d) {
+      idx[static_cast<std::size_t>(d)] = rem % ad[static_cast<std::size_t>(d)];
+      rem /= ad[static_cast<std::size_t>(d)];
+    }
+    for (int d = 3; d >= 0; --d) {
+      const i64 dim = bd[static_cast<std::size_t>(d)];
+      bi += (dim == 1 ? 0 : idx[static_cast<std::size_t>(d)]) * bstride;
+      bstride *= dim;
+    }
+    const std::int32_t x = av[static_cast<std::size_t>(i)] - za;
+    const std::int32_t y = bv[static_cast<std::size_t>(bi)] - zb;
+    const double v = c.mul ? static_cast<double>(x * y) * fm
+                           : static_cast<double>(x) * fa + static_cast<double>(y) * fb;
+    const std::int32_t exact =
+        std::clamp(static_cast<std::int32_t>(std::nearbyint(v)) + zy, TMin(c.t) + 3, TMax(c.t));
+    ASSERT_EQ(got[static_cast<std::size_t>(i)], exact) << "element " << i;
+    const double real = c.mul ? static_cast<double>(x) * c.sa * y * c.sb
+                              : static_cast<double>(x) * c.sa + static_cast<double>(y) * c.sb;
+    ASSERT_LE(std::abs(got[static_cast<std::size_t>(i)] -
+                       std::max(QuantizeRef(real, c.sy, zy, TMin(c.t), TMax(c.t)), TMin(c.t) + 3)),
+              1)
+        << "element " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, QBinaryTest,
     ::testing::Values(
