@@ -82,6 +82,8 @@ std::shared_ptr<ir::Model> Graph(const Layer& l, bool int8) {
     n.attributes["y_scale"] = ir::Attribute::Float(0.05f);
     n.attributes["y_zero_point"] = ir::Attribute::Int(-128);
     n.attributes["y_type"] = ir::Attribute::String("i8");
+    // As the QDQ pass sets it for ONNX models (what `deepedge quantize` writes).
+    n.attributes["requant"] = ir::Attribute::String("float");
   }
   m->graph.nodes.push_back(std::move(n));
   if (!int8) {
