@@ -1496,19 +1496,10 @@ struct Dw3x3Taps8 {
 // The first `count` (<= 16) of 16 requantized outputs, even ones in `e` and odd ones
 // in `o` (output 2i in e[i], 2i + 1 in o[i]), stored as bytes in output order.
 Q8_AVX2 inline void StoreEvenOdd16(__m256i e, __m256i o, bool i8, std::uint8_t* out, i64 count) {
-  // [0 1 2 3 | 8 9 10 11] and [4 5 6 7 | 12 13 14 15]; the packs keep 128-bit lanes,
-  // so the dwords of four bytes come out as 0-3, 4-7 (lane 0) and 8-11, 12-15 (lane 1).
-  const __m256i w = _mm256_packs_epi32(_mm256_unpacklo_epi32(e, o), _mm256_unpackhi_epi32(e, o));
-  const __m256i bytes = i8 ? _mm256_packs_epi16(w, w) : _mm256_packus_epi16(w, w);
-  const __m128i v = _mm256_castsi256_si128(
-      _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0)));
-  if (count == 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
-    return;
-  }
-  alignas(16) std::uint8_t tmp[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(tmp), v);
-  std::memcpy(out, tmp, static_cast<std::size_t>(count));
+  // [0 1 2 3 | 8 9 10 11] and [4 5 6 7 | 12 13 14 15], then outputs 0-7 and 8-15.
+  const __m256i lo = _mm256_unpacklo_epi32(e, o), hi = _mm256_unpackhi_epi32(e, o);
+  StoreBytes16(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31), i8,
+               out, count);
 }
 Q8_AVX2 inline void Dw3x3S1Block8(const std::int16_t* base, i64 Wp, const Dw3x3Taps8& t,
                                   const RequantLanes8& rl, bool i8, std::uint8_t* out, i64 count) {

@@ -408,14 +408,22 @@ struct BinCase {
 };
 class QBinaryTest : public ::testing::TestWithParam<BinCase> {};
 
-TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
-  const BinCase c = GetParam();
+// Case c run on every ISA (RunBoth) with random operands from `seed` and `seed + 1`:
+// per output element the operands minus their zero points, and the kernel's integers.
+struct BinaryRun {
+  std::int32_t zy = 0;
+  std::vector<std::int32_t> x, y;  // a - za and b - zb, b broadcast to the output
+  std::vector<std::int32_t> got;
+};
+BinaryRun RunBinary(const BinCase& c, unsigned seed, const std::string& requant,
+                    std::int32_t act_min) {
   const std::int32_t za = c.t == DType::kI8 ? -5 : 128, zb = c.t == DType::kI8 ? 9 : 120;
-  const std::int32_t zy = c.t == DType::kI8 ? 2 : 125;
+  BinaryRun r;
+  r.zy = c.t == DType::kI8 ? 2 : 125;
   const auto av =
-      RandomInts(static_cast<std::size_t>(c.a.element_count()), TMin(c.t), TMax(c.t), 3);
+      RandomInts(static_cast<std::size_t>(c.a.element_count()), TMin(c.t), TMax(c.t), seed);
   const auto bv =
-      RandomInts(static_cast<std::size_t>(c.b.element_count()), TMin(c.t), TMax(c.t), 4);
+      RandomInts(static_cast<std::size_t>(c.b.element_count()), TMin(c.t), TMax(c.t), seed + 1);
   ir::Node node = MakeNode(c.mul ? "QMul" : "QAdd", {"a", "b"}, {"y"}, 1);
   node.domain = engine::kQLinearDomain;
   SetF(node, "a_scale", c.sa);
@@ -423,13 +431,15 @@ TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
   SetF(node, "b_scale", c.sb);
   SetInt(node, "b_zero_point", zb);
   SetF(node, "y_scale", c.sy);
-  SetInt(node, "y_zero_point", zy);
+  SetInt(node, "y_zero_point", r.zy);
   SetString(node, "y_type", TypeStr(c.t));
+  if (!requant.empty()) SetString(node, "requant", requant);
+  if (act_min > TMin(c.t)) SetInt(node, "act_min", act_min);
   Tensor a = Q(c.t, c.a, av), b = Q(c.t, c.b, bv);
   Shape ys;
-  const auto got = RunBoth(node, {&a, &b}, &ys);
+  r.got = RunBoth(node, {&a, &b}, &ys);
+  EXPECT_EQ(ys, c.a);
   // Broadcast indices by hand (rank 4, b broadcast over a's shape in these cases).
-  ASSERT_EQ(ys, c.a);
   const auto& ad = c.a.dims();
   const auto& bd = c.b.dims();
   for (i64 i = 0; i < c.a.element_count(); ++i) {
@@ -444,8 +454,18 @@ TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
       bi += (dim == 1 ? 0 : idx[static_cast<std::size_t>(d)]) * bstride;
       bstride *= dim;
     }
-    const std::int32_t x = av[static_cast<std::size_t>(i)] - za;
-    const std::int32_t y = bv[static_cast<std::size_t>(bi)] - zb;
+    r.x.push_back(av[static_cast<std::size_t>(i)] - za);
+    r.y.push_back(bv[static_cast<std::size_t>(bi)] - zb);
+  }
+  return r;
+}
+
+TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
+  const BinCase c = GetParam();
+  const BinaryRun r = RunBinary(c, 3, "", TMin(c.t));
+  ASSERT_EQ(r.got.size(), r.x.size());
+  for (std::size_t i = 0; i < r.x.size(); ++i) {
+    const std::int32_t x = r.x[i], y = r.y[i];
     std::int32_t raw;
     if (c.mul) {
       raw = fp::MultiplyByQuantizedMultiplier(
@@ -459,13 +479,11 @@ TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
       raw = fp::MultiplyByQuantizedMultiplier(
           s1 + s2, fp::QuantizeMultiplier(tm / ((1 << 20) * static_cast<double>(c.sy))));
     }
-    const std::int32_t exact = std::clamp(raw + zy, TMin(c.t), TMax(c.t));
-    ASSERT_EQ(got[static_cast<std::size_t>(i)], exact) << "element " << i;
+    const std::int32_t exact = std::clamp(raw + r.zy, TMin(c.t), TMax(c.t));
+    ASSERT_EQ(r.got[i], exact) << "element " << i;
     const double real = c.mul ? static_cast<double>(x) * c.sa * y * c.sb
                               : static_cast<double>(x) * c.sa + static_cast<double>(y) * c.sb;
-    ASSERT_LE(std::abs(got[static_cast<std::size_t>(i)] -
-                       QuantizeRef(real, c.sy, zy, TMin(c.t), TMax(c.t))),
-              1)
+    ASSERT_LE(std::abs(r.got[i] - QuantizeRef(real, c.sy, r.zy, TMin(c.t), TMax(c.t))), 1)
         << "element " << i;
   }
 }
@@ -474,55 +492,22 @@ TEST_P(QBinaryTest, MatchesTfliteRulesExactlyAndFloatWithinOneStep) {
 // qlinear.h exactly, and within one step of the real result.
 TEST_P(QBinaryTest, FloatRequantMatchesOnnxRuleExactlyAndFloatWithinOneStep) {
   const BinCase c = GetParam();
-  const std::int32_t za = c.t == DType::kI8 ? -5 : 128, zb = c.t == DType::kI8 ? 9 : 120;
-  const std::int32_t zy = c.t == DType::kI8 ? 2 : 125;
-  const auto av =
-      RandomInts(static_cast<std::size_t>(c.a.element_count()), TMin(c.t), TMax(c.t), 5);
-  const auto bv =
-      RandomInts(static_cast<std::size_t>(c.b.element_count()), TMin(c.t), TMax(c.t), 6);
-  ir::Node node = MakeNode(c.mul ? "QMul" : "QAdd", {"a", "b"}, {"y"}, 1);
-  node.domain = engine::kQLinearDomain;
-  SetF(node, "a_scale", c.sa);
-  SetInt(node, "a_zero_point", za);
-  SetF(node, "b_scale", c.sb);
-  SetInt(node, "b_zero_point", zb);
-  SetF(node, "y_scale", c.sy);
-  SetInt(node, "y_zero_point", zy);
-  SetString(node, "y_type", TypeStr(c.t));
-  SetString(node, "requant", "float");
-  SetInt(node, "act_min", TMin(c.t) + 3);  // a fused clamp inside the type's range
-  Tensor a = Q(c.t, c.a, av), b = Q(c.t, c.b, bv);
-  Shape ys;
-  const auto got = RunBoth(node, {&a, &b}, &ys);
-  ASSERT_EQ(ys, c.a);
-  const auto& ad = c.a.dims();
-  const auto& bd = c.b.dims();
+  const std::int32_t lo = TMin(c.t) + 3;  // a fused clamp inside the type's range
+  const BinaryRun r = RunBinary(c, 5, "float", lo);
+  ASSERT_EQ(r.got.size(), r.x.size());
   const double fa = static_cast<double>(c.sa / c.sy), fb = static_cast<double>(c.sb / c.sy);
   const double fm = static_cast<double>(c.sa) * c.sb / c.sy;
-  for (i64 i = 0; i < c.a.element_count(); ++i) {
-    i64 rem = i, bi = 0, bstride = 1;
-    std::vector<i64> idx(4);
-    for (int d = 3; d >= 0; --d) {
-      idx[static_cast<std::size_t>(d)] = rem % ad[static_cast<std::size_t>(d)];
-      rem /= ad[static_cast<std::size_t>(d)];
-    }
-    for (int d = 3; d >= 0; --d) {
-      const i64 dim = bd[static_cast<std::size_t>(d)];
-      bi += (dim == 1 ? 0 : idx[static_cast<std::size_t>(d)]) * bstride;
-      bstride *= dim;
-    }
-    const std::int32_t x = av[static_cast<std::size_t>(i)] - za;
-    const std::int32_t y = bv[static_cast<std::size_t>(bi)] - zb;
+  for (std::size_t i = 0; i < r.x.size(); ++i) {
+    const std::int32_t x = r.x[i], y = r.y[i];
     const double v = c.mul ? static_cast<double>(x * y) * fm
                            : static_cast<double>(x) * fa + static_cast<double>(y) * fb;
     const std::int32_t exact =
-        std::clamp(static_cast<std::int32_t>(std::nearbyint(v)) + zy, TMin(c.t) + 3, TMax(c.t));
-    ASSERT_EQ(got[static_cast<std::size_t>(i)], exact) << "element " << i;
+        std::clamp(static_cast<std::int32_t>(std::nearbyint(v)) + r.zy, lo, TMax(c.t));
+    ASSERT_EQ(r.got[i], exact) << "element " << i;
     const double real = c.mul ? static_cast<double>(x) * c.sa * y * c.sb
                               : static_cast<double>(x) * c.sa + static_cast<double>(y) * c.sb;
-    ASSERT_LE(std::abs(got[static_cast<std::size_t>(i)] -
-                       std::max(QuantizeRef(real, c.sy, zy, TMin(c.t), TMax(c.t)), TMin(c.t) + 3)),
-              1)
+    ASSERT_LE(
+        std::abs(r.got[i] - std::max(QuantizeRef(real, c.sy, r.zy, TMin(c.t), TMax(c.t)), lo)), 1)
         << "element " << i;
   }
 }
