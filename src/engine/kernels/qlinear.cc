@@ -110,6 +110,15 @@ Expected<InParams> ReadIn(const ir::Node& n, const std::string& prefix) {
   return p;
 }
 
+// Attribute "requant": true for "float", false for "fixed_point" (the default).
+Expected<bool> ReadFloatRequant(const ir::Node& n) {
+  const std::string requant = n.GetString("requant", "fixed_point");
+  if (requant != "fixed_point" && requant != "float") {
+    return AttrError(n, "requant must be \"fixed_point\" or \"float\", got \"" + requant + "\"");
+  }
+  return requant == "float";
+}
+
 Expected<OutParams> ReadOut(const ir::Node& n) {
   OutParams p;
   p.scale = n.GetFloat("y_scale", 0);
@@ -1094,6 +1103,23 @@ Q8_AVX2 void PackPointwiseBlockAvx2(const std::uint8_t* x, std::uint8_t flip, i6
   }
 }
 
+// The output pixels [p0, p0 + n) of a block fall in runs along output rows: run i
+// covers pixels [l0, l0 + len) of the block, which start at padded-input offset off
+// (tap (0, 0), channel 0). Returns the number of runs (at most kNr).
+struct PixelRun {
+  i64 l0, len, off;
+};
+inline int BlockRuns(const ConvGeom& g, i64 Wp, i64 p0, i64 n, PixelRun* runs) {
+  int nruns = 0;
+  for (i64 l = 0; l < n;) {
+    const i64 p = p0 + l, oh = p / g.OW, ow = p % g.OW;
+    const i64 len = std::min(n - l, g.OW - ow);
+    runs[nruns++] = PixelRun{l, len, oh * g.sh * Wp + ow * g.sw};
+    l += len;
+  }
+  return nruns;
+}
+
 // PackPaddedBlockSimd on AVX2 (column strides 1 and 2, dilation 1 along x). AVX2 has
 // no byte-masked store: each run's 32 loaded bytes go whole into the tap row, runs
 // in pixel order, so the next run overwrites the previous one's tail; the last
@@ -1105,16 +1131,8 @@ Q8_AVX2 void PackPaddedBlockAvx2(const ConvGeom& g, i64 cg, const std::uint8_t* 
   const i64 ksp = g.kh * g.kw;
   const i64 K = cg * ksp;
   const i64 n = std::min(kNr, P - p0);
-  struct Run {
-    i64 l0, off;  // pixels from l0 on start at xp + off (tap (0, 0), channel 0)
-  };
-  Run runs[kNr];
-  int nruns = 0;
-  for (i64 l = 0; l < n;) {
-    const i64 p = p0 + l, oh = p / g.OW, ow = p % g.OW;
-    runs[nruns++] = Run{l, oh * g.sh * Wp + ow * g.sw};
-    l += std::min(n - l, g.OW - ow);
-  }
+  PixelRun runs[kNr];
+  const int nruns = BlockRuns(g, Wp, p0, n, runs);
   const __m256i low_bytes = _mm256_set1_epi16(0x00FF);
   alignas(32) std::uint8_t taps[4][2 * kNr];
   for (i64 k4 = 0; k4 < K4; ++k4) {
@@ -1184,17 +1202,8 @@ Q8_TARGET void PackPaddedBlockSimd(const ConvGeom& g, i64 cg, const std::uint8_t
   const i64 ksp = g.kh * g.kw;
   const i64 K = cg * ksp;
   const i64 n = std::min(kNr, P - p0);
-  struct Run {
-    i64 l0, len, off;  // pixels [l0, l0 + len) start at xp + off (tap (0, 0), channel 0)
-  };
-  Run runs[kNr];
-  int nruns = 0;
-  for (i64 l = 0; l < n;) {
-    const i64 p = p0 + l, oh = p / g.OW, ow = p % g.OW;
-    const i64 len = std::min(n - l, g.OW - ow);
-    runs[nruns++] = Run{l, len, oh * g.sh * Wp + ow * g.sw};
-    l += len;
-  }
+  PixelRun runs[kNr];
+  const int nruns = BlockRuns(g, Wp, p0, n, runs);
   for (i64 k4 = 0; k4 < K4; ++k4) {
     alignas(64) std::uint8_t taps[4][kNr] = {};  // pixels past the end read 0: never stored
     for (int j = 0; j < 4; ++j) {
@@ -1203,7 +1212,7 @@ Q8_TARGET void PackPaddedBlockSimd(const ConvGeom& g, i64 cg, const std::uint8_t
       const i64 c = k / ksp, r = k % ksp, ky = r / g.kw, kx = r % g.kw;
       const std::uint8_t* base = xp + c * Hp * Wp + ky * g.dh * Wp + kx;
       for (int ri = 0; ri < nruns; ++ri) {
-        const Run& run = runs[ri];
+        const PixelRun& run = runs[ri];
         const auto m = static_cast<__mmask32>((std::uint64_t{1} << run.len) - 1);
         __m256i v;
         if (g.sw == 1) {
@@ -1388,10 +1397,10 @@ void WidenPlane(const T* plane, std::int32_t zp, i64 H, i64 W, std::int16_t* dst
   }
 }
 
-// Whether a stride-1 3x3 plane takes fewer 32-output blocks flattened (OH * Wp
-// positions) than row by row (OH * RoundUp(OW, 32)).
-inline bool Dw3x3Flattened(const ConvGeom& g, i64 Wp) {
-  return (g.OH * Wp + 31) / 32 < g.OH * ((g.OW + 31) / 32);
+// Whether a stride-1 3x3 plane takes fewer blocks of `block` outputs flattened (OH * Wp
+// positions) than row by row (OH * RoundUp(OW, block)).
+inline bool Dw3x3Flattened(const ConvGeom& g, i64 Wp, i64 block) {
+  return (g.OH * Wp + block - 1) / block < g.OH * ((g.OW + block - 1) / block);
 }
 
 // Copies `rows` rows of `width` bytes, `pitch` apart in `scratch`, to consecutive rows
@@ -1418,6 +1427,20 @@ inline std::int32_t Int16Pair(std::int16_t lo, std::int16_t hi) {
   return static_cast<std::int32_t>(
       static_cast<std::uint16_t>(lo) |
       (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16));
+}
+// The 3x3 kernels' tap pairs per filter row ky (int32 lanes to broadcast): (w0, w1),
+// (w2, 0) and (0, w2).
+struct Dw3x3Pairs {
+  std::int32_t w01[3], w2l[3], w2h[3];
+};
+inline Dw3x3Pairs MakeDw3x3Pairs(const std::int16_t* w) {
+  Dw3x3Pairs p;
+  for (int ky = 0; ky < 3; ++ky) {
+    p.w01[ky] = Int16Pair(w[ky * 3], w[ky * 3 + 1]);
+    p.w2l[ky] = Int16Pair(w[ky * 3 + 2], 0);
+    p.w2h[ky] = Int16Pair(0, w[ky * 3 + 2]);
+  }
+  return p;
 }
 // 32 stride-1 outputs of a 3x3 depthwise plane whose first tap row starts at `base`
 // (rows Wp apart), requantized and narrowed to bytes in output order.
@@ -1458,14 +1481,15 @@ Q8_TARGET inline __m256i Dw3x3S1Block(const std::int16_t* base, i64 Wp, const Dw
 // Reads up to (s * (OH - 1) + 3) * Wp + s * RoundUp(OW, 32) + 34 elements of pad.
 Q8_TARGET void Dw3x3Simd(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
                          const Requant& rq, bool i8, std::uint8_t* out, std::uint8_t* scratch) {
+  const Dw3x3Pairs pairs = MakeDw3x3Pairs(w);
   Dw3x3Taps t;
   for (int ky = 0; ky < 3; ++ky) {
-    t.w01[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
-    t.w2l[ky] = _mm512_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
-    t.w2h[ky] = _mm512_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
+    t.w01[ky] = _mm512_set1_epi32(pairs.w01[ky]);
+    t.w2l[ky] = _mm512_set1_epi32(pairs.w2l[ky]);
+    t.w2h[ky] = _mm512_set1_epi32(pairs.w2h[ky]);
   }
   const RequantLanes rl = MakeRequantLanes(rq);
-  if (g.sh == 1 && Dw3x3Flattened(g, Wp)) {
+  if (g.sh == 1 && Dw3x3Flattened(g, Wp, 32)) {
     for (i64 j = 0; j < g.OH * Wp; j += 32) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(scratch + j),
                           Dw3x3S1Block(pad + j, Wp, t, rl, i8));
@@ -1535,15 +1559,15 @@ Q8_AVX2 inline void Dw3x3S1Block8(const std::int16_t* base, i64 Wp, const Dw3x3T
 }
 Q8_AVX2 void Dw3x3Avx2(const std::int16_t* pad, i64 Wp, const std::int16_t* w, const ConvGeom& g,
                        const Requant& rq, bool i8, std::uint8_t* out, std::uint8_t* scratch) {
+  const Dw3x3Pairs pairs = MakeDw3x3Pairs(w);
   Dw3x3Taps8 t;
   for (int ky = 0; ky < 3; ++ky) {
-    t.w01[ky] = _mm256_set1_epi32(Int16Pair(w[ky * 3], w[ky * 3 + 1]));
-    t.w2l[ky] = _mm256_set1_epi32(Int16Pair(w[ky * 3 + 2], 0));
-    t.w2h[ky] = _mm256_set1_epi32(Int16Pair(0, w[ky * 3 + 2]));
+    t.w01[ky] = _mm256_set1_epi32(pairs.w01[ky]);
+    t.w2l[ky] = _mm256_set1_epi32(pairs.w2l[ky]);
+    t.w2h[ky] = _mm256_set1_epi32(pairs.w2h[ky]);
   }
   const RequantLanes8 rl = MakeRequantLanes8(rq);
-  // Flattened as in Dw3x3Simd when that takes fewer 16-output blocks than row by row.
-  if (g.sh == 1 && (g.OH * Wp + 15) / 16 < g.OH * ((g.OW + 15) / 16)) {
+  if (g.sh == 1 && Dw3x3Flattened(g, Wp, 16)) {
     for (i64 j = 0; j < g.OH * Wp; j += 16) Dw3x3S1Block8(pad + j, Wp, t, rl, i8, scratch + j, 16);
     CopyRows(scratch, Wp, g.OH, g.OW, out);
     return;
@@ -1597,11 +1621,7 @@ class QConvKernel final : public OpKernel {
       if (z < -128 || z > 255) return AttrError(n, "w_zero_point is out of range");
       k->w_zp_.push_back(static_cast<std::int32_t>(z));
     }
-    const std::string requant = n.GetString("requant", "fixed_point");
-    if (requant != "fixed_point" && requant != "float") {
-      return AttrError(n, "requant must be \"fixed_point\" or \"float\", got \"" + requant + "\"");
-    }
-    k->float_requant_ = requant == "float";
+    DEEPEDGE_ASSIGN_OR_RETURN(k->float_requant_, ReadFloatRequant(n));
     k->group_ = gemm ? 1 : n.GetInt("group", 1);
     if (k->group_ < 1) return AttrError(n, "group must be positive");
     if (n.inputs.size() < 2 || n.inputs[1].empty()) return AttrError(n, "w is missing");
@@ -2075,45 +2095,44 @@ Q8_AVX2 inline __m256i Widen8(const std::int8_t* p) {
 Q8_AVX2 inline __m256i Widen8(const std::uint8_t* p) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
+// TFLite's ADD / MUL rules on 8 elements (zero points already subtracted).
 template <bool kMul>
-Q8_AVX2 inline __m256i Binary8(__m256i av, __m256i bv, const RequantLanes8& la,
-                               const RequantLanes8& lb, const RequantLanes8& lo) {
-  __m256i raw;
-  if constexpr (kMul) {
-    raw = _mm256_mullo_epi32(av, bv);
-  } else {
-    raw = _mm256_add_epi32(RequantVec8(_mm256_slli_epi32(av, 20), la),
-                           RequantVec8(_mm256_slli_epi32(bv, 20), lb));
+struct FixedPointBinary8 {
+  RequantLanes8 la, lb, lo;
+  Q8_AVX2 __m256i operator()(__m256i av, __m256i bv) const {
+    __m256i raw;
+    if constexpr (kMul) {
+      raw = _mm256_mullo_epi32(av, bv);
+    } else {
+      raw = _mm256_add_epi32(RequantVec8(_mm256_slli_epi32(av, 20), la),
+                             RequantVec8(_mm256_slli_epi32(bv, 20), lb));
+    }
+    return RequantVec8(raw, lo);
   }
-  return RequantVec8(raw, lo);
-}
-// 16 elements: a[0..15], b[0..15] in, the first `count` results out.
-template <bool kMul, typename TA, typename TB>
-Q8_AVX2 inline void Binary16(const TA* a, const TB* b, __m256i vza, __m256i vzb,
-                             const RequantLanes8& la, const RequantLanes8& lb,
-                             const RequantLanes8& lo, bool i8, std::uint8_t* y, i64 count) {
-  const __m256i y0 =
-      Binary8<kMul>(_mm256_sub_epi32(Widen8(a), vza), _mm256_sub_epi32(Widen8(b), vzb), la, lb, lo);
-  const __m256i y1 = Binary8<kMul>(_mm256_sub_epi32(Widen8(a + 8), vza),
-                                   _mm256_sub_epi32(Widen8(b + 8), vzb), la, lb, lo);
+};
+// 16 elements: a[0..15], b[0..15] in, the first `count` results of rule(a - za, b - zb)
+// out (the rule gives 8 clamped int32 results for 8 lanes).
+template <typename Rule, typename TA, typename TB>
+Q8_AVX2 inline void Binary16(const TA* a, const TB* b, __m256i vza, __m256i vzb, const Rule& rule,
+                             bool i8, std::uint8_t* y, i64 count) {
+  const __m256i y0 = rule(_mm256_sub_epi32(Widen8(a), vza), _mm256_sub_epi32(Widen8(b), vzb));
+  const __m256i y1 =
+      rule(_mm256_sub_epi32(Widen8(a + 8), vza), _mm256_sub_epi32(Widen8(b + 8), vzb));
   StoreBytes16(y0, y1, i8, y, count);
 }
-template <bool kMul, typename TA, typename TB>
+template <typename Rule, typename TA, typename TB>
 Q8_AVX2 void BinaryAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
-                        const Requant& in_a, const Requant& in_b, const Requant& out, bool i8,
-                        std::uint8_t* y) {
+                        const Rule& rule, bool i8, std::uint8_t* y) {
   const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
-  const RequantLanes8 la = MakeRequantLanes8(in_a), lb = MakeRequantLanes8(in_b),
-                      lo = MakeRequantLanes8(out);
   i64 i = 0;
-  for (; i + 16 <= n; i += 16) Binary16<kMul>(a + i, b + i, vza, vzb, la, lb, lo, i8, y + i, 16);
+  for (; i + 16 <= n; i += 16) Binary16(a + i, b + i, vza, vzb, rule, i8, y + i, 16);
   if (i < n) {
     // The last partial block from zero-filled copies (the loads read 16 elements).
     TA ta[16] = {};
     TB tb[16] = {};
     std::memcpy(ta, a + i, static_cast<std::size_t>(n - i) * sizeof(TA));
     std::memcpy(tb, b + i, static_cast<std::size_t>(n - i) * sizeof(TB));
-    Binary16<kMul>(ta, tb, vza, vzb, la, lb, lo, i8, y + i, n - i);
+    Binary16(ta, tb, vza, vzb, rule, i8, y + i, n - i);
   }
 }
 #endif
@@ -2136,49 +2155,28 @@ inline std::int32_t FloatBinaryOne(std::int32_t x, std::int32_t y, const FloatBi
   return static_cast<std::int32_t>(std::nearbyint(std::clamp(v, p.lo, p.hi))) + p.zp;
 }
 #if DEEPEDGE_Q8_X86
-// 8 elements (x, y already minus their zero points), 4 doubles at a time.
+// The float rule on 8 elements (zero points already subtracted), 4 doubles at a time.
 template <bool kMul>
-Q8_AVX2 inline __m256i FloatBinary8(__m256i x, __m256i y, const FloatBinary& p) {
-  __m128i half[2];
-  for (int h = 0; h < 2; ++h) {
-    const __m128i xs = h == 0 ? _mm256_castsi256_si128(x) : _mm256_extracti128_si256(x, 1);
-    const __m128i ys = h == 0 ? _mm256_castsi256_si128(y) : _mm256_extracti128_si256(y, 1);
-    __m256d v;
-    if constexpr (kMul) {
-      v = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_mullo_epi32(xs, ys)), _mm256_set1_pd(p.fm));
-    } else {
-      v = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(xs), _mm256_set1_pd(p.fa)),
-                        _mm256_mul_pd(_mm256_cvtepi32_pd(ys), _mm256_set1_pd(p.fb)));
+struct FloatBinary8 {
+  FloatBinary p;
+  Q8_AVX2 __m256i operator()(__m256i x, __m256i y) const {
+    __m128i half[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m128i xs = h == 0 ? _mm256_castsi256_si128(x) : _mm256_extracti128_si256(x, 1);
+      const __m128i ys = h == 0 ? _mm256_castsi256_si128(y) : _mm256_extracti128_si256(y, 1);
+      __m256d v;
+      if constexpr (kMul) {
+        v = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_mullo_epi32(xs, ys)), _mm256_set1_pd(p.fm));
+      } else {
+        v = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(xs), _mm256_set1_pd(p.fa)),
+                          _mm256_mul_pd(_mm256_cvtepi32_pd(ys), _mm256_set1_pd(p.fb)));
+      }
+      v = _mm256_min_pd(_mm256_max_pd(v, _mm256_set1_pd(p.lo)), _mm256_set1_pd(p.hi));
+      half[h] = _mm256_cvtpd_epi32(v);  // rounds half to even (the default MXCSR mode)
     }
-    v = _mm256_min_pd(_mm256_max_pd(v, _mm256_set1_pd(p.lo)), _mm256_set1_pd(p.hi));
-    half[h] = _mm256_cvtpd_epi32(v);  // rounds half to even (the default MXCSR mode)
+    return _mm256_add_epi32(_mm256_set_m128i(half[1], half[0]), _mm256_set1_epi32(p.zp));
   }
-  return _mm256_add_epi32(_mm256_set_m128i(half[1], half[0]), _mm256_set1_epi32(p.zp));
-}
-// 16 elements: a[0..15], b[0..15] in, the first `count` results out.
-template <bool kMul, typename TA, typename TB>
-Q8_AVX2 inline void FloatBinary16(const TA* a, const TB* b, __m256i vza, __m256i vzb,
-                                  const FloatBinary& p, bool i8, std::uint8_t* y, i64 count) {
-  const __m256i y0 =
-      FloatBinary8<kMul>(_mm256_sub_epi32(Widen8(a), vza), _mm256_sub_epi32(Widen8(b), vzb), p);
-  const __m256i y1 = FloatBinary8<kMul>(_mm256_sub_epi32(Widen8(a + 8), vza),
-                                        _mm256_sub_epi32(Widen8(b + 8), vzb), p);
-  StoreBytes16(y0, y1, i8, y, count);
-}
-template <bool kMul, typename TA, typename TB>
-Q8_AVX2 void BinaryFloatAvx2(const TA* a, const TB* b, i64 n, std::int32_t za, std::int32_t zb,
-                             const FloatBinary& p, bool i8, std::uint8_t* y) {
-  const __m256i vza = _mm256_set1_epi32(za), vzb = _mm256_set1_epi32(zb);
-  i64 i = 0;
-  for (; i + 16 <= n; i += 16) FloatBinary16<kMul>(a + i, b + i, vza, vzb, p, i8, y + i, 16);
-  if (i < n) {
-    TA ta[16] = {};
-    TB tb[16] = {};
-    std::memcpy(ta, a + i, static_cast<std::size_t>(n - i) * sizeof(TA));
-    std::memcpy(tb, b + i, static_cast<std::size_t>(n - i) * sizeof(TB));
-    FloatBinary16<kMul>(ta, tb, vza, vzb, p, i8, y + i, n - i);
-  }
-}
+};
 #endif
 
 template <bool kMul>
@@ -2189,12 +2187,8 @@ Status QBinaryKernel(KernelContext& ctx) {
   DEEPEDGE_ASSIGN_OR_RETURN(InParams ap, ReadIn(n, "a"));
   DEEPEDGE_ASSIGN_OR_RETURN(InParams bp, ReadIn(n, "b"));
   DEEPEDGE_ASSIGN_OR_RETURN(OutParams yp, ReadOut(n));
-  const std::string requant = n.GetString("requant", "fixed_point");
-  if (requant != "fixed_point" && requant != "float") {
-    return AttrError(n, "requant must be \"fixed_point\" or \"float\", got \"" + requant + "\"");
-  }
+  DEEPEDGE_ASSIGN_OR_RETURN(const bool use_float, ReadFloatRequant(n));
   FloatBinary fb;
-  const bool use_float = requant == "float";
   // The ratios in float (as ONNX Runtime's), so that their products with the 9-bit
   // operands are exact in double.
   fb.fa = static_cast<double>(ap.scale / yp.scale);
@@ -2247,11 +2241,13 @@ Status QBinaryKernel(KernelContext& ctx) {
         // One run of equal-shape elements on the best vector path.
         auto run = [&](i64 o, i64 len) {
           if (use_float) {
-            BinaryFloatAvx2<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, fb, i8, yb + o);
+            BinaryAvx2(ad + o, bd + o, len, ap.zp, bp.zp, FloatBinary8<kMul>{fb}, i8, yb + o);
           } else if (g_simd) {
             BinarySimd<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
           } else {
-            BinaryAvx2<kMul>(ad + o, bd + o, len, ap.zp, bp.zp, ra, rb, ro, i8, yb + o);
+            const FixedPointBinary8<kMul> rule{MakeRequantLanes8(ra), MakeRequantLanes8(rb),
+                                               MakeRequantLanes8(ro)};
+            BinaryAvx2(ad + o, bd + o, len, ap.zp, bp.zp, rule, i8, yb + o);
           }
         };
         if (shape->rank() == 4) {
