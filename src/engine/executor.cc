@@ -133,7 +133,9 @@ class GraphRunner {
   GraphRunner* Child(const ir::Graph& g) {
     auto it = children_.find(&g);
     if (it != children_.end()) return it->second.get();
-    auto child = std::make_unique<GraphRunner>(g, registry_, pool_, this, false);
+    // A nested graph profiles when its parent does: its nodes are reported under the
+    // node that ran it (see NodeContext::RunSubgraph).
+    auto child = std::make_unique<GraphRunner>(g, registry_, pool_, this, profile_);
     if (!child->Prepare().ok()) return nullptr;
     return children_.emplace(&g, std::move(child)).first->second.get();
   }
@@ -179,13 +181,15 @@ class GraphRunner {
   std::map<const ir::Graph*, std::unique_ptr<GraphRunner>> children_;
   std::vector<NodeProfile> profile_data_;
   std::vector<NodeProfile> sub_profile_;  // what the running kernel reported
+  std::vector<NodeProfile> nested_;       // the running node's nested graphs' nodes
 };
 
 class NodeContext final : public KernelContext {
  public:
   NodeContext(GraphRunner& runner, const PreparedNode& node, std::vector<Slot>& slots,
-              std::vector<NodeProfile>* sub_profile = nullptr)
-      : runner_(runner), node_(node), slots_(slots), sub_profile_(sub_profile) {}
+              std::vector<NodeProfile>* sub_profile = nullptr,
+              std::vector<NodeProfile>* nested = nullptr)
+      : runner_(runner), node_(node), slots_(slots), sub_profile_(sub_profile), nested_(nested) {}
 
   const ir::Node& node() const override { return *node_.node; }
   std::size_t input_count() const override { return node_.inputs.size(); }
@@ -224,7 +228,25 @@ class NodeContext final : public KernelContext {
                      std::vector<Tensor>& outputs) override {
     GraphRunner* child = runner_.Child(graph);
     if (child == nullptr) return runner_.ChildPrepareError(graph);
-    return child->Run(inputs, outputs);
+    DEEPEDGE_RETURN_IF_ERROR(child->Run(inputs, outputs));
+    if (nested_ != nullptr) {
+      // "<node>/<nested node>", as partition::BuildLayerGraph names an If's inlined
+      // branch; a Loop's iterations add up under one name.
+      for (const NodeProfile& e : child->profile()) {
+        const std::string name = node_.node->name + "/" + e.name;
+        auto it = std::find_if(nested_->begin(), nested_->end(),
+                               [&](const NodeProfile& n) { return n.name == name; });
+        if (it != nested_->end()) {
+          it->time_ms += e.time_ms;
+          it->macs += e.macs;
+          continue;
+        }
+        nested_->push_back(e);
+        nested_->back().name = name;
+        if (!e.group.empty()) nested_->back().group = node_.node->name + "/" + e.group;
+      }
+    }
+    return Status::Ok();
   }
 
  private:
@@ -232,6 +254,7 @@ class NodeContext final : public KernelContext {
   const PreparedNode& node_;
   std::vector<Slot>& slots_;
   std::vector<NodeProfile>* sub_profile_;
+  std::vector<NodeProfile>* nested_;
   std::deque<Tensor> scratch_;
 };
 
@@ -367,7 +390,9 @@ Status GraphRunner::Run(std::span<const Tensor* const> inputs, std::vector<Tenso
   std::vector<const Tensor*> in_view, out_view;
   for (PreparedNode& p : nodes_) {
     sub_profile_.clear();
-    NodeContext ctx(*this, p, slots_, profile_ ? &sub_profile_ : nullptr);
+    nested_.clear();
+    NodeContext ctx(*this, p, slots_, profile_ ? &sub_profile_ : nullptr,
+                    profile_ ? &nested_ : nullptr);
     for (std::size_t i = 0; i < p.inputs.size(); ++i) {
       if (p.inputs[i] >= 0 && !slots_[static_cast<std::size_t>(p.inputs[i])].set) {
         status = Internal(p.node->Describe() + ": input '" + p.node->inputs[i] + "' has no value");
@@ -398,7 +423,12 @@ Status GraphRunner::Run(std::span<const Tensor* const> inputs, std::vector<Tenso
         if (t) np.output_bytes += static_cast<std::int64_t>(t->byte_size());
       }
       np.macs = NodeMacs(*p.node, in_view, out_view);
+      // A node that ran nested graphs (If, Loop, Scan) keeps its own time (choosing,
+      // copying), its nested nodes follow with theirs.
+      for (const NodeProfile& e : nested_) np.time_ms -= e.time_ms;
+      np.time_ms = std::max(np.time_ms, 0.0);
       profile_data_.push_back(std::move(np));
+      for (NodeProfile& e : nested_) profile_data_.push_back(std::move(e));
     }
     // Values whose last consumer just ran go back to the pool.
     for (int in : p.inputs) {

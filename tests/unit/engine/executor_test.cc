@@ -393,5 +393,66 @@ TEST(PassesTest, LeavesOtherFormsOfHardSwishAlone) {
   EXPECT_EQ(g.nodes.size(), 4u);
 }
 
+// Runs the "body" graph twice (a two-trip loop): body(body(x)).
+Status CallBodyTwice(engine::KernelContext& ctx) {
+  const ir::Attribute* body = ctx.node().Find("body");
+  std::vector<Tensor> first, second;
+  const Tensor* in1[] = {ctx.input(0)};
+  DEEPEDGE_RETURN_IF_ERROR(ctx.RunSubgraph(*body->graph, in1, first));
+  const Tensor* in2[] = {&first[0]};
+  DEEPEDGE_RETURN_IF_ERROR(ctx.RunSubgraph(*body->graph, in2, second));
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, second[0].dtype(), second[0].shape()));
+  std::memcpy(y->data(), second[0].data(), second[0].byte_size());
+  return Status::Ok();
+}
+
+TEST(ExecutorTest, ProfilesNestedGraphNodesUnderTheirNode) {
+  // body(z) = AddOne(AddOne(z)); the node running it is followed by the body's nodes,
+  // named "<node>/<nested node>", each timed over both trips; its own entry keeps only
+  // the time outside them.
+  auto body = std::make_shared<ir::Graph>();
+  body->inputs = {Info("z", Shape{2})};
+  body->outputs = {Info("v", Shape{2})};
+  body->nodes.push_back(MakeNode("AddOne", {"z"}, {"u"}));
+  body->nodes.push_back(MakeNode("AddOne", {"u"}, {"v"}));
+  body->nodes[0].name = "first";
+  body->nodes[1].name = "second";
+  auto m = std::make_shared<ir::Model>();
+  m->graph.inputs = {Info("x", Shape{2})};
+  ir::Node call = MakeNode("CallBodyTwice", {"x"}, {"y"});
+  call.name = "loop";
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kGraph;
+  a.graph = body;
+  call.attributes["body"] = a;
+  m->graph.nodes.push_back(call);
+  m->graph.outputs = {Info("y", Shape{2})};
+  auto reg = TestRegistry();
+  reg.Add("", "CallBodyTwice", CallBodyTwice);
+  engine::ExecutorOptions opts;
+  opts.profile = true;
+  auto exec = engine::Executor::Create(m, reg, opts);
+  ASSERT_TRUE(exec.has_value()) << exec.status().ToString();
+  Tensor x = F32({2}, {2, 3});
+  std::vector<Tensor> out;
+  for (int run = 0; run < 2; ++run) {  // the second run: the nested runner is reused
+    ASSERT_TRUE((*exec)->Run(std::span<const Tensor>(&x, 1), out).ok());
+    EXPECT_EQ(out[0].as<float>()[0], 6.0f);
+    const auto& p = (*exec)->LastProfile();
+    ASSERT_EQ(p.size(), 3u);
+    EXPECT_EQ(p[0].name, "loop");
+    EXPECT_EQ(p[1].name, "loop/first");
+    EXPECT_EQ(p[2].name, "loop/second");
+    EXPECT_EQ(p[1].op_type, "AddOne");
+    EXPECT_EQ(p[1].output_bytes, 8);
+    for (const auto& e : p) EXPECT_GE(e.time_ms, 0.0);
+  }
+  // Without profiling nothing is recorded, nested or not.
+  auto plain = engine::Executor::Create(m, reg, {});
+  ASSERT_TRUE(plain.has_value());
+  ASSERT_TRUE((*plain)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  EXPECT_TRUE((*plain)->LastProfile().empty());
+}
+
 }  // namespace
 }  // namespace deepedge
