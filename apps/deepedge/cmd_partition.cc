@@ -85,9 +85,9 @@ int RunPartition(const PartitionOptions& o, AppContext& ctx) {
 
   Expected<ModelSource> src = ModelSource::FromFile(o.model);
   if (!src) return ReportError(src.status());
-  Expected<std::map<std::string, Shape>> shapes = ParseInputShapes(o.m);
-  if (!shapes) return ReportError(shapes.status());
-  Expected<partition::LayerGraph> g = partition::BuildLayerGraph(*src, *shapes);
+  Expected<GraphInputs> gin = ParseGraphInputs(o.m);
+  if (!gin) return ReportError(gin.status());
+  Expected<partition::LayerGraph> g = partition::BuildLayerGraph(*src, gin->shapes, gin->values);
   if (!g) return ReportError(g.status());
   Expected<partition::DeviceProfile> edge =
       o.edge_measure ? MeasureProfile(ctx, *src, *g, o.m) : partition::ReadDeviceProfile(o.edge);
@@ -283,6 +283,7 @@ void AddPartitionCommand(CLI::App& app, AppContext& ctx) {
                   "Plan a pipeline over N devices like the edge instead (throughput)");
   cmd->add_option("--json", o.json_path, "Write the plan as JSON (input of deepedge split)");
   AddMeasureOptions(cmd, o.m);
+  AddGraphInputOptions(cmd, o.m);
   AddStoreOptions(cmd, o.store);
   cmd->callback([&ctx] { ctx.exit_code = RunPartition(o, ctx); });
 }

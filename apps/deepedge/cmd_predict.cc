@@ -59,8 +59,7 @@ Expected<Measured> MeasureBoth(AppContext& ctx, const ModelSource& source,
   SessionOptions so;
   so.threads = o.threads;
   so.backend_options = options;
-  InputSpec spec;
-  DEEPEDGE_ASSIGN_OR_RETURN(spec.shapes, ParseInputShapes(o));
+  DEEPEDGE_ASSIGN_OR_RETURN(InputSpec spec, MeasureInputSpec(o));
   std::vector<Tensor> inputs, outputs;
   {
     so.profile_layers = true;
@@ -103,9 +102,9 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     return ReportError(InvalidArgument("--save-profile needs --measure"));
   Expected<ModelSource> src = ModelSource::FromFile(o.model);
   if (!src) return ReportError(src.status());
-  Expected<std::map<std::string, Shape>> shapes = ParseInputShapes(o.m);
-  if (!shapes) return ReportError(shapes.status());
-  Expected<partition::LayerGraph> g = partition::BuildLayerGraph(*src, *shapes);
+  Expected<GraphInputs> gin = ParseGraphInputs(o.m);
+  if (!gin) return ReportError(gin.status());
+  Expected<partition::LayerGraph> g = partition::BuildLayerGraph(*src, gin->shapes, gin->values);
   if (!g) return ReportError(g.status());
   Expected<partition::DeviceProfile> dev = partition::ReadDeviceProfile(o.device);
   if (!dev) return ReportError(dev.status());
@@ -136,7 +135,8 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
       if (i >= 0)
         measured[static_cast<std::size_t>(i)] += ms;
       else
-        unmatched_ms += ms;  // region-border layout transposes: no node of the model
+        unmatched_ms += ms;  // region-border layout transposes, an If's own time (its
+                             // branch's nodes are matched): no layer of the graph
     }
     if (!o.save_profile.empty()) {
       partition::DeviceProfile save = m->median;
@@ -168,6 +168,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     cs.predicted += p;
     ++cs.layers;
     const std::string how = c.fused                     ? " fused"
+                            : c.shape_computation       ? " shape computation"
                             : !c.fallback_class.empty() ? " ~" + c.fallback_class + " fit"
                                                         : "";
     std::printf("%-4zu %-34.34s %-18.18s %-10s %8.4f ms", i, l.name.c_str(), l.type.c_str(),
@@ -180,6 +181,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
                           {"output_bytes", l.output_bytes},
                           {"predicted_ms", p}};
     if (c.fused) row["fused"] = true;
+    if (c.shape_computation) row["shape_computation"] = true;
     if (!c.fallback_class.empty()) row["predicted_from"] = c.fallback_class;
     if (o.measure) {
       cs.measured += measured[i];
@@ -215,8 +217,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
                  {"rel_error", cs.measured > 0 ? nlohmann::json(err) : nlohmann::json()}};
     }
     if (unmatched_ms > 0)
-      std::printf("%-28s %7s %12s %9.3f ms\n", "(no node: layout transposes)", "", "-",
-                  unmatched_ms);
+      std::printf("%-28s %7s %12s %9.3f ms\n", "(no layer: transposes, If)", "", "-", unmatched_ms);
   }
   std::printf("\nwhole model: predicted %.3f ms", total_pred);
   if (o.measure) {
@@ -264,6 +265,7 @@ void AddPredictCommand(CLI::App& app, AppContext& ctx) {
                   "With --measure: write the measured layers as a device profile of this model");
   cmd->add_option("--json", o.json_path, "Write predictions (and errors) as JSON");
   AddMeasureOptions(cmd, o.m);
+  AddGraphInputOptions(cmd, o.m);
   cmd->callback([&ctx] { ctx.exit_code = RunPredict(o, ctx); });
 }
 

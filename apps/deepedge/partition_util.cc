@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "deepedge/bench.h"
+#include "deepedge/npy.h"
 #include "deepedge/stats.h"
 
 namespace deepedge::app {
@@ -31,6 +32,52 @@ Expected<std::map<std::string, Shape>> ParseInputShapes(const MeasureOptions& o)
     out[name] = *shape;
   }
   return out;
+}
+
+void AddGraphInputOptions(CLI::App* cmd, MeasureOptions& o) {
+  cmd->add_option("-i,--input", o.inputs,
+                  "NAME=FILE (.npy) or FILE: fixed inputs for the measured runs; an integer "
+                  "input's value also picks the branches of the Ifs that read it");
+}
+
+Expected<InputSpec> MeasureInputSpec(const MeasureOptions& o) {
+  InputOptions io;
+  io.inputs = o.inputs;
+  io.input_shapes = o.input_shapes;
+  InputSpec spec;
+  std::string description;
+  DEEPEDGE_RETURN_IF_ERROR(ParseInputs(io, spec, description));
+  return spec;
+}
+
+Expected<GraphInputs> ParseGraphInputs(const MeasureOptions& o) {
+  GraphInputs g;
+  DEEPEDGE_ASSIGN_OR_RETURN(g.shapes, ParseInputShapes(o));
+  DEEPEDGE_ASSIGN_OR_RETURN(InputSpec spec, MeasureInputSpec(o));
+  for (const auto& [name, path] : spec.files) {
+    if (path.extension() != ".npy") continue;  // raw bytes: no shape, no dtype
+    Expected<Tensor> t = ReadNpy(path);
+    if (!t) return t.status().WithContext("--input " + path.string());
+    g.shapes.emplace(name, t->shape());  // --input-shape wins
+    if (name.empty() || t->element_count() > 4096) continue;
+    partition::InputValue v;
+    v.dims = t->shape().dims();
+    switch (t->dtype()) {
+      case DType::kI64:
+        for (std::int64_t x : t->as<std::int64_t>()) v.data.push_back(x);
+        break;
+      case DType::kI32:
+        for (std::int32_t x : t->as<std::int32_t>()) v.data.push_back(x);
+        break;
+      case DType::kBool:
+        for (std::uint8_t x : t->as<std::uint8_t>()) v.data.push_back(x != 0);
+        break;
+      default:
+        continue;  // a float input: its shape only
+    }
+    g.values[name] = std::move(v);
+  }
+  return g;
 }
 
 Expected<LayerTimes> CollectLayerTimes(Session& session, const std::vector<Tensor>& inputs,
@@ -88,8 +135,7 @@ Expected<partition::DeviceProfile> MeasureProfile(AppContext& ctx, const ModelSo
   p.model_name = graph.model_name;
   p.model_sha256 = graph.sha256;
   DEEPEDGE_ASSIGN_OR_RETURN(auto session, Load(ctx, source, o, true, &p.backend));
-  InputSpec spec;
-  DEEPEDGE_ASSIGN_OR_RETURN(spec.shapes, ParseInputShapes(o));
+  DEEPEDGE_ASSIGN_OR_RETURN(InputSpec spec, MeasureInputSpec(o));
   DEEPEDGE_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(session->Inputs(), spec, 1));
   std::vector<Tensor> outputs;
   DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app.h"
+#include "deepedge/bench.h"
 #include "deepedge/model.h"
 #include "deepedge/partition.h"
 
@@ -20,10 +21,25 @@ struct MeasureOptions {
   int threads = 0;
   int runs = 10;
   std::vector<std::string> input_shapes;  // NAME=DIMS or DIMS
+  std::vector<std::string> inputs;        // NAME=FILE or FILE (AddGraphInputOptions)
 };
 // --input-shape values as whole shapes by input name ("" for every input).
 Expected<std::map<std::string, Shape>> ParseInputShapes(const MeasureOptions& o);
 void AddMeasureOptions(CLI::App* cmd, MeasureOptions& o);
+// -i/--input NAME=FILE: fixed inputs, for the commands whose layer graph may depend on
+// an input's value (predict, partition).
+void AddGraphInputOptions(CLI::App* cmd, MeasureOptions& o);
+
+// What the layer graph is built from: shapes by input name (--input-shape, else the
+// shape of the --input file) and the values of the integer inputs given as files.
+struct GraphInputs {
+  std::map<std::string, Shape> shapes;
+  std::map<std::string, partition::InputValue> values;
+};
+Expected<GraphInputs> ParseGraphInputs(const MeasureOptions& o);
+// The inputs measured runs use: the --input files when given, else random ones of the
+// --input-shape shapes.
+Expected<InputSpec> MeasureInputSpec(const MeasureOptions& o);
 
 // Runs `source` with per-layer profiling: each layer's median time over `runs` runs
 // (after one unmeasured run), and the whole model's median latency from a second

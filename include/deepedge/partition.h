@@ -42,7 +42,7 @@ struct Layer {
   std::string type;          // the ONNX op_type
   std::vector<int> inputs;   // DataTensor indices (weights left out)
   std::vector<int> outputs;  // DataTensor indices
-  std::int64_t macs = 0;     // Conv, ConvTranspose, Gemm, MatMul; 0 for the others
+  std::int64_t macs = 0;     // Conv, ConvTranspose, Gemm, MatMul, LSTM / GRU / RNN; else 0
   std::int64_t input_bytes = 0;
   std::int64_t output_bytes = 0;
   std::int64_t group = 1;  // Conv's group attribute
@@ -54,6 +54,10 @@ struct Layer {
   // Conv: the spatial kernel, its strides and the output's dims (N, C, spatial...); empty
   // when unknown.
   std::vector<std::int64_t> kernel_shape = {}, strides = {}, output_dims = {};
+  // Its outputs follow from shapes, constants and the given input values alone (a
+  // Shape -> Gather -> Concat chain, an If's condition): small integer tensors the
+  // engine folds or computes in a microsecond.
+  bool shape_computation = false;
 };
 
 // Layers in topological order (the ONNX node order). Constant nodes are not layers.
@@ -71,13 +75,27 @@ struct LayerGraph {
   int Find(std::string_view layer_name) const;  // -1 when absent
 };
 
+// The value of a small integer or bool graph input that a model's control flow depends
+// on (Silero VAD's sample rate `sr` picks one of two whole networks through an If).
+struct InputValue {
+  std::vector<std::int64_t> dims;  // the input's shape ({} for a scalar)
+  std::vector<std::int64_t> data;  // row-major; bools as 0 / 1
+};
+
 // Builds the layer graph of an ONNX model with ONNX shape inference. `input_shapes`
 // gives whole shapes of graph inputs by name ("" for every input); dynamic dimensions
-// left are set to 1. Errors: those of reading/parsing the model; InvalidArgument for an
-// override of another rank; Unsupported when shape inference leaves the size of a
-// tensor between layers unknown (named).
+// left are set to 1. `input_values` fixes integer inputs: shape computations and If
+// conditions that follow from them are folded, and an If whose condition is then known
+// is replaced by the nodes of the branch it takes, each named "<If node>/<node>" (a
+// branch node without a name by its first output), as the engine's per-layer profile
+// names the nodes it runs inside an If; nested Ifs likewise. An If whose condition stays
+// unknown is one layer. Errors: those of reading/parsing the model; InvalidArgument for an
+// override of another rank or a value of another shape or of a non-integer input;
+// Unsupported when shape inference leaves the size of a tensor between layers unknown
+// (named; for an If's output, with a hint to give the inputs its condition reads).
 Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
-                                     const std::map<std::string, Shape>& input_shapes = {});
+                                     const std::map<std::string, Shape>& input_shapes = {},
+                                     const std::map<std::string, InputValue>& input_values = {});
 
 // ---- Device profiles and latency prediction --------------------------------------------
 
@@ -165,6 +183,7 @@ struct LayerCost {
   // and it was predicted from this class's fit instead ("" when its own class's was).
   bool fused = false;
   std::string fallback_class = {};
+  bool shape_computation = false;  // Layer::shape_computation: predicted as 0 ms
 };
 
 // Per-layer times of `graph` on `device`. When the profile holds layers it must be of

@@ -55,15 +55,97 @@ std::int64_t IntAttr(const onnx::NodeProto& node, const std::string& name, std::
   return fb;
 }
 
-// Fixes every free dimension of the graph inputs to 1 and infers all shapes.
+// ONNX shape inference with data propagation (it carries Shape -> Gather -> Concat
+// values into Reshape targets). Debian's libonnx 1.12 crashes in Shape's data
+// propagation when the Shape's input has no inferred shape (Silero VAD's 8 kHz branch,
+// inlined: an LSTM state squeezed before the LSTM's own shape is known). So each round
+// first infers without propagation, then with it on a copy without the Shape nodes whose
+// input is still unknown, keeping what it found; the next round sees more inputs known.
+Status InferAll(onnx::ModelProto* model, const std::string& name) {
+  model->mutable_graph()->clear_value_info();
+  auto infer = [&](onnx::ModelProto& m, bool propagate) -> Status {
+    try {
+      onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(),
+                                         onnx::ShapeInferenceOptions(false, 0, propagate));
+    } catch (const std::exception& e) {
+      return Unsupported(name + ": shape inference failed: " + e.what());
+    }
+    return Status::Ok();
+  };
+  std::size_t known_before = 0;
+  for (int round = 0; round < 8; ++round) {
+    onnx::ModelProto plain = *model;
+    DEEPEDGE_RETURN_IF_ERROR(infer(plain, false));
+    std::set<std::string> shaped;
+    for (const auto& t : plain.graph().initializer()) shaped.insert(t.name());
+    auto note = [&](const onnx::ValueInfoProto& vi) {
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
+        shaped.insert(vi.name());
+    };
+    for (const auto& vi : plain.graph().input()) note(vi);
+    for (const auto& vi : plain.graph().value_info()) note(vi);
+    for (const auto& vi : plain.graph().output()) note(vi);
+    onnx::ModelProto work = *model;
+    onnx::GraphProto kept;
+    bool risky = false;
+    for (const auto& n : work.graph().node()) {
+      if (n.op_type() == "Shape" && n.input_size() > 0 && !shaped.count(n.input(0))) {
+        risky = true;
+        continue;
+      }
+      *kept.add_node() = n;
+    }
+    work.mutable_graph()->mutable_node()->Swap(kept.mutable_node());
+    DEEPEDGE_RETURN_IF_ERROR(infer(work, true));
+    *model->mutable_graph()->mutable_value_info() = work.graph().value_info();
+    *model->mutable_graph()->mutable_output() = work.graph().output();
+    const std::size_t known = static_cast<std::size_t>(work.graph().value_info_size());
+    if (!risky || known == known_before) break;
+    known_before = known;
+  }
+  return Status::Ok();
+}
+
+// Fixes every free dimension of the graph inputs to 1 (or as `overrides`, or to the
+// shape of the input's value) and infers all shapes.
 Status InferFixed(onnx::ModelProto* model, const std::string& name,
-                  const std::map<std::string, Shape>& overrides) {
+                  const std::map<std::string, Shape>& overrides,
+                  const std::map<std::string, InputValue>& values = {}) {
   onnx::GraphProto* graph = model->mutable_graph();
-  std::set<std::string> inits;
+  std::set<std::string> inits, inputs;
   for (const auto& t : graph->initializer()) inits.insert(t.name());
+  for (const auto& vi : graph->input()) inputs.insert(vi.name());
+  for (const auto& [n, v] : values) {
+    if (!inputs.count(n) || inits.count(n))
+      return InvalidArgument(name + ": the model has no input named '" + n + "'");
+  }
   for (auto& vi : *graph->mutable_input()) {
     if (inits.count(vi.name()) || !vi.type().has_tensor_type()) continue;
     auto* t = vi.mutable_type()->mutable_tensor_type();
+    if (auto v = values.find(vi.name()); v != values.end()) {
+      const int et = t->elem_type();
+      if (et != onnx::TensorProto::INT64 && et != onnx::TensorProto::INT32 &&
+          et != onnx::TensorProto::BOOL)
+        return InvalidArgument(name + ": input '" + vi.name() +
+                               "' is not an integer or bool tensor; only those take a value");
+      if (static_cast<std::int64_t>(v->second.data.size()) != Elements(v->second.dims))
+        return InvalidArgument(name + ": the value of input '" + vi.name() +
+                               "' does not fill its shape");
+      if (t->has_shape()) {
+        bool fits = t->shape().dim_size() == static_cast<int>(v->second.dims.size());
+        for (int i = 0; fits && i < t->shape().dim_size(); ++i) {
+          const auto& d = t->shape().dim(i);
+          fits = !d.has_dim_value() || d.dim_value() == v->second.dims[static_cast<std::size_t>(i)];
+        }
+        if (!fits)
+          return InvalidArgument(name + ": the value given for input '" + vi.name() +
+                                 "' has another shape than the input");
+      }
+      t->clear_shape();
+      auto* shape = t->mutable_shape();
+      for (std::int64_t d : v->second.dims) shape->add_dim()->set_dim_value(d);
+      continue;
+    }
     if (!t->has_shape()) continue;
     auto o = overrides.find(vi.name());
     if (o == overrides.end()) o = overrides.find("");
@@ -80,14 +162,7 @@ Status InferFixed(onnx::ModelProto* model, const std::string& name,
     for (auto& d : *t->mutable_shape()->mutable_dim())
       if (!d.has_dim_value()) d.set_dim_value(1);
   }
-  graph->clear_value_info();
-  try {
-    onnx::shape_inference::InferShapes(*model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(false, 0, true));
-  } catch (const std::exception& e) {
-    return Unsupported(name + ": shape inference failed: " + e.what());
-  }
-  return Status::Ok();
+  return InferAll(model, name);
 }
 
 // ---- Folding the integer shape computations --------------------------------------
@@ -102,37 +177,108 @@ Status InferFixed(onnx::ModelProto* model, const std::string& name,
 struct IntValue {
   std::vector<std::int64_t> dims;
   std::vector<std::int64_t> data;
+  bool boolean = false;  // a bool tensor (a comparison, an If's condition), data 0 / 1
 };
 
 std::optional<IntValue> IntValueOf(const onnx::TensorProto& t) {
   const bool i64 = t.data_type() == onnx::TensorProto::INT64;
   const bool i32 = t.data_type() == onnx::TensorProto::INT32;
-  if ((!i64 && !i32) || t.data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
+  const bool b = t.data_type() == onnx::TensorProto::BOOL;
+  if ((!i64 && !i32 && !b) || t.data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
   IntValue v;
+  v.boolean = b;
   v.dims.assign(t.dims().begin(), t.dims().end());
   const std::int64_t n = Elements(v.dims);
   if (n < 0 || n > 4096) return std::nullopt;
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
-    const std::size_t width = i64 ? 8 : 4;
+    const std::size_t width = i64 ? 8 : i32 ? 4 : 1;
     if (raw.size() != static_cast<std::size_t>(n) * width) return std::nullopt;
     for (std::int64_t i = 0; i < n; ++i) {
       if (i64) {
         std::int64_t x;
         std::memcpy(&x, raw.data() + i * 8, 8);
         v.data.push_back(x);
-      } else {
+      } else if (i32) {
         std::int32_t x;
         std::memcpy(&x, raw.data() + i * 4, 4);
         v.data.push_back(x);
+      } else {
+        v.data.push_back(raw[static_cast<std::size_t>(i)] != 0 ? 1 : 0);
       }
     }
   } else if (i64) {
     v.data.assign(t.int64_data().begin(), t.int64_data().end());
   } else {
     v.data.assign(t.int32_data().begin(), t.int32_data().end());
+    if (b)
+      for (std::int64_t& x : v.data) x = x != 0 ? 1 : 0;
   }
   if (static_cast<std::int64_t>(v.data.size()) != n) return std::nullopt;
+  return v;
+}
+
+// Applies `f` elementwise to a and b with numpy broadcasting of a scalar or a
+// one-element tensor against the other (the only broadcasting shape computations use).
+template <typename F>
+std::optional<IntValue> Elementwise(const IntValue* a, const IntValue* b, bool boolean, F f) {
+  if (a == nullptr || b == nullptr) return std::nullopt;
+  const std::size_t n = std::max(a->data.size(), b->data.size());
+  if ((a->data.size() != n && a->data.size() != 1) || (b->data.size() != n && b->data.size() != 1))
+    return std::nullopt;
+  IntValue v{a->data.size() >= b->data.size() ? a->dims : b->dims, {}, boolean};
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::optional<std::int64_t> r =
+        f(a->data[a->data.size() == 1 ? 0 : i], b->data[b->data.size() == 1 ? 0 : i]);
+    if (!r) return std::nullopt;
+    v.data.push_back(*r);
+  }
+  return v;
+}
+
+// Row-major strides of `dims`.
+std::vector<std::int64_t> Strides(const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> st(dims.size(), 1);
+  for (std::size_t i = dims.size(); i-- > 1;) st[i - 1] = st[i] * dims[i];
+  return st;
+}
+
+// out[i0, i1, ...] = x[src(0, i0), src(1, i1), ...] over `out_dims` (a slice).
+template <typename Src>
+IntValue Gathered(const IntValue& x, const std::vector<std::int64_t>& out_dims, Src src) {
+  IntValue v{out_dims, {}, x.boolean};
+  const std::vector<std::int64_t> xs = Strides(x.dims);
+  const std::int64_t n = Elements(out_dims);
+  std::vector<std::int64_t> idx(out_dims.size(), 0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    std::int64_t off = 0;
+    for (std::size_t a = 0; a < idx.size(); ++a) off += src(a, idx[a]) * xs[a];
+    v.data.push_back(x.data[static_cast<std::size_t>(off)]);
+    for (std::size_t a = idx.size(); a-- > 0;) {
+      if (++idx[a] < out_dims[a]) break;
+      idx[a] = 0;
+    }
+  }
+  return v;
+}
+
+// x transposed: out axis i is x's axis perm[i].
+IntValue Permuted(const IntValue& x, const std::vector<std::int64_t>& perm,
+                  const std::vector<std::int64_t>& out_dims) {
+  IntValue v{out_dims, {}, x.boolean};
+  const std::vector<std::int64_t> xs = Strides(x.dims);
+  const std::int64_t n = Elements(out_dims);
+  std::vector<std::int64_t> idx(out_dims.size(), 0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    std::int64_t off = 0;
+    for (std::size_t a = 0; a < idx.size(); ++a)
+      off += idx[a] * xs[static_cast<std::size_t>(perm[a])];
+    v.data.push_back(x.data[static_cast<std::size_t>(off)]);
+    for (std::size_t a = idx.size(); a-- > 0;) {
+      if (++idx[a] < out_dims[a]) break;
+      idx[a] = 0;
+    }
+  }
   return v;
 }
 
@@ -178,11 +324,45 @@ std::optional<IntValue> EvalShapeNode(const onnx::NodeProto& node,
   if (op == "Cast") {
     const auto* to = attr("to");
     const IntValue* x = in(0);
-    if (x == nullptr || to == nullptr ||
-        (to->i() != onnx::TensorProto::INT64 && to->i() != onnx::TensorProto::INT32)) {
-      return std::nullopt;
+    if (x == nullptr || to == nullptr) return std::nullopt;
+    IntValue v = *x;
+    if (to->i() == onnx::TensorProto::BOOL) {
+      v.boolean = true;
+      for (std::int64_t& e : v.data) e = e != 0 ? 1 : 0;
+      return v;
     }
-    return *x;
+    if (to->i() != onnx::TensorProto::INT64 && to->i() != onnx::TensorProto::INT32)
+      return std::nullopt;
+    v.boolean = false;
+    return v;
+  }
+  if (op == "Identity") {
+    const IntValue* x = in(0);
+    return x ? std::optional<IntValue>(*x) : std::nullopt;
+  }
+  if (op == "Size") {
+    auto it = node.input_size() > 0 ? shapes.find(node.input(0)) : shapes.end();
+    if (it == shapes.end() || !it->second.known) return std::nullopt;
+    return IntValue{{}, {Elements(it->second.dims)}};
+  }
+  if (op == "Not") {
+    const IntValue* x = in(0);
+    if (x == nullptr || !x->boolean) return std::nullopt;
+    IntValue v = *x;
+    for (std::int64_t& e : v.data) e = e ? 0 : 1;
+    return v;
+  }
+  using R = std::optional<std::int64_t>;
+  if (op == "Equal" || op == "Greater" || op == "Less" || op == "GreaterOrEqual" ||
+      op == "LessOrEqual" || op == "And" || op == "Or") {
+    return Elementwise(in(0), in(1), true, [&op](std::int64_t x, std::int64_t y) -> R {
+      if (op == "Equal") return x == y;
+      if (op == "Greater") return x > y;
+      if (op == "Less") return x < y;
+      if (op == "GreaterOrEqual") return x >= y;
+      if (op == "LessOrEqual") return x <= y;
+      return op == "And" ? (x && y) : (x || y);
+    });
   }
   if (op == "Gather") {
     const IntValue* x = in(0);
@@ -236,6 +416,7 @@ std::optional<IntValue> EvalShapeNode(const onnx::NodeProto& node,
     const IntValue* starts = in(1);
     const IntValue* ends = in(2);
     const IntValue* axes = in(3);
+    const IntValue* steps = in(4);
     if (node.input_size() == 1) {
       const auto* s = attr("starts");
       const auto* e = attr("ends");
@@ -249,38 +430,107 @@ std::optional<IntValue> EvalShapeNode(const onnx::NodeProto& node,
         axes = &attr_axes;
       }
     }
-    if (x == nullptr || starts == nullptr || ends == nullptr || x->dims.size() != 1 ||
-        starts->data.size() != 1 || ends->data.size() != 1) {
+    if (x == nullptr || starts == nullptr || ends == nullptr || x->dims.empty() ||
+        starts->data.size() != ends->data.size() ||
+        (axes && axes->data.size() != starts->data.size()) ||
+        (steps && steps->data.size() != starts->data.size()) ||
+        (node.input_size() > 3 && !node.input(3).empty() && axes == nullptr) ||
+        (node.input_size() > 4 && !node.input(4).empty() && steps == nullptr))
       return std::nullopt;
+    const std::int64_t rank = static_cast<std::int64_t>(x->dims.size());
+    // Per axis: first index, step and count (ONNX's clamping rules).
+    std::vector<std::int64_t> first(x->dims.size(), 0), step(x->dims.size(), 1), count = x->dims;
+    for (std::size_t i = 0; i < starts->data.size(); ++i) {
+      const std::int64_t a = index(axes ? axes->data[i] : static_cast<std::int64_t>(i), rank);
+      const std::int64_t st = steps ? steps->data[i] : 1;
+      if (a < 0 || a >= rank || st == 0) return std::nullopt;
+      const std::int64_t n = x->dims[static_cast<std::size_t>(a)];
+      std::int64_t b = starts->data[i], e = ends->data[i];
+      b = b < 0 ? b + n : b;
+      e = e < 0 ? e + n : e;
+      if (st > 0) {
+        b = std::clamp<std::int64_t>(b, 0, n);
+        e = std::clamp<std::int64_t>(e, 0, n);
+      } else {
+        b = std::clamp<std::int64_t>(b, 0, n - 1);
+        e = std::clamp<std::int64_t>(e, -1, n - 1);
+      }
+      const std::int64_t c = st > 0 ? (e - b + st - 1) / st : (b - e + (-st) - 1) / (-st);
+      first[static_cast<std::size_t>(a)] = b;
+      step[static_cast<std::size_t>(a)] = st;
+      count[static_cast<std::size_t>(a)] = std::max<std::int64_t>(c, 0);
     }
-    if (axes && (axes->data.size() != 1 || index(axes->data[0], 1) != 0)) return std::nullopt;
-    const IntValue* steps = in(4);
-    const std::int64_t step = steps ? (steps->data.size() == 1 ? steps->data[0] : 0) : 1;
-    if (step != 1) return std::nullopt;
-    const std::int64_t n = x->dims[0];
-    const std::int64_t b = std::clamp<std::int64_t>(index(starts->data[0], n), 0, n);
-    const std::int64_t e = std::clamp<std::int64_t>(index(ends->data[0], n), 0, n);
-    IntValue v;
-    for (std::int64_t i = b; i < e; ++i) v.data.push_back(x->data[static_cast<std::size_t>(i)]);
-    v.dims = {static_cast<std::int64_t>(v.data.size())};
+    return Gathered(*x, count,
+                    [&](std::size_t axis, std::int64_t i) { return first[axis] + i * step[axis]; });
+  }
+  if (op == "Transpose") {
+    const IntValue* x = in(0);
+    if (x == nullptr) return std::nullopt;
+    const std::size_t r = x->dims.size();
+    std::vector<std::int64_t> perm(r);
+    for (std::size_t i = 0; i < r; ++i) perm[i] = static_cast<std::int64_t>(r - 1 - i);
+    if (const auto* a = attr("perm")) perm.assign(a->ints().begin(), a->ints().end());
+    if (perm.size() != r) return std::nullopt;
+    std::vector<std::int64_t> dims(r);
+    for (std::size_t i = 0; i < r; ++i) {
+      if (perm[i] < 0 || perm[i] >= static_cast<std::int64_t>(r)) return std::nullopt;
+      dims[i] = x->dims[static_cast<std::size_t>(perm[i])];
+    }
+    return Permuted(*x, perm, dims);
+  }
+  if (op == "Reshape") {
+    const IntValue* x = in(0);
+    const IntValue* shape = in(1);
+    if (x == nullptr || shape == nullptr || IntAttr(node, "allowzero", 0) != 0) return std::nullopt;
+    std::vector<std::int64_t> dims = shape->data;
+    std::int64_t known_part = 1, infer = -1;
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i] == 0) {
+        if (i >= x->dims.size()) return std::nullopt;
+        dims[i] = x->dims[i];
+      }
+      if (dims[i] == -1) {
+        if (infer >= 0) return std::nullopt;
+        infer = static_cast<std::int64_t>(i);
+      } else if (dims[i] < 0) {
+        return std::nullopt;
+      } else {
+        known_part *= dims[i];
+      }
+    }
+    const std::int64_t n = static_cast<std::int64_t>(x->data.size());
+    if (infer >= 0) {
+      if (known_part == 0 || n % known_part != 0) return std::nullopt;
+      dims[static_cast<std::size_t>(infer)] = n / known_part;
+    }
+    if (Elements(dims) != n) return std::nullopt;
+    IntValue v = *x;
+    v.dims = dims;
     return v;
+  }
+  if (op == "ConstantOfShape") {
+    const IntValue* shape = in(0);
+    if (shape == nullptr || shape->dims.size() != 1) return std::nullopt;
+    IntValue fill{{}, {0}};
+    if (const auto* a = attr("value")) {
+      std::optional<IntValue> f = IntValueOf(a->t());
+      if (!f || f->data.size() != 1) return std::nullopt;
+      fill = *f;
+    }
+    const std::int64_t n = Elements(shape->data);
+    if (n < 0 || n > 4096) return std::nullopt;
+    return IntValue{shape->data,
+                    std::vector<std::int64_t>(static_cast<std::size_t>(n), fill.data[0]),
+                    fill.boolean};
   }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
     const IntValue* a = in(0);
     const IntValue* b = in(1);
-    if (a == nullptr || b == nullptr) return std::nullopt;
-    const std::size_t n = std::max(a->data.size(), b->data.size());
-    if ((a->data.size() != n && a->data.size() != 1) ||
-        (b->data.size() != n && b->data.size() != 1))
-      return std::nullopt;
-    IntValue v{a->data.size() >= b->data.size() ? a->dims : b->dims, {}};
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int64_t x = a->data[a->data.size() == 1 ? 0 : i];
-      const std::int64_t y = b->data[b->data.size() == 1 ? 0 : i];
+    if ((a && a->boolean) || (b && b->boolean)) return std::nullopt;
+    return Elementwise(a, b, false, [&op](std::int64_t x, std::int64_t y) -> R {
       if (op == "Div" && y == 0) return std::nullopt;
-      v.data.push_back(op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y);
-    }
-    return v;
+      return op == "Add" ? x + y : op == "Sub" ? x - y : op == "Mul" ? x * y : x / y;
+    });
   }
   return std::nullopt;
 }
@@ -291,22 +541,43 @@ void ReadShapes(const onnx::GraphProto& g, std::unordered_map<std::string, Shape
   for (const auto& vi : g.output()) shapes[vi.name()] = FromValueInfo(vi);
 }
 
-// Shapes of every tensor of `model` (already inferred with fixed inputs), with the shape
-// computations folded on a copy as described above.
-Expected<std::unordered_map<std::string, ShapeType>> ShapesWithFolding(
-    const onnx::ModelProto& model, const std::string& name) {
+std::string NodeName(const onnx::NodeProto& n, int index) {
+  return n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
+}
+
+bool IsIf(const onnx::NodeProto& n) {
+  return n.op_type() == "If" && (n.domain().empty() || n.domain() == "ai.onnx");
+}
+
+struct Folded {
   std::unordered_map<std::string, ShapeType> shapes;
+  std::unordered_map<std::string, IntValue> known;  // integer values folded (If conditions)
+};
+
+// Shapes of every tensor of `model` (already inferred with fixed inputs), with the shape
+// computations folded on a copy as described above, and the integer values found.
+Expected<Folded> ShapesWithFolding(const onnx::ModelProto& model, const std::string& name,
+                                   const std::map<std::string, InputValue>& values = {}) {
+  Folded f;
+  std::unordered_map<std::string, ShapeType>& shapes = f.shapes;
+  std::unordered_map<std::string, IntValue>& known = f.known;
   ReadShapes(model.graph(), shapes);
-  bool any_unknown = false;
+  bool any_unknown = false, any_if = false;
   for (const auto& n : model.graph().node()) {
+    any_if = any_if || IsIf(n);
     for (const auto& o : n.output()) any_unknown = any_unknown || (!o.empty() && !shapes[o].known);
   }
-  if (!any_unknown) return shapes;
+  if (!any_unknown && !any_if) return f;
 
   onnx::ModelProto copy = model;
-  std::unordered_map<std::string, IntValue> known;
   for (const auto& t : copy.graph().initializer()) {
     if (auto v = IntValueOf(t)) known[t.name()] = std::move(*v);
+  }
+  for (const auto& vi : copy.graph().input()) {
+    auto v = values.find(vi.name());
+    if (v == values.end()) continue;
+    const bool boolean = vi.type().tensor_type().elem_type() == onnx::TensorProto::BOOL;
+    known[vi.name()] = IntValue{v->second.dims, v->second.data, boolean};
   }
   for (int round = 0; round < 16; ++round) {
     onnx::GraphProto* g = copy.mutable_graph();
@@ -322,12 +593,17 @@ Expected<std::unordered_map<std::string, ShapeType>> ShapesWithFolding(
       }
       onnx::TensorProto* t = g->add_initializer();
       t->set_name(node.output(0));
-      t->set_data_type(onnx::TensorProto::INT64);
+      t->set_data_type(v->boolean ? onnx::TensorProto::BOOL : onnx::TensorProto::INT64);
       for (std::int64_t d : v->dims) t->add_dims(d);
-      for (std::int64_t x : v->data) t->add_int64_data(x);
+      for (std::int64_t x : v->data) {
+        if (v->boolean)
+          t->add_int32_data(static_cast<std::int32_t>(x));
+        else
+          t->add_int64_data(x);
+      }
       ShapeType st;
       st.dims = v->dims;
-      st.elem_bytes = 8;
+      st.elem_bytes = v->boolean ? 1 : 8;
       st.known = true;
       shapes[node.output(0)] = st;
       known[node.output(0)] = std::move(*v);
@@ -335,37 +611,121 @@ Expected<std::unordered_map<std::string, ShapeType>> ShapesWithFolding(
     }
     if (!changed) break;
     g->mutable_node()->Swap(kept_nodes.mutable_node());
-    g->clear_value_info();
-    try {
-      onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(),
-                                         onnx::ShapeInferenceOptions(false, 0, true));
-    } catch (const std::exception& e) {
-      return Unsupported(name + ": shape inference failed: " + e.what());
-    }
+    DEEPEDGE_RETURN_IF_ERROR(InferAll(&copy, name));
     std::unordered_map<std::string, ShapeType> again;
     ReadShapes(copy.graph(), again);
     for (auto& [n, st] : again) {
       if (st.known) shapes[n] = st;
     }
   }
-  return shapes;
+  return f;
 }
 
-std::string NodeName(const onnx::NodeProto& n, int index) {
-  return n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
+// Renames values read by the nodes of `g` and of the graphs nested in them, and those
+// `g` returns (a nested branch may return an enclosing value as it is).
+void RenameReads(onnx::GraphProto* g, const std::unordered_map<std::string, std::string>& rename) {
+  for (auto& o : *g->mutable_output()) {
+    if (auto r = rename.find(o.name()); r != rename.end()) o.set_name(r->second);
+  }
+  for (auto& n : *g->mutable_node()) {
+    for (auto& in : *n.mutable_input()) {
+      if (auto r = rename.find(in); r != rename.end()) in = r->second;
+    }
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) RenameReads(a.mutable_g(), rename);
+      for (auto& sub : *a.mutable_graphs()) RenameReads(&sub, rename);
+    }
+  }
+}
+
+// Replaces each If of `g` whose condition is in `known` by the nodes of the branch it
+// takes (see BuildLayerGraph). Branch values keep their names (ONNX names are unique
+// across nested graphs); a branch output a branch node produces is renamed to the If's
+// output, any other (an outer value, a constant) is passed on by an Identity. Returns
+// true when any If was replaced.
+bool InlineDecidedIfs(onnx::GraphProto* g, const std::unordered_map<std::string, IntValue>& known) {
+  onnx::GraphProto out;
+  bool changed = false;
+  for (int ni = 0; ni < g->node_size(); ++ni) {
+    const onnx::NodeProto& node = g->node(ni);
+    auto cond = IsIf(node) && node.input_size() > 0 ? known.find(node.input(0)) : known.end();
+    const onnx::GraphProto* branch = nullptr;
+    if (cond != known.end() && cond->second.data.size() == 1) {
+      const char* want = cond->second.data[0] != 0 ? "then_branch" : "else_branch";
+      for (const auto& a : node.attribute())
+        if (a.name() == want && a.has_g()) branch = &a.g();
+    }
+    if (branch == nullptr || branch->output_size() < node.output_size()) {
+      *out.add_node() = node;
+      continue;
+    }
+    const std::string prefix = NodeName(node, ni) + "/";
+    std::set<std::string> produced;
+    for (const auto& bn : branch->node())
+      for (const auto& o : bn.output()) produced.insert(o);
+    std::unordered_map<std::string, std::string> rename;
+    std::vector<std::pair<std::string, std::string>> passed;  // branch output -> If output
+    for (int k = 0; k < node.output_size(); ++k) {
+      const std::string& from = branch->output(k).name();
+      const std::string& to = node.output(k);
+      if (to.empty()) continue;
+      if (produced.count(from) && !rename.count(from))
+        rename[from] = to;
+      else
+        passed.emplace_back(from, to);
+    }
+    for (const auto& t : branch->initializer()) *g->add_initializer() = t;
+    onnx::GraphProto inlined;
+    for (const auto& bn : branch->node()) {
+      onnx::NodeProto* n = inlined.add_node();
+      *n = bn;
+      // The engine names a node without a name by its first output.
+      const std::string own = !bn.name().empty()     ? bn.name()
+                              : bn.output_size() > 0 ? bn.output(0)
+                                                     : bn.op_type();
+      n->set_name(prefix + own);
+      for (auto& o : *n->mutable_output()) {
+        if (auto r = rename.find(o); r != rename.end()) o = r->second;
+      }
+    }
+    RenameReads(&inlined, rename);
+    for (auto& n : *inlined.mutable_node()) *out.add_node() = std::move(n);
+    for (const auto& [from, to] : passed) {
+      onnx::NodeProto* n = out.add_node();
+      n->set_op_type("Identity");
+      n->set_name(prefix + to);
+      n->add_input(from);
+      n->add_output(to);
+    }
+    changed = true;
+  }
+  if (changed) g->mutable_node()->Swap(out.mutable_node());
+  return changed;
 }
 
 }  // namespace
 
 Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
-                                     const std::map<std::string, Shape>& input_shapes) {
+                                     const std::map<std::string, Shape>& input_shapes,
+                                     const std::map<std::string, InputValue>& input_values) {
   onnx::ModelProto model;
   DEEPEDGE_RETURN_IF_ERROR(onnx_internal::ParseModel(source, &model));
   const std::string mname = source.display_name();
-  DEEPEDGE_RETURN_IF_ERROR(InferFixed(&model, mname, input_shapes));
+  DEEPEDGE_RETURN_IF_ERROR(InferFixed(&model, mname, input_shapes, input_values));
+  // Fold, inline the Ifs that folding decided, again for the Ifs those branches hold.
+  std::unordered_map<std::string, ShapeType> shapes;
+  std::unordered_map<std::string, IntValue> known;
+  for (int depth = 0;; ++depth) {
+    DEEPEDGE_ASSIGN_OR_RETURN(Folded folded, ShapesWithFolding(model, mname, input_values));
+    if (depth == 16 || !InlineDecidedIfs(model.mutable_graph(), folded.known)) {
+      shapes = std::move(folded.shapes);
+      known = std::move(folded.known);
+      break;
+    }
+    DEEPEDGE_RETURN_IF_ERROR(InferAll(&model, mname));
+  }
   const onnx::GraphProto& g = model.graph();
 
-  DEEPEDGE_ASSIGN_OR_RETURN(auto shapes, ShapesWithFolding(model, mname));
   std::set<std::string> constants;
   std::unordered_map<std::string, std::vector<std::int64_t>> const_dims;
   for (const auto& t : g.initializer()) {
@@ -389,8 +749,13 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
       const std::string by = node != nullptr ? " (an output of " + node->op_type() + " node '" +
                                                    NodeName(*node, node_index) + "')"
                                              : "";
+      const std::string hint =
+          node != nullptr && IsIf(*node)
+              ? "; its branch depends on a value the layer graph does not know: give the "
+                "inputs its condition reads (e.g. -i sr=sr.npy)"
+              : "";
       return Unsupported(mname + ": the size of tensor '" + n +
-                         "' is unknown after shape inference" + by);
+                         "' is unknown after shape inference" + by + hint);
     }
     DataTensor t;
     t.name = n;
@@ -432,8 +797,10 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
         layer.input_bytes += t.bytes;
       }
     }
+    layer.shape_computation = node.output_size() > 0;
     for (const auto& out : node.output()) {
       if (out.empty()) continue;
+      layer.shape_computation = layer.shape_computation && known.count(out) > 0;
       DEEPEDGE_ASSIGN_OR_RETURN(int ti, tensor(out, li, &node, ni));
       layer.outputs.push_back(ti);
       layer.output_bytes += lg.tensors[static_cast<std::size_t>(ti)].bytes;
@@ -470,6 +837,15 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
       layer.macs = Elements(*y) * (IntAttr(node, "transA", 0) ? (*dims(0))[0] : (*dims(0))[1]);
     } else if (op == "MatMul" && y && dims(0) && !dims(0)->empty()) {
       layer.macs = Elements(*y) * dims(0)->back();
+    } else if ((op == "LSTM" || op == "GRU" || op == "RNN") && y && y->size() == 4 && dims(1) &&
+               dims(2) && dims(1)->size() == 3 && dims(2)->size() == 3) {
+      // Each step multiplies the input by W and the state by R (all gates): Y is
+      // [steps, directions, batch, hidden] (layout 0), W [directions, gates x hidden,
+      // input], R [directions, gates x hidden, hidden].
+      // (Not a class of its own for prediction yet: Silero VAD computes its weights at
+      // run time, which one-row fc fits, by MACs and input bytes, cannot price.)
+      layer.macs =
+          (*y)[0] * (*y)[2] * (*dims(1))[0] * (*dims(1))[1] * ((*dims(1))[2] + (*dims(2))[2]);
     }
     lg.layers.push_back(std::move(layer));
   }
@@ -504,7 +880,8 @@ Expected<SplitResult> SplitModel(const ModelSource& source, const LayerGraph& gr
   // computed shape): from the inference with fixed sizes and folded shape computations.
   onnx::ModelProto fixed = model;
   DEEPEDGE_RETURN_IF_ERROR(InferFixed(&fixed, mname, {}));
-  DEEPEDGE_ASSIGN_OR_RETURN(auto fixed_shapes, ShapesWithFolding(fixed, mname));
+  DEEPEDGE_ASSIGN_OR_RETURN(Folded folded, ShapesWithFolding(fixed, mname));
+  const auto& fixed_shapes = folded.shapes;
   std::map<std::string, const onnx::ValueInfoProto*> vinfo;
   for (const auto& vi : typed.graph().input()) vinfo[vi.name()] = &vi;
   for (const auto& vi : typed.graph().value_info()) vinfo[vi.name()] = &vi;

