@@ -752,7 +752,7 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
       const std::string hint =
           node != nullptr && IsIf(*node)
               ? "; its branch depends on a value the layer graph does not know: give the "
-                "inputs its condition reads (e.g. -i sr=sr.npy)"
+                "inputs its condition reads (predict and partition: -i sr=sr.npy)"
               : "";
       return Unsupported(mname + ": the size of tensor '" + n +
                          "' is unknown after shape inference" + by + hint);
