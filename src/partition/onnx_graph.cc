@@ -243,37 +243,15 @@ std::vector<std::int64_t> Strides(const std::vector<std::int64_t>& dims) {
   return st;
 }
 
-// out[i0, i1, ...] = x[src(0, i0), src(1, i1), ...] over `out_dims` (a slice).
-template <typename Src>
-IntValue Gathered(const IntValue& x, const std::vector<std::int64_t>& out_dims, Src src) {
+// out[idx] = x.data[offset(idx)] for every index of `out_dims`, row-major (a slice, a
+// transpose).
+template <typename Offset>
+IntValue Remapped(const IntValue& x, const std::vector<std::int64_t>& out_dims, Offset offset) {
   IntValue v{out_dims, {}, x.boolean};
-  const std::vector<std::int64_t> xs = Strides(x.dims);
   const std::int64_t n = Elements(out_dims);
   std::vector<std::int64_t> idx(out_dims.size(), 0);
   for (std::int64_t k = 0; k < n; ++k) {
-    std::int64_t off = 0;
-    for (std::size_t a = 0; a < idx.size(); ++a) off += src(a, idx[a]) * xs[a];
-    v.data.push_back(x.data[static_cast<std::size_t>(off)]);
-    for (std::size_t a = idx.size(); a-- > 0;) {
-      if (++idx[a] < out_dims[a]) break;
-      idx[a] = 0;
-    }
-  }
-  return v;
-}
-
-// x transposed: out axis i is x's axis perm[i].
-IntValue Permuted(const IntValue& x, const std::vector<std::int64_t>& perm,
-                  const std::vector<std::int64_t>& out_dims) {
-  IntValue v{out_dims, {}, x.boolean};
-  const std::vector<std::int64_t> xs = Strides(x.dims);
-  const std::int64_t n = Elements(out_dims);
-  std::vector<std::int64_t> idx(out_dims.size(), 0);
-  for (std::int64_t k = 0; k < n; ++k) {
-    std::int64_t off = 0;
-    for (std::size_t a = 0; a < idx.size(); ++a)
-      off += idx[a] * xs[static_cast<std::size_t>(perm[a])];
-    v.data.push_back(x.data[static_cast<std::size_t>(off)]);
+    v.data.push_back(x.data[static_cast<std::size_t>(offset(idx))]);
     for (std::size_t a = idx.size(); a-- > 0;) {
       if (++idx[a] < out_dims[a]) break;
       idx[a] = 0;
@@ -460,8 +438,12 @@ std::optional<IntValue> EvalShapeNode(const onnx::NodeProto& node,
       step[static_cast<std::size_t>(a)] = st;
       count[static_cast<std::size_t>(a)] = std::max<std::int64_t>(c, 0);
     }
-    return Gathered(*x, count,
-                    [&](std::size_t axis, std::int64_t i) { return first[axis] + i * step[axis]; });
+    const std::vector<std::int64_t> xs = Strides(x->dims);
+    return Remapped(*x, count, [&](const std::vector<std::int64_t>& idx) {
+      std::int64_t off = 0;
+      for (std::size_t a = 0; a < idx.size(); ++a) off += (first[a] + idx[a] * step[a]) * xs[a];
+      return off;
+    });
   }
   if (op == "Transpose") {
     const IntValue* x = in(0);
@@ -476,7 +458,13 @@ std::optional<IntValue> EvalShapeNode(const onnx::NodeProto& node,
       if (perm[i] < 0 || perm[i] >= static_cast<std::int64_t>(r)) return std::nullopt;
       dims[i] = x->dims[static_cast<std::size_t>(perm[i])];
     }
-    return Permuted(*x, perm, dims);
+    const std::vector<std::int64_t> xs = Strides(x->dims);
+    return Remapped(*x, dims, [&](const std::vector<std::int64_t>& idx) {
+      std::int64_t off = 0;
+      for (std::size_t a = 0; a < idx.size(); ++a)
+        off += idx[a] * xs[static_cast<std::size_t>(perm[a])];
+      return off;
+    });
   }
   if (op == "Reshape") {
     const IntValue* x = in(0);
