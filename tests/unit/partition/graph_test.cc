@@ -1,5 +1,10 @@
 // The layer graph and the cutter on zoo models built in memory.
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "deepedge/onnx_model.h"
 #include "deepedge/partition.h"
@@ -132,6 +137,139 @@ TEST(SplitModel, BothPartsPassTheCheckerAndShareTheCut) {
   // An invalid plan is refused.
   e[static_cast<std::size_t>(stop) + 1] = true;
   EXPECT_FALSE(SplitModel(src, *g, e).has_value());
+}
+
+// A model in the shape of PyTorch's exports: F.pad's pads computed at run time
+// (ConstantOfShape -> Concat -> Reshape -> Slice backwards -> Transpose -> Reshape ->
+// Cast) and an If on an integer input, as Silero VAD's sample rate picks its network.
+ModelSource PadThenIf() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("pad_then_if");
+  auto input = [&](const std::string& name, int type, const std::vector<std::int64_t>& dims) {
+    onnx::ValueInfoProto* vi = g->add_input();
+    vi->set_name(name);
+    auto* t = vi->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(type);
+    auto* shape = t->mutable_shape();
+    for (std::int64_t d : dims) shape->add_dim()->set_dim_value(d);
+  };
+  input("x", onnx::TensorProto::FLOAT, {1, 6});
+  input("n", onnx::TensorProto::INT64, {});
+  auto ints = [&](const std::string& name, const std::vector<std::int64_t>& v) {
+    onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(v.size()));
+    for (std::int64_t x : v) t->add_int64_data(x);
+  };
+  auto node = [](onnx::GraphProto* in, const std::string& op, const std::string& name,
+                 const std::vector<std::string>& inputs, const std::string& output) {
+    onnx::NodeProto* n = in->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const std::string& i : inputs) n->add_input(i);
+    n->add_output(output);
+    return n;
+  };
+  ints("two", {2});
+  ints("begin", {1, 2});
+  ints("pairs", {-1, 2});
+  ints("flat", {-1});
+  ints("last", {-1});
+  ints("before_first", {std::numeric_limits<std::int64_t>::min()});
+  ints("axis0", {0});
+  ints("step_back", {-1});
+  ints("rate", {16000});
+  node(g, "ConstantOfShape", "zeros", {"two"}, "zeros");  // float 0 by default: kept int
+  g->mutable_node(0)->add_attribute()->set_name("value");
+  {
+    onnx::AttributeProto* a = g->mutable_node(0)->mutable_attribute(0);
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    a->mutable_t()->add_dims(1);
+    a->mutable_t()->add_int64_data(0);
+  }
+  node(g, "Concat", "concat", {"begin", "zeros"}, "all")->add_attribute()->set_name("axis");
+  g->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  node(g, "Reshape", "as_pairs", {"all", "pairs"}, "as_pairs");
+  node(g, "Slice", "backwards", {"as_pairs", "last", "before_first", "axis0", "step_back"},
+       "backwards");
+  onnx::NodeProto* tr = node(g, "Transpose", "transpose", {"backwards"}, "transposed");
+  onnx::AttributeProto* perm = tr->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto::INTS);
+  perm->add_ints(1);
+  perm->add_ints(0);
+  node(g, "Reshape", "flatten", {"transposed", "flat"}, "pads64");
+  onnx::NodeProto* cast = node(g, "Cast", "cast", {"pads64"}, "pads");
+  onnx::AttributeProto* to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(onnx::AttributeProto::INT);
+  to->set_i(onnx::TensorProto::INT64);
+  node(g, "Pad", "pad", {"x", "pads"}, "padded");
+  node(g, "Equal", "is_16k", {"n", "rate"}, "is_16k");
+  onnx::NodeProto* branch_if = node(g, "If", "if", {"is_16k"}, "z");
+  auto branch = [&](const char* attr, const std::string& op) {
+    onnx::AttributeProto* a = branch_if->add_attribute();
+    a->set_name(attr);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto* b = a->mutable_g();
+    b->set_name(attr);
+    node(b, op, "", {"padded"}, op + "_out");  // unnamed: named by its output
+    onnx::ValueInfoProto* out = b->add_output();
+    out->set_name(op + "_out");
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  };
+  branch("then_branch", "Relu");
+  branch("else_branch", "Sigmoid");
+  onnx::ValueInfoProto* z = g->add_output();
+  z->set_name("z");
+  z->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  std::string bytes;
+  EXPECT_TRUE(m.SerializeToString(&bytes));
+  return ModelSource::FromBytes(ModelFormat::kOnnx,
+                                std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+}
+
+TEST(LayerGraph, RunTimePadsFoldAndAnInputValueDecidesTheIf) {
+  const ModelSource src = PadThenIf();
+  // Without the value the If is one layer (both branches give the same shape).
+  Expected<LayerGraph> undecided = BuildLayerGraph(src);
+  ASSERT_TRUE(undecided.has_value()) << undecided.status().message();
+  const int whole_if = undecided->Find("if");
+  ASSERT_GE(whole_if, 0);
+  EXPECT_EQ(undecided->layers[static_cast<std::size_t>(whole_if)].type, "If");
+
+  for (const auto& [rate, op] : {std::pair<std::int64_t, std::string>{16000, "Relu"},
+                                 std::pair<std::int64_t, std::string>{8000, "Sigmoid"}}) {
+    SCOPED_TRACE(op);
+    Expected<LayerGraph> g = BuildLayerGraph(src, {}, {{"n", {{}, {rate}}}});
+    ASSERT_TRUE(g.has_value()) << g.status().message();
+    // pads [0, 1, 0, 2]: x [1, 6] -> [1, 9].
+    const int pad = g->Find("pad");
+    ASSERT_GE(pad, 0);
+    EXPECT_EQ(g->layers[static_cast<std::size_t>(pad)].output_bytes, 9 * 4);
+    EXPECT_FALSE(g->layers[static_cast<std::size_t>(pad)].shape_computation);
+    EXPECT_LT(g->Find("if"), 0);
+    const int taken = g->Find("if/" + op + "_out");
+    ASSERT_GE(taken, 0);
+    const Layer& l = g->layers[static_cast<std::size_t>(taken)];
+    EXPECT_EQ(l.type, op);
+    EXPECT_EQ(l.output_bytes, 9 * 4);
+    // The branch's output is the If's: the graph output z.
+    ASSERT_EQ(l.outputs.size(), 1u);
+    EXPECT_EQ(g->tensors[static_cast<std::size_t>(l.outputs[0])].name, "z");
+    EXPECT_TRUE(g->tensors[static_cast<std::size_t>(l.outputs[0])].graph_output);
+    for (const char* shape_only :
+         {"zeros", "concat", "as_pairs", "backwards", "transpose", "flatten", "cast", "is_16k"}) {
+      const int i = g->Find(shape_only);
+      ASSERT_GE(i, 0) << shape_only;
+      EXPECT_TRUE(g->layers[static_cast<std::size_t>(i)].shape_computation) << shape_only;
+    }
+  }
 }
 
 }  // namespace
