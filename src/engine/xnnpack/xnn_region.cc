@@ -1475,14 +1475,15 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
       continue;
     }
     const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
-    const std::size_t tiles = y[0] * ((y[1] + 1) / 2) * ((y[2] + 1) / 2);
-    op.use_winograd = WinogradPays(op.filter_dims[3], op.channels_out, tiles);
-    // The Winograd form (16/9 of the filter's size) is made the first time a shape
-    // needs it, so convolutions on small maps never hold one.
-    if (op.use_winograd && op.winograd == nullptr) {
+    const std::size_t tile = WinogradTile(op.filter_dims[3], op.channels_out, y[0], y[1], y[2]);
+    op.use_winograd = tile != 0;
+    // The Winograd form (16/9 or 36/9 of the filter's size) is made the first time a
+    // shape needs it, so convolutions on small maps never hold one; a new shape that
+    // wants the other tile size makes it again.
+    if (op.use_winograd && (op.winograd == nullptr || op.winograd->tile() != tile)) {
       op.winograd =
           std::make_shared<const Winograd3x3>(op.filter.data(), op.bias.data(), op.filter_dims[3],
-                                              op.channels_out, op.out_min, op.out_max);
+                                              op.channels_out, op.out_min, op.out_max, tile);
     }
     any_own = any_own || op.use_winograd;
   }

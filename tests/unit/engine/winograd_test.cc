@@ -1,6 +1,6 @@
-// The Winograd F(2x2, 3x3) convolution against a direct NHWC convolution, on every
-// SGEMM micro-kernel this CPU has (their strip sizes set the packing), on one thread
-// and on two.
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions against a direct NHWC
+// convolution, on every SGEMM micro-kernel this CPU has (their strip sizes set the
+// packing), on one thread and on two.
 #include "engine/xnnpack/winograd.h"
 
 #include <gtest/gtest.h>
@@ -73,26 +73,31 @@ TEST(WinogradTest, MatchesDirectConvolution) {
   for (const std::string& kernel : nn::SgemmKernelNames()) {
     ASSERT_TRUE(nn::SetSgemmKernel(kernel));
     for (int threads : {1, 2}) {
-      testing::SingleNodeContext two_threads(node, {}, 2);
-      KernelContext* ctx = threads == 1 ? nullptr : &two_threads;
-      std::mt19937 rng(3);
-      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-      for (const Case& t : cases) {
-        const std::size_t oh = t.h + t.pad_top + t.pad_bottom - 2;
-        const std::size_t ow = t.w + t.pad_left + t.pad_right - 2;
-        std::vector<float> in(t.n * t.h * t.w * t.c), f(t.k * 9 * t.c), bias(t.k);
-        for (float& v : in) v = dist(rng);
-        for (float& v : f) v = dist(rng);
-        for (float& v : bias) v = dist(rng);
-        const std::vector<float> want = Direct(t, in, f, bias, oh, ow);
-        Winograd3x3 wino(f.data(), bias.data(), t.c, t.k, t.lo, t.hi);
-        std::vector<float> got(want.size(), NAN);
-        wino.Run(ctx, in.data(), t.n, t.h, t.w, t.pad_top, t.pad_left, oh, ow, got.data());
-        const float tol = 1e-5f * static_cast<float>(9 * t.c);
-        for (std::size_t i = 0; i < want.size(); ++i) {
-          ASSERT_NEAR(got[i], want[i], tol)
-              << kernel << ", " << threads << " thread(s), case " << t.h << "x" << t.w << "x" << t.c
-              << "->" << t.k << " at " << i;
+      for (std::size_t tile : {2, 4}) {
+        testing::SingleNodeContext two_threads(node, {}, 2);
+        KernelContext* ctx = threads == 1 ? nullptr : &two_threads;
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+        for (const Case& t : cases) {
+          const std::size_t oh = t.h + t.pad_top + t.pad_bottom - 2;
+          const std::size_t ow = t.w + t.pad_left + t.pad_right - 2;
+          std::vector<float> in(t.n * t.h * t.w * t.c), f(t.k * 9 * t.c), bias(t.k);
+          for (float& v : in) v = dist(rng);
+          for (float& v : f) v = dist(rng);
+          for (float& v : bias) v = dist(rng);
+          const std::vector<float> want = Direct(t, in, f, bias, oh, ow);
+          Winograd3x3 wino(f.data(), bias.data(), t.c, t.k, t.lo, t.hi, tile);
+          ASSERT_EQ(wino.tile(), tile);
+          std::vector<float> got(want.size(), NAN);
+          wino.Run(ctx, in.data(), t.n, t.h, t.w, t.pad_top, t.pad_left, oh, ow, got.data());
+          // F(4x4)'s transforms scale by up to 8 (and its filter by 1/24): a few times
+          // F(2x2)'s rounding.
+          const float tol = (tile == 4 ? 4e-5f : 1e-5f) * static_cast<float>(9 * t.c);
+          for (std::size_t i = 0; i < want.size(); ++i) {
+            ASSERT_NEAR(got[i], want[i], tol)
+                << kernel << ", F(" << tile << "), " << threads << " thread(s), case " << t.h << "x"
+                << t.w << "x" << t.c << "->" << t.k << " at " << i;
+          }
         }
       }
     }
@@ -102,8 +107,13 @@ TEST(WinogradTest, MatchesDirectConvolution) {
 
 TEST(WinogradTest, PaysOnlyForLargeEnoughShapes) {
   EXPECT_TRUE(WinogradPays(64, 64, 784));
-  EXPECT_FALSE(WinogradPays(3, 64, 784));    // the first layer of a CNN
-  EXPECT_FALSE(WinogradPays(512, 512, 16));  // a 7x7 map: too few tiles
+  EXPECT_FALSE(WinogradPays(3, 64, 784));            // the first layer of a CNN
+  EXPECT_FALSE(WinogradPays(512, 512, 16));          // a 7x7 map: too few tiles
+  EXPECT_EQ(WinogradTile(64, 64, 1, 56, 56), 4u);    // ResNet-18's first stage
+  EXPECT_EQ(WinogradTile(128, 128, 1, 28, 28), 4u);  // and its second
+  EXPECT_EQ(WinogradTile(256, 256, 1, 14, 14), 2u);  // 16 tiles of 4x4: F(2x2)
+  EXPECT_EQ(WinogradTile(16, 64, 1, 56, 56), 2u);    // narrow: the transforms dominate
+  EXPECT_EQ(WinogradTile(3, 64, 1, 224, 224), 0u);
 }
 
 }  // namespace
