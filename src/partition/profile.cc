@@ -53,9 +53,8 @@ std::string LayerClass(const Layer& l) {
   if (t == "BatchNormalization") return "batchnorm";
   if (t == "LRN") return "lrn";
   if (t == "Softmax" || t == "LogSoftmax") return "softmax";
-  // Copies. A Slice or a Pad moves its output's bytes (see LayerCosts).
   if (t == "Flatten" || t == "Reshape" || t == "Concat" || t == "Transpose" || t == "Squeeze" ||
-      t == "Unsqueeze" || t == "Identity" || t == "Dropout" || t == "Slice" || t == "Pad")
+      t == "Unsqueeze" || t == "Identity" || t == "Dropout")
     return "memory";
   return "";
 }
@@ -496,11 +495,7 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
       }
       out[i].fallback_class = "eltwise";
     }
-    // A Slice reads only the part it writes (Silero VAD slices 64 KiB out of 256): as
-    // the calibration's copies, whose input and output are the same size.
-    const bool reads_what_it_writes = l.type == "Slice" && cls == "memory";
-    out[i].time_ms = it->second.Predict(
-        l.macs, reads_what_it_writes ? l.output_bytes : l.input_bytes, l.output_bytes);
+    out[i].time_ms = it->second.Predict(l.macs, l.input_bytes, l.output_bytes);
   }
   return out;
 }
