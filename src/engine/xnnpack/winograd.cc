@@ -172,29 +172,27 @@ template <std::size_t M>
   }
 }
 
+// The transforms for either tile size, built for each instruction set.
 DEEPEDGE_WINOGRAD_CLONES
-void InputTransform2(const float* in, const Geometry& g, std::size_t base, std::size_t t0,
-                     std::size_t t1, const float* zeros, float* v, std::size_t xi_stride) {
-  InputTransformT<2>(in, g, base, t0, t1, zeros, v, xi_stride);
+void InputTransform(std::size_t tile, const float* in, const Geometry& g, std::size_t base,
+                    std::size_t t0, std::size_t t1, const float* zeros, float* v,
+                    std::size_t xi_stride) {
+  if (tile == 4) {
+    InputTransformT<4>(in, g, base, t0, t1, zeros, v, xi_stride);
+  } else {
+    InputTransformT<2>(in, g, base, t0, t1, zeros, v, xi_stride);
+  }
 }
 DEEPEDGE_WINOGRAD_CLONES
-void InputTransform4(const float* in, const Geometry& g, std::size_t base, std::size_t t0,
-                     std::size_t t1, const float* zeros, float* v, std::size_t xi_stride) {
-  InputTransformT<4>(in, g, base, t0, t1, zeros, v, xi_stride);
-}
-DEEPEDGE_WINOGRAD_CLONES
-void OutputTransform2(const float* m, const Geometry& g, std::size_t k, std::size_t ldm,
-                      std::size_t xi_stride, std::size_t out_h, std::size_t out_w, std::size_t base,
-                      std::size_t t0, std::size_t t1, const float* bias, float lo, float hi,
-                      float* out) {
-  OutputTransformT<2>(m, g, k, ldm, xi_stride, out_h, out_w, base, t0, t1, bias, lo, hi, out);
-}
-DEEPEDGE_WINOGRAD_CLONES
-void OutputTransform4(const float* m, const Geometry& g, std::size_t k, std::size_t ldm,
-                      std::size_t xi_stride, std::size_t out_h, std::size_t out_w, std::size_t base,
-                      std::size_t t0, std::size_t t1, const float* bias, float lo, float hi,
-                      float* out) {
-  OutputTransformT<4>(m, g, k, ldm, xi_stride, out_h, out_w, base, t0, t1, bias, lo, hi, out);
+void OutputTransform(std::size_t tile, const float* m, const Geometry& g, std::size_t k,
+                     std::size_t ldm, std::size_t xi_stride, std::size_t out_h, std::size_t out_w,
+                     std::size_t base, std::size_t t0, std::size_t t1, const float* bias, float lo,
+                     float hi, float* out) {
+  if (tile == 4) {
+    OutputTransformT<4>(m, g, k, ldm, xi_stride, out_h, out_w, base, t0, t1, bias, lo, hi, out);
+  } else {
+    OutputTransformT<2>(m, g, k, ldm, xi_stride, out_h, out_w, base, t0, t1, bias, lo, hi, out);
+  }
 }
 
 }  // namespace
@@ -299,8 +297,7 @@ void Winograd3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::s
     const std::size_t v_xi = ms * mr * c_in_;  // between the matrices of V
     const std::size_t m_xi = ms * mr * ldm;    // and of M
     parallel(nt, [&](std::size_t a0, std::size_t a1) {
-      (tile_ == 4 ? InputTransform4 : InputTransform2)(in, g, t0, t0 + a0, t0 + a1, zeros.data(), v,
-                                                       v_xi);
+      InputTransform(tile_, in, g, t0, t0 + a0, t0 + a1, zeros.data(), v, v_xi);
     });
     // Rows past the last tile of the last strip: zero, so the products stay finite.
     for (std::size_t xi = 0; xi < np; ++xi) {
@@ -323,9 +320,8 @@ void Winograd3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::s
       }
     });
     parallel(nt, [&](std::size_t a0, std::size_t a1) {
-      (tile_ == 4 ? OutputTransform4 : OutputTransform2)(m, g, c_out_, ldm, m_xi, out_h, out_w, t0,
-                                                         t0 + a0, t0 + a1, bias_.data(), out_min_,
-                                                         out_max_, out);
+      OutputTransform(tile_, m, g, c_out_, ldm, m_xi, out_h, out_w, t0, t0 + a0, t0 + a1,
+                      bias_.data(), out_min_, out_max_, out);
     });
   };
   if (chunk_per_thread) {

@@ -421,10 +421,8 @@ TEST(ExecutorTest, ProfilesNestedGraphNodesUnderTheirNode) {
   m->graph.inputs = {Info("x", Shape{2})};
   ir::Node call = MakeNode("CallBodyTwice", {"x"}, {"y"});
   call.name = "loop";
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::kGraph;
-  a.graph = body;
-  call.attributes["body"] = a;
+  call.attributes["body"].kind = ir::Attribute::Kind::kGraph;
+  call.attributes["body"].graph = body;
   m->graph.nodes.push_back(call);
   m->graph.outputs = {Info("y", Shape{2})};
   auto reg = TestRegistry();
