@@ -85,22 +85,22 @@ Status InferAll(onnx::ModelProto* model, const std::string& name) {
     for (const auto& vi : plain.graph().input()) note(vi);
     for (const auto& vi : plain.graph().value_info()) note(vi);
     for (const auto& vi : plain.graph().output()) note(vi);
+    auto risky = [&](const onnx::NodeProto& n) {
+      return n.op_type() == "Shape" && n.input_size() > 0 && !shaped.count(n.input(0));
+    };
+    const auto& nodes = model->graph().node();
+    // Nothing risky (most models): the propagating pass on the model itself.
+    if (std::none_of(nodes.begin(), nodes.end(), risky)) return infer(*model, true);
     onnx::ModelProto work = *model;
     onnx::GraphProto kept;
-    bool risky = false;
-    for (const auto& n : work.graph().node()) {
-      if (n.op_type() == "Shape" && n.input_size() > 0 && !shaped.count(n.input(0))) {
-        risky = true;
-        continue;
-      }
-      *kept.add_node() = n;
-    }
+    for (const auto& n : nodes)
+      if (!risky(n)) *kept.add_node() = n;
     work.mutable_graph()->mutable_node()->Swap(kept.mutable_node());
     DEEPEDGE_RETURN_IF_ERROR(infer(work, true));
     *model->mutable_graph()->mutable_value_info() = work.graph().value_info();
     *model->mutable_graph()->mutable_output() = work.graph().output();
     const std::size_t known = static_cast<std::size_t>(work.graph().value_info_size());
-    if (!risky || known == known_before) break;
+    if (known == known_before) break;
     known_before = known;
   }
   return Status::Ok();

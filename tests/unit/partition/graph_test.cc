@@ -9,6 +9,7 @@
 #include "deepedge/onnx_model.h"
 #include "deepedge/partition.h"
 #include "deepedge/zoo.h"
+#include "zoo/graph_builder.h"
 
 namespace deepedge::partition {
 namespace {
@@ -148,16 +149,11 @@ ModelSource PadThenIf() {
   m.add_opset_import()->set_version(17);
   onnx::GraphProto* g = m.mutable_graph();
   g->set_name("pad_then_if");
-  auto input = [&](const std::string& name, int type, const std::vector<std::int64_t>& dims) {
-    onnx::ValueInfoProto* vi = g->add_input();
-    vi->set_name(name);
-    auto* t = vi->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(type);
-    auto* shape = t->mutable_shape();
-    for (std::int64_t d : dims) shape->add_dim()->set_dim_value(d);
-  };
-  input("x", onnx::TensorProto::FLOAT, {1, 6});
-  input("n", onnx::TensorProto::INT64, {});
+  zoo::SetFloatValueInfo(g->add_input(), "x", {1, 6}, "");
+  onnx::ValueInfoProto* n = g->add_input();  // an int64 scalar
+  n->set_name("n");
+  n->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::INT64);
+  n->mutable_type()->mutable_tensor_type()->mutable_shape();
   auto ints = [&](const std::string& name, const std::vector<std::int64_t>& v) {
     onnx::TensorProto* t = g->add_initializer();
     t->set_name(name);
@@ -183,32 +179,21 @@ ModelSource PadThenIf() {
   ints("axis0", {0});
   ints("step_back", {-1});
   ints("rate", {16000});
-  node(g, "ConstantOfShape", "zeros", {"two"}, "zeros");  // float 0 by default: kept int
-  g->mutable_node(0)->add_attribute()->set_name("value");
-  {
-    onnx::AttributeProto* a = g->mutable_node(0)->mutable_attribute(0);
-    a->set_type(onnx::AttributeProto::TENSOR);
-    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
-    a->mutable_t()->add_dims(1);
-    a->mutable_t()->add_int64_data(0);
-  }
-  node(g, "Concat", "concat", {"begin", "zeros"}, "all")->add_attribute()->set_name("axis");
-  g->mutable_node(1)->mutable_attribute(0)->set_type(onnx::AttributeProto::INT);
+  // int64 zeros (without `value` ConstantOfShape gives float ones).
+  onnx::AttributeProto* fill =
+      node(g, "ConstantOfShape", "zeros", {"two"}, "zeros")->add_attribute();
+  fill->set_name("value");
+  fill->set_type(onnx::AttributeProto::TENSOR);
+  fill->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  fill->mutable_t()->add_dims(1);
+  fill->mutable_t()->add_int64_data(0);
+  zoo::AddIntAttr(node(g, "Concat", "concat", {"begin", "zeros"}, "all"), "axis", 0);
   node(g, "Reshape", "as_pairs", {"all", "pairs"}, "as_pairs");
   node(g, "Slice", "backwards", {"as_pairs", "last", "before_first", "axis0", "step_back"},
        "backwards");
-  onnx::NodeProto* tr = node(g, "Transpose", "transpose", {"backwards"}, "transposed");
-  onnx::AttributeProto* perm = tr->add_attribute();
-  perm->set_name("perm");
-  perm->set_type(onnx::AttributeProto::INTS);
-  perm->add_ints(1);
-  perm->add_ints(0);
+  zoo::AddIntsAttr(node(g, "Transpose", "transpose", {"backwards"}, "transposed"), "perm", {1, 0});
   node(g, "Reshape", "flatten", {"transposed", "flat"}, "pads64");
-  onnx::NodeProto* cast = node(g, "Cast", "cast", {"pads64"}, "pads");
-  onnx::AttributeProto* to = cast->add_attribute();
-  to->set_name("to");
-  to->set_type(onnx::AttributeProto::INT);
-  to->set_i(onnx::TensorProto::INT64);
+  zoo::AddIntAttr(node(g, "Cast", "cast", {"pads64"}, "pads"), "to", onnx::TensorProto::INT64);
   node(g, "Pad", "pad", {"x", "pads"}, "padded");
   node(g, "Equal", "is_16k", {"n", "rate"}, "is_16k");
   onnx::NodeProto* branch_if = node(g, "If", "if", {"is_16k"}, "z");
