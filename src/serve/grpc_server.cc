@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -265,7 +266,14 @@ void GrpcInferenceServer::Stop() {
   while (s.service->active() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  s.server->Shutdown(std::chrono::system_clock::now());  // cancels whatever is left
+  // A handler that has returned may not have sent its response yet (the synchronous
+  // API writes it after the handler): a moment, within the grace period, lets those go
+  // out before the rest is cancelled. Cancelling at once lost a finished query now and
+  // then under load (the in-flight request of the drain test).
+  const std::chrono::duration<double> left = deadline - std::chrono::steady_clock::now();
+  const std::chrono::duration<double> flush(std::clamp(left.count(), 0.0, 0.2));
+  s.server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::system_clock::duration>(flush));
   s.server->Wait();
 }
 
