@@ -9,6 +9,7 @@
 #include "app.h"
 #include "common.h"
 #include "deepedge/bench.h"
+#include "deepedge/environment.h"
 #include "deepedge/file_util.h"
 #include "deepedge/partition.h"
 #include "partition_util.h"
@@ -28,9 +29,11 @@ struct LoadedCase {
   std::string backend;
   std::unique_ptr<Session> session;
   std::vector<Tensor> inputs, outputs;
-  double fastest = std::numeric_limits<double>::infinity();
+  double fastest_cold = std::numeric_limits<double>::infinity();
+  double fastest_warm = std::numeric_limits<double>::infinity();
 
-  Status RunOnce() {
+  // One run; its time joins the cold or the warm runs'.
+  Status RunOnce(bool warm) {
     DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
     DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
     double own = -1;
@@ -39,10 +42,17 @@ struct LoadedCase {
     if (own < 0)
       return Unsupported("backend " + backend + " has no profile entry for layer '" + layer +
                          "' (calibration needs per-layer profiles)");
+    double& fastest = warm ? fastest_warm : fastest_cold;
     fastest = std::min(fastest, own);
     return Status::Ok();
   }
 };
+
+// Writes one byte per cache line of `buffer`: evicts L1 and L2 (the buffer is twice L2)
+// and leaves what the last-level cache holds mostly in place.
+void EvictL2(std::vector<unsigned char>& buffer) {
+  for (std::size_t k = 0; k < buffer.size(); k += 64) buffer[k] = static_cast<unsigned char>(k);
+}
 
 Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
                               const MeasureOptions& o) {
@@ -85,26 +95,39 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     if (!lc) return ReportError(lc.status().WithContext(c.description));
     loaded.push_back(std::move(*lc));
   }
-  // Round robin: every case once per round, so that each case's runs are spread over
+  // Round robin: every case twice per round, so that each case's runs are spread over
   // the whole calibration and its fastest run is not hostage to a burst of load (on a
-  // VM whose other vCPU is busy, a whole second of runs can be 1.5x slow).
+  // VM whose other vCPU is busy, a whole second of runs can be 1.5x slow). The first run
+  // finds the layer's data evicted by the other cases (cold: as in a model larger than
+  // the caches); the second, after L2 is flushed, finds its weights and input in the
+  // last-level cache (warm: as in a small model, run after run).
+  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
+  std::vector<unsigned char> flush(
+      static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
   for (int r = 0; r < o.m.runs; ++r) {
     for (std::size_t i = 0; i < loaded.size(); ++i) {
-      if (Status s = loaded[i].RunOnce(); !s.ok())
-        return ReportError(s.WithContext((*cases)[i].description));
+      for (bool warm : {false, true}) {
+        if (warm) EvictL2(flush);
+        if (Status s = loaded[i].RunOnce(warm); !s.ok())
+          return ReportError(s.WithContext((*cases)[i].description));
+      }
     }
   }
-  std::printf("%-10s %-36s %12s %10s %10s %10s\n", "class", "layer", "MACs", "in KiB", "out KiB",
-              "fastest");
+  std::map<std::string, std::vector<partition::Sample>> warm_samples;
+  std::printf("%-10s %-36s %12s %10s %10s %10s %10s\n", "class", "layer", "MACs", "in KiB",
+              "out KiB", "cold", "warm");
   for (std::size_t i = 0; i < loaded.size(); ++i) {
     const partition::CalibrationCase& c = (*cases)[i];
     const partition::Layer& l = layers[i];
-    const double ms = loaded[i].fastest;
-    samples[c.layer_class].push_back({l.macs, l.input_bytes, l.output_bytes, ms});
-    std::printf("%-10s %-36.36s %12lld %10.1f %10.1f %7.4f ms\n", c.layer_class.c_str(),
+    samples[c.layer_class].push_back(
+        {l.macs, l.input_bytes, l.output_bytes, loaded[i].fastest_cold});
+    warm_samples[c.layer_class].push_back(
+        {l.macs, l.input_bytes, l.output_bytes, loaded[i].fastest_warm});
+    std::printf("%-10s %-36.36s %12lld %10.1f %10.1f %7.4f ms %7.4f ms\n", c.layer_class.c_str(),
                 c.description.c_str(), static_cast<long long>(l.macs),
                 static_cast<double>(l.input_bytes) / 1024,
-                static_cast<double>(l.output_bytes) / 1024, ms);
+                static_cast<double>(l.output_bytes) / 1024, loaded[i].fastest_cold,
+                loaded[i].fastest_warm);
   }
   loaded.clear();
   partition::DeviceProfile p;
@@ -113,14 +136,24 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   Expected<std::string> backend = ChooseBackend(ctx, o.m.backend, ModelFormat::kOnnx);
   if (!backend) return ReportError(backend.status());
   p.backend = *backend;
-  std::printf("\n%-10s %8s %8s %22s\n", "class", "samples", "form", "leave-one-out error");
+  p.l2_cache_bytes = env.l2_cache_bytes;
+  p.last_level_cache_bytes = env.last_level_cache_bytes;
+  std::printf("\n%-10s %8s %8s %12s %8s %12s\n", "class", "samples", "cold fit", "LOO error",
+              "warm fit", "LOO error");
   for (const auto& [cls, s] : samples) {
     Expected<partition::LatencyFit> f = partition::FitLatency(s);
     if (!f) return ReportError(f.status().WithContext("class " + cls));
+    Expected<partition::LatencyFit> w = partition::FitLatency(warm_samples[cls]);
+    if (!w) return ReportError(w.status().WithContext("class " + cls + ", warm runs"));
     p.fits[cls] = *f;
-    std::printf("%-10s %8d %8s %21.1f%%\n", cls.c_str(), f->samples, f->form.c_str(),
-                f->error * 100);
+    p.warm_fits[cls] = *w;
+    std::printf("%-10s %8d %8s %11.1f%% %8s %11.1f%%\n", cls.c_str(), f->samples, f->form.c_str(),
+                f->error * 100, w->form.c_str(), w->error * 100);
   }
+  std::printf("caches: L2 %lld KiB, last level %lld KiB%s\n",
+              static_cast<long long>(p.l2_cache_bytes / 1024),
+              static_cast<long long>(p.last_level_cache_bytes / 1024),
+              p.l2_cache_bytes > 0 ? "" : " (unknown: predictions use the cold fits only)");
   // No power sensor is read here: the documented defaults (docs/partition.md), labelled.
   std::printf(
       "power: compute %.1f W, idle %.1f W, radio tx %.1f W, rx %.1f W (ESTIMATED: defaults)\n",

@@ -154,6 +154,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   std::map<std::string, ClassSum> by_class;
   std::map<std::string, int> uncalibrated;  // op type -> layers predicted by a fallback
   double total_pred = 0, total_meas = 0;
+  int warm_layers = 0;  // predicted from warm fits (data in the caches)
   nlohmann::json jl = nlohmann::json::array();
   for (std::size_t i = 0; i < g->layers.size(); ++i) {
     const partition::Layer& l = g->layers[i];
@@ -179,10 +180,15 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
                           {"macs", l.macs},
                           {"input_bytes", l.input_bytes},
                           {"output_bytes", l.output_bytes},
+                          {"weight_bytes", l.weight_bytes},
                           {"predicted_ms", p}};
     if (c.fused) row["fused"] = true;
     if (c.shape_computation) row["shape_computation"] = true;
     if (!c.fallback_class.empty()) row["predicted_from"] = c.fallback_class;
+    if (c.warm) {
+      row["fit"] = "warm";
+      ++warm_layers;
+    }
     if (o.measure) {
       cs.measured += measured[i];
       total_meas += measured[i];
@@ -199,6 +205,16 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     std::printf("\nnot calibrated, predicted from the eltwise fit (by bytes; rough):");
     for (const auto& [type, n] : uncalibrated) std::printf(" %s x%d", type.c_str(), n);
     std::printf("\n");
+  }
+  if (warm_layers > 0) {
+    std::int64_t weights = 0;
+    for (const partition::Layer& l : g->layers) weights += l.weight_bytes;
+    std::printf(
+        "\n%d layers predicted from warm fits (input and output within the %lld KiB L2, the "
+        "model's %.1f MiB of weights within the %lld KiB last-level cache), the others cold\n",
+        warm_layers, static_cast<long long>(dev->l2_cache_bytes / 1024),
+        static_cast<double>(weights) / (1 << 20),
+        static_cast<long long>(dev->last_level_cache_bytes / 1024));
   }
   nlohmann::json jc = nlohmann::json::object();
   auto rel = [](double p, double m) { return m > 0 ? (p - m) / m : NAN; };

@@ -59,6 +59,10 @@ struct EnvironmentInfo {
   std::string hostname;
   std::optional<LoadAverage> load_average;
   std::string build_type;  // as passed by the caller, e.g. CMAKE_BUILD_TYPE
+  // CPU 0's data caches, in bytes (0 when unknown): the level-2 cache and the last
+  // (highest) level, each of one instance (a core's L2; an L3 shared by a cluster).
+  std::int64_t l2_cache_bytes = 0;
+  std::int64_t last_level_cache_bytes = 0;
 };
 
 // Where CaptureEnvironment reads. `monitor` gives <proc> and <sys>; os_release is
@@ -76,7 +80,9 @@ struct EnvironmentPaths {
 //  - thermal zones: <sys>/class/thermal/thermal_zone*/{type,temp} (temp in m°C);
 //  - kernel: <proc>/sys/kernel/osrelease, else uname(); hostname likewise from
 //    <proc>/sys/kernel/hostname, else uname();
-//  - os: PRETTY_NAME from paths.os_release; load average from <proc>/loadavg.
+//  - os: PRETTY_NAME from paths.os_release; load average from <proc>/loadavg;
+//  - caches: <sys>/devices/system/cpu/cpu0/cache/indexN/{level,type,size} ("512K",
+//    "32768K"; Data or Unified caches only).
 // Thread-safe (it only reads files).
 EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string build_type);
 EnvironmentInfo CaptureEnvironment(const MonitorPaths& paths, std::string build_type);

@@ -45,6 +45,9 @@ struct Layer {
   std::int64_t macs = 0;     // Conv, ConvTranspose, Gemm, MatMul, LSTM / GRU / RNN; else 0
   std::int64_t input_bytes = 0;
   std::int64_t output_bytes = 0;
+  // Initializers it reads (and a recurrent layer's computed W, R, B): what it streams
+  // besides its inputs, and whether that stays in a cache between inferences.
+  std::int64_t weight_bytes = 0;
   std::int64_t group = 1;  // Conv's group attribute
   // Conv weight dimension 1: input channels per group (0 when unknown). A convolution is
   // depthwise when group > 1 and each group reads one channel; AlexNet's group-2
@@ -103,7 +106,8 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 // "conv1d", "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several
 // rows),
 // "pool", "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
-// "memory"; "" when the op has no class (LayerCosts then estimates it, labelled).
+// "lstm", "transpose", "memory" (views and copies: Reshape, Flatten, Concat, ...); "" when
+// the op has no class (LayerCosts then estimates it, labelled).
 // Convolutions are split by what the engine runs them with: 3x3 stride-1 ones of 16 or
 // more channels on maps of about 12x12 and more through Winograd F(2x2, 3x3) (about
 // twice the MAC rate of the other kxk ones), 1x1 ones as one matrix product (2-3x the
@@ -114,7 +118,7 @@ std::string LayerClass(const Layer& layer);
 
 // The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
 // written before the class existed): "conv3x3", "conv1x1", "gconv" and "conv1d" -> "conv",
-// "matmul" -> "fc"; "" for the others.
+// "matmul" -> "fc", "transpose" -> "memory"; "" for the others.
 std::string ParentLayerClass(const std::string& layer_class);
 
 // One latency model: time_ms = f(macs, input_bytes, output_bytes).
@@ -157,7 +161,15 @@ struct DeviceProfile {
   std::string model_sha256;    // "" when the profile holds no model's layers
   double model_total_ms = -1;  // measured whole-model latency; -1 unknown
   std::vector<LayerProfile> layers;
-  std::map<std::string, LatencyFit> fits;  // LayerClass -> fit
+  // LayerClass -> fit. `fits` are of cold runs (each calibration layer after all the
+  // others, its data out of the caches), `warm_fits` of runs with the layer's data in the
+  // last-level cache (right after a cold run, with L2 flushed); empty in profiles written
+  // before calibration measured both. LayerCosts says which a layer gets.
+  std::map<std::string, LatencyFit> fits;
+  std::map<std::string, LatencyFit> warm_fits;
+  // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used).
+  std::int64_t l2_cache_bytes = 0;
+  std::int64_t last_level_cache_bytes = 0;
   PowerModel power;
 };
 
@@ -184,6 +196,7 @@ struct LayerCost {
   bool fused = false;
   std::string fallback_class = {};
   bool shape_computation = false;  // Layer::shape_computation: predicted as 0 ms
+  bool warm = false;               // predicted from the profile's warm_fits
 };
 
 // Per-layer times of `graph` on `device`. When the profile holds layers it must be of
@@ -195,7 +208,11 @@ struct LayerCost {
 // Gemm, MatMul, pooling or two-input Add/Sub/Mul/Div (or a BatchNormalization folded
 // into one). A layer whose class has no fit (or that has no class) is predicted from
 // the "eltwise" fit, a memory-bound estimate by its bytes, and labelled
-// (`fallback_class`). Errors: InvalidArgument when neither fit exists ("unknown layer
+// (`fallback_class`). A layer is predicted from the warm fit of its class (`warm`) when
+// the profile has one, its input and output bytes together fit the L2 cache and the
+// model's weights fit the last-level cache: in a model run its input was just written
+// by the layer before and its weights are still cached from the last inference. Else
+// from the cold fit. Errors: InvalidArgument when neither fit exists ("unknown layer
 // type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
 

@@ -153,6 +153,35 @@ std::string CpuRanges(std::vector<int> cpus) {
   return out;
 }
 
+// A cache size as sysfs writes it: "512K", "32768K", "8M", or bytes; 0 when malformed.
+std::int64_t ParseCacheSize(std::string_view text) {
+  text = Trim(text);
+  std::int64_t unit = 1;
+  if (!text.empty() && (text.back() == 'K' || text.back() == 'M' || text.back() == 'G')) {
+    unit = text.back() == 'K' ? 1024 : text.back() == 'M' ? 1024 * 1024 : 1024 * 1024 * 1024;
+    text.remove_suffix(1);
+  }
+  const std::optional<std::uint64_t> v = ParseUint(text);
+  return v ? static_cast<std::int64_t>(*v) * unit : 0;
+}
+
+void ReadCacheSizes(const fs::path& cache_dir, EnvironmentInfo& info) {
+  std::int64_t last_level = 0;
+  for (const fs::path& index : IndexedEntries(cache_dir, "index")) {
+    Expected<std::int64_t> level = ReadInt(index / "level");
+    Expected<std::string> type = ReadTrimmed(index / "type");
+    Expected<std::string> size = ReadTrimmed(index / "size");
+    if (!level || !type || !size || (*type != "Data" && *type != "Unified")) continue;
+    const std::int64_t bytes = ParseCacheSize(*size);
+    if (bytes <= 0) continue;
+    if (*level == 2) info.l2_cache_bytes = bytes;
+    if (*level >= last_level) {
+      last_level = *level;
+      info.last_level_cache_bytes = bytes;
+    }
+  }
+}
+
 }  // namespace
 
 EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string build_type) {
@@ -161,6 +190,7 @@ EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string bu
   info.build_type = std::move(build_type);
   info.cpu_model = CpuModel(mp);
   info.logical_cores = LogicalCores(mp);
+  ReadCacheSizes(mp.sys / "devices" / "system" / "cpu" / "cpu0" / "cache", info);
 
   for (const fs::path& cpu_dir : IndexedEntries(mp.sys / "devices" / "system" / "cpu", "cpu")) {
     const int cpu = *monitors_internal::IndexedName(cpu_dir.filename().string(), "cpu");

@@ -53,9 +53,11 @@ Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, 
   return CaseOf(m, cls, desc, g->node(g->node_size() - 1).name());
 }
 
-// One node of `op` on input "x" (Resize: nearest, with constant `scales`).
+// One node of `op` on input "x" (Resize: nearest, with constant `scales`; Transpose:
+// `perm`).
 Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const Dims& out,
-                                   const std::string& op, const std::vector<float>& scales) {
+                                   const std::string& op, const std::vector<float>& scales,
+                                   const Dims& perm = {}) {
   onnx::ModelProto m;
   onnx::GraphProto* g = NewCalibrationGraph(m);
   zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
@@ -75,6 +77,12 @@ Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const
     a->set_name("mode");
     a->set_type(onnx::AttributeProto::STRING);
     a->set_s("nearest");
+  }
+  if (op == "Transpose") {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("perm");
+    a->set_type(onnx::AttributeProto::INTS);
+    for (std::int64_t v : perm) a->add_ints(v);
   }
   n->add_output("layer");
   zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
@@ -108,6 +116,44 @@ Expected<CalibrationCase> ConvCase(const std::string& cls, std::int64_t cin, std
               });
 }
 
+// A float initializer of `dims` with small repeating values.
+void AddWeights(onnx::GraphProto* g, const std::string& name, const Dims& dims) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  std::int64_t count = 1;
+  for (std::int64_t d : dims) {
+    t->add_dims(d);
+    count *= d;
+  }
+  for (std::int64_t i = 0; i < count; ++i) t->add_float_data(0.01f * static_cast<float>(i % 7));
+}
+
+// One LSTM node (forward, batch 1, weights and biases as initializers, zero initial
+// state): x [steps, 1, input] -> Y [steps, 1, 1, hidden].
+Expected<CalibrationCase> LstmCase(std::int64_t steps, std::int64_t input, std::int64_t hidden) {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = NewCalibrationGraph(m);
+  zoo::SetFloatValueInfo(g->add_input(), "x", {steps, 1, input}, "");
+  AddWeights(g, "w", {1, 4 * hidden, input});
+  AddWeights(g, "r", {1, 4 * hidden, hidden});
+  AddWeights(g, "b", {1, 8 * hidden});
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type("LSTM");
+  n->set_name("layer");
+  for (const char* in : {"x", "w", "r", "b"}) n->add_input(in);
+  n->add_output("layer");
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name("hidden_size");
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(hidden);
+  zoo::SetFloatValueInfo(g->add_output(), "layer", {steps, 1, 1, hidden}, "");
+  return CaseOf(m, "lstm",
+                "lstm " + std::to_string(input) + "->" + std::to_string(hidden) + " x" +
+                    std::to_string(steps) + " steps",
+                "layer");
+}
+
 // One Conv node of any rank and kernel (the zoo's builder makes square 2-D ones only):
 // x [1, cin, spatial...], weights [cout, cin, kernel...] and a bias, no padding but
 // `pads` (begins then ends).
@@ -118,23 +164,14 @@ Expected<CalibrationCase> ShapedConvCase(const std::string& cls, const std::stri
   onnx::ModelProto m;
   onnx::GraphProto* g = NewCalibrationGraph(m);
   Dims in = {1, cin}, out = {1, cout}, wdims = {cout, cin};
-  std::int64_t taps = 1;
   for (std::size_t i = 0; i < spatial.size(); ++i) {
     in.push_back(spatial[i]);
     out.push_back((spatial[i] + pads[i] + pads[i + spatial.size()] - kernel[i]) / strides[i] + 1);
     wdims.push_back(kernel[i]);
-    taps *= kernel[i];
   }
   zoo::SetFloatValueInfo(g->add_input(), "x", in, "");
-  auto add_init = [&](const std::string& name, const Dims& dims, std::int64_t count) {
-    onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (std::int64_t d : dims) t->add_dims(d);
-    for (std::int64_t i = 0; i < count; ++i) t->add_float_data(0.01f * static_cast<float>(i % 7));
-  };
-  add_init("w", wdims, cout * cin * taps);
-  add_init("b", {cout}, cout);
+  AddWeights(g, "w", wdims);
+  AddWeights(g, "b", {cout});
   onnx::NodeProto* n = g->add_node();
   n->set_op_type("Conv");
   n->set_name("layer");
@@ -327,7 +364,12 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {2048, 1000},
                                         {4096, 4096},
                                         {9216, 4096},
-                                        {1280, 1000}})) {
+                                        {1280, 1000},
+                                        // Cache-resident and tiny (keyword spotters'
+                                        // heads: 0.8-20 us).
+                                        {1536, 128},
+                                        {128, 128},
+                                        {128, 1}})) {
     DEEPEDGE_RETURN_IF_ERROR(
         add(Make("fc", "fc " + std::to_string(f.in) + "->" + std::to_string(f.out), {1, f.in},
                  {1, f.out}, [&](zoo::GraphBuilder& b, const std::string& x) {
@@ -339,8 +381,14 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   struct R {
     std::int64_t rows, in, out;
   };
-  for (const R& f : pick(std::vector<R>{
-           {40, 120, 360}, {40, 120, 240}, {80, 64, 256}, {196, 256, 1024}, {40, 480, 120}})) {
+  for (const R& f :
+       pick(std::vector<R>{{40, 120, 360},
+                           {40, 120, 240},
+                           {80, 64, 256},
+                           {196, 256, 1024},
+                           {40, 480, 120},
+                           // A spectrogram's mel filter bank (8 frames, 257 bins, 32 mels): 9 us.
+                           {8, 257, 32}})) {
     DEEPEDGE_RETURN_IF_ERROR(
         add(Make("matmul",
                  "matmul " + std::to_string(f.rows) + "x" + std::to_string(f.in) + "->" +
@@ -349,6 +397,13 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                    return b.Gemm("layer", x, f.in, f.out);
                  })));
   }
+  // Recurrent layers (a VAD's LSTM: one step, 128 -> 128), by MACs.
+  struct L {
+    std::int64_t steps, input, hidden;
+  };
+  for (const L& l : pick(std::vector<L>{
+           {1, 128, 128}, {1, 64, 64}, {10, 32, 64}, {1, 256, 256}, {20, 40, 128}, {4, 128, 128}}))
+    DEEPEDGE_RETURN_IF_ERROR(add(LstmCase(l.steps, l.input, l.hidden)));
   struct P {
     std::int64_t c, hw, k, s;  // k == 0: global average pool
   };
@@ -372,8 +427,11 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   struct E {
     std::int64_t c, hw;
   };
-  const std::vector<E> sizes = {{64, 56}, {128, 28}, {32, 112}, {256, 14}, {512, 7},
-                                {24, 56}, {64, 112}, {16, 320}, {64, 160}};
+  // Down to 128 values (a keyword spotter's LayerNorm arithmetic, 0.3-1.5 us): from the
+  // large cases alone the intercept came out at 3 us, and every small element-wise
+  // layer, and every uncalibrated one priced by this fit, 2-10x too slow.
+  const std::vector<E> sizes = {{64, 56},  {128, 28}, {32, 112}, {256, 14}, {512, 7}, {24, 56},
+                                {64, 112}, {16, 320}, {64, 160}, {128, 1},  {96, 4}};
   for (const E& e : pick(sizes)) {
     const Dims d = {1, e.c, e.hw, e.hw};
     const std::string sz =
@@ -422,6 +480,13 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   for (const E& e : pick(std::vector<E>{{96, 20}, {96, 40}, {24, 80}, {96, 80}, {256, 14}})) {
     const Dims in = {1, e.c, e.hw, e.hw}, out = {1, e.c, 2 * e.hw, 2 * e.hw};
     DEEPEDGE_RETURN_IF_ERROR(add(MakeNode("resize", in, out, "Resize", {1, 1, 2, 2})));
+  }
+  // Transposes move every element to a strided place: 5-7 us for a spectrogram's 8x257
+  // frames, where a Flatten (a view) costs 0.5 us.
+  for (const E& e :
+       pick(std::vector<E>{{8, 257}, {40, 120}, {196, 64}, {784, 256}, {256, 1}, {3136, 64}})) {
+    DEEPEDGE_RETURN_IF_ERROR(
+        add(MakeNode("transpose", {1, e.c, e.hw}, {1, e.hw, e.c}, "Transpose", {}, {0, 2, 1})));
   }
   // From 128 bytes (an LSTM's state reshaped) to 200 KiB: without the small cases the
   // fit's intercept put every tiny Squeeze / Identity at 1.5 us, 3-8x what it takes.

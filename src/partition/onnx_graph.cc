@@ -716,9 +716,12 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 
   std::set<std::string> constants;
   std::unordered_map<std::string, std::vector<std::int64_t>> const_dims;
+  std::unordered_map<std::string, std::int64_t> const_bytes;
   for (const auto& t : g.initializer()) {
     constants.insert(t.name());
     const_dims[t.name()] = {t.dims().begin(), t.dims().end()};
+    const std::optional<DType> dt = onnx_internal::MapElementType(t.data_type());
+    if (dt) const_bytes[t.name()] = Elements(const_dims[t.name()]) * DTypeSize(*dt);
   }
 
   LayerGraph lg;
@@ -763,6 +766,12 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
     const onnx::NodeProto& node = g.node(ni);
     if (node.op_type() == "Constant" && (node.domain().empty() || node.domain() == "ai.onnx")) {
       for (const auto& o : node.output()) constants.insert(o);
+      for (const auto& a : node.attribute()) {
+        const std::optional<DType> dt = onnx_internal::MapElementType(a.t().data_type());
+        if (a.name() == "value" && a.has_t() && node.output_size() > 0 && dt)
+          const_bytes[node.output(0)] =
+              Elements({a.t().dims().begin(), a.t().dims().end()}) * DTypeSize(*dt);
+      }
       continue;
     }
     Layer layer;
@@ -772,8 +781,17 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
     layer.type = node.op_type();
     layer.group = IntAttr(node, "group", 1);
     const int li = static_cast<int>(lg.layers.size());
-    for (const auto& in : node.input()) {
-      if (in.empty() || constants.count(in)) continue;
+    // A recurrent layer's W, R and B (inputs 1-3) are its weights even where the model
+    // computes them (Silero VAD slices them out of one tensor at run time): left out of
+    // its input bytes, as initializers are, so that its fit sees what it was calibrated on.
+    const bool recurrent = layer.type == "LSTM" || layer.type == "GRU" || layer.type == "RNN";
+    for (int ii = 0; ii < node.input_size(); ++ii) {
+      const std::string& in = node.input(ii);
+      if (in.empty()) continue;
+      if (constants.count(in)) {
+        if (auto b = const_bytes.find(in); b != const_bytes.end()) layer.weight_bytes += b->second;
+        continue;
+      }
       auto it = tensor_index.find(in);
       if (it == tensor_index.end())
         return Unsupported(mname + ": node '" + layer.name + "' reads '" + in +
@@ -782,7 +800,10 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
       if (t.consumers.empty() || t.consumers.back() != li) t.consumers.push_back(li);
       if (std::find(layer.inputs.begin(), layer.inputs.end(), it->second) == layer.inputs.end()) {
         layer.inputs.push_back(it->second);
-        layer.input_bytes += t.bytes;
+        if (!recurrent || ii == 0 || ii > 3)
+          layer.input_bytes += t.bytes;
+        else
+          layer.weight_bytes += t.bytes;
       }
     }
     layer.shape_computation = node.output_size() > 0;
@@ -830,8 +851,6 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
       // Each step multiplies the input by W and the state by R (all gates): Y is
       // [steps, directions, batch, hidden] (layout 0), W [directions, gates x hidden,
       // input], R [directions, gates x hidden, hidden].
-      // (Not a class of its own for prediction yet: Silero VAD computes its weights at
-      // run time, which one-row fc fits, by MACs and input bytes, cannot price.)
       layer.macs =
           (*y)[0] * (*y)[2] * (*dims(1))[0] * (*dims(1))[1] * ((*dims(1))[2] + (*dims(2))[2]);
     }

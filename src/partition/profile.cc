@@ -53,14 +53,17 @@ std::string LayerClass(const Layer& l) {
   if (t == "BatchNormalization") return "batchnorm";
   if (t == "LRN") return "lrn";
   if (t == "Softmax" || t == "LogSoftmax") return "softmax";
-  if (t == "Flatten" || t == "Reshape" || t == "Concat" || t == "Transpose" || t == "Squeeze" ||
-      t == "Unsqueeze" || t == "Identity" || t == "Dropout")
+  if (t == "LSTM") return "lstm";
+  if (t == "Transpose") return "transpose";
+  if (t == "Flatten" || t == "Reshape" || t == "Concat" || t == "Squeeze" || t == "Unsqueeze" ||
+      t == "Identity" || t == "Dropout")
     return "memory";
   return "";
 }
 
 std::string ParentLayerClass(const std::string& c) {
   if (c == "conv3x3" || c == "conv1x1" || c == "gconv" || c == "conv1d") return "conv";
+  if (c == "transpose") return "memory";
   return c == "matmul" ? "fc" : "";
 }
 
@@ -204,12 +207,41 @@ constexpr const char* kSchema = "deepedge.device_profile";
 std::int64_t OptInt(const json& j, const char* k) {
   return j.contains(k) && j[k].is_number() ? j[k].get<std::int64_t>() : -1;
 }
+
+json FitToJson(const LatencyFit& f) {
+  return {{"form", f.form}, {"coef", f.coef}, {"loo_rel_error", f.error}, {"samples", f.samples}};
+}
+
+// The fits under `key` of a device profile document; false (with `error` set) when one is
+// malformed.
+bool ParseFits(const json& doc, const char* key, const std::string& origin,
+               std::map<std::string, LatencyFit>* out, Status* error) {
+  if (!doc.contains(key)) return true;
+  for (const auto& [cls, f] : doc[key].items()) {
+    LatencyFit fit;
+    fit.form = f.at("form").get<std::string>();
+    fit.coef = f.at("coef").get<std::vector<double>>();
+    fit.error = f.value("loo_rel_error", 0.0);
+    fit.samples = f.value("samples", 0);
+    if ((fit.form != "linear" && fit.form != "loglog") || fit.coef.size() != kFeatures) {
+      *error = InvalidArgument(origin + ": fit '" + cls + "' is malformed (form or coef)");
+      return false;
+    }
+    (*out)[cls] = fit;
+  }
+  return true;
+}
 }  // namespace
 
 std::string DeviceProfileToJson(const DeviceProfile& p) {
   json doc = {{"schema", kSchema},
               {"schema_version", 1},
-              {"device", {{"name", p.device}, {"backend", p.backend}, {"threads", p.threads}}},
+              {"device",
+               {{"name", p.device},
+                {"backend", p.backend},
+                {"threads", p.threads},
+                {"l2_cache_bytes", p.l2_cache_bytes},
+                {"last_level_cache_bytes", p.last_level_cache_bytes}}},
               {"power",
                {{"compute_w", p.power.compute_w},
                 {"idle_w", p.power.idle_w},
@@ -232,11 +264,13 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
   }
   if (!p.fits.empty()) {
     json fits = json::object();
-    for (const auto& [cls, f] : p.fits) {
-      fits[cls] = {
-          {"form", f.form}, {"coef", f.coef}, {"loo_rel_error", f.error}, {"samples", f.samples}};
-    }
+    for (const auto& [cls, f] : p.fits) fits[cls] = FitToJson(f);
     doc["fits"] = fits;
+    if (!p.warm_fits.empty()) {
+      json warm = json::object();
+      for (const auto& [cls, f] : p.warm_fits) warm[cls] = FitToJson(f);
+      doc["warm_fits"] = warm;
+    }
   }
   return doc.dump(2) + "\n";
 }
@@ -276,6 +310,10 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
       p.device = doc["device"].value("name", "");
       p.backend = doc["device"].value("backend", "");
       p.threads = doc["device"].value("threads", 0);
+      p.l2_cache_bytes = doc["device"].value("l2_cache_bytes", std::int64_t{0});
+      p.last_level_cache_bytes = doc["device"].value("last_level_cache_bytes", std::int64_t{0});
+      if (p.l2_cache_bytes < 0 || p.last_level_cache_bytes < 0)
+        return InvalidArgument(o + ": a cache size is negative");
     }
     if (doc.contains("power")) {
       const json& w = doc["power"];
@@ -304,18 +342,10 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         p.layers.push_back(std::move(lp));
       }
     }
-    if (doc.contains("fits")) {
-      for (const auto& [cls, f] : doc["fits"].items()) {
-        LatencyFit fit;
-        fit.form = f.at("form").get<std::string>();
-        fit.coef = f.at("coef").get<std::vector<double>>();
-        fit.error = f.value("loo_rel_error", 0.0);
-        fit.samples = f.value("samples", 0);
-        if ((fit.form != "linear" && fit.form != "loglog") || fit.coef.size() != kFeatures)
-          return InvalidArgument(o + ": fit '" + cls + "' is malformed (form or coef)");
-        p.fits[cls] = fit;
-      }
-    }
+    Status bad = Status::Ok();
+    if (!ParseFits(doc, "fits", o, &p.fits, &bad) ||
+        !ParseFits(doc, "warm_fits", o, &p.warm_fits, &bad))
+      return bad;
   } catch (const json::exception& e) {
     return InvalidArgument(o + ": malformed device profile: " + e.what());
   }
@@ -333,11 +363,13 @@ DeviceProfile ScaleProfile(const DeviceProfile& p, double factor) {
   DeviceProfile s = p;
   for (LayerProfile& l : s.layers) l.time_ms /= factor;
   if (s.model_total_ms >= 0) s.model_total_ms /= factor;
-  for (auto& [cls, f] : s.fits) {
-    if (f.form == "linear") {
-      for (double& c : f.coef) c /= factor;
-    } else {
-      f.coef[0] -= std::log(factor);
+  for (auto* fits : {&s.fits, &s.warm_fits}) {
+    for (auto& [cls, f] : *fits) {
+      if (f.form == "linear") {
+        for (double& c : f.coef) c /= factor;
+      } else {
+        f.coef[0] -= std::log(factor);
+      }
     }
   }
   return s;
@@ -411,6 +443,8 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
   // A constant scale and / or offset feeding only a 1x1 convolution folds into its weights
   // (src/engine/passes.cc, FoldAffineIntoPointwiseConv; the layer graph does not keep
   // pads: 1x1 convolutions are taken as unpadded, as they nearly always are).
+  std::int64_t model_weight_bytes = 0;
+  for (const Layer& l : graph.layers) model_weight_bytes += l.weight_bytes;
   std::vector<bool> folded_forward(graph.layers.size(), false);
   for (std::size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& conv = graph.layers[i];
@@ -478,16 +512,24 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     }
     // The HardSwish pass reads and writes its tensor once, as an activation does.
     const std::string cls = hardswish_last[i] ? "activation" : LayerClass(l);
-    auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
-    if (it == device.fits.end() && !ParentLayerClass(cls).empty()) {
-      it = device.fits.find(ParentLayerClass(cls));
-      if (it != device.fits.end()) out[i].fallback_class = ParentLayerClass(cls);
+    // Cold fits measured 2-3x the in-model time of small layers of small models (a
+    // keyword spotter's 1536 -> 128 fc: 50 us cold, 19 us in the model and warm), warm
+    // ones under-predicted large layers, whose data stream from memory in the model too.
+    const bool warm = !device.warm_fits.empty() && device.l2_cache_bytes > 0 &&
+                      l.input_bytes + l.output_bytes <= device.l2_cache_bytes &&
+                      model_weight_bytes <= device.last_level_cache_bytes;
+    const std::map<std::string, LatencyFit>& fits = warm ? device.warm_fits : device.fits;
+    out[i].warm = warm;
+    auto it = cls.empty() ? fits.end() : fits.find(cls);
+    if (it == fits.end() && !ParentLayerClass(cls).empty()) {
+      it = fits.find(ParentLayerClass(cls));
+      if (it != fits.end()) out[i].fallback_class = ParentLayerClass(cls);
     }
-    if (it == device.fits.end()) {
+    if (it == fits.end()) {
       // Not calibrated: a labelled estimate from the memory-bound eltwise fit (these
       // layers read and write their tensors once), not a silent 0.
-      it = device.fits.find("eltwise");
-      if (it == device.fits.end()) {
+      it = fits.find("eltwise");
+      if (it == fits.end()) {
         return InvalidArgument("unknown layer type " + l.type + " (layer '" + l.name +
                                "'): the device profile has no latency fit for " +
                                (cls.empty() ? "it" : "class " + cls) +

@@ -380,6 +380,12 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   for (const char* cls : {"conv", "depthwise", "fc", "pool", "eltwise", "activation"})
     EXPECT_TRUE(p->fits.count(cls)) << cls;
   EXPECT_TRUE(p->power.estimated);
+  // Cold and warm runs of every class; the caches from sysfs, where it lists them.
+  EXPECT_EQ(p->warm_fits.size(), p->fits.size());
+  const bool caches_known = fs::exists("/sys/devices/system/cpu/cpu0/cache/index0/size");
+  if (caches_known) {
+    EXPECT_GT(p->l2_cache_bytes, 0);
+  }
   const std::string m = Zoo("mobilenet_v1_0.25_224");
   const fs::path saved = dir_ / "measured.json", pj = dir_ / "pred.json";
   r = Run("predict " + m + " --device " + dev.string() + " --measure --runs 2 --save-profile " +
@@ -389,6 +395,12 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   const json doc = json::parse(ReadFileText(pj).value());
   EXPECT_GT(doc["predicted_total_ms"].get<double>(), 0);
   EXPECT_GT(doc["measured_total_ms"].get<double>(), 0);
+  // 1.9 MB of weights: its 7x7 and 14x14 layers (in and out under 100 KiB) are warm.
+  int warm = 0;
+  for (const json& l : doc["layers"]) warm += l.value("fit", "") == "warm";
+  if (caches_known && p->l2_cache_bytes >= 128 * 1024) {
+    EXPECT_GT(warm, 0);
+  }
   auto measured = partition::ReadDeviceProfile(saved);
   ASSERT_TRUE(measured.has_value());
   EXPECT_FALSE(measured->model_sha256.empty());

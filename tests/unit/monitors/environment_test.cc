@@ -48,6 +48,17 @@ class EnvironmentTest : public ::testing::Test {
     tree_.Write("sys/class/thermal/thermal_zone1/temp", "85500\n");
     tree_.Write("sys/class/thermal/thermal_zone2/type", "iwlwifi_1\n");  // temp unreadable
     tree_.Write("sys/class/thermal/cooling_device0/type", "Processor\n");
+    // cpu0's caches as the kernel lists them: L1 data and instruction, L2, L3.
+    const char* caches[][3] = {{"1", "Data", "32K"},
+                               {"1", "Instruction", "32K"},
+                               {"2", "Unified", "256K"},
+                               {"3", "Unified", "8M"}};
+    for (int i = 0; i < 4; ++i) {
+      const std::string dir = "sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+      tree_.Write(dir + "level", std::string(caches[i][0]) + "\n");
+      tree_.Write(dir + "type", std::string(caches[i][1]) + "\n");
+      tree_.Write(dir + "size", std::string(caches[i][2]) + "\n");
+    }
     tree_.Write("proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
     tree_.Write("proc/sys/kernel/hostname", "bench-host\n");
     tree_.Write("proc/loadavg", "1.50 0.80 0.40 2/345 6789\n");
@@ -94,6 +105,8 @@ TEST_F(EnvironmentTest, CapturesEveryField) {
   EXPECT_DOUBLE_EQ(info.load_average->five_min, 0.8);
   EXPECT_DOUBLE_EQ(info.load_average->fifteen_min, 0.4);
   EXPECT_EQ(info.build_type, "Debug");
+  EXPECT_EQ(info.l2_cache_bytes, 256 * 1024);
+  EXPECT_EQ(info.last_level_cache_bytes, 8 * 1024 * 1024);
   EXPECT_TRUE(EnvironmentNotes(info).empty()) << ::testing::PrintToString(EnvironmentNotes(info));
 }
 
@@ -173,6 +186,8 @@ TEST(CaptureEnvironment, BareMachineGivesNotesNotWarnings) {
   EXPECT_EQ(info.logical_cores, 2);  // from /proc/stat: no "online" file
   EXPECT_TRUE(info.frequencies.empty());
   EXPECT_TRUE(info.throttle_counts.empty());
+  EXPECT_EQ(info.l2_cache_bytes, 0);  // no cache directory: unknown
+  EXPECT_EQ(info.last_level_cache_bytes, 0);
   EXPECT_TRUE(EnvironmentWarnings(info).empty())
       << ::testing::PrintToString(EnvironmentWarnings(info));
   const std::vector<std::string> notes = EnvironmentNotes(info);

@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,40 @@ TEST(LayerGraph, MobileNetIsAChainWithKnownSizes) {
   // The published figure is 41 M (rounded).
   EXPECT_NEAR(static_cast<double>(macs), 41e6, 2e6);
   EXPECT_TRUE(g->tensors.back().graph_output || g->layers.back().outputs.size() == 1);
+  // Weights: 8x3x3x3 floats (and a bias, if any) for the stem; 0.47 M floats in all.
+  EXPECT_GE(l.weight_bytes, 8 * 3 * 3 * 3 * 4);
+  EXPECT_LE(l.weight_bytes, 8 * 3 * 3 * 3 * 4 + 8 * 4);
+  std::int64_t weights = 0;
+  for (const Layer& x : g->layers) weights += x.weight_bytes;
+  EXPECT_NEAR(static_cast<double>(weights), 1.9e6, 0.1e6);
+}
+
+// Every calibration case is a model whose timed layer the layer graph finds and classes
+// as the sweep does, so that each fit is used for the layers it was measured on.
+TEST(CalibrationCases, EachCaseIsOfItsOwnClass) {
+  Expected<std::vector<CalibrationCase>> cases = CalibrationCases(/*quick=*/false);
+  ASSERT_TRUE(cases.has_value()) << cases.status().message();
+  std::set<std::string> classes;
+  for (const CalibrationCase& c : *cases) {
+    const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, c.model);
+    Expected<LayerGraph> g = BuildLayerGraph(src);
+    ASSERT_TRUE(g.has_value()) << c.description << ": " << g.status().message();
+    const int i = g->Find(c.layer);
+    ASSERT_GE(i, 0) << c.description;
+    const Layer& l = g->layers[static_cast<std::size_t>(i)];
+    EXPECT_EQ(LayerClass(l), c.layer_class) << c.description;
+    classes.insert(c.layer_class);
+    if (c.description == "lstm 128->128 x1 steps") {
+      // One step of 4 gates over input and state; the weights are not input bytes.
+      EXPECT_EQ(l.macs, 4 * 128 * (128 + 128));
+      EXPECT_EQ(l.input_bytes, 128 * 4);
+      EXPECT_EQ(l.weight_bytes, (4 * 128 * 128 * 2 + 8 * 128) * 4);
+    }
+  }
+  for (const char* cls : {"conv", "conv3x3", "conv1x1", "conv1d", "gconv", "depthwise", "fc",
+                          "matmul", "lstm", "pool", "eltwise", "activation", "batchnorm", "lrn",
+                          "softmax", "sigmoid", "resize", "transpose", "memory"})
+    EXPECT_TRUE(classes.count(cls)) << cls;
 }
 
 // Depthwise means one input channel per group: MobileNet's 3x3 group convolutions are,

@@ -93,6 +93,30 @@ TEST(DeviceProfileJson, RoundTrip) {
   EXPECT_EQ(q->fits.at("conv").form, "loglog");
   EXPECT_DOUBLE_EQ(q->fits.at("conv").coef[1], 0.5);
   EXPECT_TRUE(q->power.estimated);
+  EXPECT_TRUE(q->warm_fits.empty());
+  EXPECT_EQ(q->l2_cache_bytes, 0);
+}
+
+TEST(DeviceProfileJson, WarmFitsAndCachesRoundTrip) {
+  DeviceProfile p = SampleProfile();
+  p.warm_fits["conv"] = {"linear", {0.001, 1e-8, 0, 0}, 0.05, 9};
+  p.l2_cache_bytes = 512 * 1024;
+  p.last_level_cache_bytes = 32 << 20;
+  const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(q.has_value()) << q.status().message();
+  ASSERT_EQ(q->warm_fits.size(), 1u);
+  EXPECT_DOUBLE_EQ(q->warm_fits.at("conv").coef[1], 1e-8);
+  EXPECT_EQ(q->l2_cache_bytes, 512 * 1024);
+  EXPECT_EQ(q->last_level_cache_bytes, 32 << 20);
+  EXPECT_FALSE(
+      ParseDeviceProfile(R"({"schema":"deepedge.device_profile","device":{"l2_cache_bytes":-1},)"
+                         R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}}})",
+                         "a.json")
+          .has_value());
+  EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{},)"
+                                  R"("warm_fits":{"conv":{"form":"linear","coef":[1]}}})",
+                                  "a.json")
+                   .has_value());
 }
 
 TEST(DeviceProfileJson, Errors) {
@@ -119,6 +143,10 @@ TEST(ScaleProfile, DividesEveryTime) {
     EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000),
                 p.fits.at(cls).Predict(1000, 2000, 3000) / 8, 1e-12);
   }
+  DeviceProfile w = SampleProfile();
+  w.warm_fits["conv"] = {"linear", {0.001, 1e-8, 0, 0}, 0.05, 9};
+  EXPECT_NEAR(ScaleProfile(w, 8).warm_fits.at("conv").Predict(1000, 0, 0),
+              w.warm_fits.at("conv").Predict(1000, 0, 0) / 8, 1e-15);
 }
 
 LayerGraph TwoLayers() {
@@ -151,6 +179,33 @@ TEST(LayerCosts, MeasuredPredictedAndMismatches) {
   const Expected<std::vector<LayerCost>> unk = LayerCosts(g, p);
   ASSERT_FALSE(unk.has_value());
   EXPECT_NE(unk.status().message().find("unknown layer type Einsum"), std::string::npos);
+}
+
+// The warm fit only for a layer whose input and output fit L2 together, in a model whose
+// weights fit the last-level cache; the cold one otherwise or without cache sizes.
+TEST(LayerCosts, WarmFitsForSmallLayersOfModelsThatFitTheCache) {
+  LayerGraph g = TwoLayers();
+  g.layers[0].weight_bytes = 1000;
+  DeviceProfile p = SampleProfile();
+  p.layers.clear();
+  p.fits["conv"] = {"linear", {0.1, 0, 0, 0}, 0, 5};
+  p.warm_fits["conv"] = {"linear", {0.04, 0, 0, 0}, 0, 5};
+  p.warm_fits["activation"] = p.fits["activation"];
+  auto conv_ms = [&](const DeviceProfile& d) {
+    Expected<std::vector<LayerCost>> c = LayerCosts(g, d);
+    EXPECT_TRUE(c.has_value()) << c.status().message();
+    return c ? (*c)[0].time_ms : -1.0;
+  };
+  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // cache sizes unknown
+  p.l2_cache_bytes = 8192;
+  p.last_level_cache_bytes = 1 << 20;
+  EXPECT_DOUBLE_EQ(conv_ms(p), 0.04);  // 100 + 4096 bytes in L2, 1000 in the LLC
+  EXPECT_TRUE((*LayerCosts(g, p))[0].warm);
+  p.l2_cache_bytes = 4096;
+  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // activations over L2
+  p.l2_cache_bytes = 8192;
+  g.layers[0].weight_bytes = 2 << 20;
+  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // weights over the LLC
 }
 
 TEST(ReadPlanEdgeSet, ChecksTheModel) {
