@@ -169,6 +169,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     cs.predicted += p;
     ++cs.layers;
     const std::string how = c.fused                     ? " fused"
+                            : c.costlier_branch         ? " costlier branch"
                             : c.shape_computation       ? " shape computation"
                             : !c.fallback_class.empty() ? " ~" + c.fallback_class + " fit"
                                                         : "";
@@ -207,14 +208,10 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     std::printf("\n");
   }
   if (warm_layers > 0) {
-    std::int64_t weights = 0;
-    for (const partition::Layer& l : g->layers) weights += l.weight_bytes;
     std::printf(
-        "\n%d layers predicted from warm fits (input and output within the %lld KiB L2, the "
-        "model's %.1f MiB of weights within the %lld KiB last-level cache), the others cold\n",
-        warm_layers, static_cast<long long>(dev->l2_cache_bytes / 1024),
-        static_cast<double>(weights) / (1 << 20),
-        static_cast<long long>(dev->last_level_cache_bytes / 1024));
+        "\n%d layers predicted from warm fits (input and output within the %lld KiB L2, "
+        "weights within twice that), the others cold\n",
+        warm_layers, static_cast<long long>(dev->l2_cache_bytes / 1024));
   }
   nlohmann::json jc = nlohmann::json::object();
   auto rel = [](double p, double m) { return m > 0 ? (p - m) / m : NAN; };

@@ -37,6 +37,8 @@ struct DataTensor {
   bool graph_output = false;
 };
 
+struct LayerGraph;
+
 struct Layer {
   std::string name;          // the ONNX node name (unique; generated as "op_N" when empty)
   std::string type;          // the ONNX op_type
@@ -61,6 +63,11 @@ struct Layer {
   // Shape -> Gather -> Concat chain, an If's condition): small integer tensors the
   // engine folds or computes in a microsecond.
   bool shape_computation = false;
+  // An If whose condition depends on data (a detector's score): the layer graphs of the
+  // model with this If replaced by its then branch and by its else branch (their layers
+  // "<If name>/<node>"), for costing; empty for other layers, or when a branch could not
+  // be built.
+  std::vector<LayerGraph> branches = {};
 };
 
 // Layers in topological order (the ONNX node order). Constant nodes are not layers.
@@ -167,7 +174,8 @@ struct DeviceProfile {
   // before calibration measured both. LayerCosts says which a layer gets.
   std::map<std::string, LatencyFit> fits;
   std::map<std::string, LatencyFit> warm_fits;
-  // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used).
+  // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
+  // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;
   std::int64_t last_level_cache_bytes = 0;
   PowerModel power;
@@ -197,6 +205,8 @@ struct LayerCost {
   std::string fallback_class = {};
   bool shape_computation = false;  // Layer::shape_computation: predicted as 0 ms
   bool warm = false;               // predicted from the profile's warm_fits
+  // An If with Layer::branches: the predicted time of its costlier branch.
+  bool costlier_branch = false;
 };
 
 // Per-layer times of `graph` on `device`. When the profile holds layers it must be of
@@ -209,12 +219,20 @@ struct LayerCost {
 // into one). A layer whose class has no fit (or that has no class) is predicted from
 // the "eltwise" fit, a memory-bound estimate by its bytes, and labelled
 // (`fallback_class`). A layer is predicted from the warm fit of its class (`warm`) when
-// the profile has one, its input and output bytes together fit the L2 cache and the
-// model's weights fit the last-level cache: in a model run its input was just written
-// by the layer before and its weights are still cached from the last inference. Else
-// from the cold fit. Errors: InvalidArgument when neither fit exists ("unknown layer
+// the profile has one and RunsFromCaches: its input and output fit the L2 cache and its
+// weights twice that (in a model run its input was just written by the layer before;
+// weights that size stay in L2 and the last-level cache behind it from one inference
+// to the next, larger ones stream at memory-like rates). Else from the cold fit. An If with
+// branches costs its costlier branch's layers
+// (`costlier_branch`). Errors: InvalidArgument when neither fit exists ("unknown layer
 // type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
+
+// The rule by which LayerCosts takes a warm fit: a layer's input and output bytes
+// (`activation_bytes`) within `l2_bytes`, and its `weight_bytes` within twice that; false
+// when the L2 size is unknown (0).
+bool RunsFromCaches(std::int64_t activation_bytes, std::int64_t weight_bytes,
+                    std::int64_t l2_bytes);
 
 // One single-layer ONNX model of the calibration sweep.
 struct CalibrationCase {

@@ -693,18 +693,53 @@ bool InlineDecidedIfs(onnx::GraphProto* g, const std::unordered_map<std::string,
 
 }  // namespace
 
-Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
-                                     const std::map<std::string, Shape>& input_shapes,
-                                     const std::map<std::string, InputValue>& input_values) {
-  onnx::ModelProto model;
-  DEEPEDGE_RETURN_IF_ERROR(onnx_internal::ParseModel(source, &model));
+namespace {
+
+// The layer graph of `model` (parsed, its inputs fixed and shapes inferred), with the Ifs
+// named in `forced` (node name -> branch: true for then) taken as if their conditions
+// were known. Branches of the Ifs left undecided are built when `branch_depth` > 0.
+Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source,
+                               const std::map<std::string, InputValue>& input_values,
+                               const std::map<std::string, bool>& forced, int branch_depth);
+
+// For each If of `lg` left undecided: the layer graphs of the model with it replaced by
+// its then and its else branch.
+Status AddBranches(const onnx::ModelProto& model, const ModelSource& source,
+                   const std::map<std::string, InputValue>& input_values,
+                   const std::map<std::string, bool>& forced, int branch_depth, LayerGraph* lg) {
+  for (Layer& l : lg->layers) {
+    if (l.type != "If") continue;
+    for (bool then : {true, false}) {
+      std::map<std::string, bool> f = forced;
+      f[l.name] = then;
+      Expected<LayerGraph> b = BuildFrom(model, source, input_values, f, branch_depth - 1);
+      // A branch that cannot be built (its outputs' shapes unknown) leaves the If uncosted.
+      if (!b) {
+        l.branches.clear();
+        break;
+      }
+      l.branches.push_back(std::move(*b));
+    }
+  }
+  return Status::Ok();
+}
+
+Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source,
+                               const std::map<std::string, InputValue>& input_values,
+                               const std::map<std::string, bool>& forced, int branch_depth) {
   const std::string mname = source.display_name();
-  DEEPEDGE_RETURN_IF_ERROR(InferFixed(&model, mname, input_shapes, input_values));
+  const onnx::ModelProto original = branch_depth > 0 ? model : onnx::ModelProto();
   // Fold, inline the Ifs that folding decided, again for the Ifs those branches hold.
   std::unordered_map<std::string, ShapeType> shapes;
   std::unordered_map<std::string, IntValue> known;
   for (int depth = 0;; ++depth) {
     DEEPEDGE_ASSIGN_OR_RETURN(Folded folded, ShapesWithFolding(model, mname, input_values));
+    const onnx::GraphProto& mg = model.graph();
+    for (int ni = 0; ni < mg.node_size(); ++ni) {
+      auto it = forced.find(NodeName(mg.node(ni), ni));
+      if (it != forced.end() && IsIf(mg.node(ni)) && mg.node(ni).input_size() > 0)
+        folded.known[mg.node(ni).input(0)] = IntValue{{}, {it->second ? 1 : 0}, true};
+    }
     if (depth == 16 || !InlineDecidedIfs(model.mutable_graph(), folded.known)) {
       shapes = std::move(folded.shapes);
       known = std::move(folded.known);
@@ -861,7 +896,22 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
     if (it != tensor_index.end())
       lg.tensors[static_cast<std::size_t>(it->second)].graph_output = true;
   }
+  if (branch_depth > 0)
+    DEEPEDGE_RETURN_IF_ERROR(
+        AddBranches(original, source, input_values, forced, branch_depth, &lg));
   return lg;
+}
+
+}  // namespace
+
+Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
+                                     const std::map<std::string, Shape>& input_shapes,
+                                     const std::map<std::string, InputValue>& input_values) {
+  onnx::ModelProto model;
+  DEEPEDGE_RETURN_IF_ERROR(onnx_internal::ParseModel(source, &model));
+  DEEPEDGE_RETURN_IF_ERROR(InferFixed(&model, source.display_name(), input_shapes, input_values));
+  // Branches of undecided Ifs two levels deep: an If inside a branch of one.
+  return BuildFrom(std::move(model), source, input_values, {}, 2);
 }
 
 Expected<SplitResult> SplitModel(const ModelSource& source, const LayerGraph& graph,

@@ -382,6 +382,11 @@ int MatchProfileEntry(const LayerGraph& graph, std::string_view name) {
   return plus == std::string_view::npos ? -1 : graph.Find(name.substr(0, plus));
 }
 
+bool RunsFromCaches(std::int64_t activation_bytes, std::int64_t weight_bytes,
+                    std::int64_t l2_bytes) {
+  return l2_bytes > 0 && activation_bytes <= l2_bytes && weight_bytes <= 2 * l2_bytes;
+}
+
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device) {
   std::vector<LayerCost> out(graph.layers.size());
   if (!device.layers.empty()) {
@@ -443,8 +448,6 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
   // A constant scale and / or offset feeding only a 1x1 convolution folds into its weights
   // (src/engine/passes.cc, FoldAffineIntoPointwiseConv; the layer graph does not keep
   // pads: 1x1 convolutions are taken as unpadded, as they nearly always are).
-  std::int64_t model_weight_bytes = 0;
-  for (const Layer& l : graph.layers) model_weight_bytes += l.weight_bytes;
   std::vector<bool> folded_forward(graph.layers.size(), false);
   for (std::size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& conv = graph.layers[i];
@@ -510,14 +513,29 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
         continue;
       }
     }
+    if (!l.branches.empty()) {
+      // An If on data: its costlier branch (a detector's verifying network runs on some
+      // inputs only), by the branch's own layers ("<If>/<node>").
+      double costliest = 0;
+      for (const LayerGraph& b : l.branches) {
+        DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerCost> bc, LayerCosts(b, device));
+        double sum = 0;
+        for (std::size_t j = 0; j < b.layers.size(); ++j)
+          if (b.layers[j].name.rfind(l.name + "/", 0) == 0) sum += bc[j].time_ms;
+        costliest = std::max(costliest, sum);
+      }
+      out[i].time_ms = costliest;
+      out[i].costlier_branch = true;
+      continue;
+    }
     // The HardSwish pass reads and writes its tensor once, as an activation does.
     const std::string cls = hardswish_last[i] ? "activation" : LayerClass(l);
-    // Cold fits measured 2-3x the in-model time of small layers of small models (a
-    // keyword spotter's 1536 -> 128 fc: 50 us cold, 19 us in the model and warm), warm
-    // ones under-predicted large layers, whose data stream from memory in the model too.
-    const bool warm = !device.warm_fits.empty() && device.l2_cache_bytes > 0 &&
-                      l.input_bytes + l.output_bytes <= device.l2_cache_bytes &&
-                      model_weight_bytes <= device.last_level_cache_bytes;
+    // Cold fits measured 2-3x the in-model time of small layers (a keyword spotter's
+    // 1536 -> 128 fc: 50 us cold, 19 us in the model and warm), warm ones under-predicted
+    // large layers, whose data stream from memory in the model too.
+    const bool warm =
+        !device.warm_fits.empty() &&
+        RunsFromCaches(l.input_bytes + l.output_bytes, l.weight_bytes, device.l2_cache_bytes);
     const std::map<std::string, LatencyFit>& fits = warm ? device.warm_fits : device.fits;
     out[i].warm = warm;
     auto it = cls.empty() ? fits.end() : fits.find(cls);

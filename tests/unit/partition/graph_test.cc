@@ -261,7 +261,21 @@ TEST(LayerGraph, RunTimePadsFoldAndAnInputValueDecidesTheIf) {
   ASSERT_TRUE(undecided.has_value()) << undecided.status().message();
   const int whole_if = undecided->Find("if");
   ASSERT_GE(whole_if, 0);
-  EXPECT_EQ(undecided->layers[static_cast<std::size_t>(whole_if)].type, "If");
+  const Layer& if_layer = undecided->layers[static_cast<std::size_t>(whole_if)];
+  EXPECT_EQ(if_layer.type, "If");
+  // For costing, the graphs with each branch taken: then (Relu), else (Sigmoid).
+  ASSERT_EQ(if_layer.branches.size(), 2u);
+  EXPECT_GE(if_layer.branches[0].Find("if/Relu_out"), 0);
+  EXPECT_GE(if_layer.branches[1].Find("if/Sigmoid_out"), 0);
+  // Costed as the costlier branch: the Sigmoid, by a fit 10x the Relu's.
+  DeviceProfile device;
+  device.fits["activation"] = {"linear", {0.001, 0, 0, 0}, 0, 5};
+  device.fits["sigmoid"] = {"linear", {0.01, 0, 0, 0}, 0, 5};
+  device.fits["eltwise"] = {"linear", {0.002, 0, 0, 0}, 0, 5};
+  Expected<std::vector<LayerCost>> costs = LayerCosts(*undecided, device);
+  ASSERT_TRUE(costs.has_value()) << costs.status().message();
+  EXPECT_TRUE((*costs)[static_cast<std::size_t>(whole_if)].costlier_branch);
+  EXPECT_DOUBLE_EQ((*costs)[static_cast<std::size_t>(whole_if)].time_ms, 0.01);
 
   for (const auto& [rate, op] : {std::pair<std::int64_t, std::string>{16000, "Relu"},
                                  std::pair<std::int64_t, std::string>{8000, "Sigmoid"}}) {

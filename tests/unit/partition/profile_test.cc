@@ -153,8 +153,8 @@ LayerGraph TwoLayers() {
   LayerGraph g;
   g.sha256 = std::string(64, 'a');
   g.tensors = {{"x", 100, -1, {0}, false}, {"c", 4096, 0, {1}, false}, {"r", 4096, 1, {}, true}};
-  Layer conv{"conv1", "Conv", {0}, {1}, 1000, 100, 4096, 1};
-  Layer relu{"relu1", "Relu", {1}, {2}, 0, 4096, 4096, 1};
+  Layer conv{"conv1", "Conv", {0}, {1}, 1000, 100, 4096};
+  Layer relu{"relu1", "Relu", {1}, {2}, 0, 4096, 4096};
   g.layers = {conv, relu};
   return g;
 }
@@ -181,9 +181,9 @@ TEST(LayerCosts, MeasuredPredictedAndMismatches) {
   EXPECT_NE(unk.status().message().find("unknown layer type Einsum"), std::string::npos);
 }
 
-// The warm fit only for a layer whose input and output fit L2 together, in a model whose
-// weights fit the last-level cache; the cold one otherwise or without cache sizes.
-TEST(LayerCosts, WarmFitsForSmallLayersOfModelsThatFitTheCache) {
+// The warm fit only for a layer whose input and output fit L2 together and whose weights
+// fit twice L2; the cold one otherwise or without cache sizes.
+TEST(LayerCosts, WarmFitsForLayersWhoseDataFitTheCaches) {
   LayerGraph g = TwoLayers();
   g.layers[0].weight_bytes = 1000;
   DeviceProfile p = SampleProfile();
@@ -191,21 +191,24 @@ TEST(LayerCosts, WarmFitsForSmallLayersOfModelsThatFitTheCache) {
   p.fits["conv"] = {"linear", {0.1, 0, 0, 0}, 0, 5};
   p.warm_fits["conv"] = {"linear", {0.04, 0, 0, 0}, 0, 5};
   p.warm_fits["activation"] = p.fits["activation"];
-  auto conv_ms = [&](const DeviceProfile& d) {
+  auto conv = [&](const DeviceProfile& d) {
     Expected<std::vector<LayerCost>> c = LayerCosts(g, d);
     EXPECT_TRUE(c.has_value()) << c.status().message();
-    return c ? (*c)[0].time_ms : -1.0;
+    return c ? (*c)[0] : LayerCost{};
   };
-  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // cache sizes unknown
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // cache sizes unknown
   p.l2_cache_bytes = 8192;
-  p.last_level_cache_bytes = 1 << 20;
-  EXPECT_DOUBLE_EQ(conv_ms(p), 0.04);  // 100 + 4096 bytes in L2, 1000 in the LLC
-  EXPECT_TRUE((*LayerCosts(g, p))[0].warm);
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.04);  // 100 + 4096 bytes in, 1000 of weights
+  EXPECT_TRUE(conv(p).warm);
   p.l2_cache_bytes = 4096;
-  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // activations over L2
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // input and output over L2
+  EXPECT_FALSE(conv(p).warm);
   p.l2_cache_bytes = 8192;
-  g.layers[0].weight_bytes = 2 << 20;
-  EXPECT_DOUBLE_EQ(conv_ms(p), 0.1);  // weights over the LLC
+  g.layers[0].weight_bytes = 2 * 8192 + 1;
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // weights over twice L2
+  EXPECT_TRUE(RunsFromCaches(8192, 2 * 8192, 8192));
+  EXPECT_FALSE(RunsFromCaches(8193, 0, 8192));
+  EXPECT_FALSE(RunsFromCaches(0, 0, 0));
 }
 
 TEST(ReadPlanEdgeSet, ChecksTheModel) {
