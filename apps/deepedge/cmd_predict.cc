@@ -209,7 +209,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   }
   if (warm_layers > 0) {
     std::printf(
-        "\n%d layers predicted from warm fits (input and output within the %lld KiB L2, "
+        "\n%d layers predicted from warm ratios (input and output within the %lld KiB L2, "
         "weights within twice that), the others cold\n",
         warm_layers, static_cast<long long>(dev->l2_cache_bytes / 1024));
   }

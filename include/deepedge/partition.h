@@ -109,7 +109,8 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 
 // ---- Device profiles and latency prediction --------------------------------------------
 
-// Regression class of a layer for prediction: "conv", "conv3x3", "conv1x1", "gconv",
+// Regression class of a layer for prediction: "conv", "stem" (a kxk convolution of 1-4
+// input channels: an image's), "conv3x3", "conv1x1", "gconv",
 // "conv1d", "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several
 // rows),
 // "pool", "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
@@ -124,7 +125,8 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 std::string LayerClass(const Layer& layer);
 
 // The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
-// written before the class existed): "conv3x3", "conv1x1", "gconv" and "conv1d" -> "conv",
+// written before the class existed): "conv3x3", "conv1x1", "gconv", "conv1d" and "stem" ->
+// "conv",
 // "matmul" -> "fc", "transpose" -> "memory"; "" for the others.
 std::string ParentLayerClass(const std::string& layer_class);
 
@@ -168,12 +170,15 @@ struct DeviceProfile {
   std::string model_sha256;    // "" when the profile holds no model's layers
   double model_total_ms = -1;  // measured whole-model latency; -1 unknown
   std::vector<LayerProfile> layers;
-  // LayerClass -> fit. `fits` are of cold runs (each calibration layer after all the
-  // others, its data out of the caches), `warm_fits` of runs with the layer's data in the
-  // last-level cache (right after a cold run, with L2 flushed); empty in profiles written
-  // before calibration measured both. LayerCosts says which a layer gets.
+  // LayerClass -> fit, of cold runs (each calibration layer after all the others, its
+  // data out of the caches).
   std::map<std::string, LatencyFit> fits;
-  std::map<std::string, LatencyFit> warm_fits;
+  // LayerClass -> the median ratio of warm to cold time over the class's calibration
+  // cases that RunsFromCaches (warm: right after a cold run, with L2 flushed, the data in
+  // the last-level cache): 0.3-0.5 for memory-bound classes, 0.95-1 for convolutions.
+  // Empty in profiles written before calibration measured warm runs; a class without an
+  // entry keeps its cold time.
+  std::map<std::string, double> warm_ratios;
   // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
   // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;
@@ -204,7 +209,7 @@ struct LayerCost {
   bool fused = false;
   std::string fallback_class = {};
   bool shape_computation = false;  // Layer::shape_computation: predicted as 0 ms
-  bool warm = false;               // predicted from the profile's warm_fits
+  bool warm = false;               // scaled by the profile's warm ratio
   // An If with Layer::branches: the predicted time of its costlier branch.
   bool costlier_branch = false;
 };
@@ -218,17 +223,17 @@ struct LayerCost {
 // Gemm, MatMul, pooling or two-input Add/Sub/Mul/Div (or a BatchNormalization folded
 // into one). A layer whose class has no fit (or that has no class) is predicted from
 // the "eltwise" fit, a memory-bound estimate by its bytes, and labelled
-// (`fallback_class`). A layer is predicted from the warm fit of its class (`warm`) when
-// the profile has one and RunsFromCaches: its input and output fit the L2 cache and its
-// weights twice that (in a model run its input was just written by the layer before;
-// weights that size stay in L2 and the last-level cache behind it from one inference
-// to the next, larger ones stream at memory-like rates). Else from the cold fit. An If with
+// (`fallback_class`). A layer that RunsFromCaches (its input and output fit the L2
+// cache and its weights twice that: in a model run its input was just written by the
+// layer before, and weights that size stay cached from one inference to the next;
+// larger ones stream at memory-like rates) has its time scaled by its class's warm ratio
+// (`warm`). An If with
 // branches costs its costlier branch's layers
 // (`costlier_branch`). Errors: InvalidArgument when neither fit exists ("unknown layer
 // type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
 
-// The rule by which LayerCosts takes a warm fit: a layer's input and output bytes
+// The rule by which LayerCosts takes a warm ratio: a layer's input and output bytes
 // (`activation_bytes`) within `l2_bytes`, and its `weight_bytes` within twice that; false
 // when the L2 size is unknown (0).
 bool RunsFromCaches(std::int64_t activation_bytes, std::int64_t weight_bytes,

@@ -243,7 +243,12 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                    // wide-in, narrow-out 3x3 on a large map.
                                    {3, 8, 224, 3, 2},
                                    {3, 16, 224, 3, 2},
-                                   {96, 24, 160, 3, 1}}) {
+                                   {96, 24, 160, 3, 1},
+                                   // Layers whose data fit the caches, for the warm
+                                   // fits (RunsFromCaches): 5+ per class.
+                                   {64, 64, 7, 3, 1},
+                                   {128, 128, 7, 3, 1},
+                                   {128, 128, 14, 3, 1}}) {
     // Classed by LayerClass itself: 3x3 stride 1 may be "conv3x3".
     Layer l;
     l.type = "Conv";
@@ -304,7 +309,9 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {144, 24, 56, 1, 1},
                                         {64, 64, 14, 1, 1},
                                         {256, 256, 7, 1, 1},
-                                        {960, 160, 7, 1, 1}})) {
+                                        {960, 160, 7, 1, 1},
+                                        {512, 512, 7, 1, 1},
+                                        {128, 512, 14, 1, 1}})) {
     DEEPEDGE_RETURN_IF_ERROR(add(ConvCase("conv1x1", c.cin, c.cout, c.hw, c.k, c.s, 1)));
   }
   for (const C& c : pick(std::vector<C>{{96, 256, 27, 5, 1, 2},
@@ -369,7 +376,9 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         // heads: 0.8-20 us).
                                         {1536, 128},
                                         {128, 128},
-                                        {128, 1}})) {
+                                        {128, 1},
+                                        {512, 256},
+                                        {96, 64}})) {
     DEEPEDGE_RETURN_IF_ERROR(
         add(Make("fc", "fc " + std::to_string(f.in) + "->" + std::to_string(f.out), {1, f.in},
                  {1, f.out}, [&](zoo::GraphBuilder& b, const std::string& x) {
@@ -413,7 +422,9 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                         {256, 27, 3, 2},
                                         {1024, 7, 0, 0},
                                         {64, 56, 0, 0},
-                                        {256, 13, 3, 2}})) {
+                                        {256, 13, 3, 2},
+                                        {512, 14, 0, 0},
+                                        {128, 28, 3, 2}})) {
     const std::int64_t o = p.k == 0 ? 1 : OutSize(p.hw, p.k, p.s, p.hw == 112 ? 1 : 0);
     DEEPEDGE_RETURN_IF_ERROR(add(
         Make("pool",
@@ -430,8 +441,9 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   // Down to 128 values (a keyword spotter's LayerNorm arithmetic, 0.3-1.5 us): from the
   // large cases alone the intercept came out at 3 us, and every small element-wise
   // layer, and every uncalibrated one priced by this fit, 2-10x too slow.
-  const std::vector<E> sizes = {{64, 56},  {128, 28}, {32, 112}, {256, 14}, {512, 7}, {24, 56},
-                                {64, 112}, {16, 320}, {64, 160}, {128, 1},  {96, 4}};
+  const std::vector<E> sizes = {{64, 56}, {128, 28}, {32, 112}, {256, 14}, {512, 7},
+                                {24, 56}, {64, 112}, {16, 320}, {64, 160}, {128, 1},
+                                {96, 4},  {64, 14},  {32, 28}};
   for (const E& e : pick(sizes)) {
     const Dims d = {1, e.c, e.hw, e.hw};
     const std::string sz =
@@ -483,8 +495,8 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   }
   // Transposes move every element to a strided place: 5-7 us for a spectrogram's 8x257
   // frames, where a Flatten (a view) costs 0.5 us.
-  for (const E& e :
-       pick(std::vector<E>{{8, 257}, {40, 120}, {196, 64}, {784, 256}, {256, 1}, {3136, 64}})) {
+  for (const E& e : pick(std::vector<E>{
+           {8, 257}, {40, 120}, {196, 64}, {784, 256}, {256, 1}, {3136, 64}, {128, 196}})) {
     DEEPEDGE_RETURN_IF_ERROR(
         add(MakeNode("transpose", {1, e.c, e.hw}, {1, e.hw, e.c}, "Transpose", {}, {0, 2, 1})));
   }

@@ -67,9 +67,10 @@ TEST(CalibrationCases, EachCaseIsOfItsOwnClass) {
       EXPECT_EQ(l.weight_bytes, (4 * 128 * 128 * 2 + 8 * 128) * 4);
     }
   }
-  for (const char* cls : {"conv", "conv3x3", "conv1x1", "conv1d", "gconv", "depthwise", "fc",
-                          "matmul", "lstm", "pool", "eltwise", "activation", "batchnorm", "lrn",
-                          "softmax", "sigmoid", "resize", "transpose", "memory"})
+  for (const char* cls :
+       {"conv", "stem",    "conv3x3", "conv1x1", "conv1d",    "gconv",      "depthwise",
+        "fc",   "matmul",  "lstm",    "pool",    "eltwise",   "activation", "batchnorm",
+        "lrn",  "softmax", "sigmoid", "resize",  "transpose", "memory"})
     EXPECT_TRUE(classes.count(cls)) << cls;
 }
 
@@ -92,7 +93,12 @@ TEST(LayerGraph, OnlyOneChannelPerGroupIsDepthwise) {
     grouped += l.group > 1;
     // conv3 (3x3 stride 1 on 13x13, 256 -> 384) is one the engine runs through Winograd.
     const bool winograd = l.group == 1 && l.kernel_shape == std::vector<std::int64_t>{3, 3};
-    EXPECT_EQ(LayerClass(l), l.group > 1 ? "gconv" : winograd ? "conv3x3" : "conv") << l.name;
+    // conv1 reads the image's 3 channels: a stem.
+    const char* want = l.group > 1                 ? "gconv"
+                       : winograd                  ? "conv3x3"
+                       : l.channels_per_group == 3 ? "stem"
+                                                   : "conv";
+    EXPECT_EQ(LayerClass(l), want) << l.name;
     EXPECT_GT(l.kernel_size, 1) << l.name;
   }
   EXPECT_EQ(convs, 5);
@@ -120,6 +126,7 @@ TEST(LayerGraph, PointwiseAndManyRowProductsHaveTheirOwnClasses) {
   EXPECT_EQ(ParentLayerClass("matmul"), "fc");
   EXPECT_EQ(ParentLayerClass("conv1x1"), "conv");
   EXPECT_EQ(ParentLayerClass("gconv"), "conv");
+  EXPECT_EQ(ParentLayerClass("stem"), "conv");
   EXPECT_EQ(ParentLayerClass("pool"), "");
 }
 
@@ -129,18 +136,20 @@ TEST(LayerGraph, PointwiseAndManyRowProductsHaveTheirOwnClasses) {
 TEST(LayerGraph, WinogradConvolutionsHaveTheirOwnClass) {
   Expected<LayerGraph> g = BuildLayerGraph(Zoo("resnet18"));
   ASSERT_TRUE(g.has_value()) << g.status().message();
-  int winograd = 0, other = 0;
+  int winograd = 0, other = 0, stem = 0;
   for (const Layer& l : g->layers) {
     const std::string c = LayerClass(l);
     winograd += c == "conv3x3";
     other += c == "conv";
+    stem += c == "stem";
     if (c == "conv3x3") {
       EXPECT_EQ(l.strides, (std::vector<std::int64_t>{1, 1})) << l.name;
     }
   }
   // 16 3x3 convolutions: 3 of them stride 2 (layer2-4's first), 3 on layer4's 7x7 maps.
   EXPECT_EQ(winograd, 10);
-  EXPECT_EQ(other, 7);
+  EXPECT_EQ(other, 6);
+  EXPECT_EQ(stem, 1);  // the 7x7 on the image
   EXPECT_EQ(ParentLayerClass("conv3x3"), "conv");
 }
 

@@ -93,30 +93,34 @@ TEST(DeviceProfileJson, RoundTrip) {
   EXPECT_EQ(q->fits.at("conv").form, "loglog");
   EXPECT_DOUBLE_EQ(q->fits.at("conv").coef[1], 0.5);
   EXPECT_TRUE(q->power.estimated);
-  EXPECT_TRUE(q->warm_fits.empty());
+  EXPECT_TRUE(q->warm_ratios.empty());
   EXPECT_EQ(q->l2_cache_bytes, 0);
 }
 
-TEST(DeviceProfileJson, WarmFitsAndCachesRoundTrip) {
+TEST(DeviceProfileJson, WarmRatiosAndCachesRoundTrip) {
   DeviceProfile p = SampleProfile();
-  p.warm_fits["conv"] = {"linear", {0.001, 1e-8, 0, 0}, 0.05, 9};
+  p.warm_ratios["activation"] = 0.4;
   p.l2_cache_bytes = 512 * 1024;
   p.last_level_cache_bytes = 32 << 20;
   const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
   ASSERT_TRUE(q.has_value()) << q.status().message();
-  ASSERT_EQ(q->warm_fits.size(), 1u);
-  EXPECT_DOUBLE_EQ(q->warm_fits.at("conv").coef[1], 1e-8);
+  ASSERT_EQ(q->warm_ratios.size(), 1u);
+  EXPECT_DOUBLE_EQ(q->warm_ratios.at("activation"), 0.4);
   EXPECT_EQ(q->l2_cache_bytes, 512 * 1024);
   EXPECT_EQ(q->last_level_cache_bytes, 32 << 20);
-  EXPECT_FALSE(
-      ParseDeviceProfile(R"({"schema":"deepedge.device_profile","device":{"l2_cache_bytes":-1},)"
-                         R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}}})",
-                         "a.json")
-          .has_value());
-  EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{},)"
-                                  R"("warm_fits":{"conv":{"form":"linear","coef":[1]}}})",
+  const std::string fit = R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}})";
+  EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile","device":)"
+                                  R"({"l2_cache_bytes":-1},)" +
+                                      fit + "}",
                                   "a.json")
                    .has_value());
+  for (const char* bad : {"0", "1.5", "\"x\""}) {
+    EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile",)" + fit +
+                                        R"(,"warm_ratios":{"conv":)" + bad + "}}",
+                                    "a.json")
+                     .has_value())
+        << bad;
+  }
 }
 
 TEST(DeviceProfileJson, Errors) {
@@ -143,10 +147,6 @@ TEST(ScaleProfile, DividesEveryTime) {
     EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000),
                 p.fits.at(cls).Predict(1000, 2000, 3000) / 8, 1e-12);
   }
-  DeviceProfile w = SampleProfile();
-  w.warm_fits["conv"] = {"linear", {0.001, 1e-8, 0, 0}, 0.05, 9};
-  EXPECT_NEAR(ScaleProfile(w, 8).warm_fits.at("conv").Predict(1000, 0, 0),
-              w.warm_fits.at("conv").Predict(1000, 0, 0) / 8, 1e-15);
 }
 
 LayerGraph TwoLayers() {
@@ -181,16 +181,15 @@ TEST(LayerCosts, MeasuredPredictedAndMismatches) {
   EXPECT_NE(unk.status().message().find("unknown layer type Einsum"), std::string::npos);
 }
 
-// The warm fit only for a layer whose input and output fit L2 together and whose weights
-// fit twice L2; the cold one otherwise or without cache sizes.
-TEST(LayerCosts, WarmFitsForLayersWhoseDataFitTheCaches) {
+// The warm ratio only for a layer whose input and output fit L2 together and whose
+// weights fit twice L2; the cold time otherwise, without cache sizes or without a ratio.
+TEST(LayerCosts, WarmRatioForLayersWhoseDataFitTheCaches) {
   LayerGraph g = TwoLayers();
   g.layers[0].weight_bytes = 1000;
   DeviceProfile p = SampleProfile();
   p.layers.clear();
   p.fits["conv"] = {"linear", {0.1, 0, 0, 0}, 0, 5};
-  p.warm_fits["conv"] = {"linear", {0.04, 0, 0, 0}, 0, 5};
-  p.warm_fits["activation"] = p.fits["activation"];
+  p.warm_ratios["conv"] = 0.4;
   auto conv = [&](const DeviceProfile& d) {
     Expected<std::vector<LayerCost>> c = LayerCosts(g, d);
     EXPECT_TRUE(c.has_value()) << c.status().message();
@@ -206,6 +205,9 @@ TEST(LayerCosts, WarmFitsForLayersWhoseDataFitTheCaches) {
   p.l2_cache_bytes = 8192;
   g.layers[0].weight_bytes = 2 * 8192 + 1;
   EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // weights over twice L2
+  g.layers[0].weight_bytes = 1000;
+  p.warm_ratios.clear();
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // no ratio for the class
   EXPECT_TRUE(RunsFromCaches(8192, 2 * 8192, 8192));
   EXPECT_FALSE(RunsFromCaches(8193, 0, 8192));
   EXPECT_FALSE(RunsFromCaches(0, 0, 0));
