@@ -90,6 +90,26 @@ Expected<Measured> MeasureBoth(AppContext& ctx, const ModelSource& source,
   return m;
 }
 
+// The layer a profile entry's time is compared with: for a fused group "a+b+c" (the
+// engine names it by its members in graph order) the member whose prediction carries the
+// group's cost (the convolution of "mul+add+conv", the last node of a HardSwish chain),
+// so that per-layer and per-type errors compare like with like; else as
+// MatchProfileEntry.
+int CarrierLayer(const partition::LayerGraph& graph, const std::vector<partition::LayerCost>& pred,
+                 const std::string& entry) {
+  const int whole = partition::MatchProfileEntry(graph, entry);
+  if (graph.Find(entry) >= 0 || entry.find('+') == std::string::npos) return whole;
+  for (std::size_t begin = 0; begin <= entry.size();) {
+    const std::size_t end = std::min(entry.find('+', begin), entry.size());
+    const int i = graph.Find(std::string_view(entry).substr(begin, end - begin));
+    if (i >= 0 && !pred[static_cast<std::size_t>(i)].fused &&
+        !pred[static_cast<std::size_t>(i)].shape_computation)
+      return i;
+    begin = end + 1;
+  }
+  return whole;
+}
+
 struct ClassSum {
   double predicted = 0, measured = 0;
   int layers = 0;
@@ -131,7 +151,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
     measured_total_median = m->median.model_total_ms;
     for (std::size_t i = 0; i < measured.size(); ++i) measured[i] = 0;  // absent: folded
     for (const auto& [name, ms] : m->layer_fastest) {
-      const int i = partition::MatchProfileEntry(*g, name);
+      const int i = CarrierLayer(*g, *pred, name);
       if (i >= 0)
         measured[static_cast<std::size_t>(i)] += ms;
       else

@@ -110,7 +110,7 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 // ---- Device profiles and latency prediction --------------------------------------------
 
 // Regression class of a layer for prediction: "conv", "stem" (a kxk convolution of 1-4
-// input channels: an image's), "conv3x3", "conv1x1", "gconv",
+// input channels: an image's), "deconv" (ConvTranspose), "conv3x3", "conv1x1", "gconv",
 // "conv1d", "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several
 // rows),
 // "pool", "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
@@ -125,8 +125,8 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 std::string LayerClass(const Layer& layer);
 
 // The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
-// written before the class existed): "conv3x3", "conv1x1", "gconv", "conv1d" and "stem" ->
-// "conv",
+// written before the class existed): "conv3x3", "conv1x1", "gconv", "conv1d", "stem" and
+// "deconv" -> "conv",
 // "matmul" -> "fc", "transpose" -> "memory"; "" for the others.
 std::string ParentLayerClass(const std::string& layer_class);
 

@@ -154,6 +154,38 @@ Expected<CalibrationCase> LstmCase(std::int64_t steps, std::int64_t input, std::
                 "layer");
 }
 
+// One ConvTranspose node: x [1, cin, hw, hw] -> [1, cout, hw * s, hw * s] (kernel k, stride
+// s, pads (k - s) / 2 each side), weights [cin, cout, k, k] and a bias.
+Expected<CalibrationCase> DeconvCase(std::int64_t cin, std::int64_t cout, std::int64_t hw,
+                                     std::int64_t k, std::int64_t s) {
+  onnx::ModelProto m;
+  onnx::GraphProto* g = NewCalibrationGraph(m);
+  const std::int64_t pad = (k - s) / 2, o = hw * s;
+  zoo::SetFloatValueInfo(g->add_input(), "x", {1, cin, hw, hw}, "");
+  AddWeights(g, "w", {cin, cout, k, k});
+  AddWeights(g, "b", {cout});
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type("ConvTranspose");
+  n->set_name("layer");
+  for (const char* in : {"x", "w", "b"}) n->add_input(in);
+  n->add_output("layer");
+  auto ints = [&](const char* name, const Dims& v) {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (std::int64_t x : v) a->add_ints(x);
+  };
+  ints("kernel_shape", {k, k});
+  ints("strides", {s, s});
+  ints("pads", {pad, pad, pad, pad});
+  zoo::SetFloatValueInfo(g->add_output(), "layer", {1, cout, o, o}, "");
+  return CaseOf(m, "deconv",
+                "deconv " + std::to_string(cin) + "->" + std::to_string(cout) + " " +
+                    std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(s) + " " +
+                    std::to_string(hw) + "x" + std::to_string(hw),
+                "layer");
+}
+
 // One Conv node of any rank and kernel (the zoo's builder makes square 2-D ones only):
 // x [1, cin, spatial...], weights [cout, cin, kernel...] and a bias, no padding but
 // `pads` (begins then ends).
@@ -406,6 +438,18 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                    return b.Gemm("layer", x, f.in, f.out);
                  })));
   }
+  // Transposed convolutions (a segmentation or text detector's upsampling head: PP-OCRv4's
+  // 24 -> 24 2x2 from 160x160, 8 ms, which the conv fit put at 1.8 ms).
+  struct T {
+    std::int64_t cin, cout, hw, k, s;
+  };
+  for (const T& t : pick(std::vector<T>{{24, 24, 160, 2, 2},
+                                        {24, 1, 320, 2, 2},
+                                        {64, 64, 40, 2, 2},
+                                        {96, 96, 20, 2, 2},
+                                        {32, 16, 80, 4, 2},
+                                        {16, 16, 28, 2, 2}}))
+    DEEPEDGE_RETURN_IF_ERROR(add(DeconvCase(t.cin, t.cout, t.hw, t.k, t.s)));
   // Recurrent layers (a VAD's LSTM: one step, 128 -> 128), by MACs.
   struct L {
     std::int64_t steps, input, hidden;

@@ -15,7 +15,9 @@ namespace deepedge::partition {
 
 std::string LayerClass(const Layer& l) {
   const std::string& t = l.type;
-  if (t == "Conv" || t == "ConvTranspose") {
+  // Transposed convolutions run on the engine's own kernel (scatter-adds of a product).
+  if (t == "ConvTranspose") return "deconv";
+  if (t == "Conv") {
     const bool one_channel_per_group = l.channels_per_group == 0 || l.channels_per_group == 1;
     if (l.group > 1) return one_channel_per_group ? "depthwise" : "gconv";
     // 1-D: outside XNNPACK, on the engine's own product (a spectrogram's STFT: one
@@ -66,7 +68,8 @@ std::string LayerClass(const Layer& l) {
 }
 
 std::string ParentLayerClass(const std::string& c) {
-  if (c == "conv3x3" || c == "conv1x1" || c == "gconv" || c == "conv1d" || c == "stem")
+  if (c == "conv3x3" || c == "conv1x1" || c == "gconv" || c == "conv1d" || c == "stem" ||
+      c == "deconv")
     return "conv";
   if (c == "transpose") return "memory";
   return c == "matmul" ? "fc" : "";

@@ -68,9 +68,9 @@ TEST(CalibrationCases, EachCaseIsOfItsOwnClass) {
     }
   }
   for (const char* cls :
-       {"conv", "stem",    "conv3x3", "conv1x1", "conv1d",    "gconv",      "depthwise",
-        "fc",   "matmul",  "lstm",    "pool",    "eltwise",   "activation", "batchnorm",
-        "lrn",  "softmax", "sigmoid", "resize",  "transpose", "memory"})
+       {"conv",      "stem", "deconv",  "conv3x3", "conv1x1", "conv1d",    "gconv",
+        "depthwise", "fc",   "matmul",  "lstm",    "pool",    "eltwise",   "activation",
+        "batchnorm", "lrn",  "softmax", "sigmoid", "resize",  "transpose", "memory"})
     EXPECT_TRUE(classes.count(cls)) << cls;
 }
 
@@ -127,6 +127,7 @@ TEST(LayerGraph, PointwiseAndManyRowProductsHaveTheirOwnClasses) {
   EXPECT_EQ(ParentLayerClass("conv1x1"), "conv");
   EXPECT_EQ(ParentLayerClass("gconv"), "conv");
   EXPECT_EQ(ParentLayerClass("stem"), "conv");
+  EXPECT_EQ(ParentLayerClass("deconv"), "conv");
   EXPECT_EQ(ParentLayerClass("pool"), "");
 }
 
