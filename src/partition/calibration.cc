@@ -55,6 +55,14 @@ Expected<CalibrationCase> Make(const std::string& cls, const std::string& desc, 
 
 void AddWeights(onnx::GraphProto* g, const std::string& name, const Dims& dims);
 
+// An INTS attribute of `n`.
+void AddInts(onnx::NodeProto* n, const char* name, const Dims& values) {
+  onnx::AttributeProto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (std::int64_t v : values) a->add_ints(v);
+}
+
 // One node of `op` on input "x" (Resize: nearest, with constant `scales`, after a 1x1
 // convolution;
 // Transpose: `perm`).
@@ -93,12 +101,7 @@ Expected<CalibrationCase> MakeNode(const std::string& cls, const Dims& in, const
     a->set_type(onnx::AttributeProto::STRING);
     a->set_s("nearest");
   }
-  if (op == "Transpose") {
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name("perm");
-    a->set_type(onnx::AttributeProto::INTS);
-    for (std::int64_t v : perm) a->add_ints(v);
-  }
+  if (op == "Transpose") AddInts(n, "perm", perm);
   n->add_output("layer");
   zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
   std::string desc;
@@ -184,15 +187,9 @@ Expected<CalibrationCase> DeconvCase(std::int64_t cin, std::int64_t cout, std::i
   n->set_name("layer");
   for (const char* in : {"x", "w", "b"}) n->add_input(in);
   n->add_output("layer");
-  auto ints = [&](const char* name, const Dims& v) {
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (std::int64_t x : v) a->add_ints(x);
-  };
-  ints("kernel_shape", {k, k});
-  ints("strides", {s, s});
-  ints("pads", {pad, pad, pad, pad});
+  AddInts(n, "kernel_shape", {k, k});
+  AddInts(n, "strides", {s, s});
+  AddInts(n, "pads", {pad, pad, pad, pad});
   zoo::SetFloatValueInfo(g->add_output(), "layer", {1, cout, o, o}, "");
   return CaseOf(m, "deconv",
                 "deconv " + std::to_string(cin) + "->" + std::to_string(cout) + " " +
@@ -226,15 +223,9 @@ Expected<CalibrationCase> ShapedConvCase(const std::string& cls, const std::stri
   n->add_input("w");
   n->add_input("b");
   n->add_output("layer");
-  auto ints = [&](const char* name, const Dims& v) {
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (std::int64_t x : v) a->add_ints(x);
-  };
-  ints("kernel_shape", kernel);
-  ints("strides", strides);
-  ints("pads", pads);
+  AddInts(n, "kernel_shape", kernel);
+  AddInts(n, "strides", strides);
+  AddInts(n, "pads", pads);
   zoo::SetFloatValueInfo(g->add_output(), "layer", out, "");
   return CaseOf(m, cls, desc, "layer");
 }

@@ -728,7 +728,11 @@ Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source
                                const std::map<std::string, InputValue>& input_values,
                                const std::map<std::string, bool>& forced, int branch_depth) {
   const std::string mname = source.display_name();
-  const onnx::ModelProto original = branch_depth > 0 ? model : onnx::ModelProto();
+  // The model as given, for building branches: copied only when it has an If (a model
+  // of AlexNet's size is 240 MB).
+  const bool has_if = std::any_of(model.graph().node().begin(), model.graph().node().end(),
+                                  [](const onnx::NodeProto& n) { return IsIf(n); });
+  const onnx::ModelProto original = branch_depth > 0 && has_if ? model : onnx::ModelProto();
   // Fold, inline the Ifs that folding decided, again for the Ifs those branches hold.
   std::unordered_map<std::string, ShapeType> shapes;
   std::unordered_map<std::string, IntValue> known;
@@ -896,7 +900,7 @@ Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source
     if (it != tensor_index.end())
       lg.tensors[static_cast<std::size_t>(it->second)].graph_output = true;
   }
-  if (branch_depth > 0)
+  if (branch_depth > 0 && has_if)
     DEEPEDGE_RETURN_IF_ERROR(
         AddBranches(original, source, input_values, forced, branch_depth, &lg));
   return lg;
