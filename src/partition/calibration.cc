@@ -446,10 +446,7 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
   }
   // Transposed convolutions (a segmentation or text detector's upsampling head: PP-OCRv4's
   // 24 -> 24 2x2 from 160x160, 8 ms, which the conv fit put at 1.8 ms).
-  struct T {
-    std::int64_t cin, cout, hw, k, s;
-  };
-  for (const T& t : pick(std::vector<T>{{24, 24, 160, 2, 2},
+  for (const C& t : pick(std::vector<C>{{24, 24, 160, 2, 2},
                                         {24, 1, 320, 2, 2},
                                         {64, 64, 40, 2, 2},
                                         {96, 96, 20, 2, 2},

@@ -704,9 +704,9 @@ Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source
 
 // For each If of `lg` left undecided: the layer graphs of the model with it replaced by
 // its then and its else branch.
-Status AddBranches(const onnx::ModelProto& model, const ModelSource& source,
-                   const std::map<std::string, InputValue>& input_values,
-                   const std::map<std::string, bool>& forced, int branch_depth, LayerGraph* lg) {
+void AddBranches(const onnx::ModelProto& model, const ModelSource& source,
+                 const std::map<std::string, InputValue>& input_values,
+                 const std::map<std::string, bool>& forced, int branch_depth, LayerGraph* lg) {
   for (Layer& l : lg->layers) {
     if (l.type != "If") continue;
     for (bool then : {true, false}) {
@@ -721,7 +721,6 @@ Status AddBranches(const onnx::ModelProto& model, const ModelSource& source,
       l.branches.push_back(std::move(*b));
     }
   }
-  return Status::Ok();
 }
 
 Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source,
@@ -901,8 +900,7 @@ Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source
       lg.tensors[static_cast<std::size_t>(it->second)].graph_output = true;
   }
   if (branch_depth > 0 && has_if)
-    DEEPEDGE_RETURN_IF_ERROR(
-        AddBranches(original, source, input_values, forced, branch_depth, &lg));
+    AddBranches(original, source, input_values, forced, branch_depth, &lg);
   return lg;
 }
 

@@ -216,29 +216,6 @@ std::int64_t OptInt(const json& j, const char* k) {
   return j.contains(k) && j[k].is_number() ? j[k].get<std::int64_t>() : -1;
 }
 
-json FitToJson(const LatencyFit& f) {
-  return {{"form", f.form}, {"coef", f.coef}, {"loo_rel_error", f.error}, {"samples", f.samples}};
-}
-
-// The fits under `key` of a device profile document; false (with `error` set) when one is
-// malformed.
-bool ParseFits(const json& doc, const char* key, const std::string& origin,
-               std::map<std::string, LatencyFit>* out, Status* error) {
-  if (!doc.contains(key)) return true;
-  for (const auto& [cls, f] : doc[key].items()) {
-    LatencyFit fit;
-    fit.form = f.at("form").get<std::string>();
-    fit.coef = f.at("coef").get<std::vector<double>>();
-    fit.error = f.value("loo_rel_error", 0.0);
-    fit.samples = f.value("samples", 0);
-    if ((fit.form != "linear" && fit.form != "loglog") || fit.coef.size() != kFeatures) {
-      *error = InvalidArgument(origin + ": fit '" + cls + "' is malformed (form or coef)");
-      return false;
-    }
-    (*out)[cls] = fit;
-  }
-  return true;
-}
 }  // namespace
 
 std::string DeviceProfileToJson(const DeviceProfile& p) {
@@ -272,7 +249,10 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
   }
   if (!p.fits.empty()) {
     json fits = json::object();
-    for (const auto& [cls, f] : p.fits) fits[cls] = FitToJson(f);
+    for (const auto& [cls, f] : p.fits) {
+      fits[cls] = {
+          {"form", f.form}, {"coef", f.coef}, {"loo_rel_error", f.error}, {"samples", f.samples}};
+    }
     doc["fits"] = fits;
     if (!p.warm_ratios.empty()) doc["warm_ratios"] = p.warm_ratios;
   }
@@ -346,8 +326,18 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         p.layers.push_back(std::move(lp));
       }
     }
-    Status bad = Status::Ok();
-    if (!ParseFits(doc, "fits", o, &p.fits, &bad)) return bad;
+    if (doc.contains("fits")) {
+      for (const auto& [cls, f] : doc["fits"].items()) {
+        LatencyFit fit;
+        fit.form = f.at("form").get<std::string>();
+        fit.coef = f.at("coef").get<std::vector<double>>();
+        fit.error = f.value("loo_rel_error", 0.0);
+        fit.samples = f.value("samples", 0);
+        if ((fit.form != "linear" && fit.form != "loglog") || fit.coef.size() != kFeatures)
+          return InvalidArgument(o + ": fit '" + cls + "' is malformed (form or coef)");
+        p.fits[cls] = fit;
+      }
+    }
     if (doc.contains("warm_ratios")) {
       for (const auto& [cls, r] : doc["warm_ratios"].items()) {
         if (!r.is_number() || !(r.get<double>() > 0) || r.get<double>() > 1)
@@ -537,17 +527,16 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     }
     // The HardSwish pass reads and writes its tensor once, as an activation does.
     const std::string cls = hardswish_last[i] ? "activation" : LayerClass(l);
-    const std::map<std::string, LatencyFit>& fits = device.fits;
-    auto it = cls.empty() ? fits.end() : fits.find(cls);
-    if (it == fits.end() && !ParentLayerClass(cls).empty()) {
-      it = fits.find(ParentLayerClass(cls));
-      if (it != fits.end()) out[i].fallback_class = ParentLayerClass(cls);
+    auto it = cls.empty() ? device.fits.end() : device.fits.find(cls);
+    if (it == device.fits.end() && !ParentLayerClass(cls).empty()) {
+      it = device.fits.find(ParentLayerClass(cls));
+      if (it != device.fits.end()) out[i].fallback_class = ParentLayerClass(cls);
     }
-    if (it == fits.end()) {
+    if (it == device.fits.end()) {
       // Not calibrated: a labelled estimate from the memory-bound eltwise fit (these
       // layers read and write their tensors once), not a silent 0.
-      it = fits.find("eltwise");
-      if (it == fits.end()) {
+      it = device.fits.find("eltwise");
+      if (it == device.fits.end()) {
         return InvalidArgument("unknown layer type " + l.type + " (layer '" + l.name +
                                "'): the device profile has no latency fit for " +
                                (cls.empty() ? "it" : "class " + cls) +
