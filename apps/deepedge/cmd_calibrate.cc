@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "app.h"
@@ -159,10 +160,15 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     }
     std::printf("\n");
   }
-  std::printf("caches: L2 %lld KiB, last level %lld KiB%s\n",
-              static_cast<long long>(p.l2_cache_bytes / 1024),
-              static_cast<long long>(p.last_level_cache_bytes / 1024),
-              p.l2_cache_bytes > 0 ? "" : " (unknown: predictions use the cold fits only)");
+  if (p.l2_cache_bytes > 0) {
+    const std::string last_level = p.last_level_cache_bytes > 0
+                                       ? std::to_string(p.last_level_cache_bytes / 1024) + " KiB"
+                                       : std::string("unknown");
+    std::printf("caches (from %s): L2 %lld KiB, last level %s\n", env.cache_source.c_str(),
+                static_cast<long long>(p.l2_cache_bytes / 1024), last_level.c_str());
+  } else {
+    std::printf("caches: unknown (predictions use the cold fits only)\n");
+  }
   // No power sensor is read here: the documented defaults (docs/partition.md), labelled.
   std::printf(
       "power: compute %.1f W, idle %.1f W, radio tx %.1f W, rx %.1f W (ESTIMATED: defaults)\n",

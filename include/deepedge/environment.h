@@ -63,6 +63,7 @@ struct EnvironmentInfo {
   // (highest) level, each of one instance (a core's L2; an L3 shared by a cluster).
   std::int64_t l2_cache_bytes = 0;
   std::int64_t last_level_cache_bytes = 0;
+  std::string cache_source;  // "sysfs", "cpuid", or "" when the caches are unknown
 };
 
 // Where CaptureEnvironment reads. `monitor` gives <proc> and <sys>; os_release is
@@ -82,7 +83,9 @@ struct EnvironmentPaths {
 //    <proc>/sys/kernel/hostname, else uname();
 //  - os: PRETTY_NAME from paths.os_release; load average from <proc>/loadavg;
 //  - caches: <sys>/devices/system/cpu/cpu0/cache/indexN/{level,type,size} ("512K",
-//    "32768K"; Data or Unified caches only).
+//    "32768K"; Data or Unified caches only); where <sys> is the machine's own /sys and
+//    lists none (some VMs), the CPU's CPUID leaves (x86 only; the last level only from
+//    a leaf that describes one instance of it).
 // Thread-safe (it only reads files).
 EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string build_type);
 EnvironmentInfo CaptureEnvironment(const MonitorPaths& paths, std::string build_type);

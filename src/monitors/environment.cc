@@ -2,6 +2,10 @@
 
 #include <sys/utsname.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -182,6 +186,48 @@ void ReadCacheSizes(const fs::path& cache_dir, EnvironmentInfo& info) {
   }
 }
 
+// Cache sizes from the CPU itself, for VMs whose kernel lists no
+// <sys>/devices/system/cpu/cpu0/cache (seen: an AMD EPYC guest). Intel: leaf 4, one
+// subleaf per cache; AMD: leaf 0x8000001D likewise where the hypervisor passes it on,
+// else 0x80000006, whose L2 field is a core's L2. Its L3 field is left alone: it can be
+// the whole package's (508 MiB on that guest, whose cores share 32 MiB each), not one
+// cluster's. Leaves 4 and 0x8000001D describe one instance of each cache.
+void ReadCpuidCacheSizes(EnvironmentInfo& info) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d) == 0) return;
+  const unsigned max_leaf = a;
+  const bool amd = b == 0x68747541;  // "Auth" of "AuthenticAMD"
+  __get_cpuid(0x80000000, &a, &b, &c, &d);
+  const unsigned max_extended = a;
+  const unsigned deterministic = amd ? 0x8000001Du : 4u;
+  if ((amd ? max_extended : max_leaf) >= deterministic) {
+    int last_level = 0;
+    for (unsigned i = 0; i < 16; ++i) {
+      if (__get_cpuid_count(deterministic, i, &a, &b, &c, &d) == 0) break;
+      const unsigned type = a & 0x1f;  // 0: no more caches; 1: data; 2: instruction; 3: unified
+      if (type == 0) break;
+      if (type == 2) continue;
+      const int level = static_cast<int>((a >> 5) & 0x7);
+      const std::int64_t bytes = std::int64_t{((b >> 22) & 0x3ff) + 1} * (((b >> 12) & 0x3ff) + 1) *
+                                 ((b & 0xfff) + 1) * (c + 1);
+      if (level == 2) info.l2_cache_bytes = bytes;
+      if (level >= last_level) {
+        last_level = level;
+        info.last_level_cache_bytes = bytes;
+      }
+    }
+  }
+  if (info.l2_cache_bytes == 0 && amd && max_extended >= 0x80000006 &&
+      __get_cpuid(0x80000006, &a, &b, &c, &d) != 0) {
+    info.l2_cache_bytes = std::int64_t{c >> 16} * 1024;
+  }
+  if (info.l2_cache_bytes > 0) info.cache_source = "cpuid";
+#else
+  (void)info;
+#endif
+}
+
 }  // namespace
 
 EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string build_type) {
@@ -191,6 +237,13 @@ EnvironmentInfo CaptureEnvironment(const EnvironmentPaths& paths, std::string bu
   info.cpu_model = CpuModel(mp);
   info.logical_cores = LogicalCores(mp);
   ReadCacheSizes(mp.sys / "devices" / "system" / "cpu" / "cpu0" / "cache", info);
+  if (info.l2_cache_bytes > 0) {
+    info.cache_source = "sysfs";
+  } else if (mp.sys == MonitorPaths{}.sys) {
+    // CPUID describes the CPU this runs on: asked only when <sys> is this machine's,
+    // never for a test's tree that describes another.
+    ReadCpuidCacheSizes(info);
+  }
 
   for (const fs::path& cpu_dir : IndexedEntries(mp.sys / "devices" / "system" / "cpu", "cpu")) {
     const int cpu = *monitors_internal::IndexedName(cpu_dir.filename().string(), "cpu");

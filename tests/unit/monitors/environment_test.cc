@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "unit/monitors/fake_tree.h"
@@ -106,6 +107,7 @@ TEST_F(EnvironmentTest, CapturesEveryField) {
   EXPECT_DOUBLE_EQ(info.load_average->fifteen_min, 0.4);
   EXPECT_EQ(info.build_type, "Debug");
   EXPECT_EQ(info.l2_cache_bytes, 256 * 1024);
+  EXPECT_EQ(info.cache_source, "sysfs");
   EXPECT_EQ(info.last_level_cache_bytes, 8 * 1024 * 1024);
   EXPECT_TRUE(EnvironmentNotes(info).empty()) << ::testing::PrintToString(EnvironmentNotes(info));
 }
@@ -175,6 +177,22 @@ TEST(EnvironmentWarnings, HotZoneThreshold) {
   EXPECT_TRUE(AnyContains(EnvironmentWarnings(info), "thermal_zone0 (cpu-thermal) is at 80.5 °C"));
 }
 
+// This machine's caches: from its sysfs, or where that lists none (some VMs) from CPUID.
+TEST(CaptureEnvironment, ThisMachinesCachesFromSysfsElseCpuid) {
+  const EnvironmentInfo info = CaptureEnvironment(MonitorPaths{}, "Release");
+  const bool sysfs = std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0/size");
+#if !defined(__x86_64__) && !defined(__i386__)
+  if (!sysfs) GTEST_SKIP() << "no cache sizes in sysfs and no CPUID on this architecture";
+#endif
+  EXPECT_EQ(info.cache_source, sysfs ? "sysfs" : "cpuid");
+  // Every level-2 cache made since 2000 is between 64 KiB and 64 MiB.
+  EXPECT_GE(info.l2_cache_bytes, 64 * 1024);
+  EXPECT_LE(info.l2_cache_bytes, 64 << 20);
+  if (info.last_level_cache_bytes > 0) {
+    EXPECT_GE(info.last_level_cache_bytes, info.l2_cache_bytes);
+  }
+}
+
 // A container or VM: no cpufreq, no thermal zones, no throttle counters.
 TEST(CaptureEnvironment, BareMachineGivesNotesNotWarnings) {
   FakeTree tree;
@@ -188,6 +206,7 @@ TEST(CaptureEnvironment, BareMachineGivesNotesNotWarnings) {
   EXPECT_TRUE(info.throttle_counts.empty());
   EXPECT_EQ(info.l2_cache_bytes, 0);  // no cache directory: unknown
   EXPECT_EQ(info.last_level_cache_bytes, 0);
+  EXPECT_EQ(info.cache_source, "");  // a test tree is never completed from this CPU
   EXPECT_TRUE(EnvironmentWarnings(info).empty())
       << ::testing::PrintToString(EnvironmentWarnings(info));
   const std::vector<std::string> notes = EnvironmentNotes(info);
