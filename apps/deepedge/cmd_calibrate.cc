@@ -125,7 +125,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     const partition::CalibrationCase& c = (*cases)[i];
     const partition::Layer& l = layers[i];
     samples[c.layer_class].push_back(
-        {l.macs, l.input_bytes, l.output_bytes, loaded[i].fastest_cold});
+        {l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, loaded[i].fastest_cold});
     if (partition::RunsFromCaches(l.input_bytes + l.output_bytes, l.weight_bytes,
                                   env.l2_cache_bytes))
       ratios[c.layer_class].push_back(loaded[i].fastest_warm / loaded[i].fastest_cold);

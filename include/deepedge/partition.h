@@ -56,8 +56,8 @@ struct Layer {
   // convolutions are ordinary convolutions split in two.
   std::int64_t channels_per_group = 0;
   std::int64_t kernel_size = 0;  // Conv: kernel height x width (0 when unknown)
-  // Conv: the spatial kernel, its strides and the output's dims (N, C, spatial...); empty
-  // when unknown.
+  // Conv: the spatial kernel, its strides and the output's dims (N, C, spatial...);
+  // Concat: the output's dims; empty when unknown.
   std::vector<std::int64_t> kernel_shape = {}, strides = {}, output_dims = {};
   // Its outputs follow from shapes, constants and the given input values alone (a
   // Shape -> Gather -> Concat chain, an If's condition): small integer tensors the
@@ -114,8 +114,9 @@ Expected<LayerGraph> BuildLayerGraph(const ModelSource& source,
 // "conv1d", "depthwise", "fc" (one row: a classifier), "matmul" (Gemm / MatMul of several
 // rows),
 // "pool", "eltwise", "activation", "sigmoid", "resize", "batchnorm", "lrn", "softmax",
-// "lstm", "transpose", "memory" (views and copies: Reshape, Flatten, Concat, ...); "" when
-// the op has no class (LayerCosts then estimates it, labelled).
+// "lstm", "transpose", "concat" (of feature maps, N x C x H x W: a copy inside an XNNPACK
+// region), "memory" (views and other copies: Reshape, Flatten, other Concats, ...); ""
+// when the op has no class (LayerCosts then estimates it, labelled).
 // Convolutions are split by what the engine runs them with: 3x3 stride-1 ones of 16 or
 // more channels on maps of about 12x12 and more through Winograd F(2x2, 3x3) (about
 // twice the MAC rate of the other kxk ones), 1x1 ones as one matrix product (2-3x the
@@ -127,22 +128,26 @@ std::string LayerClass(const Layer& layer);
 // The class whose fit stands in when a device profile lacks `layer_class`'s (profiles
 // written before the class existed): "conv3x3", "conv1x1", "gconv", "conv1d", "stem" and
 // "deconv" -> "conv",
-// "matmul" -> "fc", "transpose" -> "memory"; "" for the others.
+// "matmul" -> "fc", "transpose" and "concat" -> "memory"; "" for the others.
 std::string ParentLayerClass(const std::string& layer_class);
 
-// One latency model: time_ms = f(macs, input_bytes, output_bytes).
-//   linear:  t = c0 + c1*macs + c2*in + c3*out
-//   loglog:  ln t = c0 + c1*ln(1+macs) + c2*ln(1+in) + c3*ln(1+out)
+// One latency model: time_ms = f(macs, input_bytes, output_bytes, weight_bytes).
+//   linear:  t = c0 + c1*macs + c2*in + c3*out + c4*weights
+//   loglog:  ln t = c0 + c1*ln(1+macs) + c2*ln(1+in) + c3*ln(1+out) + c4*ln(1+weights)
+// Weights are a feature of their own because a layer reads them once per inference:
+// ResNet-18's 3x3 convolutions on 14x14 maps (2.3 MB of weights) take 0.72 ms cold
+// where one on 56x56 with the same MACs and 0.14 MB takes 0.53.
 struct LatencyFit {
   std::string form;          // "linear" or "loglog"
-  std::vector<double> coef;  // 4 values, as above
+  std::vector<double> coef;  // 5 values, as above; 4 (no weights term, c4 = 0) are accepted
   double error = 0;          // leave-one-out mean |relative error| on the samples
   int samples = 0;
-  double Predict(std::int64_t macs, std::int64_t in_bytes, std::int64_t out_bytes) const;
+  double Predict(std::int64_t macs, std::int64_t in_bytes, std::int64_t out_bytes,
+                 std::int64_t weight_bytes) const;
 };
 
 struct Sample {
-  std::int64_t macs = 0, input_bytes = 0, output_bytes = 0;
+  std::int64_t macs = 0, input_bytes = 0, output_bytes = 0, weight_bytes = 0;
   double time_ms = 0;
 };
 

@@ -876,6 +876,7 @@ Expected<LayerGraph> BuildFrom(onnx::ModelProto model, const ModelSource& source
       }
       if (y) layer.output_dims = *y;
     }
+    if (op == "Concat" && y) layer.output_dims = *y;
     if (op == "Conv" && y && dims(1) && dims(1)->size() >= 2) {
       layer.macs = Elements(*y) * Elements(*dims(1), 1);
     } else if (op == "ConvTranspose" && dims(0) && dims(1) && dims(1)->size() >= 2) {

@@ -18,7 +18,7 @@ std::vector<Sample> SpanningLinearLaw() {
   for (int i = 0; i < 10; ++i) {
     const std::int64_t macs = 100000LL << i;  // 1e5 .. 5e7
     const std::int64_t out = 4096LL << ((i * 7) % 10);
-    s.push_back({macs, out, out,
+    s.push_back({macs, out, out, 0,
                  0.002 + 1e-8 * static_cast<double>(macs) + 2e-7 * static_cast<double>(out)});
   }
   return s;
@@ -32,7 +32,9 @@ TEST(FitLatency, RecoversALawOverSizesSpanning1000x) {
   // The smallest and the largest layer both within 1%: a fit dominated by the large
   // layers gets the small ones' intercept wrong by far more.
   for (const Sample& v : s)
-    EXPECT_NEAR(f->Predict(v.macs, v.input_bytes, v.output_bytes) / v.time_ms, 1.0, 0.01) << v.macs;
+    EXPECT_NEAR(f->Predict(v.macs, v.input_bytes, v.output_bytes, v.weight_bytes) / v.time_ms, 1.0,
+                0.01)
+        << v.macs;
 }
 
 TEST(FitLatency, SmallLayersKeepTheirRelativeErrorUnderNoise) {
@@ -45,7 +47,9 @@ TEST(FitLatency, SmallLayersKeepTheirRelativeErrorUnderNoise) {
   for (const Sample& v : s) {
     const double truth =
         0.002 + 1e-8 * static_cast<double>(v.macs) + 2e-7 * static_cast<double>(v.output_bytes);
-    EXPECT_NEAR(f->Predict(v.macs, v.input_bytes, v.output_bytes) / truth, 1.0, 0.25) << v.macs;
+    EXPECT_NEAR(f->Predict(v.macs, v.input_bytes, v.output_bytes, v.weight_bytes) / truth, 1.0,
+                0.25)
+        << v.macs;
   }
 }
 
@@ -54,13 +58,34 @@ TEST(FitLatency, ReferenceLeastSquaresOnExactData) {
   // coefficients (the weighted normal equations have the exact solution).
   std::vector<Sample> s;
   for (std::int64_t in : {1000, 5000, 20000, 80000, 300000})
-    s.push_back({0, in, 0, 0.5 + 3e-6 * static_cast<double>(in)});
+    s.push_back({0, in, 0, 0, 0.5 + 3e-6 * static_cast<double>(in)});
   const Expected<LatencyFit> f = FitLatency(s);
   ASSERT_TRUE(f.has_value());
   ASSERT_EQ(f->form, "linear");
   EXPECT_NEAR(f->coef[0], 0.5, 1e-6);
   EXPECT_NEAR(f->coef[2], 3e-6, 1e-11);
-  EXPECT_NEAR(f->Predict(0, 1000000, 0), 3.5, 1e-4);
+  EXPECT_NEAR(f->Predict(0, 1000000, 0, 0), 3.5, 1e-4);
+}
+
+// Layers with the same MACs and feature maps but 16x the weights (ResNet's 3x3 layers at
+// 14x14 against 56x56 differ so, by their maps as well): the weights term is found, and
+// a fit from before it existed (4 coefficients) still predicts, without it.
+TEST(FitLatency, WeightBytesAreAFeature) {
+  std::vector<Sample> s;
+  for (int i = 0; i < 8; ++i) {
+    const std::int64_t macs = 20000000LL * (1 + i % 4), maps = 400000LL * (1 + (i * 3) % 5),
+                       weights = 150000LL << i;
+    s.push_back({macs, maps, maps, weights,
+                 0.01 + 5e-9 * static_cast<double>(macs) + 1e-7 * static_cast<double>(weights)});
+  }
+  const Expected<LatencyFit> f = FitLatency(s);
+  ASSERT_TRUE(f.has_value()) << f.status().message();
+  ASSERT_EQ(f->coef.size(), 5u);
+  EXPECT_LT(f->error, 1e-3);
+  EXPECT_NEAR(f->coef[4], 1e-7, 1e-9);
+  EXPECT_NEAR(f->Predict(40000000, 0, 0, 10000000), 0.01 + 0.2 + 1.0, 1e-3);
+  LatencyFit old{"linear", {0.01, 5e-9, 0, 0}, 0, 8};
+  EXPECT_NEAR(old.Predict(40000000, 0, 0, 10000000), 0.21, 1e-9);
 }
 
 // conv -> bn -> relu -> add(relu, x2) -> clip, plus a Resize nobody calibrates.

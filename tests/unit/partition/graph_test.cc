@@ -67,10 +67,10 @@ TEST(CalibrationCases, EachCaseIsOfItsOwnClass) {
       EXPECT_EQ(l.weight_bytes, (4 * 128 * 128 * 2 + 8 * 128) * 4);
     }
   }
-  for (const char* cls :
-       {"conv",      "stem", "deconv",  "conv3x3", "conv1x1", "conv1d",    "gconv",
-        "depthwise", "fc",   "matmul",  "lstm",    "pool",    "eltwise",   "activation",
-        "batchnorm", "lrn",  "softmax", "sigmoid", "resize",  "transpose", "memory"})
+  for (const char* cls : {"conv",    "stem",       "deconv",    "conv3x3", "conv1x1", "conv1d",
+                          "gconv",   "depthwise",  "fc",        "matmul",  "lstm",    "pool",
+                          "eltwise", "activation", "batchnorm", "lrn",     "softmax", "sigmoid",
+                          "resize",  "transpose",  "concat",    "memory"})
     EXPECT_TRUE(classes.count(cls)) << cls;
 }
 

@@ -12,7 +12,7 @@ TEST(FitLatency, RecoversALinearLaw) {
   for (int i = 1; i <= 8; ++i) {
     const std::int64_t macs = i * 1000000LL * (i % 3 + 1), in = i * 50000LL,
                        out = (i * i % 7 + 1) * 20000LL;
-    s.push_back({macs, in, out,
+    s.push_back({macs, in, out, 0,
                  0.05 + 2e-8 * static_cast<double>(macs) + 1e-6 * static_cast<double>(in) +
                      3e-7 * static_cast<double>(out)});
   }
@@ -20,14 +20,14 @@ TEST(FitLatency, RecoversALinearLaw) {
   ASSERT_TRUE(f.has_value()) << f.status().message();
   EXPECT_EQ(f->form, "linear");
   EXPECT_LT(f->error, 1e-4);
-  EXPECT_NEAR(f->Predict(5000000, 100000, 100000), 0.05 + 0.1 + 0.1 + 0.03, 1e-4);
+  EXPECT_NEAR(f->Predict(5000000, 100000, 100000, 0), 0.05 + 0.1 + 0.1 + 0.03, 1e-4);
 }
 
 TEST(FitLatency, PrefersLogLogForAPowerLaw) {
   std::vector<Sample> s;
   for (int i = 0; i < 10; ++i) {
     const std::int64_t macs = 1000LL << (2 * i);
-    s.push_back({macs, 4096, 4096, 1e-4 * std::pow(static_cast<double>(macs), 0.7)});
+    s.push_back({macs, 4096, 4096, 0, 1e-4 * std::pow(static_cast<double>(macs), 0.7)});
   }
   const Expected<LatencyFit> f = FitLatency(s);
   ASSERT_TRUE(f.has_value());
@@ -46,12 +46,12 @@ TEST(FitLatency, NoFeatureLowersTheLatency) {
   for (const auto& io : shapes) {
     const std::int64_t macs = io[0] * io[1];
     const double noise = 1.0 + 0.08 * ((i++ % 3) - 1);  // +-8 %, as measured runs vary
-    s.push_back({macs, io[0] * 4, io[1] * 4, 4e-7 * static_cast<double>(macs) * noise});
+    s.push_back({macs, io[0] * 4, io[1] * 4, macs * 4, 4e-7 * static_cast<double>(macs) * noise});
   }
   const Expected<LatencyFit> f = FitLatency(s);
   ASSERT_TRUE(f.has_value()) << f.status().message();
   for (std::size_t j = 1; j < f->coef.size(); ++j) EXPECT_GE(f->coef[j], 0) << j;
-  const double forty_rows = f->Predict(40 * 120 * 360, 40 * 120 * 4, 40 * 360 * 4);
+  const double forty_rows = f->Predict(40 * 120 * 360, 40 * 120 * 4, 40 * 360 * 4, 120 * 360 * 4);
   EXPECT_GT(forty_rows, 0);
   // ms: 25 here against 0.7 at the weights-bound rate, still an extrapolation (such
   // layers have the "matmul" class and fit), but not 1e16.
@@ -59,8 +59,8 @@ TEST(FitLatency, NoFeatureLowersTheLatency) {
 }
 
 TEST(FitLatency, NeedsTwoSamples) {
-  EXPECT_FALSE(FitLatency({{1, 1, 1, 1.0}}).has_value());
-  EXPECT_FALSE(FitLatency({{1, 1, 1, 0.0}, {2, 2, 2, 0.0}}).has_value());
+  EXPECT_FALSE(FitLatency({{1, 1, 1, 1, 1.0}}).has_value());
+  EXPECT_FALSE(FitLatency({{1, 1, 1, 1, 0.0}, {2, 2, 2, 2, 0.0}}).has_value());
 }
 
 DeviceProfile SampleProfile() {
@@ -138,14 +138,31 @@ TEST(DeviceProfileJson, Errors) {
           .has_value());
 }
 
+// Profiles written before weights were a feature have 4 coefficients: read with a zero
+// weights coefficient. Other counts are malformed.
+TEST(DeviceProfileJson, FitsWithoutTheWeightsTerm) {
+  const auto with = [](const std::string& coef) {
+    return ParseDeviceProfile(
+        R"({"schema":"deepedge.device_profile","fits":{"conv":{"form":"linear","coef":)" + coef +
+            "}}}",
+        "a.json");
+  };
+  const Expected<DeviceProfile> old = with("[1,2,3,4]");
+  ASSERT_TRUE(old.has_value()) << old.status().message();
+  EXPECT_EQ(old->fits.at("conv").coef, (std::vector<double>{1, 2, 3, 4, 0}));
+  EXPECT_TRUE(with("[1,2,3,4,5]").has_value());
+  EXPECT_FALSE(with("[1,2,3]").has_value());
+  EXPECT_FALSE(with("[1,2,3,4,5,6]").has_value());
+}
+
 TEST(ScaleProfile, DividesEveryTime) {
   const DeviceProfile p = SampleProfile();
   const DeviceProfile s = ScaleProfile(p, 8);
   EXPECT_DOUBLE_EQ(s.layers[0].time_ms, 0.25);
   EXPECT_DOUBLE_EQ(s.model_total_ms, 3.5 / 8);
   for (const char* cls : {"conv", "activation"}) {
-    EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000),
-                p.fits.at(cls).Predict(1000, 2000, 3000) / 8, 1e-12);
+    EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000, 4000),
+                p.fits.at(cls).Predict(1000, 2000, 3000, 4000) / 8, 1e-12);
   }
 }
 
@@ -173,7 +190,7 @@ TEST(LayerCosts, MeasuredPredictedAndMismatches) {
   p.layers.clear();
   const Expected<std::vector<LayerCost>> pred = LayerCosts(g, p);
   ASSERT_TRUE(pred.has_value());
-  EXPECT_NEAR((*pred)[0].time_ms, p.fits.at("conv").Predict(1000, 100, 4096), 1e-12);
+  EXPECT_NEAR((*pred)[0].time_ms, p.fits.at("conv").Predict(1000, 100, 4096, 0), 1e-12);
   EXPECT_FALSE((*pred)[0].measured);
   g.layers[1].type = "Einsum";
   const Expected<std::vector<LayerCost>> unk = LayerCosts(g, p);
