@@ -184,6 +184,11 @@ struct DeviceProfile {
   // Empty in profiles written before calibration measured warm runs; a class without an
   // entry keeps its cold time.
   std::map<std::string, double> warm_ratios;
+  // LayerClass -> those cases one by one (their features, time_ms = warm / cold), for
+  // LayerCosts to take the ratio of the case nearest a layer: within a class it runs from
+  // 0.24 (a 128-value Add: mostly misses on a cold run) to 0.6 (a spectrogram's STFT,
+  // weights-bound) and 0.8 (the other 1-D convolutions). Empty in older profiles.
+  std::map<std::string, std::vector<Sample>> warm_cases;
   // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
   // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;
@@ -231,8 +236,9 @@ struct LayerCost {
 // (`fallback_class`). A layer that RunsFromCaches (its input and output fit the L2
 // cache and its weights twice that: in a model run its input was just written by the
 // layer before, and weights that size stay cached from one inference to the next;
-// larger ones stream at memory-like rates) has its time scaled by its class's warm ratio
-// (`warm`). An If with
+// larger ones stream at memory-like rates) has its time scaled by a warm ratio (`warm`):
+// that of the class's warm case nearest the layer (by log MACs, input, output and
+// weight bytes), else the class's median. An If with
 // branches costs its costlier branch's layers
 // (`costlier_branch`). Errors: InvalidArgument when neither fit exists ("unknown layer
 // type").

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -262,6 +264,16 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
     }
     doc["fits"] = fits;
     if (!p.warm_ratios.empty()) doc["warm_ratios"] = p.warm_ratios;
+    for (const auto& [cls, cases] : p.warm_cases) {
+      json list = json::array();
+      for (const Sample& c : cases)
+        list.push_back({{"macs", c.macs},
+                        {"input_bytes", c.input_bytes},
+                        {"output_bytes", c.output_bytes},
+                        {"weight_bytes", c.weight_bytes},
+                        {"ratio", c.time_ms}});
+      doc["warm_cases"][cls] = std::move(list);
+    }
   }
   return doc.dump(2) + "\n";
 }
@@ -354,6 +366,19 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         p.warm_ratios[cls] = r.get<double>();
       }
     }
+    if (doc.contains("warm_cases")) {
+      for (const auto& [cls, list] : doc["warm_cases"].items()) {
+        for (const json& c : list) {
+          Sample s{OptInt(c, "macs"), OptInt(c, "input_bytes"), OptInt(c, "output_bytes"),
+                   OptInt(c, "weight_bytes"), c.at("ratio").get<double>()};
+          if (!(s.time_ms > 0) || s.time_ms > 1 || s.macs < 0 || s.input_bytes < 0 ||
+              s.output_bytes < 0 || s.weight_bytes < 0)
+            return InvalidArgument(o + ": a warm case of '" + cls +
+                                   "' has a ratio outside (0, 1] or a negative size");
+          p.warm_cases[cls].push_back(s);
+        }
+      }
+    }
   } catch (const json::exception& e) {
     return InvalidArgument(o + ": malformed device profile: " + e.what());
   }
@@ -392,6 +417,33 @@ bool RunsFromCaches(std::int64_t activation_bytes, std::int64_t weight_bytes,
                     std::int64_t l2_bytes) {
   return l2_bytes > 0 && activation_bytes <= l2_bytes && weight_bytes <= 2 * l2_bytes;
 }
+
+namespace {
+
+// The warm ratio of `cls`'s calibration case nearest `l` (squared distance of the log
+// features), else the class's median; nullopt when the profile has neither.
+std::optional<double> WarmRatio(const DeviceProfile& device, const std::string& cls,
+                                const Layer& l) {
+  if (auto c = device.warm_cases.find(cls); c != device.warm_cases.end() && !c->second.empty()) {
+    const Sample layer{l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, 0};
+    const std::vector<double> x = Features(layer, /*log=*/true);
+    double best = std::numeric_limits<double>::infinity(), ratio = 1;
+    for (const Sample& s : c->second) {
+      const std::vector<double> y = Features(s, /*log=*/true);
+      double d = 0;
+      for (std::size_t j = 1; j < x.size(); ++j) d += (x[j] - y[j]) * (x[j] - y[j]);
+      if (d < best) {
+        best = d;
+        ratio = s.time_ms;
+      }
+    }
+    return ratio;
+  }
+  if (auto r = device.warm_ratios.find(cls); r != device.warm_ratios.end()) return r->second;
+  return std::nullopt;
+}
+
+}  // namespace
 
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device) {
   std::vector<LayerCost> out(graph.layers.size());
@@ -558,9 +610,8 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
     // spotter's 1536 -> 128 fc: 45 us cold, 19 us in the model and warm); convolutions
     // change by a few percent. The ratio of the class whose fit was used.
     if (RunsFromCaches(l.input_bytes + l.output_bytes, l.weight_bytes, device.l2_cache_bytes)) {
-      auto r = device.warm_ratios.find(it->first);
-      if (r != device.warm_ratios.end()) {
-        out[i].time_ms *= r->second;
+      if (std::optional<double> r = WarmRatio(device, it->first, l)) {
+        out[i].time_ms *= *r;
         out[i].warm = true;
       }
     }

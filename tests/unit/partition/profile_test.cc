@@ -108,6 +108,29 @@ TEST(DeviceProfileJson, WarmRatiosAndCachesRoundTrip) {
   EXPECT_DOUBLE_EQ(q->warm_ratios.at("activation"), 0.4);
   EXPECT_EQ(q->l2_cache_bytes, 512 * 1024);
   EXPECT_EQ(q->last_level_cache_bytes, 32 << 20);
+  EXPECT_TRUE(q->warm_cases.empty());
+  p.warm_cases["fc"] = {{196608, 6144, 512, 786432, 0.45}, {128, 512, 4, 512, 0.3}};
+  const Expected<DeviceProfile> r = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(r.has_value()) << r.status().message();
+  ASSERT_EQ(r->warm_cases.at("fc").size(), 2u);
+  const Sample& c = r->warm_cases.at("fc")[0];
+  EXPECT_EQ(c.macs, 196608);
+  EXPECT_EQ(c.input_bytes, 6144);
+  EXPECT_EQ(c.output_bytes, 512);
+  EXPECT_EQ(c.weight_bytes, 786432);
+  EXPECT_DOUBLE_EQ(c.time_ms, 0.45);
+  for (const char* bad :
+       {R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"ratio":1.5})",
+        R"({"macs":1,"input_bytes":1,"output_bytes":1,"ratio":0.5})",
+        R"({"macs":1,"input_bytes":-4,"output_bytes":1,"weight_bytes":1,"ratio":0.5})"}) {
+    EXPECT_FALSE(
+        ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{"fc":)"
+                           R"({"form":"linear","coef":[1,2,3,4,5]}},"warm_cases":{"fc":[)" +
+                               std::string(bad) + "]}}",
+                           "a.json")
+            .has_value())
+        << bad;
+  }
   const std::string fit = R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}})";
   EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile","device":)"
                                   R"({"l2_cache_bytes":-1},)" +
@@ -225,6 +248,15 @@ TEST(LayerCosts, WarmRatioForLayersWhoseDataFitTheCaches) {
   g.layers[0].weight_bytes = 1000;
   p.warm_ratios.clear();
   EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.1);  // no ratio for the class
+  // Warm cases: the ratio of the one nearest the layer (MACs 1000, 100 + 4096 bytes,
+  // 1000 of weights), not the class median.
+  p.warm_ratios["conv"] = 0.4;
+  p.warm_cases["conv"] = {
+      {1000000, 100000, 100000, 100000, 0.9}, {900, 150, 5000, 800, 0.25}, {10, 10, 10, 10, 0.5}};
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.025);
+  EXPECT_TRUE(conv(p).warm);
+  p.warm_cases["conv"].clear();
+  EXPECT_DOUBLE_EQ(conv(p).time_ms, 0.04);  // no cases: the median
   EXPECT_TRUE(RunsFromCaches(8192, 2 * 8192, 8192));
   EXPECT_FALSE(RunsFromCaches(8193, 0, 8192));
   EXPECT_FALSE(RunsFromCaches(0, 0, 0));
