@@ -140,7 +140,6 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   // slow, fc 47 % leave-one-out error), while the ratio is steady within a class.
   std::printf("%d rounds in %.0f s; each case's cold and warm time (%.0fth percentile):\n", rounds,
               elapsed_s(), kFastQuantile * 100);
-  std::map<std::string, std::vector<double>> ratios;
   std::map<std::string, std::vector<partition::Sample>> warm_cases;
   std::printf("%-10s %-36s %12s %10s %10s %10s %10s %10s\n", "class", "layer", "MACs", "in KiB",
               "out KiB", "wts KiB", "cold", "warm");
@@ -153,7 +152,6 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
         {l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, cold_ms});
     if (partition::RunsFromCaches(l.input_bytes + l.output_bytes, l.weight_bytes,
                                   env.l2_cache_bytes)) {
-      ratios[c.layer_class].push_back(warm_ms / cold_ms);
       // A ratio over 1 is noise: a warm run is never slower in principle.
       warm_cases[c.layer_class].push_back({l.macs, l.input_bytes, l.output_bytes, l.weight_bytes,
                                            std::clamp(warm_ms / cold_ms, 0.05, 1.0)});
@@ -181,11 +179,11 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     if (!f) return ReportError(f.status().WithContext("class " + cls));
     p.fits[cls] = *f;
     std::printf("%-10s %8d %8s %21.1f%%", cls.c_str(), f->samples, f->form.c_str(), f->error * 100);
-    std::vector<double>& r = ratios[cls];
-    if (!r.empty()) {
+    if (auto w = p.warm_cases.find(cls); w != p.warm_cases.end() && !w->second.empty()) {
+      std::vector<double> r;
+      for (const partition::Sample& warm_case : w->second) r.push_back(warm_case.time_ms);
       std::nth_element(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(r.size() / 2), r.end());
-      // A warm run is never slower in principle; a ratio over 1 is noise.
-      p.warm_ratios[cls] = std::clamp(r[r.size() / 2], 0.05, 1.0);
+      p.warm_ratios[cls] = r[r.size() / 2];
       std::printf(" %9.2f (of %zu)", p.warm_ratios[cls], r.size());
     }
     std::printf("\n");

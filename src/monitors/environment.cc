@@ -198,8 +198,8 @@ void ReadCpuidCacheSizes(EnvironmentInfo& info) {
   if (__get_cpuid(0, &a, &b, &c, &d) == 0) return;
   const unsigned max_leaf = a;
   const bool amd = b == 0x68747541;  // "Auth" of "AuthenticAMD"
-  __get_cpuid(0x80000000, &a, &b, &c, &d);
-  const unsigned max_extended = a;
+  unsigned max_extended = 0;
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) != 0) max_extended = a;
   const unsigned deterministic = amd ? 0x8000001Du : 4u;
   if ((amd ? max_extended : max_leaf) >= deterministic) {
     int last_level = 0;
