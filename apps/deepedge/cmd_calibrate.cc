@@ -134,12 +134,12 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
       }
     }
   }
-  // Warm / cold ratios of the cases that run from the caches (RunsFromCaches), the only
-  // layers LayerCosts scales by them. A ratio, not a fit of its own: warm fits of the 5-6
-  // such cases a class has extrapolated badly (SqueezeNet's 13x13 convolutions 1.6x
-  // slow, fc 47 % leave-one-out error), while the ratio is steady within a class.
   std::printf("%d rounds in %.0f s; each case's cold and warm time (%.0fth percentile):\n", rounds,
               elapsed_s(), kFastQuantile * 100);
+  // Warm / cold ratios of the cases that run from the caches (RunsFromCaches), the only
+  // layers LayerCosts scales by one (the nearest case's). Ratios, not fits of their own:
+  // warm fits of the 5-6 such cases a class has extrapolated badly (SqueezeNet's 13x13
+  // convolutions 1.6x slow, fc 47 % leave-one-out error).
   std::map<std::string, std::vector<partition::Sample>> warm_cases;
   std::printf("%-10s %-36s %12s %10s %10s %10s %10s %10s\n", "class", "layer", "MACs", "in KiB",
               "out KiB", "wts KiB", "cold", "warm");

@@ -174,7 +174,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   std::map<std::string, ClassSum> by_class;
   std::map<std::string, int> uncalibrated;  // op type -> layers predicted by a fallback
   double total_pred = 0, total_meas = 0;
-  int warm_layers = 0;  // scaled by their class's warm ratio (data in the caches)
+  int warm_layers = 0;  // scaled by a warm ratio (data in the caches)
   nlohmann::json jl = nlohmann::json::array();
   for (std::size_t i = 0; i < g->layers.size(); ++i) {
     const partition::Layer& l = g->layers[i];
