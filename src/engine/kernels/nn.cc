@@ -227,11 +227,30 @@ struct VecOf {
   typedef float type __attribute__((vector_size(W * sizeof(float))));
 };
 
+// How far ahead the x86 micro-kernels prefetch B, in steps of depth. Their B is a
+// filter packed at construction, and a model's filters (17 MB in MobileNet v1) do not
+// stay in the caches between runs: the micro-kernel's own loads, two lines every 14
+// cycles, leave memory idle, and the hardware prefetcher stops at each 4 KiB page. Read
+// 64 steps ahead (8 KiB for the 32-wide AVX-512 kernel), the next block of depth arrives
+// while the current one computes. Measured on the Zen 5 EPYC (1 thread, filters not in
+// cache): a 1x1 convolution on 7x7 maps 1024 -> 1024 channels 0.91 -> 0.68 ms (0.65 with
+// its filter in cache), MobileNet v1 7.46 -> 6.96-7.05 ms.
+constexpr int kPrefetchSteps = 64;
+
+// Prefetches the kBytes bytes of B that step p + kPrefetchSteps will read (b points at
+// step p's row, kStride floats apart). A prefetch never faults, so one past the end of
+// B is harmless.
+template <int kStride, int kBytes>
+__attribute__((always_inline)) inline void PrefetchB(const float* b) {
+  const char* ahead = reinterpret_cast<const char*>(b + kPrefetchSteps * kStride);
+  for (int off = 0; off < kBytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
+}
+
 // C[MR x NR] = alpha * A_strip * B_strip + beta * C (beta == 0: C not read).
 // b: kc groups of NR = W * NV floats. a: kc groups of MR floats (packed), or with
 // kRowsA MR rows of kc floats, lda apart (unpacked: as the Winograd transform writes it;
 // the broadcasts read MR sequential streams, which costs about the same from cache).
-template <int MR, int W, int NV, bool kRowsA = false>
+template <int MR, int W, int NV, bool kRowsA = false, bool kPrefetch = false>
 __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* __restrict a,
                                                            const float* __restrict b,
                                                            float* __restrict c, i64 ldc,
@@ -241,6 +260,7 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = V{};
   for (i64 p = 0; p < kc; ++p) {
+    if constexpr (kPrefetch) PrefetchB<W * NV, W * NV * sizeof(float)>(b);
     V bv[NV];
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
     for (int i = 0; i < MR; ++i) {
@@ -285,7 +305,7 @@ __attribute__((always_inline)) inline void MicroKernelBody(i64 kc, const float* 
 // lo, hi), where init is c itself (accumulate), else the bias row (NR floats), else 0.
 // A is MR rows of kc floats, lda apart (unpacked). Row p of B starts at b + p * kBStride
 // (wider than NR for the half-width kernels, which read part of a packed strip).
-template <int MR, int W, int NV, int kBStride = W* NV>
+template <int MR, int W, int NV, int kBStride = W* NV, bool kPrefetch = false>
 __attribute__((always_inline)) inline void MicroKernelEpilogueBody(
     i64 kc, const float* __restrict a, i64 lda, const float* __restrict b, float* __restrict c,
     i64 ldc, const float* __restrict bias, bool accumulate, bool clamp, float lo, float hi) {
@@ -304,6 +324,7 @@ __attribute__((always_inline)) inline void MicroKernelEpilogueBody(
       for (int j = 0; j < NV; ++j) acc[i][j] = init[j];
   }
   for (i64 p = 0; p < kc; ++p) {
+    if constexpr (kPrefetch) PrefetchB<kBStride, W * NV * sizeof(float)>(b);
     V bv[NV];
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + j * W, sizeof(V));
     for (int i = 0; i < MR; ++i) {
@@ -385,19 +406,21 @@ __attribute__((target("avx512f"))) void MicroKernelAvx512(i64 kc, const float* a
 __attribute__((target("avx512f"))) void MicroKernelAvx512RowsA(i64 kc, const float* a, i64 lda,
                                                                const float* b, float* c, i64 ldc,
                                                                float alpha, float beta) {
-  MicroKernelBody<14, 16, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
+  MicroKernelBody<14, 16, 2, true, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
 __attribute__((target("avx512f"))) void MicroKernelAvx512Epilogue(i64 kc, const float* a, i64 lda,
                                                                   const float* b, float* c, i64 ldc,
                                                                   const float* bias,
                                                                   bool accumulate, bool clamp,
                                                                   float lo, float hi) {
-  MicroKernelEpilogueBody<14, 16, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+  MicroKernelEpilogueBody<14, 16, 2, 32, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                               hi);
 }
 __attribute__((target("avx512f"))) void MicroKernelAvx512EpilogueHalf(
     i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
     bool accumulate, bool clamp, float lo, float hi) {
-  MicroKernelEpilogueBody<14, 16, 1, 32>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+  MicroKernelEpilogueBody<14, 16, 1, 32, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                               hi);
 }
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a, const float* b,
                                                          float* c, i64 ldc, float alpha,
@@ -407,7 +430,7 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a,
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2RowsA(i64 kc, const float* a, i64 lda,
                                                               const float* b, float* c, i64 ldc,
                                                               float alpha, float beta) {
-  MicroKernelBody<6, 8, 2, true>(kc, a, b, c, ldc, alpha, beta, lda);
+  MicroKernelBody<6, 8, 2, true, true>(kc, a, b, c, ldc, alpha, beta, lda);
 }
 // max(lo, x) then min(hi, x), in this operand order: an unordered compare returns the
 // second operand, so NaN passes through as it does in the generic body.
@@ -454,6 +477,7 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const f
     c01 = c11 = c21 = c31 = c41 = c51 = b1;
   }
   for (i64 p = 0; p < kc; ++p) {
+    PrefetchB<16, 64>(b);
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     b += 16;
     __m256 av = _mm256_broadcast_ss(a0 + p);
@@ -488,7 +512,8 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2Epilogue(i64 kc, const f
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2EpilogueHalf(
     i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
     bool accumulate, bool clamp, float lo, float hi) {
-  MicroKernelEpilogueBody<6, 8, 1, 16>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+  MicroKernelEpilogueBody<6, 8, 1, 16, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                             hi);
 }
 #endif
 
