@@ -364,6 +364,7 @@ struct MicroKernel {
   MicroKernelRowsAFn fn_rows_a;
   MicroKernelEpilogueFn fn_epilogue;
   MicroKernelEpilogueFn fn_epilogue_half;
+  MicroKernelEpilogueFn fn_epilogue_short;
   const char* name;
 };
 
@@ -388,6 +389,12 @@ void MicroKernelGenericEpilogue(i64 kc, const float* a, i64 lda, const float* b,
                                 const float* bias, bool accumulate, bool clamp, float lo,
                                 float hi) {
   MicroKernelEpilogueBody<kGenericMr, 4, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo, hi);
+}
+void MicroKernelGenericEpilogueShort(i64 kc, const float* a, i64 lda, const float* b, float* c,
+                                     i64 ldc, const float* bias, bool accumulate, bool clamp,
+                                     float lo, float hi) {
+  MicroKernelEpilogueBody<kGenericMr / 2, 4, 2>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                                hi);
 }
 void MicroKernelGenericEpilogueHalf(i64 kc, const float* a, i64 lda, const float* b, float* c,
                                     i64 ldc, const float* bias, bool accumulate, bool clamp,
@@ -421,6 +428,12 @@ __attribute__((target("avx512f"))) void MicroKernelAvx512EpilogueHalf(
     bool accumulate, bool clamp, float lo, float hi) {
   MicroKernelEpilogueBody<14, 16, 1, 32, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
                                                hi);
+}
+__attribute__((target("avx512f"))) void MicroKernelAvx512EpilogueShort(
+    i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
+    bool accumulate, bool clamp, float lo, float hi) {
+  MicroKernelEpilogueBody<7, 16, 2, 32, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                              hi);
 }
 __attribute__((target("avx2,fma"))) void MicroKernelAvx2(i64 kc, const float* a, const float* b,
                                                          float* c, i64 ldc, float alpha,
@@ -515,6 +528,12 @@ __attribute__((target("avx2,fma"))) void MicroKernelAvx2EpilogueHalf(
   MicroKernelEpilogueBody<6, 8, 1, 16, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
                                              hi);
 }
+__attribute__((target("avx2,fma"))) void MicroKernelAvx2EpilogueShort(
+    i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, const float* bias,
+    bool accumulate, bool clamp, float lo, float hi) {
+  MicroKernelEpilogueBody<3, 8, 2, 16, true>(kc, a, lda, b, c, ldc, bias, accumulate, clamp, lo,
+                                             hi);
+}
 #endif
 
 // The micro-kernels this CPU can run, best first.
@@ -526,15 +545,17 @@ const std::vector<MicroKernel>& AvailableMicroKernels() {
     if (__builtin_cpu_supports("avx512f")) {
       v.push_back(MicroKernel{14, 32, MicroKernelAvx512, MicroKernelAvx512RowsA,
                               MicroKernelAvx512Epilogue, MicroKernelAvx512EpilogueHalf,
-                              "avx512 14x32"});
+                              MicroKernelAvx512EpilogueShort, "avx512 14x32"});
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       v.push_back(MicroKernel{6, 16, MicroKernelAvx2, MicroKernelAvx2RowsA, MicroKernelAvx2Epilogue,
-                              MicroKernelAvx2EpilogueHalf, "avx2 6x16"});
+                              MicroKernelAvx2EpilogueHalf, MicroKernelAvx2EpilogueShort,
+                              "avx2 6x16"});
     }
 #endif
     v.push_back(MicroKernel{kGenericMr, 8, MicroKernelGeneric, MicroKernelGenericRowsA,
                             MicroKernelGenericEpilogue, MicroKernelGenericEpilogueHalf,
+                            MicroKernelGenericEpilogueShort,
                             kGenericMr == 8 ? "generic 8x8" : "generic 4x8"});
     return v;
   }();
@@ -894,7 +915,8 @@ const char* SgemmKernelName() {
 
 SgemmMicroKernel CurrentSgemmMicroKernel() {
   const MicroKernel& k = SelectMicroKernel();
-  return SgemmMicroKernel{k.mr, k.nr, k.fn_rows_a, k.fn_epilogue, k.fn_epilogue_half};
+  return SgemmMicroKernel{
+      k.mr, k.nr, k.fn_rows_a, k.fn_epilogue, k.fn_epilogue_half, k.fn_epilogue_short};
 }
 
 std::vector<std::string> SgemmKernelNames() {

@@ -42,6 +42,11 @@ void Sgemm(KernelContext* ctx, bool trans_a, bool trans_b, std::int64_t m, std::
 // groups of nr floats, of which it reads the first half; it writes mr x nr / 2 results.
 // For a last column strip that is at most half used (24 output channels on the 16-wide
 // AVX2 kernel): half the work, and the results can go straight to the output.
+//
+// fn_epilogue_short is fn_epilogue over the first mr / 2 rows only: a holds mr / 2 rows,
+// and it writes mr / 2 x nr results. For a last row strip at most half used: a 7x7 map's
+// 49 pixels are 14 + 14 + 14 + 7 rows on the 14-row AVX-512 kernel, and the last 7 would
+// otherwise cost as much as 14.
 struct SgemmMicroKernel {
   int mr;
   int nr;
@@ -53,6 +58,9 @@ struct SgemmMicroKernel {
   void (*fn_epilogue_half)(std::int64_t kc, const float* a, std::int64_t lda, const float* b,
                            float* c, std::int64_t ldc, const float* bias, bool accumulate,
                            bool clamp, float lo, float hi);
+  void (*fn_epilogue_short)(std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                            float* c, std::int64_t ldc, const float* bias, bool accumulate,
+                            bool clamp, float lo, float hi);
 };
 SgemmMicroKernel CurrentSgemmMicroKernel();
 

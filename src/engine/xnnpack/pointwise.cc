@@ -69,10 +69,20 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
     // scratch and copied out; one per row strip of a task.
     thread_local std::vector<float> scratch;
     if (scratch.size() < rows_per_task * mr * nr) scratch.resize(rows_per_task * mr * nr);
-    // Whether tile (ms, js) is written in place: all its rows exist, and all its columns
-    // (or, for a last strip at most half used, the half the narrow kernel computes).
+    // Whether tile (ms, js) runs on the half-height kernel: a last row strip at most half
+    // used (a 7x7 map's last 7 of 14 rows), in a column strip of full width.
+    auto short_tile = [&](std::size_t ms, std::size_t js) {
+      return pixels - ms * mr <= mr / 2 && strip_width_(js) == nr;
+    };
+    // Rows the micro-kernel computes for tile (ms, js).
+    auto tile_rows = [&](std::size_t ms, std::size_t js) {
+      return short_tile(ms, js) ? mr / 2 : mr;
+    };
+    // Whether tile (ms, js) is written in place: all the rows its kernel computes exist,
+    // and all its columns (or, for a last strip at most half used, the half the narrow
+    // kernel computes).
     auto whole = [&](std::size_t ms, std::size_t js) {
-      return (ms + 1) * mr <= pixels && js * nr + strip_width_(js) <= c_out_;
+      return ms * mr + tile_rows(ms, js) <= pixels && js * nr + strip_width_(js) <= c_out_;
     };
     // Where tile (ms, js) accumulates: in place, or for a partial tile in scratch slot
     // `slot`.
@@ -97,19 +107,20 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
     auto pass = [&](std::size_t ms, std::size_t js, std::size_t k0, float* c, std::size_t ldc) {
       const std::size_t kc = std::min(kKc, c_in_ - k0);
       const std::size_t m0 = ms * mr, nrows = std::min(mr, pixels - m0);
+      const std::size_t need = tile_rows(ms, js);
       const float* a = in + m0 * c_in_ + k0;
       std::size_t lda = c_in_;
-      if (nrows < mr) {
+      if (nrows < need) {
         // The last strip: its rows past the input are zeros in a copy, never read from
         // beyond the caller's buffer.
-        std::fill(rows, rows + mr * kc, 0.0f);
+        std::fill(rows, rows + need * kc, 0.0f);
         for (std::size_t r = 0; r < nrows; ++r) {
           std::memcpy(rows + r * kc, a + r * c_in_, kc * sizeof(float));
         }
         a = rows;
         lda = kc;
       }
-      nn::EpilogueFor(uk_, strip_width_(js))(
+      (short_tile(ms, js) ? uk_.fn_epilogue_short : nn::EpilogueFor(uk_, strip_width_(js)))(
           static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
           b_.data() + js * c_in_ * nr + k0 * nr, c, static_cast<std::int64_t>(ldc),
           bias_.data() + js * nr, k0 != 0, k0 + kc >= c_in_ && clamp, out_min_, out_max_);

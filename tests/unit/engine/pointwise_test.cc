@@ -56,6 +56,11 @@ TEST(PointwiseTest, MatchesReferenceProduct) {
       {3136, 144, 24, -inf, inf},  // MobileNet v2's block-3 projection
       {57, 40, 20, 0.0f, 6.0f},
       {100, 300, 40, 0.0f, inf},
+      // A last row strip at most half used runs on the half-height kernel, its rows read
+      // in place when exactly half (7 of 14 on AVX-512, 3 of 6 on AVX2), else copied.
+      {21, 64, 64, 0.0f, inf},     // 14 + 7 (AVX-512), 3 * 6 + 3 (AVX2)
+      {51, 256, 96, -inf, inf},    // 8 * 6 + 3 (AVX2), 6 * 8 + 3 (generic 8-row)
+      {16, 300, 70, -1.0f, 1.0f},  // 14 + 2 (AVX-512), with a half-width last strip
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
