@@ -42,9 +42,10 @@ class Depthwise3x3 {
 // unless the environment sets DEEPEDGE_DEPTHWISE=off (to compare against XNNPACK).
 bool DepthwiseEnabled();
 
-// Whether the kernel beats XNNPACK's on this CPU: with AVX-512 (MobileNet v1's first
-// depthwise layer 0.237 -> 0.100 ms). On an AVX2-only EPYC, even with 8-lane blocks and
-// FMA, MobileNet v1's depthwise layers took 2.6-3.7 ms against XNNPACK's 1.8 ms.
-bool DepthwisePaysOnThisCpu();
+// Whether the kernel beats XNNPACK's on this CPU for a layer of `channels` channels:
+// with AVX-512 (MobileNet v1's first depthwise layer 0.237 -> 0.100 ms), unless the
+// channels are a multiple of 256. On an AVX2-only EPYC, even with 8-lane blocks and FMA,
+// MobileNet v1's depthwise layers took 2.6-3.7 ms against XNNPACK's 1.8 ms.
+bool DepthwisePays(std::size_t channels);
 
 }  // namespace deepedge::engine::xnn

@@ -1534,7 +1534,7 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     if (!(op.kind == OpKind::kDepthwiseConv && op.multiplier == 1 && op.filter_dims[1] == 3 &&
           op.filter_dims[2] == 3 && w.stride[0] == w.stride[1] &&
           (w.stride[0] == 1 || w.stride[0] == 2) && w.dilation[0] == 1 && w.dilation[1] == 1 &&
-          DepthwiseEnabled() && DepthwisePaysOnThisCpu())) {
+          DepthwiseEnabled() && DepthwisePays(op.channels_out))) {
       continue;
     }
     op.use_depthwise = true;

@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/xnnpack/kernel_switch.h"
 #include "support/kernel_harness.h"
 
 namespace deepedge::engine::xnn {
@@ -90,6 +91,16 @@ TEST(DepthwiseTest, MatchesDirectConvolution) {
       }
     }
   }
+}
+
+TEST(DepthwiseTest, PaysWithAvx512ExceptOnChannelsThatAliasInL1) {
+  const bool avx512 = CpuHasAvx512();
+  EXPECT_EQ(DepthwisePays(32), avx512);   // MobileNet v1 and v2's first depthwise layer
+  EXPECT_EQ(DepthwisePays(144), avx512);  // v2's 56x56 stage
+  EXPECT_EQ(DepthwisePays(960), avx512);  // v2's 7x7 stage
+  EXPECT_FALSE(DepthwisePays(256));       // v1's 28x28 stage: 1 KiB pixels
+  EXPECT_FALSE(DepthwisePays(512));
+  EXPECT_FALSE(DepthwisePays(1024));
 }
 
 }  // namespace
