@@ -83,6 +83,11 @@ TEST(ConvGemmTest, MatchesDirectConvolution) {
       // along the width, 3x1 unpadded.
       {{1, 12, 10, 12, 10, 1, 1, 0, 1}, 24, 24, 1, 3, -inf, inf},
       {{1, 12, 10, 10, 10, 1, 1, 0, 0}, 24, 48, 3, 1, 0.0f, inf},
+      // Last row strips at most half used (the half-height kernel), the filter in cache:
+      // 49 pixels (14 * 3 + 7 on AVX-512, 6 * 8 + 1 on AVX2), 21 (14 + 7, 6 * 3 + 3).
+      // The streamed 7x7 and 5x6 cases above take it too.
+      {{1, 7, 7, 7, 7, 1, 1, 1, 1}, 16, 32, 3, 3, 0.0f, inf},
+      {{1, 3, 7, 3, 7, 1, 1, 1, 1}, 8, 70, 3, 3, -inf, inf},
   };
   const std::string original = nn::SgemmKernelName();
   ir::Node node;
