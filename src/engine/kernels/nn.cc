@@ -229,12 +229,12 @@ struct VecOf {
 
 // How far ahead the x86 micro-kernels prefetch B, in steps of depth. Their B is a
 // filter packed at construction, and a model's filters (17 MB in MobileNet v1) do not
-// stay in the caches between runs: the micro-kernel's own loads, two lines every 14
-// cycles, leave memory idle, and the hardware prefetcher stops at each 4 KiB page. Read
-// 64 steps ahead (8 KiB for the 32-wide AVX-512 kernel), the next block of depth arrives
-// while the current one computes. Measured on the Zen 5 EPYC (1 thread, filters not in
-// cache): a 1x1 convolution on 7x7 maps 1024 -> 1024 channels 0.91 -> 0.68 ms (0.65 with
-// its filter in cache), MobileNet v1 7.46 -> 6.96-7.05 ms.
+// stay in the caches between runs, and the micro-kernel's own loads (two lines every 14
+// cycles) with the hardware prefetcher left memory mostly idle (transparent huge pages
+// did not change that). Read 64 steps ahead (8 KiB for the 32-wide AVX-512 kernel), the
+// next block of depth arrives while the current one computes. Measured on the Zen 5 EPYC (1 thread,
+// filters not in cache): a 1x1 convolution on 7x7 maps 1024 -> 1024 channels 0.91 -> 0.68 ms (0.65
+// with its filter in cache), MobileNet v1 7.46 -> 6.96-7.05 ms.
 constexpr int kPrefetchSteps = 64;
 
 // Prefetches the kBytes bytes of B that step p + kPrefetchSteps will read (b points at
