@@ -84,6 +84,20 @@ inline auto EpilogueFor(const SgemmMicroKernel& uk, std::size_t columns) {
   return columns == static_cast<std::size_t>(uk.nr) ? uk.fn_epilogue : uk.fn_epilogue_half;
 }
 
+// How many rows the micro-kernels compute for a tile of a row strip with `rows_left`
+// rows of the product left, in a column strip `columns` wide (StripWidths): uk.mr, or
+// uk.mr / 2 for a last row strip at most half used in a strip of full width.
+inline std::size_t TileRows(const SgemmMicroKernel& uk, std::size_t rows_left,
+                            std::size_t columns) {
+  const std::size_t mr = static_cast<std::size_t>(uk.mr);
+  return rows_left <= mr / 2 && columns == static_cast<std::size_t>(uk.nr) ? mr / 2 : mr;
+}
+
+// The epilogue kernel for a tile that many rows high (TileRows) and columns wide.
+inline auto EpilogueFor(const SgemmMicroKernel& uk, std::size_t rows, std::size_t columns) {
+  return rows == static_cast<std::size_t>(uk.mr) ? EpilogueFor(uk, columns) : uk.fn_epilogue_short;
+}
+
 // "avx512 14x32", "avx2 6x16", "generic 4x8": the micro-kernel this CPU runs.
 const char* SgemmKernelName();
 

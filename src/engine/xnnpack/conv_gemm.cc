@@ -103,18 +103,18 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
   };
   const bool clamp =
       !(std::isinf(out_min_) && out_min_ < 0 && std::isinf(out_max_) && out_max_ > 0);
-  // Whether the tile of row strip s (of the whole product) and column strip js runs on
-  // the half-height kernel: a last row strip at most half used (a 7x7 map's last 7 of 14
-  // rows), in a column strip of full width. Its rows past the last pixel are zeros.
-  auto short_tile = [&](std::size_t s, std::size_t js) {
-    return pixels - s * mr <= mr / 2 && strip_width_(js) == nr;
+  // Rows the micro-kernel computes for the tile of row strip s (of the whole product) and
+  // column strip js: half of mr for a last row strip at most half used (a 7x7 map's last
+  // 7 of 14 rows) in a column strip of full width. Rows past the last pixel are zeros.
+  auto tile_rows = [&](std::size_t s, std::size_t js) {
+    return nn::TileRows(uk_, pixels - s * mr, strip_width_(js));
   };
   // One micro-kernel pass over depth [k0, k0 + kc) of tile (rows a, strip js) into c. A
   // last column strip at most half used (24 channels on a 16-wide kernel) runs on the
   // half-width kernel: half its work, and its tiles are written in place.
   auto pass = [&](const float* a, std::size_t lda, std::size_t s, std::size_t js, std::size_t k0,
                   std::size_t kc, float* c, std::size_t ldc) {
-    (short_tile(s, js) ? uk_.fn_epilogue_short : nn::EpilogueFor(uk_, strip_width_(js)))(
+    nn::EpilogueFor(uk_, tile_rows(s, js), strip_width_(js))(
         static_cast<std::int64_t>(kc), a + k0, static_cast<std::int64_t>(lda),
         b_.data() + PackedOffset(js, k0), c, static_cast<std::int64_t>(ldc), bias_.data() + js * nr,
         k0 != 0, k0 + kc >= k_ && clamp, out_min_, out_max_);
@@ -142,8 +142,7 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
           const std::size_t m0 = p0 + s * mr, nrows = std::min(mr, pixels - m0);
           for (std::size_t js = 0; js < n_strips_; ++js) {
             const std::size_t n0 = js * nr, ncols = std::min(nr, c_out_ - n0);
-            const std::size_t rows_done = short_tile(m0 / mr, js) ? mr / 2 : mr;
-            const bool whole = nrows == rows_done && ncols == strip_width_(js);
+            const bool whole = nrows == tile_rows(m0 / mr, js) && ncols == strip_width_(js);
             float* c = whole ? out + m0 * c_out_ + n0 : tile;
             const std::size_t ldc = whole ? c_out_ : nr;
             for (std::size_t k0 = 0; k0 < k_; k0 += kKc) {

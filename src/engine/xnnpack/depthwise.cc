@@ -251,8 +251,9 @@ bool DepthwisePays(std::size_t channels) {
   // channels at a time, runs those layers faster. Measured alone on the Zen 5 EPYC (1
   // thread, XNNPACK / this kernel): 28x28x256 0.067 / 0.074 ms, stride 2 0.019 / 0.027;
   // 14x14x512 0.032 / 0.042, stride 2 0.009 / 0.014; 7x7x1024 0.025 / 0.028; against
-  // 56x56x144 0.169 / 0.151, 14x14x576 0.036 / 0.036, 7x7x960 0.022 / 0.015. MobileNet
-  // v1 (all of whose deeper layers have such channels) ran 2 % faster, on 1 thread and 2.
+  // 56x56x144 0.169 / 0.151, 14x14x576 0.036 / 0.036, 7x7x960 0.022 / 0.015. On the
+  // whole of MobileNet v1 (all of whose deeper layers have such channels) the gain was
+  // within the host's noise: 0.98x in one pair of alternated runs, 0.99-1.00x in another.
   return CpuHasAvx512() && channels % 256 != 0;
 }
 

@@ -69,14 +69,10 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
     // scratch and copied out; one per row strip of a task.
     thread_local std::vector<float> scratch;
     if (scratch.size() < rows_per_task * mr * nr) scratch.resize(rows_per_task * mr * nr);
-    // Whether tile (ms, js) runs on the half-height kernel: a last row strip at most half
-    // used (a 7x7 map's last 7 of 14 rows), in a column strip of full width.
-    auto short_tile = [&](std::size_t ms, std::size_t js) {
-      return pixels - ms * mr <= mr / 2 && strip_width_(js) == nr;
-    };
-    // Rows the micro-kernel computes for tile (ms, js).
+    // Rows the micro-kernel computes for tile (ms, js): half of mr for a last row strip
+    // at most half used (a 7x7 map's last 7 of 14 rows) in a column strip of full width.
     auto tile_rows = [&](std::size_t ms, std::size_t js) {
-      return short_tile(ms, js) ? mr / 2 : mr;
+      return nn::TileRows(uk_, pixels - ms * mr, strip_width_(js));
     };
     // Whether tile (ms, js) is written in place: all the rows its kernel computes exist,
     // and all its columns (or, for a last strip at most half used, the half the narrow
@@ -120,7 +116,7 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
         a = rows;
         lda = kc;
       }
-      (short_tile(ms, js) ? uk_.fn_epilogue_short : nn::EpilogueFor(uk_, strip_width_(js)))(
+      nn::EpilogueFor(uk_, need, strip_width_(js))(
           static_cast<std::int64_t>(kc), a, static_cast<std::int64_t>(lda),
           b_.data() + js * c_in_ * nr + k0 * nr, c, static_cast<std::int64_t>(ldc),
           bias_.data() + js * nr, k0 != 0, k0 + kc >= c_in_ && clamp, out_min_, out_max_);
