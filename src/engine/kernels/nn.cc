@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/aligned.h"
 #include "engine/kernels/kernel_util.h"
 #include "engine/kernels/nn_sgemm.h"
 
@@ -584,8 +585,8 @@ i64 BlockN(const MicroKernel& uk) {
 
 // Per-thread scratch (grows, never shrinks).
 float* Scratch(int which, std::size_t floats) {
-  thread_local std::vector<float> buffers[4];
-  std::vector<float>& b = buffers[which];
+  thread_local AlignedFloats buffers[4];
+  AlignedFloats& b = buffers[which];
   if (b.size() < floats) b.resize(floats);
   return b.data();
 }

@@ -128,7 +128,7 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
     const std::size_t per_task = std::min(cap, want);
     const std::size_t tasks = (m_strips + per_task - 1) / per_task;
     parallel(tasks, [&](std::size_t t0, std::size_t t1) {
-      thread_local std::vector<float> rows;
+      thread_local AlignedFloats rows;
       alignas(64) float tile[kMaxMr * kMaxNr];
       if (rows.size() < per_task * mr * k_) rows.resize(per_task * mr * k_);
       for (std::size_t t = t0; t < t1; ++t) {
@@ -165,7 +165,7 @@ void ConvGemm::Run(KernelContext* ctx, const float* in, const ConvGemmGeometry& 
   // first, then each task owns a group of column strips and, block of depth by block,
   // runs every row strip under the filter block while it is in L1. The products
   // accumulate in a scratch as wide as whole strips and are copied out at the end.
-  thread_local std::vector<float> rows_buf, c_buf;
+  thread_local AlignedFloats rows_buf, c_buf;
   const std::size_t ldc = n_strips_ * nr;
   if (rows_buf.size() < m_strips * mr * k_) rows_buf.resize(m_strips * mr * k_);
   if (c_buf.size() < m_strips * mr * ldc) c_buf.resize(m_strips * mr * ldc);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/aligned.h"
 #include "engine/kernels/nn_sgemm.h"
 
 namespace deepedge::engine::xnn {
@@ -56,8 +57,8 @@ class ConvGemm {
   bool stream_;                  // whether the filter is large enough to be streamed
   // Filter, packed into nr-column strips (zero past C_out): [n_strips][k][nr], or when
   // streamed [k / 256 blocks][n_strips][256][nr] (the last block zero-padded).
-  std::vector<float> b_;
-  std::vector<float> bias_;  // [n_strips * nr], zero past C_out
+  AlignedFloats b_;
+  AlignedFloats bias_;  // [n_strips * nr], zero past C_out
   float out_min_, out_max_;
 };
 

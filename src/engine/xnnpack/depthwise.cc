@@ -202,7 +202,7 @@ void Depthwise3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::
   const std::size_t rows = n * out_h;
   if (rows == 0 || out_w == 0) return;
   // A row of zeros stands for the rows above and below the input (never written).
-  thread_local std::vector<float> zeros;
+  thread_local AlignedFloats zeros;
   if (zeros.size() < w * c_) zeros.assign(w * c_, 0.0f);
   // Named through a pointer: inside the lambda, `zeros` would be the worker's own.
   const float* zero_row = zeros.data();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/aligned.h"
 
 namespace deepedge::engine::xnn {
 
@@ -33,8 +34,8 @@ class Depthwise3x3 {
 
  private:
   std::size_t c_, c_padded_, stride_;
-  std::vector<float> filter_;  // [3][3][c_padded], zero past C
-  std::vector<float> bias_;    // [c_padded]
+  AlignedFloats filter_;  // [3][3][c_padded], zero past C
+  AlignedFloats bias_;    // [c_padded]
   float out_min_, out_max_;
 };
 

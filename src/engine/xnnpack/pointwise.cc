@@ -67,7 +67,7 @@ void Pointwise1x1::Run(KernelContext* ctx, const float* in, std::size_t pixels, 
     alignas(64) float rows[kMaxMr * kKc];
     // Partial output tiles (the last row strip, the last column strip) are computed in
     // scratch and copied out; one per row strip of a task.
-    thread_local std::vector<float> scratch;
+    thread_local AlignedFloats scratch;
     if (scratch.size() < rows_per_task * mr * nr) scratch.resize(rows_per_task * mr * nr);
     // Rows the micro-kernel computes for tile (ms, js): half of mr for a last row strip
     // at most half used (a 7x7 map's last 7 of 14 rows) in a column strip of full width.

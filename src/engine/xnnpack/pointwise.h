@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/aligned.h"
 #include "engine/kernels/nn_sgemm.h"
 
 namespace deepedge::engine::xnn {
@@ -39,8 +40,8 @@ class Pointwise1x1 {
   nn::SgemmMicroKernel uk_;      // chosen at construction; the packing follows its nr
   std::size_t n_strips_;         // column strips of nr output channels
   nn::StripWidths strip_width_;  // columns computed per strip (half for a half-used last)
-  std::vector<float> b_;         // filter, packed: [n_strips][C_in][nr], zero past C_out
-  std::vector<float> bias_;      // [n_strips * nr], zero past C_out
+  AlignedFloats b_;              // filter, packed: [n_strips][C_in][nr], zero past C_out
+  AlignedFloats bias_;           // [n_strips * nr], zero past C_out
   float out_min_, out_max_;
 };
 

@@ -288,7 +288,7 @@ void Winograd3x3::Run(KernelContext* ctx, const float* in, std::size_t n, std::s
       }
     };
     // Per thread: in chunk-per-thread mode every worker has its own.
-    thread_local std::vector<float> v_buf, m_buf;
+    thread_local AlignedFloats v_buf, m_buf;
     if (v_buf.size() < np * chunk_tiles * c_in_) v_buf.resize(np * chunk_tiles * c_in_);
     if (m_buf.size() < np * chunk_tiles * ldm) m_buf.resize(np * chunk_tiles * ldm);
     float* const v = v_buf.data();

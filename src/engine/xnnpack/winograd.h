@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/kernel.h"
+#include "engine/kernels/aligned.h"
 #include "engine/kernels/nn_sgemm.h"
 
 namespace deepedge::engine::xnn {
@@ -47,8 +48,8 @@ class Winograd3x3 {
   std::size_t products_;     // (tile + 2)^2
   nn::SgemmMicroKernel uk_;  // chosen at construction; the packing follows its mr, nr
   std::size_t n_strips_;     // column strips of nr output channels
-  std::vector<float> u_;     // transformed filter, packed: [products][n_strips][C_in][nr]
-  std::vector<float> bias_;
+  AlignedFloats u_;          // transformed filter, packed: [products][n_strips][C_in][nr]
+  AlignedFloats bias_;
   float out_min_, out_max_;
 };
 

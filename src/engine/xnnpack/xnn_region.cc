@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/kernels/aligned.h"
 #include "engine/kernels/kernel_util.h"
 #include "engine/xnnpack/conv_gemm.h"
 #include "engine/xnnpack/depthwise.h"
@@ -503,8 +504,8 @@ class RegionKernel final : public OpKernel {
   int built_threads_ = 0;
   int builds_ = 0;
   std::unique_ptr<pthreadpool, PoolDeleter> own_pool_;
-  std::vector<std::vector<float>> in_buffers_;
-  std::vector<std::vector<float>> out_buffers_;
+  std::vector<AlignedFloats> in_buffers_;
+  std::vector<AlignedFloats> out_buffers_;
   std::vector<Shape> out_shapes_;  // NCHW / 2-D
   std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime_;
   pthreadpool_t built_pool_ = nullptr;
@@ -516,8 +517,8 @@ class RegionKernel final : public OpKernel {
   // Values that cross step borders share buffers by liveness (slot_of_[v], or -1 for a
   // buffer of the value's own: profiling's one-op steps).
   std::vector<int> slot_of_;
-  std::vector<std::vector<float>> slots_;
-  std::vector<std::vector<float>> value_buffers_;
+  std::vector<AlignedFloats> slots_;
+  std::vector<AlignedFloats> value_buffers_;
 };
 
 Status RegionKernel::Translate() {
@@ -1809,7 +1810,7 @@ float* RegionKernel::ValueBuffer(int v) {
   }
   const int slot = slot_of_[static_cast<std::size_t>(v)];
   if (slot >= 0) return slots_[static_cast<std::size_t>(slot)].data();
-  std::vector<float>& b = value_buffers_[static_cast<std::size_t>(v)];
+  AlignedFloats& b = value_buffers_[static_cast<std::size_t>(v)];
   if (b.empty()) b.assign(Product(values_[static_cast<std::size_t>(v)].dims) + kExtraFloats, 0.0f);
   return b.data();
 }
