@@ -146,11 +146,7 @@ struct Estimates {
   // server or one stalled transfer must not move the cut, a real change moves it in 3.
   std::map<const double*, std::deque<double>> window;
   void Add(double& v, double x) {
-    std::deque<double>& w = window[&v];
-    w.push_back(x);
-    if (w.size() > 5) w.pop_front();
-    std::vector<double> sorted(w.begin(), w.end());
-    std::sort(sorted.begin(), sorted.end());
+    const std::vector<double> sorted = Push(v, x, 5);
     v = sorted[sorted.size() / 2];
   }
   // The device factor is the mean of its last 10 samples less the highest and the lowest.
@@ -158,15 +154,20 @@ struct Estimates {
   // 160 ms for SqueezeNet at 0.05 CPU on the testbed): the median of 5 such samples swings
   // with a few short runs, while the mean is the latency the device gives on average.
   void AddTrimmedMean(double& v, double x) {
-    std::deque<double>& w = window[&v];
-    w.push_back(x);
-    if (w.size() > 10) w.pop_front();
-    std::vector<double> sorted(w.begin(), w.end());
-    std::sort(sorted.begin(), sorted.end());
+    const std::vector<double> sorted = Push(v, x, 10);
     const std::size_t trim = sorted.size() >= 3 ? 1 : 0;
     double sum = 0;
     for (std::size_t i = trim; i < sorted.size() - trim; ++i) sum += sorted[i];
     v = sum / static_cast<double>(sorted.size() - 2 * trim);
+  }
+  // Adds x to v's window of its last n samples; returns the window sorted.
+  std::vector<double> Push(const double& v, double x, std::size_t n) {
+    std::deque<double>& w = window[&v];
+    w.push_back(x);
+    if (w.size() > n) w.pop_front();
+    std::vector<double> sorted(w.begin(), w.end());
+    std::sort(sorted.begin(), sorted.end());
+    return sorted;
   }
   // A level shift seen at once (see Runner::LearnFailedTransfer): the window restarts.
   void Reset(double& v, double x) {
