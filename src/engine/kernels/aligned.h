@@ -13,9 +13,13 @@
 #include <new>
 #include <vector>
 
+#include "deepedge/tensor.h"
+
 namespace deepedge::engine {
 
-inline constexpr std::size_t kCacheLineBytes = 64;
+// The alignment of a Tensor's own storage, so that kernels see one alignment whichever
+// buffer they are given.
+inline constexpr std::size_t kCacheLineBytes = Tensor::kAlignment;
 
 // A standard allocator that returns kCacheLineBytes-aligned storage (operator new with
 // std::align_val_t). Stateless: all instances compare equal.
