@@ -57,6 +57,13 @@ struct Capabilities {
 struct SessionOptions {
   int threads = 0;  // 0: the backend's default (usually every core)
   bool profile_layers = false;
+  // Sessions of one process that set this and have as many threads share one set of
+  // worker threads (where the backend has its own pool: `deepedge`; others ignore it).
+  // For many sessions loaded at once and run one after another, as `deepedge calibrate`
+  // runs its cases: each pool's workers spin for milliseconds after every parallel
+  // step, so with a pool per session the idle sessions' workers took the cores from
+  // the running one. Shared, the sessions' parallel steps run one at a time.
+  bool share_threads = false;
   // Backend-specific options, validated against Backend::Options() by the registry.
   std::map<std::string, std::string> backend_options;
 };

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -18,15 +20,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A thread pool shared by all graph runners of one executor.
+// The pthreadpool of `threads` workers that executors created with
+// ExecutorOptions::share_threads use together (null for one thread). Held by those
+// executors; destroyed with the last of them.
+std::shared_ptr<pthreadpool> SharedPool(int threads) {
+  static std::mutex mu;
+  static std::map<int, std::weak_ptr<pthreadpool>> pools;
+  if (threads <= 1) return nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  std::shared_ptr<pthreadpool> pool = pools[threads].lock();
+  if (pool == nullptr) {
+    pool = std::shared_ptr<pthreadpool>(pthreadpool_create(static_cast<std::size_t>(threads)),
+                                        pthreadpool_destroy);
+    pools[threads] = pool;
+  }
+  return pool;
+}
+
+// A thread pool shared by all graph runners of one executor (and, with share_threads,
+// by every such executor of the process with as many threads).
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) : threads_(std::max(threads, 1)) {
-    if (threads_ > 1) pool_ = pthreadpool_create(static_cast<std::size_t>(threads_));
+  ThreadPool(int threads, bool shared) : threads_(std::max(threads, 1)) {
+    if (threads_ <= 1) return;
+    owner_ = shared
+                 ? SharedPool(threads_)
+                 : std::shared_ptr<pthreadpool>(
+                       pthreadpool_create(static_cast<std::size_t>(threads_)), pthreadpool_destroy);
+    pool_ = owner_.get();
   }
-  ~ThreadPool() {
-    if (pool_ != nullptr) pthreadpool_destroy(pool_);
-  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
   int threads() const { return threads_; }
   pthreadpool_t get() const { return pool_; }
 
@@ -53,6 +77,7 @@ class ThreadPool {
 
  private:
   int threads_;
+  std::shared_ptr<pthreadpool> owner_;
   pthreadpool_t pool_ = nullptr;
 };
 
@@ -476,7 +501,8 @@ class ExecutorImpl final : public Executor {
       : model_(std::move(model)),
         pool_(options.threads > 0
                   ? options.threads
-                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+              options.share_threads),
         runner_(model_->graph, registry, pool_, nullptr, options.profile) {}
 
   Status Prepare() { return runner_.Prepare(); }

@@ -17,6 +17,9 @@ namespace deepedge::engine {
 struct ExecutorOptions {
   int threads = 0;       // 0: every core
   bool profile = false;  // time every node
+  // Use the process's one pool of `threads` workers, shared with every executor that
+  // sets this (SessionOptions::share_threads), instead of a pool of its own.
+  bool share_threads = false;
 };
 
 class Executor {

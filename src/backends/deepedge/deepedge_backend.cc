@@ -144,6 +144,7 @@ class DeepEdgeBackend final : public Backend {
     engine::ExecutorOptions eo;
     eo.threads = options.threads;
     eo.profile = options.profile_layers;
+    eo.share_threads = options.share_threads;
     auto shared = std::make_shared<const ir::Model>(std::move(model).value());
     Expected<std::unique_ptr<engine::Executor>> exec =
         engine::Executor::Create(shared, Registry(), eo);

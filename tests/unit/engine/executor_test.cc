@@ -1,6 +1,10 @@
 // The executor and the graph passes, on hand-built graphs with test kernels (the
 // real kernel families have their own tests).
 #include <gtest/gtest.h>
+#include <pthreadpool.h>
+
+#include <span>
+#include <vector>
 
 #include "engine/executor.h"
 #include "engine/passes.h"
@@ -43,9 +47,26 @@ Status CallBody(engine::KernelContext& ctx) {
   return Status::Ok();
 }
 
+// The pools PoolAddOne ran on, in order.
+std::vector<pthreadpool_t> pools_seen;
+
+// y = x + 1 over the context's ParallelFor; records the context's pool.
+Status PoolAddOne(engine::KernelContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  DEEPEDGE_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kF32, x->shape()));
+  pools_seen.push_back(ctx.thread_pool());
+  std::span<const float> in = x->as<float>();
+  std::span<float> out = y->as<float>();
+  ctx.ParallelFor(in.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = in[i] + 1;
+  });
+  return Status::Ok();
+}
+
 engine::KernelRegistry TestRegistry() {
   engine::KernelRegistry r;
   r.Add("", "AddOne", AddOne);
+  r.Add("", "PoolAddOne", PoolAddOne);
   r.Add("", "Mul", Mul);
   r.Add("", "CallBody", CallBody);
   return r;
@@ -81,6 +102,33 @@ TEST(ExecutorTest, RunsAChainAndResolvesTheDynamicBatch) {
     EXPECT_EQ(out[0].shape(), (Shape{batch, 4}));
     EXPECT_EQ(out[0].as<float>()[0], 3.0f);
   }
+}
+
+TEST(ExecutorTest, SharedThreadsUseOnePoolThatOutlivesEachExecutor) {
+  auto reg = TestRegistry();
+  auto model = std::make_shared<ir::Model>();
+  model->graph.inputs = {Info("x", Shape{4096})};
+  model->graph.nodes.push_back(MakeNode("PoolAddOne", {"x"}, {"y"}));
+  model->graph.outputs = {Info("y", Shape{4096})};
+  const engine::ExecutorOptions shared{.threads = 2, .share_threads = true};
+  const engine::ExecutorOptions own{.threads = 2};
+  auto a = engine::Executor::Create(model, reg, shared);
+  auto b = engine::Executor::Create(model, reg, shared);
+  auto c = engine::Executor::Create(model, reg, own);
+  ASSERT_TRUE(a.has_value() && b.has_value() && c.has_value());
+  Tensor x = Tensor::Allocate(DType::kF32, Shape{4096}).value();
+  std::vector<Tensor> out;
+  pools_seen.clear();
+  for (auto* e : {&*a, &*b, &*c}) ASSERT_TRUE((*e)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  ASSERT_EQ(pools_seen.size(), 3u);
+  EXPECT_NE(pools_seen[0], nullptr);
+  EXPECT_EQ(pools_seen[0], pools_seen[1]);
+  EXPECT_NE(pools_seen[0], pools_seen[2]);
+  // The pool lives as long as any executor sharing it.
+  a->reset();
+  ASSERT_TRUE((*b)->Run(std::span<const Tensor>(&x, 1), out).ok());
+  EXPECT_EQ(pools_seen.back(), pools_seen[1]);
+  EXPECT_EQ(out[0].as<float>()[4095], 1.0f);
 }
 
 TEST(ExecutorTest, ReusesBuffersByLiveness) {
