@@ -174,6 +174,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   if (!backend) return ReportError(backend.status());
   p.backend = *backend;
   p.warm_cases = std::move(warm_cases);
+  p.cold_cases = samples;
   p.l2_cache_bytes = env.l2_cache_bytes;
   p.last_level_cache_bytes = env.last_level_cache_bytes;
   std::printf("\n%-10s %8s %8s %22s %16s\n", "class", "samples", "form", "leave-one-out error",

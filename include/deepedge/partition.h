@@ -189,6 +189,11 @@ struct DeviceProfile {
   // 0.24 (a 128-value Add: mostly misses on a cold run) to 0.6 (a spectrogram's STFT,
   // weights-bound) and 0.8 (the other 1-D convolutions). Empty in older profiles.
   std::map<std::string, std::vector<Sample>> warm_cases;
+  // LayerClass -> the calibration cases one by one (their features, time_ms = cold time),
+  // for LayerCosts to correct the class's fit by the residual of the case nearest a layer:
+  // one linear fit spans kernels of different rates (a 3x3 convolution may run Winograd
+  // F(2x2), F(4x4) or direct). Empty in profiles written before; then the fits alone.
+  std::map<std::string, std::vector<Sample>> cold_cases;
   // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
   // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;
@@ -233,8 +238,11 @@ struct LayerCost {
 // Gemm, MatMul, pooling or two-input Add/Sub/Mul/Div (or a BatchNormalization folded
 // into one). A layer whose class has no fit (or that has no class) is predicted from
 // the "eltwise" fit, a memory-bound estimate by its bytes, and labelled
-// (`fallback_class`). A layer that RunsFromCaches (its input and output fit the L2
-// cache and its weights twice that: in a model run its input was just written by the
+// (`fallback_class`). A fit's prediction is corrected by the residual of the class's
+// calibration case nearest the layer (`cold_cases`; by log MACs, input, output and
+// weight bytes): times (measured / fitted)^w, w = 1 at the case itself, 1/2 with every
+// feature a factor 2 away, falling on from there. A layer that RunsFromCaches (its input and output
+// fit the L2 cache and its weights twice that: in a model run its input was just written by the
 // layer before, and weights that size stay cached from one inference to the next;
 // larger ones stream at memory-like rates) has its time scaled by a warm ratio (`warm`):
 // that of the class's warm case nearest the layer (by log MACs, input, output and

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deepedge/file_util.h"
@@ -274,6 +275,16 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
                         {"ratio", c.time_ms}});
       doc["warm_cases"][cls] = std::move(list);
     }
+    for (const auto& [cls, cases] : p.cold_cases) {
+      json list = json::array();
+      for (const Sample& c : cases)
+        list.push_back({{"macs", c.macs},
+                        {"input_bytes", c.input_bytes},
+                        {"output_bytes", c.output_bytes},
+                        {"weight_bytes", c.weight_bytes},
+                        {"time_ms", c.time_ms}});
+      doc["cold_cases"][cls] = std::move(list);
+    }
   }
   return doc.dump(2) + "\n";
 }
@@ -379,6 +390,19 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         }
       }
     }
+    if (doc.contains("cold_cases")) {
+      for (const auto& [cls, list] : doc["cold_cases"].items()) {
+        for (const json& c : list) {
+          Sample s{OptInt(c, "macs"), OptInt(c, "input_bytes"), OptInt(c, "output_bytes"),
+                   OptInt(c, "weight_bytes"), c.at("time_ms").get<double>()};
+          if (!(s.time_ms > 0) || s.macs < 0 || s.input_bytes < 0 || s.output_bytes < 0 ||
+              s.weight_bytes < 0)
+            return InvalidArgument(o + ": a calibration case of '" + cls +
+                                   "' has a time that is not positive or a negative size");
+          p.cold_cases[cls].push_back(s);
+        }
+      }
+    }
   } catch (const json::exception& e) {
     return InvalidArgument(o + ": malformed device profile: " + e.what());
   }
@@ -396,6 +420,8 @@ DeviceProfile ScaleProfile(const DeviceProfile& p, double factor) {
   DeviceProfile s = p;
   for (LayerProfile& l : s.layers) l.time_ms /= factor;
   if (s.model_total_ms >= 0) s.model_total_ms /= factor;
+  for (auto& [cls, cases] : s.cold_cases)
+    for (Sample& c : cases) c.time_ms /= factor;
   for (auto& [cls, f] : s.fits) {
     if (f.form == "linear") {
       for (double& c : f.coef) c /= factor;
@@ -420,27 +446,52 @@ bool RunsFromCaches(std::int64_t activation_bytes, std::int64_t weight_bytes,
 
 namespace {
 
-// The warm ratio of `cls`'s calibration case nearest `l` (squared distance of the log
-// features), else the class's median; nullopt when the profile has neither.
+// The case of `cases` nearest `l` by the squared distance of their log features (MACs,
+// input, output and weight bytes), and that distance; null when `cases` is empty.
+std::pair<const Sample*, double> NearestCase(const std::vector<Sample>& cases, const Layer& l) {
+  const Sample layer{l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, 0};
+  const std::vector<double> x = Features(layer, /*log=*/true);
+  const Sample* nearest = nullptr;
+  double best = std::numeric_limits<double>::infinity();
+  for (const Sample& s : cases) {
+    const std::vector<double> y = Features(s, /*log=*/true);
+    double d = 0;
+    for (std::size_t j = 1; j < x.size(); ++j) d += (x[j] - y[j]) * (x[j] - y[j]);
+    if (d < best) {
+      best = d;
+      nearest = &s;
+    }
+  }
+  return {nearest, best};
+}
+
+// The warm ratio of `cls`'s calibration case nearest `l`, else the class's median;
+// nullopt when the profile has neither.
 std::optional<double> WarmRatio(const DeviceProfile& device, const std::string& cls,
                                 const Layer& l) {
-  if (auto c = device.warm_cases.find(cls); c != device.warm_cases.end() && !c->second.empty()) {
-    const Sample layer{l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, 0};
-    const std::vector<double> x = Features(layer, /*log=*/true);
-    double best = std::numeric_limits<double>::infinity(), ratio = 1;
-    for (const Sample& s : c->second) {
-      const std::vector<double> y = Features(s, /*log=*/true);
-      double d = 0;
-      for (std::size_t j = 1; j < x.size(); ++j) d += (x[j] - y[j]) * (x[j] - y[j]);
-      if (d < best) {
-        best = d;
-        ratio = s.time_ms;
-      }
-    }
-    return ratio;
-  }
+  if (auto c = device.warm_cases.find(cls); c != device.warm_cases.end() && !c->second.empty())
+    return NearestCase(c->second, l).first->time_ms;
   if (auto r = device.warm_ratios.find(cls); r != device.warm_ratios.end()) return r->second;
   return std::nullopt;
+}
+
+// The squared log distance at which a calibration case's residual counts half: every
+// feature a factor 2 from the layer's, 4 ln(2)^2.
+constexpr double kLn2 = 0.6931471805599453;
+constexpr double kHalfResidualDistance = 4 * kLn2 * kLn2;
+
+// The factor by which `fit` (of `cls`) is corrected for `l`: the nearest cold case's
+// measured / fitted time, raised to a weight falling from 1 at the case itself to 1/2 at
+// kHalfResidualDistance and on towards 0; 1 without cases.
+double ResidualFactor(const DeviceProfile& device, const std::string& cls, const LatencyFit& fit,
+                      const Layer& l) {
+  auto c = device.cold_cases.find(cls);
+  if (c == device.cold_cases.end() || c->second.empty()) return 1;
+  const auto [s, d] = NearestCase(c->second, l);
+  const double fitted = fit.Predict(s->macs, s->input_bytes, s->output_bytes, s->weight_bytes);
+  if (!(fitted > 0) || !(s->time_ms > 0)) return 1;
+  const double weight = std::exp2(-d / kHalfResidualDistance);
+  return std::pow(s->time_ms / fitted, weight);
 }
 
 }  // namespace
@@ -606,6 +657,10 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
       out[i].fallback_class = "eltwise";
     }
     out[i].time_ms = it->second.Predict(l.macs, l.input_bytes, l.output_bytes, l.weight_bytes);
+    // An uncalibrated type estimated from the eltwise fit is no eltwise layer: no case of
+    // that class stands near it.
+    if (out[i].fallback_class != "eltwise" || cls == "eltwise")
+      out[i].time_ms *= ResidualFactor(device, it->first, it->second, l);
     // Cold runs measured 2-3x the in-model time of small memory-bound layers (a keyword
     // spotter's 1536 -> 128 fc: 45 us cold, 19 us in the model and warm); convolutions
     // change by a few percent. The ratio of the class whose fit was used.

@@ -179,10 +179,12 @@ TEST(DeviceProfileJson, FitsWithoutTheWeightsTerm) {
 }
 
 TEST(ScaleProfile, DividesEveryTime) {
-  const DeviceProfile p = SampleProfile();
+  DeviceProfile p = SampleProfile();
+  p.cold_cases["conv"] = {{1000, 100, 4096, 1000, 0.2}};
   const DeviceProfile s = ScaleProfile(p, 8);
   EXPECT_DOUBLE_EQ(s.layers[0].time_ms, 0.25);
   EXPECT_DOUBLE_EQ(s.model_total_ms, 3.5 / 8);
+  EXPECT_DOUBLE_EQ(s.cold_cases.at("conv")[0].time_ms, 0.2 / 8);
   for (const char* cls : {"conv", "activation"}) {
     EXPECT_NEAR(s.fits.at(cls).Predict(1000, 2000, 3000, 4000),
                 p.fits.at(cls).Predict(1000, 2000, 3000, 4000) / 8, 1e-12);
@@ -219,6 +221,49 @@ TEST(LayerCosts, MeasuredPredictedAndMismatches) {
   const Expected<std::vector<LayerCost>> unk = LayerCosts(g, p);
   ASSERT_FALSE(unk.has_value());
   EXPECT_NE(unk.status().message().find("unknown layer type Einsum"), std::string::npos);
+}
+
+// A fit corrected by the residual of the nearest calibration case of its class: fully at
+// the case itself, by half with every feature a factor 2 away, hardly from far away.
+TEST(LayerCosts, FitsAreCorrectedByTheNearestCalibrationCase) {
+  LayerGraph g = TwoLayers();
+  g.layers[0].weight_bytes = 1000;  // the conv: 1000 MACs, 100 + 4096 bytes, 1000 of weights
+  DeviceProfile p = SampleProfile();
+  p.layers.clear();
+  p.fits["conv"] = {"linear", {0.1, 0, 0, 0}, 0, 5};
+  auto conv_ms = [&] {
+    Expected<std::vector<LayerCost>> c = LayerCosts(g, p);
+    EXPECT_TRUE(c.has_value()) << c.status().message();
+    return c ? (*c)[0].time_ms : -1.0;
+  };
+  EXPECT_DOUBLE_EQ(conv_ms(), 0.1);  // no cases
+  p.cold_cases["conv"] = {{1000, 100, 4096, 1000, 0.2}, {10, 10, 10, 10, 0.05}};
+  EXPECT_NEAR(conv_ms(), 0.2, 1e-12);  // the layer is a case
+  p.cold_cases["conv"] = {{2000, 200, 8192, 2000, 0.2}};
+  EXPECT_NEAR(conv_ms(), 0.1 * std::sqrt(2.0), 0.002);
+  p.cold_cases["conv"] = {{1000000, 100000, 4096000, 1000000, 0.2}};
+  EXPECT_NEAR(conv_ms(), 0.1, 1e-6);
+  // Another class's cases do not apply.
+  p.cold_cases.clear();
+  p.cold_cases["fc"] = {{1000, 100, 4096, 1000, 0.2}};
+  EXPECT_DOUBLE_EQ(conv_ms(), 0.1);
+  const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(q.has_value()) << q.status().message();
+  ASSERT_EQ(q->cold_cases.at("fc").size(), 1u);
+  EXPECT_EQ(q->cold_cases.at("fc")[0].output_bytes, 4096);
+  EXPECT_DOUBLE_EQ(q->cold_cases.at("fc")[0].time_ms, 0.2);
+  for (const char* bad :
+       {R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"time_ms":0})",
+        R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1})",
+        R"({"macs":-1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"time_ms":1})"}) {
+    EXPECT_FALSE(
+        ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{"fc":)"
+                           R"({"form":"linear","coef":[1,2,3,4,5]}},"cold_cases":{"fc":[)" +
+                               std::string(bad) + "]}}",
+                           "a.json")
+            .has_value())
+        << bad;
+  }
 }
 
 // The warm ratio only for a layer whose input and output fit L2 together and whose
