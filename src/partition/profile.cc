@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -226,6 +227,44 @@ std::int64_t OptInt(const json& j, const char* k) {
   return j.contains(k) && j[k].is_number() ? j[k].get<std::int64_t>() : -1;
 }
 
+// Calibration cases by class (warm_cases, cold_cases): each case's features and its
+// Sample::time_ms under `value_key`.
+json CasesToJson(const std::map<std::string, std::vector<Sample>>& by_class,
+                 const char* value_key) {
+  json doc = json::object();
+  for (const auto& [cls, cases] : by_class) {
+    json list = json::array();
+    for (const Sample& c : cases)
+      list.push_back({{"macs", c.macs},
+                      {"input_bytes", c.input_bytes},
+                      {"output_bytes", c.output_bytes},
+                      {"weight_bytes", c.weight_bytes},
+                      {value_key, c.time_ms}});
+    doc[cls] = std::move(list);
+  }
+  return doc;
+}
+
+// The inverse of CasesToJson for `doc[key]` (absent: none). A value must be positive and
+// at most `max_value`, sizes not negative; else InvalidArgument: "`what` of 'CLASS' has
+// `bad_value` or a negative size".
+Status CasesFromJson(const json& doc, const char* key, const char* value_key, double max_value,
+                     const std::string& what, const char* bad_value,
+                     std::map<std::string, std::vector<Sample>>& out) {
+  if (!doc.contains(key)) return Status::Ok();
+  for (const auto& [cls, list] : doc[key].items()) {
+    for (const json& c : list) {
+      Sample s{OptInt(c, "macs"), OptInt(c, "input_bytes"), OptInt(c, "output_bytes"),
+               OptInt(c, "weight_bytes"), c.at(value_key).get<double>()};
+      if (!(s.time_ms > 0) || s.time_ms > max_value || s.macs < 0 || s.input_bytes < 0 ||
+          s.output_bytes < 0 || s.weight_bytes < 0)
+        return InvalidArgument(what + " of '" + cls + "' has " + bad_value + " or a negative size");
+      out[cls].push_back(s);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string DeviceProfileToJson(const DeviceProfile& p) {
@@ -265,26 +304,8 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
     }
     doc["fits"] = fits;
     if (!p.warm_ratios.empty()) doc["warm_ratios"] = p.warm_ratios;
-    for (const auto& [cls, cases] : p.warm_cases) {
-      json list = json::array();
-      for (const Sample& c : cases)
-        list.push_back({{"macs", c.macs},
-                        {"input_bytes", c.input_bytes},
-                        {"output_bytes", c.output_bytes},
-                        {"weight_bytes", c.weight_bytes},
-                        {"ratio", c.time_ms}});
-      doc["warm_cases"][cls] = std::move(list);
-    }
-    for (const auto& [cls, cases] : p.cold_cases) {
-      json list = json::array();
-      for (const Sample& c : cases)
-        list.push_back({{"macs", c.macs},
-                        {"input_bytes", c.input_bytes},
-                        {"output_bytes", c.output_bytes},
-                        {"weight_bytes", c.weight_bytes},
-                        {"time_ms", c.time_ms}});
-      doc["cold_cases"][cls] = std::move(list);
-    }
+    if (!p.warm_cases.empty()) doc["warm_cases"] = CasesToJson(p.warm_cases, "ratio");
+    if (!p.cold_cases.empty()) doc["cold_cases"] = CasesToJson(p.cold_cases, "time_ms");
   }
   return doc.dump(2) + "\n";
 }
@@ -377,32 +398,11 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         p.warm_ratios[cls] = r.get<double>();
       }
     }
-    if (doc.contains("warm_cases")) {
-      for (const auto& [cls, list] : doc["warm_cases"].items()) {
-        for (const json& c : list) {
-          Sample s{OptInt(c, "macs"), OptInt(c, "input_bytes"), OptInt(c, "output_bytes"),
-                   OptInt(c, "weight_bytes"), c.at("ratio").get<double>()};
-          if (!(s.time_ms > 0) || s.time_ms > 1 || s.macs < 0 || s.input_bytes < 0 ||
-              s.output_bytes < 0 || s.weight_bytes < 0)
-            return InvalidArgument(o + ": a warm case of '" + cls +
-                                   "' has a ratio outside (0, 1] or a negative size");
-          p.warm_cases[cls].push_back(s);
-        }
-      }
-    }
-    if (doc.contains("cold_cases")) {
-      for (const auto& [cls, list] : doc["cold_cases"].items()) {
-        for (const json& c : list) {
-          Sample s{OptInt(c, "macs"), OptInt(c, "input_bytes"), OptInt(c, "output_bytes"),
-                   OptInt(c, "weight_bytes"), c.at("time_ms").get<double>()};
-          if (!(s.time_ms > 0) || s.macs < 0 || s.input_bytes < 0 || s.output_bytes < 0 ||
-              s.weight_bytes < 0)
-            return InvalidArgument(o + ": a calibration case of '" + cls +
-                                   "' has a time that is not positive or a negative size");
-          p.cold_cases[cls].push_back(s);
-        }
-      }
-    }
+    DEEPEDGE_RETURN_IF_ERROR(CasesFromJson(doc, "warm_cases", "ratio", 1.0, o + ": a warm case",
+                                           "a ratio outside (0, 1]", p.warm_cases));
+    DEEPEDGE_RETURN_IF_ERROR(
+        CasesFromJson(doc, "cold_cases", "time_ms", std::numeric_limits<double>::infinity(),
+                      o + ": a calibration case", "a time that is not positive", p.cold_cases));
   } catch (const json::exception& e) {
     return InvalidArgument(o + ": malformed device profile: " + e.what());
   }

@@ -97,6 +97,15 @@ TEST(DeviceProfileJson, RoundTrip) {
   EXPECT_EQ(q->l2_cache_bytes, 0);
 }
 
+// Whether a profile with one fc fit and `case_json` as the one case of `key` parses.
+bool ParsesWithCase(const char* key, const std::string& case_json) {
+  return ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{"fc":)"
+                            R"({"form":"linear","coef":[1,2,3,4,5]}},")" +
+                                std::string(key) + R"(":{"fc":[)" + case_json + "]}}",
+                            "a.json")
+      .has_value();
+}
+
 TEST(DeviceProfileJson, WarmRatiosAndCachesRoundTrip) {
   DeviceProfile p = SampleProfile();
   p.warm_ratios["activation"] = 0.4;
@@ -123,13 +132,7 @@ TEST(DeviceProfileJson, WarmRatiosAndCachesRoundTrip) {
        {R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"ratio":1.5})",
         R"({"macs":1,"input_bytes":1,"output_bytes":1,"ratio":0.5})",
         R"({"macs":1,"input_bytes":-4,"output_bytes":1,"weight_bytes":1,"ratio":0.5})"}) {
-    EXPECT_FALSE(
-        ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{"fc":)"
-                           R"({"form":"linear","coef":[1,2,3,4,5]}},"warm_cases":{"fc":[)" +
-                               std::string(bad) + "]}}",
-                           "a.json")
-            .has_value())
-        << bad;
+    EXPECT_FALSE(ParsesWithCase("warm_cases", bad)) << bad;
   }
   const std::string fit = R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}})";
   EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"deepedge.device_profile","device":)"
@@ -256,13 +259,7 @@ TEST(LayerCosts, FitsAreCorrectedByTheNearestCalibrationCase) {
        {R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"time_ms":0})",
         R"({"macs":1,"input_bytes":1,"output_bytes":1,"weight_bytes":1})",
         R"({"macs":-1,"input_bytes":1,"output_bytes":1,"weight_bytes":1,"time_ms":1})"}) {
-    EXPECT_FALSE(
-        ParseDeviceProfile(R"({"schema":"deepedge.device_profile","fits":{"fc":)"
-                           R"({"form":"linear","coef":[1,2,3,4,5]}},"cold_cases":{"fc":[)" +
-                               std::string(bad) + "]}}",
-                           "a.json")
-            .has_value())
-        << bad;
+    EXPECT_FALSE(ParsesWithCase("cold_cases", bad)) << bad;
   }
 }
 
