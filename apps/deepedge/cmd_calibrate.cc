@@ -76,7 +76,7 @@ Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const 
   so.profile_layers = true;
   // One pool for all the cases, as a model's layers have: with a pool per case, the
   // workers of the case just run spun on while the next one ran (2 threads: 39 rounds
-  // in 120 s, not 128 in 60 s, and 1-D convolutions of 0.03 ms timed at 2-4 ms).
+  // in 120 s, not 348-360, and 1-D convolutions of 0.03 ms timed at 2-4 ms).
   so.share_threads = true;
   so.backend_options = options;
   DEEPEDGE_ASSIGN_OR_RETURN(c.session, ctx.backends.Load(c.backend, source, so));

@@ -241,13 +241,12 @@ struct LayerCost {
 // (`fallback_class`). A fit's prediction is corrected by the residual of the class's
 // calibration case nearest the layer (`cold_cases`; by log MACs, input, output and
 // weight bytes): times (measured / fitted)^w, w = 1 at the case itself, 1/2 with every
-// feature a factor 2 away, falling on from there. A layer that RunsFromCaches (its input and output
-// fit the L2 cache and its weights twice that: in a model run its input was just written by the
-// layer before, and weights that size stay cached from one inference to the next;
-// larger ones stream at memory-like rates) has its time scaled by a warm ratio (`warm`):
-// that of the class's warm case nearest the layer (by log MACs, input, output and
-// weight bytes), else the class's median. An If with
-// branches costs its costlier branch's layers
+// feature a factor 2 away, falling on from there. A layer that RunsFromCaches (its input
+// and output fit the L2 cache and its weights twice that: in a model run its input was
+// just written by the layer before, and weights that size stay cached from one inference to the
+// next; larger ones stream at memory-like rates) has its time scaled by a warm ratio (`warm`): that
+// of the class's warm case nearest the layer (by log MACs, input, output and weight bytes), else
+// the class's median. An If with branches costs its costlier branch's layers
 // (`costlier_branch`). Errors: InvalidArgument when neither fit exists ("unknown layer
 // type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);

@@ -20,18 +20,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A pthreadpool of `threads` workers, destroyed with its last owner.
+std::shared_ptr<pthreadpool> NewPool(int threads) {
+  return {pthreadpool_create(static_cast<std::size_t>(threads)), pthreadpool_destroy};
+}
+
 // The pthreadpool of `threads` workers that executors created with
-// ExecutorOptions::share_threads use together (null for one thread). Held by those
-// executors; destroyed with the last of them.
+// ExecutorOptions::share_threads use together. Held by those executors; destroyed with
+// the last of them.
 std::shared_ptr<pthreadpool> SharedPool(int threads) {
   static std::mutex mu;
   static std::map<int, std::weak_ptr<pthreadpool>> pools;
-  if (threads <= 1) return nullptr;
   std::lock_guard<std::mutex> lock(mu);
   std::shared_ptr<pthreadpool> pool = pools[threads].lock();
   if (pool == nullptr) {
-    pool = std::shared_ptr<pthreadpool>(pthreadpool_create(static_cast<std::size_t>(threads)),
-                                        pthreadpool_destroy);
+    pool = NewPool(threads);
     pools[threads] = pool;
   }
   return pool;
@@ -43,16 +46,12 @@ class ThreadPool {
  public:
   ThreadPool(int threads, bool shared) : threads_(std::max(threads, 1)) {
     if (threads_ <= 1) return;
-    owner_ = shared
-                 ? SharedPool(threads_)
-                 : std::shared_ptr<pthreadpool>(
-                       pthreadpool_create(static_cast<std::size_t>(threads_)), pthreadpool_destroy);
-    pool_ = owner_.get();
+    pool_ = shared ? SharedPool(threads_) : NewPool(threads_);
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
   int threads() const { return threads_; }
-  pthreadpool_t get() const { return pool_; }
+  pthreadpool_t get() const { return pool_.get(); }
 
   void ParallelFor(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
     if (n == 0) return;
@@ -67,7 +66,7 @@ class ThreadPool {
       std::size_t n;
     } task{&fn, n};
     pthreadpool_parallelize_1d_tile_1d(
-        pool_,
+        pool_.get(),
         [](void* ctx, std::size_t start, std::size_t count) {
           auto* t = static_cast<Task*>(ctx);
           (*t->fn)(start, std::min(start + count, t->n));
@@ -77,8 +76,7 @@ class ThreadPool {
 
  private:
   int threads_;
-  std::shared_ptr<pthreadpool> owner_;
-  pthreadpool_t pool_ = nullptr;
+  std::shared_ptr<pthreadpool> pool_;  // null with one thread
 };
 
 std::int64_t NodeMacs(const ir::Node& node, const std::vector<const Tensor*>& in,
