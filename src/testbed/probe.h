@@ -8,7 +8,8 @@
 //        byte.
 //   'D': the server sends N bytes; the client times them the same way.
 // Rates skip the first fifth of a transfer, so a token bucket's initial burst and
-// TCP's slow start do not inflate them. Rates are in bits per second.
+// TCP's slow start do not inflate them, and are timed by the kernel's arrival stamps,
+// not by when the receiver got to read. Rates are in bits per second.
 // Thread-safety: the functions share nothing; ServeProbe handles one client at a time.
 #pragma once
 
@@ -60,6 +61,12 @@ class RateMeter {
 
 double RateFromSpan(std::uint64_t bytes, std::uint64_t ns);
 
+// Receives exactly `n` bytes from a connected TCP socket and times them by their
+// kernel arrival (SO_TIMESTAMPNS), so the rate holds even when the reader was not
+// scheduled while they came. Blocks; an early end of the stream is an IoError.
+Expected<RateMeter> ReceiveTimed(int fd, std::uint64_t n);
+
 std::uint64_t MonotonicNs();
+std::uint64_t RealtimeNs();  // CLOCK_REALTIME, the clock of kernel arrival stamps
 
 }  // namespace deepedge::testbed

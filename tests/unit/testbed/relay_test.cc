@@ -202,6 +202,42 @@ TEST(Probe, RateMeterSkipsTheFirstFifth) {
   EXPECT_EQ(RateFromSpan(0, 10), -1);
 }
 
+// The reader sleeps through the whole paced transfer and then finds it all queued:
+// timed by its own clock it would read the bytes at memory speed, timed by their
+// arrival it gets the sender's pace.
+TEST(Probe, ReceiveTimedUsesArrivalTimesNotReadTimes) {
+  const int lfd = ListenTcp(ResolveHostPort("127.0.0.1:0").value()).value();
+  const std::string addr = "127.0.0.1:" + std::to_string(LocalPort(lfd));
+  constexpr int kChunks = 20;
+  constexpr std::size_t kChunk = 4096;
+  constexpr auto kGap = milliseconds(20);  // 4096 B / 20 ms = 1.6 Mbit/s
+  std::thread sender([&] {
+    const int fd = accept(lfd, nullptr, nullptr);
+    ASSERT_GE(fd, 0);
+    SetNoDelay(fd);
+    const std::vector<std::uint8_t> chunk(kChunk, 7);
+    for (int i = 0; i < kChunks; ++i) {
+      EXPECT_TRUE(WriteAll(fd, chunk.data(), chunk.size()).ok());
+      std::this_thread::sleep_for(kGap);
+    }
+    close(fd);
+  });
+  const int fd = ConnectTcp(ResolveHostPort(addr).value()).value();
+  // Stamps must be on before the bytes come; ReceiveTimed turns them on itself, so
+  // the sleep starts after a first call has done so.
+  Expected<RateMeter> first = ReceiveTimed(fd, kChunk);
+  ASSERT_TRUE(first.has_value()) << first.status().ToString();
+  std::this_thread::sleep_for(kGap * (kChunks + 5));
+  Expected<RateMeter> m = ReceiveTimed(fd, kChunk * (kChunks - 1));
+  sender.join();
+  close(fd);
+  close(lfd);
+  ASSERT_TRUE(m.has_value()) << m.status().ToString();
+  const double paced = kChunk * 8.0 / (kGap.count() * 1e-3);
+  EXPECT_GT(m->bps(), 0.5 * paced);
+  EXPECT_LT(m->bps(), 1.5 * paced);
+}
+
 TEST(Probe, NoServerIsAnError) {
   const int tmp = ListenTcp(ResolveHostPort("127.0.0.1:0").value()).value();
   const std::string dead = "127.0.0.1:" + std::to_string(LocalPort(tmp));
