@@ -282,6 +282,11 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
                                    {3, 8, 224, 3, 2},
                                    {3, 16, 224, 3, 2},
                                    {96, 24, 160, 3, 1},
+                                   // Expanding 3x3 (SqueezeNet's fire modules): few
+                                   // input channels, four times as many out.
+                                   {16, 64, 48, 3, 1},
+                                   {32, 128, 24, 3, 1},
+                                   {48, 192, 12, 3, 1},
                                    // Layers whose data fit the caches, for the warm
                                    // fits (RunsFromCaches): 5+ per class.
                                    {64, 64, 7, 3, 1},
