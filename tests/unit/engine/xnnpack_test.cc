@@ -1229,6 +1229,23 @@ TEST(XnnpackKernelTest, TwoThreadsGiveTheSameResults) {
   CheckAgainstReference(b.graph(), p.graph, OneInput("x", {2, 8, 20, 20}), /*threads=*/2);
 }
 
+// The border transposes walk a tile along whichever side spreads over more cache sets:
+// 32x32 maps put the NCHW planes 4 KiB apart (strided reads), 1024 channels put the
+// NHWC pixels 4 KiB apart (strided writes); both give the reference's values, on one
+// thread and on two, with odd remainders at the tiles' ends.
+TEST(XnnpackKernelTest, BorderTransposesOfAliasingStrides) {
+  for (const Shape& shape : {Shape({2, 24, 32, 32}), Shape({1, 1024, 7, 5})}) {
+    Builder b;
+    b.Input("x", shape);
+    b.Relu("y", b.Conv("c", "x", shape[1], shape[1], 1, 1, 0));
+    b.Output("y");
+    Partitioned p = Partition(b.graph());
+    ASSERT_EQ(p.regions, 1);
+    for (int threads : {1, 2})
+      CheckAgainstReference(b.graph(), p.graph, OneInput("x", shape), threads);
+  }
+}
+
 TEST(XnnpackKernelTest, ErrorsNameTheNode) {
   Builder b;
   b.Input("x", {1, 3, 8, 8});
