@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app.h"
+#include "case_timer.h"
 #include "common.h"
 #include "deepedge/bench.h"
 #include "deepedge/environment.h"
@@ -17,73 +18,6 @@
 
 namespace deepedge::app {
 namespace {
-
-// The share of a case's runs faster than the time it is given: a low quantile, neither
-// the median nor the fastest run. On a shared machine a run is only ever slowed
-// (preemption; with 2+ threads a parallel kernel waits a whole scheduler tick for a
-// descheduled worker): medians of small layers came out 100x their real time. And the
-// fastest of a few hundred runs lies further in the tail than a model's layers do run
-// after run: with 120 s of rounds the fits came out 15-25 % under the zoo models.
-constexpr double kFastQuantile = 0.1;
-
-double LowQuantile(std::vector<double> runs) {
-  if (runs.empty()) return 0;
-  const auto k = static_cast<std::ptrdiff_t>(kFastQuantile * static_cast<double>(runs.size() - 1));
-  std::nth_element(runs.begin(), runs.begin() + k, runs.end());
-  return runs[static_cast<std::size_t>(k)];
-}
-
-// One calibration case, loaded and warmed up. Its time: the layer's own profile entry
-// (or its fused group's, "layer+relu"), the kFastQuantile of its runs. The node's own
-// entry leaves out the session's per-run overhead and the layout transposes at the
-// borders of the single-layer model.
-struct LoadedCase {
-  std::string layer;
-  std::string backend;
-  std::unique_ptr<Session> session;
-  std::vector<Tensor> inputs, outputs;
-  std::vector<double> cold_runs, warm_runs;  // ms
-
-  // One run; its time joins the cold or the warm runs'.
-  Status RunOnce(bool warm) {
-    DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
-    DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
-    double own = -1;
-    for (const LayerProfile& l : prof)
-      if (l.name == layer || l.name.rfind(layer + "+", 0) == 0) own = l.time_ms;
-    if (own < 0)
-      return Unsupported("backend " + backend + " has no profile entry for layer '" + layer +
-                         "' (calibration needs per-layer profiles)");
-    (warm ? warm_runs : cold_runs).push_back(own);
-    return Status::Ok();
-  }
-};
-
-// Writes one byte per cache line of `buffer`: evicts L1 and L2 (the buffer is twice L2)
-// and leaves what the last-level cache holds mostly in place.
-void EvictL2(std::vector<unsigned char>& buffer) {
-  for (std::size_t k = 0; k < buffer.size(); k += 64) buffer[k] = static_cast<unsigned char>(k);
-}
-
-Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
-                              const MeasureOptions& o) {
-  LoadedCase c;
-  c.layer = layer;
-  DEEPEDGE_ASSIGN_OR_RETURN(c.backend, ChooseBackend(ctx, o.backend, source.format));
-  DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
-  SessionOptions so;
-  so.threads = o.threads;
-  so.profile_layers = true;
-  // One pool for all the cases, as a model's layers have: with a pool per case, the
-  // workers of the case just run spun on while the next one ran (2 threads: 39 rounds
-  // in 120 s, not 348-360, and 1-D convolutions of 0.03 ms timed at 2-4 ms).
-  so.share_threads = true;
-  so.backend_options = options;
-  DEEPEDGE_ASSIGN_OR_RETURN(c.session, ctx.backends.Load(c.backend, source, so));
-  DEEPEDGE_ASSIGN_OR_RETURN(c.inputs, MakeInputs(c.session->Inputs(), InputSpec{}, 1));
-  DEEPEDGE_RETURN_IF_ERROR(c.session->Run(c.inputs, c.outputs));  // warm-up, not kept
-  return c;
-}
 
 struct CalibrateOptions {
   std::string out;
@@ -145,6 +79,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   // warm fits of the 5-6 such cases a class has extrapolated badly (SqueezeNet's 13x13
   // convolutions 1.6x slow, fc 47 % leave-one-out error).
   std::map<std::string, std::vector<partition::Sample>> warm_cases;
+  std::map<std::string, double> reference;
   std::printf("%-10s %-36s %12s %10s %10s %10s %10s %10s\n", "class", "layer", "MACs", "in KiB",
               "out KiB", "wts KiB", "cold", "warm");
   for (std::size_t i = 0; i < loaded.size(); ++i) {
@@ -152,6 +87,8 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     const double cold_ms = LowQuantile(loaded[i].cold_runs);
     const double warm_ms = LowQuantile(loaded[i].warm_runs);
     const partition::Layer& l = layers[i];
+    for (const char* r : kReferenceCases)
+      if (c.description == r) reference[r] = warm_ms;
     samples[c.layer_class].push_back(
         {l.macs, l.input_bytes, l.output_bytes, l.weight_bytes, cold_ms});
     if (partition::RunsFromCaches(l.input_bytes + l.output_bytes, l.weight_bytes,
@@ -175,6 +112,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   p.backend = *backend;
   p.warm_cases = std::move(warm_cases);
   p.cold_cases = samples;
+  p.reference_cases = std::move(reference);
   p.l2_cache_bytes = env.l2_cache_bytes;
   p.last_level_cache_bytes = env.last_level_cache_bytes;
   std::printf("\n%-10s %8s %8s %22s %16s\n", "class", "samples", "form", "leave-one-out error",

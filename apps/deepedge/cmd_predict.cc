@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
+#include "case_timer.h"
 #include "common.h"
 #include "deepedge/bench.h"
 #include "deepedge/file_util.h"
@@ -110,6 +111,65 @@ int CarrierLayer(const partition::LayerGraph& graph, const std::vector<partition
   return whole;
 }
 
+// How fast this host runs the device profile's reference layers now against when it
+// was calibrated (now / then), each timed as calibrate times its warm runs.
+struct HostDrift {
+  double ratio = -1;  // geometric mean over the cases; -1: not measured
+  double lowest = 0, highest = 0;
+  std::map<std::string, std::pair<double, double>> cases;  // -> {calibrated, now} ms
+  std::string why_not;                                     // when not measured
+};
+
+// A drift beyond this share is named in a warning.
+constexpr double kDriftWarning = 0.1;
+// Seconds of reference rounds before the model's runs and again after them.
+constexpr double kDriftSeconds = 0.75;
+
+Expected<HostDrift> MeasureDrift(AppContext& ctx, const partition::DeviceProfile& dev,
+                                 const MeasureOptions& o) {
+  HostDrift d;
+  if (dev.reference_cases.empty()) {
+    d.why_not = "the device profile has no reference layers; calibrate anew to get them";
+    return d;
+  }
+  if (o.threads != dev.threads) {
+    d.why_not = "the profile was calibrated with another thread count";
+    return d;
+  }
+  DEEPEDGE_ASSIGN_OR_RETURN(const std::string backend,
+                            ChooseBackend(ctx, o.backend, ModelFormat::kOnnx));
+  if (!dev.backend.empty() && backend != dev.backend) {
+    d.why_not = "the profile was calibrated on backend " + dev.backend;
+    return d;
+  }
+  using Times = std::map<std::string, double>;
+  DEEPEDGE_ASSIGN_OR_RETURN(Times now,
+                            TimeReferenceCases(ctx, dev.reference_cases, o, kDriftSeconds));
+  for (const auto& [name, ms] : now)
+    if (ms > 0) d.cases[name] = {dev.reference_cases.at(name), ms};
+  if (d.cases.empty()) d.why_not = "none of the profile's reference layers is in this sweep";
+  return d;
+}
+
+// Each case's time now: the mean of its times before and after the model's runs.
+HostDrift CombineDrift(const HostDrift& before, const HostDrift& after) {
+  HostDrift d;
+  d.why_not = before.why_not;
+  double log_sum = 0;
+  for (const auto& [name, c] : before.cases) {
+    auto a = after.cases.find(name);
+    if (a == after.cases.end()) continue;
+    const double now = (c.second + a->second.second) / 2;
+    d.cases[name] = {c.first, now};
+    const double r = now / c.first;
+    d.lowest = d.cases.size() == 1 ? r : std::min(d.lowest, r);
+    d.highest = std::max(d.highest, r);
+    log_sum += std::log(r);
+  }
+  if (!d.cases.empty()) d.ratio = std::exp(log_sum / static_cast<double>(d.cases.size()));
+  return d;
+}
+
 struct ClassSum {
   double predicted = 0, measured = 0;
   int layers = 0;
@@ -139,14 +199,20 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   if (!pred) return ReportError(pred.status().WithContext(o.device));
   std::vector<double> measured(g->layers.size(), -1);
   double measured_total = -1, measured_total_median = -1, unmatched_ms = 0;
+  HostDrift drift;
   if (o.measure) {
     if (o.m.threads != dev->threads)
       std::fprintf(stderr,
                    "warning: the device profile was calibrated with -t %d, this measures with "
                    "-t %d\n",
                    dev->threads, o.m.threads);
+    Expected<HostDrift> before = MeasureDrift(ctx, *dev, o.m);
+    if (!before) return ReportError(before.status().WithContext("the reference layers"));
     Expected<Measured> m = MeasureBoth(ctx, *src, *g, o.m);
     if (!m) return ReportError(m.status());
+    Expected<HostDrift> after = MeasureDrift(ctx, *dev, o.m);
+    if (!after) return ReportError(after.status().WithContext("the reference layers"));
+    drift = CombineDrift(*before, *after);
     measured_total = m->total_fastest;
     measured_total_median = m->median.model_total_ms;
     for (std::size_t i = 0; i < measured.size(); ++i) measured[i] = 0;  // absent: folded
@@ -262,6 +328,21 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
         rel(total_pred, total_meas) * 100);
   }
   std::printf("\n");
+  if (drift.ratio > 0) {
+    std::printf(
+        "  host speed: the profile's %zu reference layers took %.2fx their calibration time "
+        "(geometric mean, %.2f-%.2f);\n  predicted x %.2f = %.3f ms (error %+.1f%% against the "
+        "fastest as-run)\n",
+        drift.cases.size(), drift.ratio, drift.lowest, drift.highest, drift.ratio,
+        total_pred * drift.ratio, rel(total_pred * drift.ratio, measured_total) * 100);
+    if (drift.ratio > 1 + kDriftWarning || drift.ratio < 1 - kDriftWarning)
+      std::fprintf(stderr,
+                   "warning: this host ran the reference layers %.2fx as long as when %s was "
+                   "calibrated: the errors above mix the predictor's with the host's drift\n",
+                   drift.ratio, o.device.c_str());
+  } else if (o.measure && !drift.why_not.empty()) {
+    std::printf("  host speed: not compared (%s)\n", drift.why_not.c_str());
+  }
   if (!o.json_path.empty()) {
     nlohmann::json doc = {{"schema", "deepedge.prediction"},
                           {"schema_version", 1},
@@ -278,6 +359,15 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
       doc["runs"] = o.m.runs;
       doc["rel_error"] = (total_pred - measured_total) / measured_total;
       doc["classes"] = jc;
+      if (drift.ratio > 0) {
+        nlohmann::json cases = nlohmann::json::object();
+        for (const auto& [name, c] : drift.cases)
+          cases[name] = {{"calibrated_ms", c.first}, {"now_ms", c.second}};
+        doc["host_drift"] = {{"ratio", drift.ratio},
+                             {"cases", cases},
+                             {"predicted_total_scaled_ms", total_pred * drift.ratio},
+                             {"rel_error_scaled", rel(total_pred * drift.ratio, measured_total)}};
+      }
     }
     if (Status s = WriteFileAtomic(o.json_path, doc.dump(2) + "\n"); !s.ok()) return ReportError(s);
   }

@@ -194,6 +194,11 @@ struct DeviceProfile {
   // one linear fit spans kernels of different rates (a 3x3 convolution may run Winograd
   // F(2x2), F(4x4) or direct). Empty in profiles written before; then the fits alone.
   std::map<std::string, std::vector<Sample>> cold_cases;
+  // A few calibration cases by description ("conv 32->64 3x3 s1 56x56") -> their warm
+  // time at calibration (ms): `predict --measure` times them again beside the model, so
+  // that a host now slower or faster than when it was calibrated (a shared VM drifts
+  // 20-30 % for minutes at a time) is measured and named. Empty in older profiles.
+  std::map<std::string, double> reference_cases;
   // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
   // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;

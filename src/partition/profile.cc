@@ -306,6 +306,7 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
     if (!p.warm_ratios.empty()) doc["warm_ratios"] = p.warm_ratios;
     if (!p.warm_cases.empty()) doc["warm_cases"] = CasesToJson(p.warm_cases, "ratio");
     if (!p.cold_cases.empty()) doc["cold_cases"] = CasesToJson(p.cold_cases, "time_ms");
+    if (!p.reference_cases.empty()) doc["reference_cases"] = p.reference_cases;
   }
   return doc.dump(2) + "\n";
 }
@@ -403,6 +404,13 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
     DEEPEDGE_RETURN_IF_ERROR(
         CasesFromJson(doc, "cold_cases", "time_ms", std::numeric_limits<double>::infinity(),
                       o + ": a calibration case", "a time that is not positive", p.cold_cases));
+    if (doc.contains("reference_cases")) {
+      for (const auto& [name, ms] : doc["reference_cases"].items()) {
+        if (!ms.is_number() || !(ms.get<double>() > 0) || !std::isfinite(ms.get<double>()))
+          return InvalidArgument(o + ": reference case '" + name + "' has no positive time");
+        p.reference_cases[name] = ms.get<double>();
+      }
+    }
   } catch (const json::exception& e) {
     return InvalidArgument(o + ": malformed device profile: " + e.what());
   }
@@ -422,6 +430,7 @@ DeviceProfile ScaleProfile(const DeviceProfile& p, double factor) {
   if (s.model_total_ms >= 0) s.model_total_ms /= factor;
   for (auto& [cls, cases] : s.cold_cases)
     for (Sample& c : cases) c.time_ms /= factor;
+  for (auto& [name, ms] : s.reference_cases) ms /= factor;
   for (auto& [cls, f] : s.fits) {
     if (f.form == "linear") {
       for (double& c : f.coef) c /= factor;

@@ -149,6 +149,25 @@ TEST(DeviceProfileJson, WarmRatiosAndCachesRoundTrip) {
   }
 }
 
+TEST(DeviceProfileJson, ReferenceCasesRoundTrip) {
+  DeviceProfile p = SampleProfile();
+  p.reference_cases = {{"conv 32->64 3x3 s1 56x56", 0.25}, {"fc 1024->1000", 0.07}};
+  const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(q.has_value()) << q.status().message();
+  EXPECT_EQ(q->reference_cases, p.reference_cases);
+  EXPECT_DOUBLE_EQ(ScaleProfile(p, 5).reference_cases.at("fc 1024->1000"), 0.07 / 5);
+  const std::string fit = R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}})";
+  for (const char* bad : {"0", "-1", "\"x\"", "null"}) {
+    const Expected<DeviceProfile> r =
+        ParseDeviceProfile(R"({"schema":"deepedge.device_profile",)" + fit +
+                               R"(,"reference_cases":{"add 64x112x112":)" + bad + "}}",
+                           "a.json");
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.status().message().find("reference case 'add 64x112x112'"), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(DeviceProfileJson, Errors) {
   EXPECT_EQ(ParseDeviceProfile("{", "a.json").status().code(), StatusCode::kCorrupt);
   EXPECT_FALSE(ParseDeviceProfile(R"({"schema":"other"})", "a.json").has_value());

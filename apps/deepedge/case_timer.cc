@@ -1,0 +1,91 @@
+#include "case_timer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common.h"
+#include "deepedge/bench.h"
+#include "deepedge/environment.h"
+
+namespace deepedge::app {
+
+double LowQuantile(std::vector<double> runs) {
+  if (runs.empty()) return 0;
+  const auto k = static_cast<std::ptrdiff_t>(kFastQuantile * static_cast<double>(runs.size() - 1));
+  std::nth_element(runs.begin(), runs.begin() + k, runs.end());
+  return runs[static_cast<std::size_t>(k)];
+}
+
+void EvictL2(std::vector<unsigned char>& buffer) {
+  for (std::size_t k = 0; k < buffer.size(); k += 64) buffer[k] = static_cast<unsigned char>(k);
+}
+
+Status LoadedCase::RunOnce(bool warm) {
+  DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
+  double own = -1;
+  for (const LayerProfile& l : prof)
+    if (l.name == layer || l.name.rfind(layer + "+", 0) == 0) own = l.time_ms;
+  if (own < 0)
+    return Unsupported("backend " + backend + " has no profile entry for layer '" + layer +
+                       "' (calibration needs per-layer profiles)");
+  (warm ? warm_runs : cold_runs).push_back(own);
+  return Status::Ok();
+}
+
+Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
+                              const MeasureOptions& o) {
+  LoadedCase c;
+  c.layer = layer;
+  DEEPEDGE_ASSIGN_OR_RETURN(c.backend, ChooseBackend(ctx, o.backend, source.format));
+  DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
+  SessionOptions so;
+  so.threads = o.threads;
+  so.profile_layers = true;
+  // One pool for all the cases, as a model's layers have: with a pool per case, the
+  // workers of the case just run spun on while the next one ran (2 threads: 39 rounds
+  // in 120 s, not 348-360, and 1-D convolutions of 0.03 ms timed at 2-4 ms).
+  so.share_threads = true;
+  so.backend_options = options;
+  DEEPEDGE_ASSIGN_OR_RETURN(c.session, ctx.backends.Load(c.backend, source, so));
+  DEEPEDGE_ASSIGN_OR_RETURN(c.inputs, MakeInputs(c.session->Inputs(), InputSpec{}, 1));
+  DEEPEDGE_RETURN_IF_ERROR(c.session->Run(c.inputs, c.outputs));  // warm-up, not kept
+  return c;
+}
+
+Expected<std::map<std::string, double>> TimeReferenceCases(
+    AppContext& ctx, const std::map<std::string, double>& reference, const MeasureOptions& o,
+    double seconds) {
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<partition::CalibrationCase> cases,
+                            partition::CalibrationCases(/*quick=*/false));
+  std::vector<std::string> names;
+  std::vector<LoadedCase> loaded;
+  for (const partition::CalibrationCase& c : cases) {
+    if (!reference.count(c.description)) continue;
+    const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, c.model);
+    Expected<LoadedCase> lc = LoadCase(ctx, src, c.layer, o);
+    if (!lc) return lc.status().WithContext(c.description);
+    names.push_back(c.description);
+    loaded.push_back(std::move(*lc));
+  }
+  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
+  std::vector<unsigned char> flush(
+      static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed_s = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (int round = 0; round < 10 || elapsed_s() < seconds; ++round) {
+    for (LoadedCase& c : loaded) {
+      // As calibrate's warm runs: right after a run of the same case, with L2 flushed.
+      DEEPEDGE_RETURN_IF_ERROR(c.RunOnce(/*warm=*/false));
+      EvictL2(flush);
+      DEEPEDGE_RETURN_IF_ERROR(c.RunOnce(/*warm=*/true));
+    }
+  }
+  std::map<std::string, double> now;
+  for (std::size_t i = 0; i < loaded.size(); ++i) now[names[i]] = LowQuantile(loaded[i].warm_runs);
+  return now;
+}
+
+}  // namespace deepedge::app

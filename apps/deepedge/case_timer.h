@@ -1,0 +1,67 @@
+// Single-layer calibration cases, loaded and timed: deepedge calibrate's rounds, and
+// predict --measure's check of how fast the host runs them now.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app.h"
+#include "deepedge/backend.h"
+#include "deepedge/model.h"
+#include "deepedge/partition.h"
+#include "partition_util.h"
+
+namespace deepedge::app {
+
+// The share of a case's runs faster than the time it is given: a low quantile, neither
+// the median nor the fastest run. On a shared machine a run is only ever slowed
+// (preemption; with 2+ threads a parallel kernel waits a whole scheduler tick for a
+// descheduled worker): medians of small layers came out 100x their real time. And the
+// fastest of a few hundred runs lies further in the tail than a model's layers do run
+// after run: with 120 s of rounds the fits came out 15-25 % under the zoo models.
+inline constexpr double kFastQuantile = 0.1;
+
+// The calibration cases a profile keeps as its reference (DeviceProfile::
+// reference_cases): a compute-bound 3x3, a 1x1, a depthwise, a weights-bound fully
+// connected layer and a memory-bound add, each 0.03-0.3 ms.
+inline constexpr const char* kReferenceCases[] = {
+    "conv 32->64 3x3 s1 56x56", "conv 64->64 1x1 s1 56x56", "depthwise 128 3x3 s1 56x56",
+    "fc 1024->1000", "add 64x112x112"};
+
+// The kFastQuantile of `runs` (ms); 0 when empty.
+double LowQuantile(std::vector<double> runs);
+
+// Writes one byte per cache line of `buffer`: evicts L1 and L2 (make the buffer twice
+// L2) and leaves what the last-level cache holds mostly in place.
+void EvictL2(std::vector<unsigned char>& buffer);
+
+// One calibration case, loaded and warmed up. Its time: the layer's own profile entry
+// (or its fused group's, "layer+relu"). The node's own entry leaves out the session's
+// per-run overhead and the layout transposes at the borders of the single-layer model.
+// Not thread-safe; the sessions of one process's cases share one worker pool.
+struct LoadedCase {
+  std::string layer;
+  std::string backend;
+  std::unique_ptr<Session> session;
+  std::vector<Tensor> inputs, outputs;
+  std::vector<double> cold_runs, warm_runs;  // ms
+
+  // One run; its time joins the cold or the warm runs'.
+  Status RunOnce(bool warm);
+};
+
+Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
+                              const MeasureOptions& o);
+
+// Times the calibration cases named in `reference` (description -> warm ms at
+// calibration) as calibrate times its warm runs (each right after a run of the same
+// case, with L2 evicted in between), round robin
+// for `seconds` (at least 10 rounds), and returns description -> the kFastQuantile of
+// those runs (ms). A description the sweep no longer has is left out.
+Expected<std::map<std::string, double>> TimeReferenceCases(
+    AppContext& ctx, const std::map<std::string, double>& reference, const MeasureOptions& o,
+    double seconds);
+
+}  // namespace deepedge::app
