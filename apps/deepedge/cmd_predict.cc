@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -125,6 +126,12 @@ constexpr double kDriftWarning = 0.1;
 // Seconds of reference rounds before the model's runs and again after them.
 constexpr double kDriftSeconds = 0.75;
 
+// A thread count as the engine runs it: 0 is every core of this machine.
+int ResolvedThreads(int threads) {
+  return threads > 0 ? threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Expected<HostDrift> MeasureDrift(AppContext& ctx, const partition::DeviceProfile& dev,
                                  const MeasureOptions& o) {
   HostDrift d;
@@ -132,7 +139,7 @@ Expected<HostDrift> MeasureDrift(AppContext& ctx, const partition::DeviceProfile
     d.why_not = "the device profile has no reference layers; calibrate anew to get them";
     return d;
   }
-  if (o.threads != dev.threads) {
+  if (ResolvedThreads(o.threads) != ResolvedThreads(dev.threads)) {
     d.why_not = "the profile was calibrated with another thread count";
     return d;
   }
@@ -201,7 +208,7 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   double measured_total = -1, measured_total_median = -1, unmatched_ms = 0;
   HostDrift drift;
   if (o.measure) {
-    if (o.m.threads != dev->threads)
+    if (ResolvedThreads(o.m.threads) != ResolvedThreads(dev->threads))
       std::fprintf(stderr,
                    "warning: the device profile was calibrated with -t %d, this measures with "
                    "-t %d\n",
