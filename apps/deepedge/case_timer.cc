@@ -33,10 +33,11 @@ Status LoadedCase::RunOnce(bool warm) {
   return Status::Ok();
 }
 
-Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
-                              const MeasureOptions& o) {
+Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
+                              const partition::CalibrationCase& cc, const MeasureOptions& o) {
   LoadedCase c;
-  c.layer = layer;
+  c.description = cc.description;
+  c.layer = cc.layer;
   DEEPEDGE_ASSIGN_OR_RETURN(c.backend, ChooseBackend(ctx, o.backend, source.format));
   DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
   SessionOptions so;
@@ -53,6 +54,26 @@ Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const 
   return c;
 }
 
+Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds) {
+  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
+  std::vector<unsigned char> flush(
+      static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed_s = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  int rounds = 0;
+  for (; rounds < min_rounds || elapsed_s() < min_seconds; ++rounds) {
+    for (LoadedCase& c : cases) {
+      for (bool warm : {false, true}) {
+        if (warm) EvictL2(flush);
+        if (Status s = c.RunOnce(warm); !s.ok()) return s.WithContext(c.description);
+      }
+    }
+  }
+  return rounds;
+}
+
 Expected<std::map<std::string, double>> TimeReferenceCases(
     AppContext& ctx, const std::map<std::string, double>& reference, const MeasureOptions& o,
     double seconds) {
@@ -63,26 +84,12 @@ Expected<std::map<std::string, double>> TimeReferenceCases(
   for (const partition::CalibrationCase& c : cases) {
     if (!reference.count(c.description)) continue;
     const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, c.model);
-    Expected<LoadedCase> lc = LoadCase(ctx, src, c.layer, o);
+    Expected<LoadedCase> lc = LoadCase(ctx, src, c, o);
     if (!lc) return lc.status().WithContext(c.description);
     names.push_back(c.description);
     loaded.push_back(std::move(*lc));
   }
-  const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
-  std::vector<unsigned char> flush(
-      static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
-  const auto start = std::chrono::steady_clock::now();
-  const auto elapsed_s = [&start] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  for (int round = 0; round < 10 || elapsed_s() < seconds; ++round) {
-    for (LoadedCase& c : loaded) {
-      // As calibrate's warm runs: right after a run of the same case, with L2 flushed.
-      DEEPEDGE_RETURN_IF_ERROR(c.RunOnce(/*warm=*/false));
-      EvictL2(flush);
-      DEEPEDGE_RETURN_IF_ERROR(c.RunOnce(/*warm=*/true));
-    }
-  }
+  DEEPEDGE_RETURN_IF_ERROR(RunRounds(loaded, 10, seconds).status());
   std::map<std::string, double> now;
   for (std::size_t i = 0; i < loaded.size(); ++i) now[names[i]] = LowQuantile(loaded[i].warm_runs);
   return now;

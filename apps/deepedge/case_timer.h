@@ -42,6 +42,7 @@ void EvictL2(std::vector<unsigned char>& buffer);
 // per-run overhead and the layout transposes at the borders of the single-layer model.
 // Not thread-safe; the sessions of one process's cases share one worker pool.
 struct LoadedCase {
+  std::string description;  // for errors: "conv 32->64 3x3 s1 56x56"
   std::string layer;
   std::string backend;
   std::unique_ptr<Session> session;
@@ -52,8 +53,14 @@ struct LoadedCase {
   Status RunOnce(bool warm);
 };
 
-Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source, const std::string& layer,
-                              const MeasureOptions& o);
+Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
+                              const partition::CalibrationCase& c, const MeasureOptions& o);
+
+// Runs `cases` round robin until at least `min_rounds` rounds and `min_seconds` have
+// passed; in a round each case runs twice: a cold run (its data evicted by the other
+// cases) and, after L2 is evicted, a warm run (its weights and input in the last-level
+// cache). Returns the number of rounds; an error names the case.
+Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds);
 
 // Times the calibration cases named in `reference` (description -> warm ms at
 // calibration) as calibrate times its warm runs (each right after a run of the same

@@ -41,39 +41,28 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     const int li = g->Find(c.layer);
     if (li < 0) return ReportError(Internal("calibration model lacks layer " + c.layer));
     layers.push_back(g->layers[static_cast<std::size_t>(li)]);
-    Expected<LoadedCase> lc = LoadCase(ctx, src, c.layer, o.m);
+    Expected<LoadedCase> lc = LoadCase(ctx, src, c, o.m);
     if (!lc) return ReportError(lc.status().WithContext(c.description));
     loaded.push_back(std::move(*lc));
   }
-  // Round robin: every case twice per round, so that each case's runs are spread over
-  // the whole calibration and its fast runs are not hostage to a burst of load (on a
-  // VM whose other vCPU is busy, a whole second of runs can be 1.5x slow). The first run
-  // finds the layer's data evicted by the other cases (cold: as in a model larger than
-  // the caches); the second, after L2 is flushed, finds its weights and input in the
-  // last-level cache (warm: as in a small model, run after run).
+  // Round robin (RunRounds): every case twice per round, so that each case's runs are
+  // spread over the whole calibration and its fast runs are not hostage to a burst of
+  // load (on a VM whose other vCPU is busy, a whole second of runs can be 1.5x slow). The
+  // cold run finds the layer's data evicted by the other cases (as in a model larger than
+  // the caches); the warm one, after L2 is flushed, finds its weights and input in the
+  // last-level cache (as in a small model, run after run).
   const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
-  std::vector<unsigned char> flush(
-      static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
   // Rounds go on until --min-duration has passed too: this project's VMs drift between a
   // fast and a slow phase for a minute or more at a time (every layer 20-30 % slower), and a
   // calibration inside one slow phase shifts every fit by as much.
   const auto start = std::chrono::steady_clock::now();
-  const auto elapsed_s = [&start] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
   const double min_duration_s = o.min_duration_s >= 0 ? o.min_duration_s : o.quick ? 0 : 120;
-  int rounds = 0;
-  for (; rounds < o.m.runs || elapsed_s() < min_duration_s; ++rounds) {
-    for (std::size_t i = 0; i < loaded.size(); ++i) {
-      for (bool warm : {false, true}) {
-        if (warm) EvictL2(flush);
-        if (Status s = loaded[i].RunOnce(warm); !s.ok())
-          return ReportError(s.WithContext((*cases)[i].description));
-      }
-    }
-  }
-  std::printf("%d rounds in %.0f s; each case's cold and warm time (%.0fth percentile):\n", rounds,
-              elapsed_s(), kFastQuantile * 100);
+  const Expected<int> rounds = RunRounds(loaded, o.m.runs, min_duration_s);
+  if (!rounds) return ReportError(rounds.status());
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%d rounds in %.0f s; each case's cold and warm time (%.0fth percentile):\n", *rounds,
+              elapsed_s, kFastQuantile * 100);
   // Warm / cold ratios of the cases that run from the caches (RunsFromCaches), the only
   // layers LayerCosts scales by one (the nearest case's). Ratios, not fits of their own:
   // warm fits of the 5-6 such cases a class has extrapolated badly (SqueezeNet's 13x13

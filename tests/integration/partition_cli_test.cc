@@ -415,8 +415,8 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   EXPECT_FALSE(measured->layers.empty());
 
   // The reference layers are timed again beside the model: the host's speed now against
-  // at calibration. A profile that claims them 4x faster than they ran is named in a
-  // warning (the host "drifted" by about 4x).
+  // at calibration. A profile that claims they ran in a nanosecond is named in a warning
+  // (a calibration of 2 rounds on a loaded machine is no yardstick for a finer ratio).
   ASSERT_FALSE(p->reference_cases.empty());
   const json& drift = doc["host_drift"];
   ASSERT_TRUE(drift.is_object()) << doc.dump();
@@ -424,14 +424,14 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   EXPECT_EQ(drift["cases"].size(), p->reference_cases.size());
   EXPECT_NE(r.out.find("host speed: the profile's"), std::string::npos) << r.out;
   partition::DeviceProfile fast = *p;
-  for (auto& [name, ms] : fast.reference_cases) ms /= 4;
+  for (auto& [name, ms] : fast.reference_cases) ms = 1e-6;
   const fs::path fast_path = dir_ / "fast.json";
   ASSERT_TRUE(WriteFileAtomic(fast_path, partition::DeviceProfileToJson(fast)).ok());
   r = Run("predict " + m + " --device " + fast_path.string() + " --measure --runs 2 --json " +
           pj.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("as long as when"), std::string::npos) << r.err;
-  EXPECT_GT(json::parse(ReadFileText(pj).value())["host_drift"]["ratio"].get<double>(), 2);
+  EXPECT_GT(json::parse(ReadFileText(pj).value())["host_drift"]["ratio"].get<double>(), 1000);
   // A profile without reference layers (older ones) says so and predicts as before.
   partition::DeviceProfile old = *p;
   old.reference_cases.clear();
