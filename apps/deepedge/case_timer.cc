@@ -74,25 +74,32 @@ Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double m
   return rounds;
 }
 
-Expected<std::map<std::string, double>> TimeReferenceCases(
-    AppContext& ctx, const std::map<std::string, double>& reference, const MeasureOptions& o,
-    double seconds) {
+Expected<std::vector<LoadedCase>> LoadNamedCases(AppContext& ctx,
+                                                 const std::map<std::string, double>& descriptions,
+                                                 const MeasureOptions& o) {
   DEEPEDGE_ASSIGN_OR_RETURN(std::vector<partition::CalibrationCase> cases,
                             partition::CalibrationCases(/*quick=*/false));
-  std::vector<std::string> names;
   std::vector<LoadedCase> loaded;
   for (const partition::CalibrationCase& c : cases) {
-    if (!reference.count(c.description)) continue;
+    if (!descriptions.count(c.description)) continue;
     const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, c.model);
     Expected<LoadedCase> lc = LoadCase(ctx, src, c, o);
     if (!lc) return lc.status().WithContext(c.description);
-    names.push_back(c.description);
     loaded.push_back(std::move(*lc));
   }
-  DEEPEDGE_RETURN_IF_ERROR(RunRounds(loaded, 10, seconds).status());
-  std::map<std::string, double> now;
-  for (std::size_t i = 0; i < loaded.size(); ++i) now[names[i]] = LowQuantile(loaded[i].warm_runs);
-  return now;
+  return loaded;
+}
+
+Expected<std::map<std::string, double>> TimeWarmRuns(std::vector<LoadedCase>& cases,
+                                                     double seconds) {
+  DEEPEDGE_RETURN_IF_ERROR(RunRounds(cases, 10, seconds).status());
+  std::map<std::string, double> times;
+  for (LoadedCase& c : cases) {
+    times[c.description] = LowQuantile(c.warm_runs);
+    c.cold_runs.clear();
+    c.warm_runs.clear();
+  }
+  return times;
 }
 
 }  // namespace deepedge::app

@@ -62,13 +62,16 @@ Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
 // cache). Returns the number of rounds; an error names the case.
 Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds);
 
-// Times the calibration cases named in `reference` (description -> warm ms at
-// calibration) as calibrate times its warm runs (each right after a run of the same
-// case, with L2 evicted in between), round robin
-// for `seconds` (at least 10 rounds), and returns description -> the kFastQuantile of
-// those runs (ms). A description the sweep no longer has is left out.
-Expected<std::map<std::string, double>> TimeReferenceCases(
-    AppContext& ctx, const std::map<std::string, double>& reference, const MeasureOptions& o,
-    double seconds);
+// Loads the calibration cases whose descriptions are keys of `descriptions` (those the
+// sweep still has; the values are not read).
+Expected<std::vector<LoadedCase>> LoadNamedCases(AppContext& ctx,
+                                                 const std::map<std::string, double>& descriptions,
+                                                 const MeasureOptions& o);
+
+// Runs `cases` round robin (RunRounds) for `seconds`, at least 10 rounds, and returns
+// description -> the kFastQuantile of the warm runs of this call (ms): timed as calibrate
+// times its warm runs. The runs are cleared afterwards, so a later call stands alone.
+Expected<std::map<std::string, double>> TimeWarmRuns(std::vector<LoadedCase>& cases,
+                                                     double seconds);
 
 }  // namespace deepedge::app

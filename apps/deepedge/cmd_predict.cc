@@ -132,48 +132,43 @@ int ResolvedThreads(int threads) {
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-Expected<HostDrift> MeasureDrift(AppContext& ctx, const partition::DeviceProfile& dev,
+// Why the host's drift cannot be measured against `dev` (shown as "not compared"), or ""
+// when it can.
+Expected<std::string> WhyNoDrift(AppContext& ctx, const partition::DeviceProfile& dev,
                                  const MeasureOptions& o) {
-  HostDrift d;
-  if (dev.reference_cases.empty()) {
-    d.why_not = "the device profile has no reference layers; calibrate anew to get them";
-    return d;
-  }
-  if (ResolvedThreads(o.threads) != ResolvedThreads(dev.threads)) {
-    d.why_not = "the profile was calibrated with another thread count";
-    return d;
-  }
+  if (dev.reference_cases.empty())
+    return std::string("the device profile has no reference layers; calibrate anew to get them");
+  if (ResolvedThreads(o.threads) != ResolvedThreads(dev.threads))
+    return std::string("the profile was calibrated with another thread count");
   DEEPEDGE_ASSIGN_OR_RETURN(const std::string backend,
                             ChooseBackend(ctx, o.backend, ModelFormat::kOnnx));
-  if (!dev.backend.empty() && backend != dev.backend) {
-    d.why_not = "the profile was calibrated on backend " + dev.backend;
-    return d;
-  }
-  using Times = std::map<std::string, double>;
-  DEEPEDGE_ASSIGN_OR_RETURN(Times now,
-                            TimeReferenceCases(ctx, dev.reference_cases, o, kDriftSeconds));
-  for (const auto& [name, ms] : now)
-    if (ms > 0) d.cases[name] = {dev.reference_cases.at(name), ms};
-  if (d.cases.empty()) d.why_not = "none of the profile's reference layers is in this sweep";
-  return d;
+  if (!dev.backend.empty() && backend != dev.backend)
+    return "the profile was calibrated on backend " + dev.backend;
+  return std::string();
 }
 
-// Each case's time now: the mean of its times before and after the model's runs.
-HostDrift CombineDrift(const HostDrift& before, const HostDrift& after) {
+// The drift from the reference layers' times before and after the model's runs: each
+// case's time now is the mean of the two.
+HostDrift Drift(const std::map<std::string, double>& calibrated,
+                const std::map<std::string, double>& before,
+                const std::map<std::string, double>& after) {
   HostDrift d;
-  d.why_not = before.why_not;
   double log_sum = 0;
-  for (const auto& [name, c] : before.cases) {
-    auto a = after.cases.find(name);
-    if (a == after.cases.end()) continue;
-    const double now = (c.second + a->second.second) / 2;
-    d.cases[name] = {c.first, now};
-    const double r = now / c.first;
+  for (const auto& [name, b] : before) {
+    auto a = after.find(name);
+    auto c = calibrated.find(name);
+    if (a == after.end() || c == calibrated.end() || !(b > 0) || !(a->second > 0)) continue;
+    const double now = (b + a->second) / 2;
+    d.cases[name] = {c->second, now};
+    const double r = now / c->second;
     d.lowest = d.cases.size() == 1 ? r : std::min(d.lowest, r);
     d.highest = std::max(d.highest, r);
     log_sum += std::log(r);
   }
-  if (!d.cases.empty()) d.ratio = std::exp(log_sum / static_cast<double>(d.cases.size()));
+  if (d.cases.empty())
+    d.why_not = "none of the profile's reference layers is in this sweep";
+  else
+    d.ratio = std::exp(log_sum / static_cast<double>(d.cases.size()));
   return d;
 }
 
@@ -213,13 +208,27 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
                    "warning: the device profile was calibrated with -t %d, this measures with "
                    "-t %d\n",
                    dev->threads, o.m.threads);
-    Expected<HostDrift> before = MeasureDrift(ctx, *dev, o.m);
-    if (!before) return ReportError(before.status().WithContext("the reference layers"));
+    // The reference layers are loaded once and timed before and after the model's runs.
+    Expected<std::string> why_not = WhyNoDrift(ctx, *dev, o.m);
+    if (!why_not) return ReportError(why_not.status().WithContext("the reference layers"));
+    drift.why_not = *why_not;
+    std::vector<LoadedCase> refs;
+    std::map<std::string, double> before;
+    if (why_not->empty()) {
+      Expected<std::vector<LoadedCase>> loaded = LoadNamedCases(ctx, dev->reference_cases, o.m);
+      if (!loaded) return ReportError(loaded.status().WithContext("the reference layers"));
+      refs = std::move(*loaded);
+      Expected<std::map<std::string, double>> t = TimeWarmRuns(refs, kDriftSeconds);
+      if (!t) return ReportError(t.status().WithContext("the reference layers"));
+      before = std::move(*t);
+    }
     Expected<Measured> m = MeasureBoth(ctx, *src, *g, o.m);
     if (!m) return ReportError(m.status());
-    Expected<HostDrift> after = MeasureDrift(ctx, *dev, o.m);
-    if (!after) return ReportError(after.status().WithContext("the reference layers"));
-    drift = CombineDrift(*before, *after);
+    if (why_not->empty()) {
+      Expected<std::map<std::string, double>> after = TimeWarmRuns(refs, kDriftSeconds);
+      if (!after) return ReportError(after.status().WithContext("the reference layers"));
+      drift = Drift(dev->reference_cases, before, *after);
+    }
     measured_total = m->total_fastest;
     measured_total_median = m->median.model_total_ms;
     for (std::size_t i = 0; i < measured.size(); ++i) measured[i] = 0;  // absent: folded
