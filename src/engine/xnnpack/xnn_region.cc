@@ -64,6 +64,23 @@ enum class OpKind {
   kResizeNearest,  // always on the engine's kernel: XNNPACK 2022 has no nearest resize
 };
 
+}  // namespace
+
+bool SerialPays(std::int64_t macs, std::int64_t activation_bytes) {
+  // One thread's rates on small layers (AVX-512 host, PP-OCRv4's classifier and
+  // recogniser, MobileNet v2): ~64 multiply-adds and ~48 bytes of activations per ns.
+  // On this project's 2-vCPU VMs a parallel step costs ~2 us (an empty
+  // pthreadpool_parallelize_1d on 2 threads), and a 36 KiB element-wise op took 4 us
+  // split against 0.7 us on one thread; layers under ~8 us so estimated ran 1.2-1.7x
+  // slower on 2 threads than on 1, those over ~12 us no slower.
+  constexpr double kMacsPerNs = 64, kBytesPerNs = 48, kSerialBelowNs = 8000;
+  const double ns =
+      static_cast<double>(macs) / kMacsPerNs + static_cast<double>(activation_bytes) / kBytesPerNs;
+  return ns < kSerialBelowNs;
+}
+
+namespace {
+
 // Ops that always run on the engine's kernel (XNNPACK 2022 has no such node, or only a
 // slow composition: its concatenation along channels was a zero pad per input and a
 // sum, 11 ms of PP-OCRv4's detector on 2 threads).
@@ -192,6 +209,8 @@ struct Op {
   }
   // Per build.
   std::vector<float> slope_buffer;
+  // Whether this build runs the op on the calling thread only (SerialPays).
+  bool serial = false;
 };
 
 std::string DimsToString(const std::vector<std::size_t>& d) {
@@ -496,6 +515,8 @@ class RegionKernel final : public OpKernel {
   Status TransposeInputs(KernelContext& ctx);
   Status TransposeOutputs(KernelContext& ctx);
   std::int64_t OpMacs(const Op& op) const;
+  // Bytes of the op's activations: the inputs that are not constants, and the output.
+  std::int64_t OpActivationBytes(const Op& op) const;
   Status Check(xnn_status s, const Op* op, const char* what) const {
     if (s == xnn_status_success) return Status::Ok();
     return Internal(node_desc_ + ": " + what + " failed" +
@@ -1565,6 +1586,13 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
     any_own = true;
   }
 
+  // Ops too small to pay for a parallel step run on the calling thread (SerialPays).
+  bool any_serial = false;
+  for (Op& op : ops_) {
+    op.serial = ctx.threads() > 1 && SerialPays(OpMacs(op), OpActivationBytes(op));
+    any_serial = any_serial || op.serial;
+  }
+
   // The thread pool.
   pthreadpool_t pool = shared_pool_ != nullptr ? shared_pool_ : ctx.thread_pool();
   if (pool == nullptr && ctx.threads() > 1) {
@@ -1594,13 +1622,14 @@ Status RegionKernel::Build(KernelContext& ctx, const std::vector<Shape>& shapes)
   slot_of_.assign(values_.size(), -1);
   slots_.clear();
 
-  if (any_own) {
-    // XNNPACK runtimes for the runs of ops between those on the engine's kernels.
+  if (any_own || any_serial) {
+    // XNNPACK runtimes for the runs of ops between those on the engine's kernels, each
+    // run all serial or all parallel (a runtime has one pool, or none).
     std::vector<std::pair<std::size_t, std::size_t>> ranges;
     for (std::size_t i = 0; i < ops_.size();) {
       std::size_t j = i + 1;
       if (!ops_[i].own_kernel()) {
-        while (j < ops_.size() && !ops_[j].own_kernel()) ++j;
+        while (j < ops_.size() && !ops_[j].own_kernel() && ops_[j].serial == ops_[i].serial) ++j;
       }
       ranges.emplace_back(i, j);
       i = j;
@@ -1748,6 +1777,15 @@ std::int64_t RegionKernel::OpMacs(const Op& op) const {
     default:
       return 0;
   }
+}
+
+std::int64_t RegionKernel::OpActivationBytes(const Op& op) const {
+  std::size_t floats = Product(values_[static_cast<std::size_t>(op.out)].dims);
+  for (int v : op.in) {
+    const Value& val = values_[static_cast<std::size_t>(v)];
+    if (!val.is_static) floats += Product(val.dims);
+  }
+  return static_cast<std::int64_t>(floats * sizeof(float));
 }
 
 void RegionKernel::AssignSlots(const std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
@@ -1905,8 +1943,9 @@ Status RegionKernel::BuildSteps(const std::vector<std::pair<std::size_t, std::si
     for (int v : internal) DEEPEDGE_RETURN_IF_ERROR(define(v, nullptr, XNN_INVALID_VALUE_ID, 0));
     for (std::size_t j = begin; j < end; ++j) DEEPEDGE_RETURN_IF_ERROR(DefineOp(sg.get(), ops_[j]));
     xnn_runtime_t rt = nullptr;
-    DEEPEDGE_RETURN_IF_ERROR(Check(xnn_create_runtime_v2(sg.get(), built_pool_, 0, &rt), first,
-                                   "xnn_create_runtime_v2"));
+    pthreadpool_t pool = first->serial ? nullptr : built_pool_;
+    DEEPEDGE_RETURN_IF_ERROR(
+        Check(xnn_create_runtime_v2(sg.get(), pool, 0, &rt), first, "xnn_create_runtime_v2"));
     step.runtime.reset(rt);
     DEEPEDGE_RETURN_IF_ERROR(Check(xnn_setup_runtime(step.runtime.get(), bind.size(), bind.data()),
                                    first, "xnn_setup_runtime"));
@@ -1927,10 +1966,11 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
     return Status::Ok();
   }
   const Op& op = ops_[step.begin];
+  KernelContext* threads = op.serial ? nullptr : &ctx;  // null: this thread only
   const std::vector<std::size_t>& x = values_[static_cast<std::size_t>(op.in[0])].dims;
   const std::vector<std::size_t>& y = values_[static_cast<std::size_t>(op.out)].dims;
   if (op.use_pointwise) {
-    op.pointwise->Run(&ctx, ValueBuffer(op.in[0]), x[0] * x[1] * x[2], ValueBuffer(op.out));
+    op.pointwise->Run(threads, ValueBuffer(op.in[0]), x[0] * x[1] * x[2], ValueBuffer(op.out));
     return Status::Ok();
   }
   if (op.kind == OpKind::kConcat) {
@@ -1940,11 +1980,11 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
       in.push_back(ValueBuffer(v));
       channels.push_back(values_[static_cast<std::size_t>(v)].dims.back());
     }
-    ConcatLastAxis(&ctx, in, channels, Product(y) / y.back(), ValueBuffer(op.out));
+    ConcatLastAxis(threads, in, channels, Product(y) / y.back(), ValueBuffer(op.out));
     return Status::Ok();
   }
   if (op.kind == OpKind::kResizeNearest) {
-    ResizeNearestNhwc(&ctx, ValueBuffer(op.in[0]), x, static_cast<std::size_t>(op.resize.h),
+    ResizeNearestNhwc(threads, ValueBuffer(op.in[0]), x, static_cast<std::size_t>(op.resize.h),
                       static_cast<std::size_t>(op.resize.w), ValueBuffer(op.out));
     return Status::Ok();
   }
@@ -1961,17 +2001,18 @@ Status RegionKernel::RunStep(KernelContext& ctx, const Step& step) {
                                static_cast<std::size_t>(op.window.stride[1]),
                                static_cast<std::size_t>(r->top),
                                static_cast<std::size_t>(r->left)};
-    op.conv_gemm->Run(&ctx, ValueBuffer(op.in[0]), geo, ValueBuffer(op.out));
+    op.conv_gemm->Run(threads, ValueBuffer(op.in[0]), geo, ValueBuffer(op.out));
     return Status::Ok();
   }
   if (op.use_depthwise) {
-    op.depthwise->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2],
+    op.depthwise->Run(threads, ValueBuffer(op.in[0]), x[0], x[1], x[2],
                       static_cast<std::size_t>(r->top), static_cast<std::size_t>(r->left), y[1],
                       y[2], ValueBuffer(op.out));
     return Status::Ok();
   }
-  op.winograd->Run(&ctx, ValueBuffer(op.in[0]), x[0], x[1], x[2], static_cast<std::size_t>(r->top),
-                   static_cast<std::size_t>(r->left), y[1], y[2], ValueBuffer(op.out));
+  op.winograd->Run(threads, ValueBuffer(op.in[0]), x[0], x[1], x[2],
+                   static_cast<std::size_t>(r->top), static_cast<std::size_t>(r->left), y[1], y[2],
+                   ValueBuffer(op.out));
   return Status::Ok();
 }
 

@@ -14,6 +14,7 @@
 
 #include <pthreadpool.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "deepedge/status.h"
@@ -29,6 +30,12 @@ Status InitializeXnnpack();
 Expected<std::unique_ptr<OpKernel>> CreateRegionKernel(const ir::Node& node,
                                                        const PrepareContext& ctx,
                                                        pthreadpool_t shared_pool);
+
+// Whether an op of `macs` multiply-adds over `activation_bytes` of inputs and output
+// runs faster on the calling thread alone than split over the session's threads: its
+// estimated one-thread time is under what a parallel step costs (waking the workers,
+// the barrier, and the activations moving between the cores' caches).
+bool SerialPays(std::int64_t macs, std::int64_t activation_bytes);
 
 // How many XNNPACK runtimes `kernel` has built so far; -1 when it is not a region
 // kernel. For tests.

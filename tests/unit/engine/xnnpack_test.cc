@@ -1246,6 +1246,37 @@ TEST(XnnpackKernelTest, BorderTransposesOfAliasingStrides) {
   }
 }
 
+// Ops whose estimated one-thread time is under a parallel step's cost run on the
+// calling thread: an element-wise op on a few KiB does, a 3x3 convolution of 38 M
+// multiply-adds or an op over 4 MiB of activations does not.
+TEST(XnnpackKernelTest, SerialPaysOnlyForSmallOps) {
+  EXPECT_TRUE(engine::xnn::SerialPays(0, 3 * 4096));
+  EXPECT_TRUE(engine::xnn::SerialPays(64 * 16, 2 * 64 * 4));  // an SE block's squeeze 1x1
+  EXPECT_FALSE(engine::xnn::SerialPays(64 * 64 * 9 * 32 * 32, 2 * 64 * 32 * 32 * 4));
+  EXPECT_FALSE(engine::xnn::SerialPays(0, 4 << 20));
+}
+
+// A region that switches between parallel steps (the 3x3 convolution, the gate's
+// multiply over the whole map, the last 1x1) and serial ones (the squeeze-excite
+// branch on 1x1 maps): on two threads the same values as the reference's.
+TEST(XnnpackKernelTest, SerialAndParallelStepsInOneRegion) {
+  Builder b;
+  b.Input("x", {1, 64, 32, 32});
+  const std::string c = b.Relu("c_r", b.Conv("c", "x", 64, 64, 3, 1, 1));
+  b.Node("GlobalAveragePool", {c}, {"gap"});
+  const std::string squeeze = b.Relu("sq_r", b.Conv("sq", "gap", 64, 16, 1, 1, 0));
+  const std::string excite = b.Conv("ex", squeeze, 16, 64, 1, 1, 0);
+  b.Node("Sigmoid", {excite}, {"gate"});
+  b.Node("Mul", {c, "gate"}, {"scaled"});
+  b.Output(b.Conv("out", "scaled", 64, 8, 1, 1, 0));
+  Partitioned p = Partition(b.graph());
+  std::string notes;
+  for (const std::string& s : p.notes) notes += s + "\n";
+  ASSERT_EQ(OpTypes(p.graph), std::vector<std::string>{"XnnpackRegion"}) << notes;
+  for (int threads : {1, 2})
+    CheckAgainstReference(b.graph(), p.graph, OneInput("x", {1, 64, 32, 32}), threads);
+}
+
 TEST(XnnpackKernelTest, ErrorsNameTheNode) {
   Builder b;
   b.Input("x", {1, 3, 8, 8});
