@@ -443,6 +443,33 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
       << r.out;
 }
 
+// The accuracy benchmark behind the README's predictor figures runs the commands it wraps
+// as they are now (their options, their JSON): one round on the smallest zoo model, and
+// on Silero VAD v5 at 8 kHz when the fixture cache has it (the script writes its .npy
+// inputs itself).
+TEST_F(PartitionCli, PredictorAccuracyBenchmarkRuns) {
+  const fs::path dev = dir_ / "device.json", out = dir_ / "accuracy.json";
+  Result r = Run("calibrate --quick --runs 2 -o " + dev.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool vad = !Fixture("@ricky0123/vad-web@0.0.31/package/dist/silero_vad_v5.onnx").empty();
+  r = testing::RunCli("/usr/bin/python3", dir_.path(),
+                      "'" DEEPEDGE_SOURCE_DIR "/benchmarks/predictor_accuracy.py' --deepedge '" +
+                          std::string(DEEPEDGE_BINARY) + "' --device " + dev.string() +
+                          " --only 'mobilenet_v1_0.25_224,Silero VAD v5 8 kHz' --rounds 1" +
+                          " --runs 2 --json " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // --quick calibrates without the reference layers: no drift to scale by.
+  for (const char* s : {"within 20 %:", "not compared", "per layer type", "mobilenet_v1_0.25_224"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  const json doc = json::parse(ReadFileText(out).value());
+  ASSERT_EQ(doc["models"].size(), vad ? 2u : 1u) << doc.dump();
+  for (const json& m : doc["models"]) {
+    EXPECT_GT(m["predicted_ms"].get<double>(), 0) << m.dump();
+    EXPECT_GT(m["measured_ms"].get<double>(), 0) << m.dump();
+    EXPECT_TRUE(m["rel_error"].is_number()) << m.dump();
+  }
+}
+
 TEST_F(PartitionCli, BadInputOneErrorExitTwoNoOutput) {
   const std::string m = Zoo("mobilenet_v1_0.25_224");
   const std::string other = Zoo("squeezenet1.1");
