@@ -549,8 +549,9 @@ class RegionKernel final : public OpKernel {
   std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime_;
   pthreadpool_t built_pool_ = nullptr;
   bool built_ = false;
-  // With Winograd convolutions the region runs as steps (XNNPACK runtimes between
-  // them) instead of one runtime; profiling runs one step per op.
+  // With ops on the engine's own kernels, or ops too small for the pool (SerialPays),
+  // the region runs as steps (XNNPACK runtimes between them, each with the pool or
+  // without) instead of one runtime; profiling runs one step per op.
   std::vector<Step> steps_;
   std::vector<Step> op_steps_;
   // Values that cross step borders share buffers by liveness (slot_of_[v], or -1 for a

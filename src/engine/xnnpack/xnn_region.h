@@ -6,9 +6,11 @@
 // BatchNormalization folded in; constants permuted to NHWC). At the first run, and
 // again whenever an input shape changes, it defines an XNNPACK subgraph for the
 // actual shapes and creates a runtime (on the given pthreadpool, or on one of
-// ctx.threads() threads the kernel owns). Each run transposes the inputs NCHW ->
-// NHWC into the runtime's external buffers, invokes the runtime and transposes the
-// outputs back into ctx.Output().
+// ctx.threads() threads the kernel owns); where some ops run on the engine's own
+// kernels or are too small to pay for the pool (SerialPays), a sequence of runtimes
+// and kernel calls instead, the small ones on the calling thread. Each run transposes
+// the inputs NCHW -> NHWC into the runtime's external buffers, invokes the runtime and
+// transposes the outputs back into ctx.Output().
 // Thread-safety: one Run at a time per kernel (as the executor runs nodes).
 #pragma once
 
