@@ -54,7 +54,35 @@ Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
   return c;
 }
 
-Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds) {
+Status LoadedNetwork::RunTwice() {
+  DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+  DEEPEDGE_RETURN_IF_ERROR(session->Run(inputs, outputs));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::vector<LayerProfile> prof, session->LastProfile());
+  for (const LayerProfile& l : prof) entry_runs[l.name].push_back(l.time_ms);
+  return Status::Ok();
+}
+
+Expected<LoadedNetwork> LoadNetwork(AppContext& ctx, const partition::ReferenceNetwork& network,
+                                    const MeasureOptions& o) {
+  LoadedNetwork n;
+  n.description = network.description;
+  const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, network.model);
+  DEEPEDGE_ASSIGN_OR_RETURN(n.graph, partition::BuildLayerGraph(src));
+  DEEPEDGE_ASSIGN_OR_RETURN(std::string backend, ChooseBackend(ctx, o.backend, src.format));
+  DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
+  SessionOptions so;
+  so.threads = o.threads;
+  so.profile_layers = true;
+  so.share_threads = true;  // the cases' pool (LoadCase)
+  so.backend_options = options;
+  DEEPEDGE_ASSIGN_OR_RETURN(n.session, ctx.backends.Load(backend, src, so));
+  DEEPEDGE_ASSIGN_OR_RETURN(n.inputs, MakeInputs(n.session->Inputs(), InputSpec{}, 1));
+  DEEPEDGE_RETURN_IF_ERROR(n.session->Run(n.inputs, n.outputs));  // warm-up, not kept
+  return n;
+}
+
+Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds,
+                        std::vector<LoadedNetwork>* networks) {
   const EnvironmentInfo env = CaptureEnvironment(MonitorPaths{}, "");
   std::vector<unsigned char> flush(
       static_cast<std::size_t>(2 * std::max<std::int64_t>(env.l2_cache_bytes, 512 * 1024)));
@@ -70,6 +98,9 @@ Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double m
         if (Status s = c.RunOnce(warm); !s.ok()) return s.WithContext(c.description);
       }
     }
+    if (networks == nullptr) continue;
+    for (LoadedNetwork& n : *networks)
+      if (Status s = n.RunTwice(); !s.ok()) return s.WithContext(n.description);
   }
   return rounds;
 }

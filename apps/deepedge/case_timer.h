@@ -56,11 +56,31 @@ struct LoadedCase {
 Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
                               const partition::CalibrationCase& c, const MeasureOptions& o);
 
+// A whole reference network (partition::ReferenceNetwork), loaded with per-layer
+// profiling and warmed up, timed once a round beside the cases so that its layers and
+// the cases see the same phases of a drifting host. Not thread-safe.
+struct LoadedNetwork {
+  std::string description;
+  partition::LayerGraph graph;
+  std::unique_ptr<Session> session;
+  std::vector<Tensor> inputs, outputs;
+  std::map<std::string, std::vector<double>> entry_runs;  // profile entry -> ms, one a round
+
+  // Two runs back to back, the second's profile kept: as a model runs run after run,
+  // its weights in the last-level cache where they fit, not evicted by the cases.
+  Status RunTwice();
+};
+
+Expected<LoadedNetwork> LoadNetwork(AppContext& ctx, const partition::ReferenceNetwork& network,
+                                    const MeasureOptions& o);
+
 // Runs `cases` round robin until at least `min_rounds` rounds and `min_seconds` have
 // passed; in a round each case runs twice: a cold run (its data evicted by the other
 // cases) and, after L2 is evicted, a warm run (its weights and input in the last-level
-// cache). Returns the number of rounds; an error names the case.
-Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds);
+// cache); then each of `networks` (RunTwice). Returns the number of rounds; an error names
+// the case or network.
+Expected<int> RunRounds(std::vector<LoadedCase>& cases, int min_rounds, double min_seconds,
+                        std::vector<LoadedNetwork>* networks = nullptr);
 
 // Loads the calibration cases whose descriptions are keys of `descriptions` (those the
 // sweep still has; the values are not read).

@@ -27,6 +27,41 @@ struct CalibrateOptions {
   MeasureOptions m;
 };
 
+// Sets `p.in_model_ratios` from the networks' layers (each entry's kFastQuantile over the
+// rounds, as the cases' times) against `p`'s predictions, and prints them.
+Status SetInModelRatios(std::vector<LoadedNetwork>& networks, partition::DeviceProfile& p) {
+  if (networks.empty()) {
+    std::printf("\nin-model ratios: none (1 thread: layers in a model ran as fast as alone)\n");
+    return Status::Ok();
+  }
+  std::map<std::string, partition::ClassTimes> sums;
+  for (LoadedNetwork& n : networks) {
+    Expected<std::vector<partition::LayerCost>> pred = partition::LayerCosts(n.graph, p);
+    if (!pred) return pred.status().WithContext(n.description);
+    std::vector<double> measured(n.graph.layers.size(), 0);  // no entry: folded by the engine
+    for (const auto& [entry, runs] : n.entry_runs) {
+      const int i = CarrierLayer(n.graph, *pred, entry);
+      if (i >= 0) measured[static_cast<std::size_t>(i)] += LowQuantile(runs);
+    }
+    partition::AddClassTimes(*pred, measured, sums);
+  }
+  p.in_model_ratios = partition::InModelRatios(sums);
+  std::string names;
+  for (const LoadedNetwork& n : networks) names += (names.empty() ? "" : "; ") + n.description;
+  std::printf("\nin-model ratios (%s, each layer's %.0fth percentile over the rounds):\n",
+              names.c_str(), kFastQuantile * 100);
+  std::printf("%-10s %8s %12s %12s %8s\n", "class", "layers", "predicted", "in model", "ratio");
+  for (const auto& [cls, t] : sums) {
+    std::printf("%-10s %8d %9.3f ms %9.3f ms", cls.c_str(), t.layers, t.predicted_ms,
+                t.measured_ms);
+    if (const auto r = p.in_model_ratios.find(cls); r != p.in_model_ratios.end())
+      std::printf(" %8.2f\n", r->second);
+    else
+      std::printf(" %8s\n", "- (small)");
+  }
+  return Status::Ok();
+}
+
 int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   if (Status s = CheckOutputPath(o.out, "-o"); !s.ok()) return ReportError(s);
   Expected<std::vector<partition::CalibrationCase>> cases = partition::CalibrationCases(o.quick);
@@ -45,6 +80,20 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     if (!lc) return ReportError(lc.status().WithContext(c.description));
     loaded.push_back(std::move(*lc));
   }
+  // With 2+ threads a layer inside a model runs slower than alone (InModelRatios): whole
+  // networks are timed in the same rounds, so that their layers and the cases see the same
+  // phases of the host.
+  std::vector<LoadedNetwork> networks;
+  if (ResolvedThreads(o.m.threads) > 1) {
+    Expected<std::vector<partition::ReferenceNetwork>> refs =
+        partition::InModelReferenceNetworks(o.quick);
+    if (!refs) return ReportError(refs.status());
+    for (const partition::ReferenceNetwork& r : *refs) {
+      Expected<LoadedNetwork> n = LoadNetwork(ctx, r, o.m);
+      if (!n) return ReportError(n.status().WithContext(r.description));
+      networks.push_back(std::move(*n));
+    }
+  }
   // Round robin (RunRounds): every case twice per round, so that each case's runs are
   // spread over the whole calibration and its fast runs are not hostage to a burst of
   // load (on a VM whose other vCPU is busy, a whole second of runs can be 1.5x slow). The
@@ -57,7 +106,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
   // calibration inside one slow phase shifts every fit by as much.
   const auto start = std::chrono::steady_clock::now();
   const double min_duration_s = o.min_duration_s >= 0 ? o.min_duration_s : o.quick ? 0 : 120;
-  const Expected<int> rounds = RunRounds(loaded, o.m.runs, min_duration_s);
+  const Expected<int> rounds = RunRounds(loaded, o.m.runs, min_duration_s, &networks);
   if (!rounds) return ReportError(rounds.status());
   const double elapsed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -120,6 +169,7 @@ int RunCalibrate(const CalibrateOptions& o, AppContext& ctx) {
     }
     std::printf("\n");
   }
+  if (Status s = SetInModelRatios(networks, p); !s.ok()) return ReportError(s);
   if (p.l2_cache_bytes > 0) {
     const std::string last_level = p.last_level_cache_bytes > 0
                                        ? std::to_string(p.last_level_cache_bytes / 1024) + " KiB"

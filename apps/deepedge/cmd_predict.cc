@@ -92,26 +92,6 @@ Expected<Measured> MeasureBoth(AppContext& ctx, const ModelSource& source,
   return m;
 }
 
-// The layer a profile entry's time is compared with: for a fused group "a+b+c" (the
-// engine names it by its members in graph order) the member whose prediction carries the
-// group's cost (the convolution of "mul+add+conv", the last node of a HardSwish chain),
-// so that per-layer and per-type errors compare like with like; else as
-// MatchProfileEntry.
-int CarrierLayer(const partition::LayerGraph& graph, const std::vector<partition::LayerCost>& pred,
-                 const std::string& entry) {
-  const int whole = partition::MatchProfileEntry(graph, entry);
-  if (graph.Find(entry) >= 0 || entry.find('+') == std::string::npos) return whole;
-  for (std::size_t begin = 0; begin <= entry.size();) {
-    const std::size_t end = std::min(entry.find('+', begin), entry.size());
-    const int i = graph.Find(std::string_view(entry).substr(begin, end - begin));
-    if (i >= 0 && !pred[static_cast<std::size_t>(i)].fused &&
-        !pred[static_cast<std::size_t>(i)].shape_computation)
-      return i;
-    begin = end + 1;
-  }
-  return whole;
-}
-
 // How fast this host runs the device profile's reference layers now against when it
 // was calibrated (now / then), each timed as calibrate times its warm runs.
 struct HostDrift {
@@ -125,12 +105,6 @@ struct HostDrift {
 constexpr double kDriftWarning = 0.1;
 // Seconds of reference rounds before the model's runs and again after them.
 constexpr double kDriftSeconds = 0.75;
-
-// A thread count as the engine runs it: 0 is every core of this machine.
-int ResolvedThreads(int threads) {
-  return threads > 0 ? threads
-                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 // Why the host's drift cannot be measured against `dev` (shown as "not compared"), or ""
 // when it can.
@@ -256,7 +230,8 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
   std::map<std::string, ClassSum> by_class;
   std::map<std::string, int> uncalibrated;  // op type -> layers predicted by a fallback
   double total_pred = 0, total_meas = 0;
-  int warm_layers = 0;  // scaled by a warm ratio (data in the caches)
+  int warm_layers = 0;      // scaled by a warm ratio (data in the caches)
+  int in_model_layers = 0;  // scaled by an in-model ratio
   nlohmann::json jl = nlohmann::json::array();
   for (std::size_t i = 0; i < g->layers.size(); ++i) {
     const partition::Layer& l = g->layers[i];
@@ -292,6 +267,10 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
       row["fit"] = "warm";
       ++warm_layers;
     }
+    if (c.in_model) {
+      row["in_model_ratio"] = dev->in_model_ratios.at(c.fit_class);
+      ++in_model_layers;
+    }
     if (o.measure) {
       cs.measured += measured[i];
       total_meas += measured[i];
@@ -314,6 +293,12 @@ int RunPredict(const PredictOptions& o, AppContext& ctx) {
         "\n%d layers predicted from warm ratios (input and output within the %lld KiB L2, "
         "weights within twice that), the others cold\n",
         warm_layers, static_cast<long long>(dev->l2_cache_bytes / 1024));
+  }
+  if (in_model_layers > 0) {
+    std::printf("%d layers scaled by the profile's in-model ratios (-t %d):", in_model_layers,
+                dev->threads);
+    for (const auto& [cls, r] : dev->in_model_ratios) std::printf(" %s %.2f", cls.c_str(), r);
+    std::printf("\n");
   }
   nlohmann::json jc = nlohmann::json::object();
   auto rel = [](double p, double m) { return m > 0 ? (p - m) / m : NAN; };

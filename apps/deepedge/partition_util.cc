@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
+#include <thread>
 
 #include "common.h"
 #include "deepedge/bench.h"
@@ -96,6 +98,28 @@ Expected<LayerTimes> CollectLayerTimes(Session& session, const std::vector<Tenso
     }
   }
   return lt;
+}
+
+// The carrier (the convolution of "mul+add+conv", the last node of a HardSwish chain), not
+// the group's first node, so that per-layer and per-type errors compare like with like.
+int CarrierLayer(const partition::LayerGraph& graph, const std::vector<partition::LayerCost>& pred,
+                 const std::string& entry) {
+  const int whole = partition::MatchProfileEntry(graph, entry);
+  if (graph.Find(entry) >= 0 || entry.find('+') == std::string::npos) return whole;
+  for (std::size_t begin = 0; begin <= entry.size();) {
+    const std::size_t end = std::min(entry.find('+', begin), entry.size());
+    const int i = graph.Find(std::string_view(entry).substr(begin, end - begin));
+    if (i >= 0 && !pred[static_cast<std::size_t>(i)].fused &&
+        !pred[static_cast<std::size_t>(i)].shape_computation)
+      return i;
+    begin = end + 1;
+  }
+  return whole;
+}
+
+int ResolvedThreads(int threads) {
+  return threads > 0 ? threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 std::string HostName() {

@@ -63,6 +63,15 @@ struct LayerTimes {
 Expected<LayerTimes> CollectLayerTimes(Session& session, const std::vector<Tensor>& inputs,
                                        int runs);
 
+// The layer a profile entry's time is compared with: for a fused group "a+b+c" (the
+// engine names it by its members in graph order) the member whose prediction (`pred`,
+// from LayerCosts) carries the group's cost; else as MatchProfileEntry (-1: no layer).
+int CarrierLayer(const partition::LayerGraph& graph, const std::vector<partition::LayerCost>& pred,
+                 const std::string& entry);
+
+// A thread count as the engine runs it: 0 is every core of this machine.
+int ResolvedThreads(int threads);
+
 std::string HostName();
 
 }  // namespace deepedge::app

@@ -199,6 +199,13 @@ struct DeviceProfile {
   // that a host now slower or faster than when it was calibrated (a shared VM drifts
   // 20-30 % for minutes at a time) is measured and named. Empty in older profiles.
   std::map<std::string, double> reference_cases;
+  // LayerClass -> the ratio of in-model to predicted time of the class's layers in whole
+  // reference networks (InModelRatios), which LayerCosts multiplies predicted layers by.
+  // With 2+ threads a layer inside a model ran 20-40 % slower than the same layer alone
+  // (its input split over both cores' caches by the layer before); single-layer cases do
+  // not see that. `deepedge calibrate` measures them with 2+ threads only (on 1 thread they
+  // came out 0.77-0.98 and made predictions no better). Empty in older profiles.
+  std::map<std::string, double> in_model_ratios;
   // Of the calibrated CPU, in bytes; 0 when unknown (then only `fits` are used). The
   // last level is recorded, not used by the rule.
   std::int64_t l2_cache_bytes = 0;
@@ -232,6 +239,10 @@ struct LayerCost {
   bool warm = false;               // scaled by the profile's warm ratio
   // An If with Layer::branches: the predicted time of its costlier branch.
   bool costlier_branch = false;
+  // The class whose fit priced the layer (its own, the parent's or "eltwise"); "" for
+  // measured, fused, shape-computation and If layers.
+  std::string fit_class = {};
+  bool in_model = false;  // scaled by the profile's in-model ratio of fit_class
 };
 
 // Per-layer times of `graph` on `device`. When the profile holds layers it must be of
@@ -252,9 +263,29 @@ struct LayerCost {
 // next; larger ones stream at memory-like rates) has its time scaled by a warm ratio (`warm`): that
 // of the class's warm case nearest the layer (by log MACs, input, output and weight bytes), else
 // the class's median. An If with branches costs its costlier branch's layers
-// (`costlier_branch`). Errors: InvalidArgument when neither fit exists ("unknown layer
-// type").
+// (`costlier_branch`). Last, a predicted layer is scaled by the profile's in-model ratio
+// of its fit's class, where there is one (`in_model`). Errors: InvalidArgument when
+// neither fit exists ("unknown layer type").
 Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const DeviceProfile& device);
+
+// Predicted and measured time of one class's layers in reference networks, summed.
+struct ClassTimes {
+  int layers = 0;
+  double predicted_ms = 0, measured_ms = 0;
+};
+
+// Adds a reference network's layers to `sums` by fit class: `predicted` from LayerCosts
+// (a profile without in-model ratios), `measured_ms` per layer (the engine's profile
+// entries, a fused group's on the layer carrying its cost; < 0: no entry). Layers with
+// no fit class (fused, shape computation, If) or no measurement are left out.
+void AddClassTimes(const std::vector<LayerCost>& predicted, const std::vector<double>& measured_ms,
+                   std::map<std::string, ClassTimes>& sums);
+
+// Per class, measured / predicted over `sums`, for the classes whose layers were predicted
+// at kMinInModelMs or more in all (below that a ratio is mostly timer noise), clamped to
+// [0.5, 2]: a calibration disturbed by load should not scale a class by more.
+inline constexpr double kMinInModelMs = 0.05;
+std::map<std::string, double> InModelRatios(const std::map<std::string, ClassTimes>& sums);
 
 // The rule by which LayerCosts takes a warm ratio: a layer's input and output bytes
 // (`activation_bytes`) within `l2_bytes`, and its `weight_bytes` within twice that; false
@@ -275,6 +306,18 @@ struct CalibrationCase {
 // norm, LRN, softmax and memory layers at sizes spanning the zoo's and a 640x640 OCR
 // detector's (`quick`: fewer per class, for tests).
 Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick);
+
+// A whole network `deepedge calibrate` times beside the cases, for in-model ratios.
+struct ReferenceNetwork {
+  std::string description;          // "MobileNet v2 1.0, 160x160 (synthetic weights)"
+  std::vector<std::uint8_t> model;  // serialized ONNX, static input [1, 3, H, W]
+};
+
+// Zoo architectures at a resolution the zoo itself does not use (so that no zoo model is
+// its own reference): MobileNet v2 (1x1, depthwise, residual adds) and ResNet-18 (3x3,
+// strided and 1x1 convolutions, max pooling) at 160x160; `quick`: MobileNet v1 0.25 at
+// 96x96.
+Expected<std::vector<ReferenceNetwork>> InModelReferenceNetworks(bool quick);
 
 // ---- The planner ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 
 #include "deepedge/partition.h"
 #include "zoo/graph_builder.h"
+#include "zoo/models.h"
 
 namespace deepedge::partition {
 namespace {
@@ -586,6 +587,37 @@ Expected<std::vector<CalibrationCase>> CalibrationCases(bool quick) {
              [&](zoo::GraphBuilder& b, const std::string& x) { return b.Flatten("layer", x); })));
   }
   return cases;
+}
+
+Expected<std::vector<ReferenceNetwork>> InModelReferenceNetworks(bool quick) {
+  struct Spec {
+    const char* description;
+    std::int64_t size;  // H = W
+    std::function<std::string(zoo::GraphBuilder&, const std::string&)> build;
+  };
+  std::vector<Spec> specs;
+  if (quick) {
+    specs.push_back(
+        {"MobileNet v1 0.25, 96x96", 96,
+         [](zoo::GraphBuilder& b, const std::string& x) { return zoo::MobileNetV1(b, x, 0.25); }});
+  } else {
+    specs.push_back({"MobileNet v2 1.0, 160x160", 160, zoo::MobileNetV2});
+    specs.push_back({"ResNet-18, 160x160", 160, zoo::ResNet18});
+  }
+  std::vector<ReferenceNetwork> out;
+  for (const Spec& spec : specs) {
+    onnx::ModelProto m;
+    onnx::GraphProto* g = NewCalibrationGraph(m);
+    zoo::SetFloatValueInfo(g->add_input(), "x", {1, 3, spec.size, spec.size}, "");
+    zoo::GraphBuilder b(g, 11);
+    const std::string y = spec.build(b, "x");
+    zoo::SetFloatValueInfo(g->add_output(), y, {1, 1000}, "");
+    std::string bytes;
+    if (!m.SerializeToString(&bytes)) return Internal("serializing a reference network failed");
+    out.push_back({std::string(spec.description) + " (synthetic weights)",
+                   std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+  }
+  return out;
 }
 
 }  // namespace deepedge::partition

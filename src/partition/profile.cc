@@ -307,6 +307,7 @@ std::string DeviceProfileToJson(const DeviceProfile& p) {
     if (!p.warm_cases.empty()) doc["warm_cases"] = CasesToJson(p.warm_cases, "ratio");
     if (!p.cold_cases.empty()) doc["cold_cases"] = CasesToJson(p.cold_cases, "time_ms");
     if (!p.reference_cases.empty()) doc["reference_cases"] = p.reference_cases;
+    if (!p.in_model_ratios.empty()) doc["in_model_ratios"] = p.in_model_ratios;
   }
   return doc.dump(2) + "\n";
 }
@@ -409,6 +410,13 @@ Expected<DeviceProfile> ParseDeviceProfile(std::string_view text, std::string_vi
         if (!ms.is_number() || !(ms.get<double>() > 0) || !std::isfinite(ms.get<double>()))
           return InvalidArgument(o + ": reference case '" + name + "' has no positive time");
         p.reference_cases[name] = ms.get<double>();
+      }
+    }
+    if (doc.contains("in_model_ratios")) {
+      for (const auto& [cls, r] : doc["in_model_ratios"].items()) {
+        if (!r.is_number() || !(r.get<double>() > 0) || !std::isfinite(r.get<double>()))
+          return InvalidArgument(o + ": in-model ratio '" + cls + "' is not a positive number");
+        p.in_model_ratios[cls] = r.get<double>();
       }
     }
   } catch (const json::exception& e) {
@@ -679,8 +687,34 @@ Expected<std::vector<LayerCost>> LayerCosts(const LayerGraph& graph, const Devic
         out[i].warm = true;
       }
     }
+    out[i].fit_class = it->first;
+    if (auto r = device.in_model_ratios.find(it->first); r != device.in_model_ratios.end()) {
+      out[i].time_ms *= r->second;
+      out[i].in_model = true;
+    }
   }
   return out;
+}
+
+void AddClassTimes(const std::vector<LayerCost>& predicted, const std::vector<double>& measured_ms,
+                   std::map<std::string, ClassTimes>& sums) {
+  for (std::size_t i = 0; i < predicted.size() && i < measured_ms.size(); ++i) {
+    const LayerCost& c = predicted[i];
+    if (c.fit_class.empty() || c.measured || measured_ms[i] < 0) continue;
+    ClassTimes& t = sums[c.fit_class];
+    ++t.layers;
+    t.predicted_ms += c.time_ms;
+    t.measured_ms += measured_ms[i];
+  }
+}
+
+std::map<std::string, double> InModelRatios(const std::map<std::string, ClassTimes>& sums) {
+  std::map<std::string, double> ratios;
+  for (const auto& [cls, t] : sums) {
+    if (t.predicted_ms < kMinInModelMs || !(t.measured_ms > 0)) continue;
+    ratios[cls] = std::clamp(t.measured_ms / t.predicted_ms, 0.5, 2.0);
+  }
+  return ratios;
 }
 
 Expected<std::vector<bool>> ReadPlanEdgeSet(std::string_view plan_json, const LayerGraph& graph) {

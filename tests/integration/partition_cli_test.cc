@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -375,6 +376,7 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   const fs::path dev = dir_ / "device.json";
   Result r = Run("calibrate --quick --runs 2 -o " + dev.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string calibrate_out = r.out;
   auto p = partition::ReadDeviceProfile(dev);
   ASSERT_TRUE(p.has_value()) << p.status().message();
   for (const char* cls : {"conv", "depthwise", "fc", "pool", "eltwise", "activation"})
@@ -441,6 +443,50 @@ TEST_F(PartitionCli, CalibrateThenPredict) {
   EXPECT_NE(r.out.find("host speed: not compared (the device profile has no reference"),
             std::string::npos)
       << r.out;
+  // With 2+ threads calibrate times a whole reference network too; its in-model ratios
+  // scale the predicted layers of their class.
+  if (std::thread::hardware_concurrency() > 1) {
+    EXPECT_NE(calibrate_out.find("in-model ratios (MobileNet v1 0.25, 96x96"), std::string::npos)
+        << calibrate_out;
+  }
+  partition::DeviceProfile scaled = *p;
+  scaled.in_model_ratios = {{"depthwise", 1.5}};
+  ASSERT_TRUE(WriteFileAtomic(fast_path, partition::DeviceProfileToJson(scaled)).ok());
+  const fs::path sj = dir_ / "scaled.json";
+  r = Run("predict " + m + " --device " + fast_path.string() + " --json " + sj.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("layers scaled by the profile's in-model ratios"), std::string::npos);
+  old.in_model_ratios.clear();
+  ASSERT_TRUE(WriteFileAtomic(fast_path, partition::DeviceProfileToJson(old)).ok());
+  r = Run("predict " + m + " --device " + fast_path.string() + " --json " + pj.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json plain = json::parse(ReadFileText(pj).value())["layers"];
+  const json with = json::parse(ReadFileText(sj).value())["layers"];
+  ASSERT_EQ(plain.size(), with.size());
+  int depthwise = 0;
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    if (with[i]["class"] != "depthwise") {
+      EXPECT_FALSE(with[i].contains("in_model_ratio")) << with[i].dump();
+      continue;
+    }
+    ++depthwise;
+    EXPECT_EQ(with[i]["in_model_ratio"].get<double>(), 1.5);
+    EXPECT_NEAR(with[i]["predicted_ms"].get<double>(), 1.5 * plain[i]["predicted_ms"].get<double>(),
+                1e-9);
+  }
+  EXPECT_EQ(depthwise, 13);
+}
+
+// With one thread calibration times no reference network (on one core layers in a model
+// ran as fast as alone) and writes no in-model ratios.
+TEST_F(PartitionCli, CalibrateOnOneThreadHasNoInModelRatios) {
+  const fs::path dev = dir_ / "device.json";
+  Result r = Run("calibrate --quick --runs 2 -t 1 -o " + dev.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("in-model ratios: none (1 thread"), std::string::npos) << r.out;
+  auto p = partition::ReadDeviceProfile(dev);
+  ASSERT_TRUE(p.has_value()) << p.status().message();
+  EXPECT_TRUE(p->in_model_ratios.empty());
 }
 
 // The accuracy benchmark behind the README's predictor figures runs the commands it wraps

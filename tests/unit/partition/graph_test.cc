@@ -74,6 +74,29 @@ TEST(CalibrationCases, EachCaseIsOfItsOwnClass) {
     EXPECT_TRUE(classes.count(cls)) << cls;
 }
 
+// The reference networks of in-model ratios are whole models the layer graph reads, with
+// the layer classes they are meant to measure.
+TEST(InModelReferenceNetworks, CoverTheCommonConvolutionClasses) {
+  for (bool quick : {true, false}) {
+    Expected<std::vector<ReferenceNetwork>> nets = InModelReferenceNetworks(quick);
+    ASSERT_TRUE(nets.has_value()) << nets.status().message();
+    ASSERT_EQ(nets->size(), quick ? 1u : 2u);
+    std::set<std::string> classes;
+    for (const ReferenceNetwork& n : *nets) {
+      Expected<LayerGraph> g = BuildLayerGraph(ModelSource::FromBytes(ModelFormat::kOnnx, n.model));
+      ASSERT_TRUE(g.has_value()) << n.description << ": " << g.status().message();
+      EXPECT_NE(n.description.find("synthetic"), std::string::npos);
+      EXPECT_GT(g->layers.size(), 20u) << n.description;
+      for (const Layer& l : g->layers) classes.insert(LayerClass(l));
+    }
+    for (const char* cls : {"stem", "conv1x1", "depthwise", "fc", "pool"})
+      EXPECT_TRUE(classes.count(cls)) << cls << (quick ? " (quick)" : "");
+    if (!quick) {
+      for (const char* cls : {"conv3x3", "conv", "eltwise"}) EXPECT_TRUE(classes.count(cls)) << cls;
+    }
+  }
+}
+
 // Depthwise means one input channel per group: MobileNet's 3x3 group convolutions are,
 // AlexNet's group-2 convolutions (two halves of an ordinary convolution) are grouped
 // ones, and its whole convolutions plain kxk ones.

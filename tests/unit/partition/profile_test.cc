@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "deepedge/partition.h"
 
@@ -321,6 +324,82 @@ TEST(LayerCosts, WarmRatioForLayersWhoseDataFitTheCaches) {
   EXPECT_TRUE(RunsFromCaches(8192, 2 * 8192, 8192));
   EXPECT_FALSE(RunsFromCaches(8193, 0, 8192));
   EXPECT_FALSE(RunsFromCaches(0, 0, 0));
+}
+
+// In-model ratios scale predicted layers by their fit's class; fused and measured layers
+// keep their times.
+TEST(LayerCosts, InModelRatioScalesPredictedLayers) {
+  const LayerGraph g = TwoLayers();
+  DeviceProfile p = SampleProfile();
+  p.layers.clear();
+  p.fits["conv"] = {"linear", {0.1, 0, 0, 0}, 0, 5};
+  p.in_model_ratios = {{"conv", 1.3}, {"activation", 5.0}};
+  Expected<std::vector<LayerCost>> c = LayerCosts(g, p);
+  ASSERT_TRUE(c.has_value()) << c.status().message();
+  EXPECT_DOUBLE_EQ((*c)[0].time_ms, 0.13);
+  EXPECT_TRUE((*c)[0].in_model);
+  EXPECT_EQ((*c)[0].fit_class, "conv");
+  EXPECT_TRUE((*c)[1].fused);  // the Relu, folded into the convolution
+  EXPECT_DOUBLE_EQ((*c)[1].time_ms, 0);
+  EXPECT_FALSE((*c)[1].in_model);
+  EXPECT_EQ((*c)[1].fit_class, "");
+  p.in_model_ratios.clear();
+  c = LayerCosts(g, p);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ((*c)[0].time_ms, 0.1);
+  EXPECT_FALSE((*c)[0].in_model);
+  DeviceProfile measured = SampleProfile();
+  measured.in_model_ratios["conv"] = 1.3;
+  c = LayerCosts(g, measured);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ((*c)[0].time_ms, 2.0);
+  EXPECT_FALSE((*c)[0].in_model);
+}
+
+TEST(InModelRatios, SumsByFitClassSkipsSmallClassesAndClamps) {
+  std::vector<LayerCost> pred(6);
+  const char* classes[] = {"conv1x1", "conv1x1", "", "fc", "depthwise", "pool"};
+  const double predicted[] = {0.1, 0.2, 0, 0.01, 0.1, 0.4};
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    pred[i].fit_class = classes[i];
+    pred[i].time_ms = predicted[i];
+  }
+  pred[2].fused = true;
+  std::map<std::string, ClassTimes> sums;
+  AddClassTimes(pred, {0.15, 0.25, 0.3, 0.05, 0.9, 0.1}, sums);
+  ASSERT_EQ(sums.size(), 4u);  // not the fused layer
+  EXPECT_EQ(sums["conv1x1"].layers, 2);
+  EXPECT_DOUBLE_EQ(sums["conv1x1"].predicted_ms, 0.3);
+  EXPECT_DOUBLE_EQ(sums["conv1x1"].measured_ms, 0.4);
+  // A second network adds to the sums; a layer without a measurement (< 0) is left out.
+  AddClassTimes(pred, {-1, 0.2, 0, 0, 0.1, 0.3}, sums);
+  EXPECT_EQ(sums["conv1x1"].layers, 3);
+  EXPECT_DOUBLE_EQ(sums["conv1x1"].predicted_ms, 0.5);
+  EXPECT_DOUBLE_EQ(sums["conv1x1"].measured_ms, 0.6);
+  const std::map<std::string, double> r = InModelRatios(sums);
+  EXPECT_DOUBLE_EQ(r.at("conv1x1"), 0.6 / 0.5);
+  EXPECT_FALSE(r.count("fc"));               // 0.02 ms predicted in all: too small
+  EXPECT_DOUBLE_EQ(r.at("depthwise"), 2.0);  // 1.0 / 0.2, clamped
+  EXPECT_DOUBLE_EQ(r.at("pool"), 0.5);       // 0.4 / 0.8, at the lower bound
+}
+
+TEST(DeviceProfileJson, InModelRatiosRoundTrip) {
+  DeviceProfile p = SampleProfile();
+  p.in_model_ratios = {{"depthwise", 1.4}, {"conv1x1", 1.2}};
+  const Expected<DeviceProfile> q = ParseDeviceProfile(DeviceProfileToJson(p), "x.json");
+  ASSERT_TRUE(q.has_value()) << q.status().message();
+  EXPECT_EQ(q->in_model_ratios, p.in_model_ratios);
+  EXPECT_EQ(ScaleProfile(p, 3).in_model_ratios, p.in_model_ratios);  // ratios: no unit
+  const std::string fit = R"("fits":{"conv":{"form":"linear","coef":[1,2,3,4]}})";
+  for (const char* bad : {"0", "-1", "\"x\"", "null"}) {
+    const Expected<DeviceProfile> r =
+        ParseDeviceProfile(R"({"schema":"deepedge.device_profile",)" + fit +
+                               R"(,"in_model_ratios":{"stem":)" + bad + "}}",
+                           "a.json");
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.status().message().find("in-model ratio 'stem'"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 TEST(ReadPlanEdgeSet, ChecksTheModel) {
