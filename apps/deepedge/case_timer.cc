@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "common.h"
 #include "deepedge/bench.h"
@@ -33,12 +34,20 @@ Status LoadedCase::RunOnce(bool warm) {
   return Status::Ok();
 }
 
-Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
-                              const partition::CalibrationCase& cc, const MeasureOptions& o) {
-  LoadedCase c;
-  c.description = cc.description;
-  c.layer = cc.layer;
-  DEEPEDGE_ASSIGN_OR_RETURN(c.backend, ChooseBackend(ctx, o.backend, source.format));
+namespace {
+
+// A session with per-layer profiling on the one pool all calibration sessions share, its
+// inputs made and one warm-up run done.
+struct ProfiledSession {
+  std::string backend;
+  std::unique_ptr<Session> session;
+  std::vector<Tensor> inputs, outputs;
+};
+
+Expected<ProfiledSession> LoadProfiled(AppContext& ctx, const ModelSource& source,
+                                       const MeasureOptions& o) {
+  ProfiledSession p;
+  DEEPEDGE_ASSIGN_OR_RETURN(p.backend, ChooseBackend(ctx, o.backend, source.format));
   DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
   SessionOptions so;
   so.threads = o.threads;
@@ -48,9 +57,24 @@ Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
   // in 120 s, not 348-360, and 1-D convolutions of 0.03 ms timed at 2-4 ms).
   so.share_threads = true;
   so.backend_options = options;
-  DEEPEDGE_ASSIGN_OR_RETURN(c.session, ctx.backends.Load(c.backend, source, so));
-  DEEPEDGE_ASSIGN_OR_RETURN(c.inputs, MakeInputs(c.session->Inputs(), InputSpec{}, 1));
-  DEEPEDGE_RETURN_IF_ERROR(c.session->Run(c.inputs, c.outputs));  // warm-up, not kept
+  DEEPEDGE_ASSIGN_OR_RETURN(p.session, ctx.backends.Load(p.backend, source, so));
+  DEEPEDGE_ASSIGN_OR_RETURN(p.inputs, MakeInputs(p.session->Inputs(), InputSpec{}, 1));
+  DEEPEDGE_RETURN_IF_ERROR(p.session->Run(p.inputs, p.outputs));  // warm-up, not kept
+  return p;
+}
+
+}  // namespace
+
+Expected<LoadedCase> LoadCase(AppContext& ctx, const ModelSource& source,
+                              const partition::CalibrationCase& cc, const MeasureOptions& o) {
+  DEEPEDGE_ASSIGN_OR_RETURN(ProfiledSession p, LoadProfiled(ctx, source, o));
+  LoadedCase c;
+  c.description = cc.description;
+  c.layer = cc.layer;
+  c.backend = std::move(p.backend);
+  c.session = std::move(p.session);
+  c.inputs = std::move(p.inputs);
+  c.outputs = std::move(p.outputs);
   return c;
 }
 
@@ -64,20 +88,14 @@ Status LoadedNetwork::RunTwice() {
 
 Expected<LoadedNetwork> LoadNetwork(AppContext& ctx, const partition::ReferenceNetwork& network,
                                     const MeasureOptions& o) {
+  const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, network.model);
   LoadedNetwork n;
   n.description = network.description;
-  const ModelSource src = ModelSource::FromBytes(ModelFormat::kOnnx, network.model);
   DEEPEDGE_ASSIGN_OR_RETURN(n.graph, partition::BuildLayerGraph(src));
-  DEEPEDGE_ASSIGN_OR_RETURN(std::string backend, ChooseBackend(ctx, o.backend, src.format));
-  DEEPEDGE_ASSIGN_OR_RETURN(auto options, ParseBackendOptions(o.backend_options));
-  SessionOptions so;
-  so.threads = o.threads;
-  so.profile_layers = true;
-  so.share_threads = true;  // the cases' pool (LoadCase)
-  so.backend_options = options;
-  DEEPEDGE_ASSIGN_OR_RETURN(n.session, ctx.backends.Load(backend, src, so));
-  DEEPEDGE_ASSIGN_OR_RETURN(n.inputs, MakeInputs(n.session->Inputs(), InputSpec{}, 1));
-  DEEPEDGE_RETURN_IF_ERROR(n.session->Run(n.inputs, n.outputs));  // warm-up, not kept
+  DEEPEDGE_ASSIGN_OR_RETURN(ProfiledSession p, LoadProfiled(ctx, src, o));
+  n.session = std::move(p.session);
+  n.inputs = std::move(p.inputs);
+  n.outputs = std::move(p.outputs);
   return n;
 }
 
