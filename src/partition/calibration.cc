@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deepedge/partition.h"
@@ -28,16 +29,21 @@ onnx::GraphProto* NewCalibrationGraph(onnx::ModelProto& m) {
   return g;
 }
 
+// `m` serialized: a calibration case's or a reference network's model bytes.
+Expected<std::vector<std::uint8_t>> Serialized(const onnx::ModelProto& m) {
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+}
+
 // The calibration case of model `m`, whose timed node is `layer`.
 Expected<CalibrationCase> CaseOf(const onnx::ModelProto& m, const std::string& cls,
                                  const std::string& desc, const std::string& layer) {
-  std::string bytes;
-  if (!m.SerializeToString(&bytes)) return Internal("serializing a calibration model failed");
   CalibrationCase c;
   c.layer_class = cls;
   c.description = desc;
   c.layer = layer;
-  c.model.assign(bytes.begin(), bytes.end());
+  DEEPEDGE_ASSIGN_OR_RETURN(c.model, Serialized(m));
   return c;
 }
 
@@ -612,10 +618,8 @@ Expected<std::vector<ReferenceNetwork>> InModelReferenceNetworks(bool quick) {
     zoo::GraphBuilder b(g, 11);
     const std::string y = spec.build(b, "x");
     zoo::SetFloatValueInfo(g->add_output(), y, {1, 1000}, "");
-    std::string bytes;
-    if (!m.SerializeToString(&bytes)) return Internal("serializing a reference network failed");
-    out.push_back({std::string(spec.description) + " (synthetic weights)",
-                   std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+    DEEPEDGE_ASSIGN_OR_RETURN(std::vector<std::uint8_t> bytes, Serialized(m));
+    out.push_back({std::string(spec.description) + " (synthetic weights)", std::move(bytes)});
   }
   return out;
 }
